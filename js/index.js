@@ -1,0 +1,3 @@
+// mingru — minGRU and minLSTM on WebAssembly. The public entry point.
+export { MinGRU, MinLSTM } from './layer.js';
+export { MingruError } from './errors.js';

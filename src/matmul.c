@@ -1,0 +1,110 @@
+/* matmul.c — C = A W^T: the plain-C reference kernel and the wasm-SIMD kernel (same signature).
+ * A: [M, K] with row stride lda; W: [N, K] row-major (PyTorch's nn.Linear weight); C: [M, N], stride ldc. */
+#include "internal.h"
+
+void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
+    for (int m = 0; m < M; m++) {
+        const float *x = A + (size_t)m * lda;
+        for (int n = 0; n < N; n++) {
+            const float *w = W + (size_t)n * K;
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += x[k] * w[k];
+            C[(size_t)m * ldc + n] = acc;
+        }
+    }
+}
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+
+/* [sum(v0), sum(v1), sum(v2), sum(v3)] */
+static inline v128_t sum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+    v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 1, 4, 5), wasm_i32x4_shuffle(v0, v1, 2, 3, 6, 7));
+    v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 1, 4, 5), wasm_i32x4_shuffle(v2, v3, 2, 3, 6, 7));
+    return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+}
+
+/* Dot products of one row x with four weight rows w[0..3]: main loop of 4 lanes plus a scalar tail. */
+static inline v128_t dot_1x4(const float *x, const float *const w[4], int K) {
+    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        v128_t a = wasm_v128_load(x + k);
+        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a, wasm_v128_load(w[0] + k)));
+        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a, wasm_v128_load(w[1] + k)));
+        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(a, wasm_v128_load(w[2] + k)));
+        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(a, wasm_v128_load(w[3] + k)));
+    }
+    float t[4] = {0, 0, 0, 0};
+    for (; k < K; k++)
+        for (int j = 0; j < 4; j++) t[j] += x[k] * w[j][k];
+    return wasm_f32x4_add(sum4(c0, c1, c2, c3), wasm_v128_load(t));
+}
+
+/* The same for two rows x0, x1 at once: each weight vector loaded once serves both rows. */
+static inline void dot_2x4(const float *x0, const float *x1, const float *const w[4], int K, v128_t *r0,
+                           v128_t *r1) {
+    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c02 = c00, c03 = c00;
+    v128_t c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        v128_t a0 = wasm_v128_load(x0 + k), a1 = wasm_v128_load(x1 + k);
+        v128_t b0 = wasm_v128_load(w[0] + k), b1 = wasm_v128_load(w[1] + k);
+        v128_t b2 = wasm_v128_load(w[2] + k), b3 = wasm_v128_load(w[3] + k);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+        c02 = wasm_f32x4_add(c02, wasm_f32x4_mul(a0, b2));
+        c03 = wasm_f32x4_add(c03, wasm_f32x4_mul(a0, b3));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+        c12 = wasm_f32x4_add(c12, wasm_f32x4_mul(a1, b2));
+        c13 = wasm_f32x4_add(c13, wasm_f32x4_mul(a1, b3));
+    }
+    float t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0};
+    for (; k < K; k++)
+        for (int j = 0; j < 4; j++) {
+            t0[j] += x0[k] * w[j][k];
+            t1[j] += x1[k] * w[j][k];
+        }
+    *r0 = wasm_f32x4_add(sum4(c00, c01, c02, c03), wasm_v128_load(t0));
+    *r1 = wasm_f32x4_add(sum4(c10, c11, c12, c13), wasm_v128_load(t1));
+}
+
+void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        const float *const w[4] = {W + (size_t)n * K, W + (size_t)(n + 1) * K, W + (size_t)(n + 2) * K,
+                                   W + (size_t)(n + 3) * K};
+        int m = 0;
+        for (; m + 2 <= M; m += 2) {
+            v128_t r0, r1;
+            dot_2x4(A + (size_t)m * lda, A + (size_t)(m + 1) * lda, w, K, &r0, &r1);
+            wasm_v128_store(C + (size_t)m * ldc + n, r0);
+            wasm_v128_store(C + (size_t)(m + 1) * ldc + n, r1);
+        }
+        for (; m < M; m++) wasm_v128_store(C + (size_t)m * ldc + n, dot_1x4(A + (size_t)m * lda, w, K));
+    }
+    if (n < N) mg_matmul_reference(M, N - n, K, A, lda, W + (size_t)n * K, C + n, ldc);
+}
+#endif
+
+int mg_has_simd(void) {
+#ifdef __wasm_simd128__
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+mg_matmul_fn mg_matmul_select(int kernel) {
+    switch (kernel) {
+    case MG_KERNEL_REFERENCE: return mg_matmul_reference;
+#ifdef __wasm_simd128__
+    case MG_KERNEL_AUTO:
+    case MG_KERNEL_SIMD: return mg_matmul_simd;
+#else
+    case MG_KERNEL_AUTO: return mg_matmul_reference;
+#endif
+    default: return NULL;
+    }
+}

@@ -1,0 +1,55 @@
+/* check.h — the few helpers the C tests share: CHECK, closeness, a seeded filler, the golden reader. */
+#ifndef MINGRU_TEST_CHECK_H
+#define MINGRU_TEST_CHECK_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_failures;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fprintf(stderr, "\n");                                         \
+            check_failures++;                                              \
+        }                                                                  \
+    } while (0)
+
+/* Largest violation of |a - b| <= atol + rtol |b| over n values, as a multiple of the allowance
+ * (<= 1 means every value is within tolerance). */
+static inline double close_ratio(const float *a, const float *b, size_t n, double atol, double rtol) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double allow = atol + rtol * fabs((double)b[i]);
+        double r = fabs((double)a[i] - (double)b[i]) / allow;
+        if (!(r <= worst)) worst = isnan(r) ? INFINITY : r;
+    }
+    return worst;
+}
+
+static uint64_t fill_state = 88172645463325252ull;
+/* Uniform in [lo, hi) from a fixed xorshift, so every run sees the same numbers. */
+static inline void fill_uniform(float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) {
+        fill_state ^= fill_state << 13;
+        fill_state ^= fill_state >> 7;
+        fill_state ^= fill_state << 17;
+        x[i] = lo + (hi - lo) * (float)(fill_state >> 40) / 16777216.0f;
+    }
+}
+
+static inline int check_report(const char *name) {
+    if (check_failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", name);
+    return 0;
+}
+
+#endif

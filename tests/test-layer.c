@@ -1,0 +1,116 @@
+/* The layers against the PyTorch golden vectors (tools/reference.py), forward against a loop of step,
+ * forward with a previous hidden state against forward over the whole sequence, and bad arguments. */
+#include "check.h"
+#include "golden.h"
+#include "internal.h"
+
+static mg_layer *make(int cell, int dim, double expansion, int kernel, const float *w_in, const float *w_out) {
+    mg_layer_params p = mg_layer_default_params();
+    p.cell = cell, p.dim = dim, p.expansion_factor = expansion, p.kernel = kernel;
+    mg_layer *l = NULL;
+    int st = mg_layer_create(&p, w_in, w_out, &l);
+    CHECK(st == MG_OK, "create: %s", mg_last_error());
+    return l;
+}
+
+static void test_golden(void) {
+    golden_case *cs;
+    int n = golden_load("tests/fixtures/golden-layers.bin", &cs);
+    CHECK(n > 0, "cannot read tests/fixtures/golden-layers.bin (run from the repository root)");
+    if (n <= 0) return;
+    for (int i = 0; i < n; i++) {
+        golden_case *c = &cs[i];
+        mg_layer *l = make(c->cell, c->dim, c->expansion, MG_KERNEL_AUTO, c->w_in, c->w_out);
+        if (!l) continue;
+        int di;
+        mg_layer_shape(l, NULL, &di, NULL, NULL);
+        CHECK(di == c->dim_inner, "%s: dim_inner %d, PyTorch %d", c->name, di, c->dim_inner);
+        size_t ny = (size_t)c->batch * c->seq_len * c->dim, nh = (size_t)c->batch * di;
+        float *y = malloc(ny * sizeof(float)), *h = malloc(nh * sizeof(float));
+        CHECK(mg_layer_forward(l, c->x, c->batch, c->seq_len, c->prev, y, h) == MG_OK, "%s", mg_last_error());
+        CHECK(close_ratio(y, c->output, ny, 1e-4, 1e-4) <= 1, "%s: output off by %.2f x tolerance", c->name,
+              close_ratio(y, c->output, ny, 1e-4, 1e-4));
+        CHECK(close_ratio(h, c->hidden, nh, 1e-4, 1e-4) <= 1, "%s: hidden off", c->name);
+        free(y), free(h);
+        mg_layer_free(l);
+    }
+    golden_free(cs, n);
+}
+
+/* forward over T steps == T calls of step (to 1e-5 relative), and forward(prev) over a split == forward. */
+static void test_forward_step_split(int cell, int dim, double expansion) {
+    mg_layer *l = make(cell, dim, expansion, MG_KERNEL_AUTO, NULL, NULL);
+    mg_layer_init_uniform(l, 42);
+    int di, B = 2, T = 50;
+    mg_layer_shape(l, NULL, &di, NULL, NULL);
+    size_t nx = (size_t)B * T * dim;
+    float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float)), *ys = malloc(nx * sizeof(float));
+    float *h = calloc((size_t)B * di, sizeof(float)), *hs = calloc((size_t)B * di, sizeof(float));
+    float *xt = malloc((size_t)B * dim * sizeof(float)), *yt = malloc((size_t)B * dim * sizeof(float));
+    fill_uniform(x, nx, -2, 2);
+    CHECK(mg_layer_forward(l, x, B, T, NULL, y, h) == MG_OK, "%s", mg_last_error());
+
+    /* a loop of step: gather x[:, t], scatter y[:, t] */
+    for (int t = 0; t < T; t++) {
+        for (int b = 0; b < B; b++) memcpy(xt + b * dim, x + ((size_t)b * T + t) * dim, dim * sizeof(float));
+        CHECK(mg_layer_step(l, xt, B, t ? hs : NULL, yt, hs) == MG_OK, "%s", mg_last_error());
+        for (int b = 0; b < B; b++) memcpy(ys + ((size_t)b * T + t) * dim, yt + b * dim, dim * sizeof(float));
+    }
+    CHECK(close_ratio(ys, y, nx, 1e-6, 1e-5) <= 1, "cell %d: step loop vs forward off by %.2f x", cell,
+          close_ratio(ys, y, nx, 1e-6, 1e-5));
+    CHECK(close_ratio(hs, h, (size_t)B * di, 1e-6, 1e-5) <= 1, "cell %d: step hidden vs forward", cell);
+
+    /* split at every point with B = 1: forward(x[:s]) then forward(x[s:], prev) */
+    for (int s = 1; s < T; s += 7) {
+        float h1[64], h2[64], y2[64 * 50];
+        CHECK(di <= 64, "test sizes");
+        mg_layer_forward(l, x, 1, s, NULL, y2, h1);
+        mg_layer_forward(l, x + (size_t)s * dim, 1, T - s, h1, y2 + (size_t)s * dim, h2);
+        CHECK(close_ratio(y2, y, (size_t)T * dim, 1e-6, 1e-5) <= 1, "cell %d split %d: outputs", cell, s);
+        CHECK(close_ratio(h2, h, di, 1e-6, 1e-5) <= 1, "cell %d split %d: hidden", cell, s);
+    }
+    free(x), free(y), free(ys), free(h), free(hs), free(xt), free(yt);
+    mg_layer_free(l);
+}
+
+static void test_bad_arguments(void) {
+    mg_layer_params p = mg_layer_default_params();
+    mg_layer *l = NULL;
+    p.dim = 0;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL && l == NULL, "dim 0 accepted");
+    CHECK(strstr(mg_last_error(), "dim") != NULL, "message names dim: %s", mg_last_error());
+    p.dim = 8, p.expansion_factor = -1;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "negative expansion accepted");
+    p.expansion_factor = 0.01;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "inner width 0 accepted");
+    p.expansion_factor = 1, p.cell = 7;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "cell 7 accepted");
+    p.cell = MG_CELL_GRU, p.kernel = 99;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "kernel 99 accepted");
+    p.kernel = MG_KERNEL_AUTO, p.dim = 1 << 20, p.expansion_factor = 1;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_ESHAPE, "huge layer accepted: %s", mg_last_error());
+    CHECK(mg_layer_create(NULL, NULL, NULL, &l) == MG_EINVAL, "NULL params accepted");
+
+    l = make(MG_CELL_LSTM, 4, 1.0, MG_KERNEL_AUTO, NULL, NULL);
+    float x[8] = {0}, y[8], h[8];
+    CHECK(mg_layer_forward(l, x, 0, 1, NULL, y, h) == MG_EINVAL, "batch 0 accepted");
+    CHECK(mg_layer_forward(l, x, 1, -3, NULL, y, h) == MG_EINVAL, "seq_len -3 accepted");
+    CHECK(strstr(mg_last_error(), "seq_len") != NULL, "message names seq_len: %s", mg_last_error());
+    CHECK(mg_layer_forward(l, NULL, 1, 1, NULL, y, h) == MG_EINVAL, "NULL x accepted");
+    CHECK(mg_layer_forward(l, x, 1 << 20, 1 << 20, NULL, y, h) == MG_ESHAPE, "overflowing batch*seq_len accepted");
+    CHECK(mg_layer_step(NULL, x, 1, NULL, y, h) == MG_EINVAL, "NULL layer accepted");
+    CHECK(strcmp(mg_strerror(MG_ESHAPE), "MG_ESHAPE") == 0, "strerror");
+    mg_layer_free(l);
+    mg_layer_free(NULL);
+}
+
+int main(void) {
+    test_golden();
+    for (int cell = 0; cell < 2; cell++) {
+        test_forward_step_split(cell, 16, 1.0);
+        test_forward_step_split(cell, 12, 1.5);
+        test_forward_step_split(cell, 10, 0.5);
+    }
+    test_bad_arguments();
+    return check_report("test-layer");
+}
