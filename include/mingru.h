@@ -63,11 +63,12 @@ typedef struct {
     int dim;                 /* input and output width, > 0 */
     double expansion_factor; /* dim_inner = floor(dim * expansion_factor) >= 1; to_out exists iff != 1 */
     int kernel;              /* MG_KERNEL_* */
+    int scan_chunks;         /* time chunks of forward's three-phase scan; 0 = one per thread */
 } mg_layer_params;
 
 typedef struct mg_layer mg_layer;
 
-/* Defaults: minGRU, dim 0 (must be set), expansion 1, automatic kernel. */
+/* Defaults: minGRU, dim 0 (must be set), expansion 1, automatic kernel and scan chunks. */
 mg_layer_params mg_layer_default_params(void);
 
 /* Returns floor(dim * expansion_factor) as minGRU-pytorch computes it (int(dim * expansion_factor)

@@ -21,6 +21,7 @@ struct mg_layer {
     int n_gates;    /* rows of W_in per inner channel: 2 (hidden|gate) or 3 (hidden|f|i) */
     int has_out;    /* expansion_factor != 1 */
     mg_matmul_fn matmul;
+    int scan_chunks;  /* time chunks of forward's scan */
     float *w_in;    /* (n_gates*Di, D) */
     float *w_out;   /* (D, Di), NULL when !has_out */
     float *scratch; /* step's projection buffer, (scratch_batch, n_gates*Di) */
@@ -28,7 +29,7 @@ struct mg_layer {
 };
 
 mg_layer_params mg_layer_default_params(void) {
-    mg_layer_params p = {MG_CELL_GRU, 0, 1.0, MG_KERNEL_AUTO};
+    mg_layer_params p = {MG_CELL_GRU, 0, 1.0, MG_KERNEL_AUTO, 0};
     return p;
 }
 
@@ -54,6 +55,8 @@ int mg_layer_create(const mg_layer_params *p, const float *w_in, const float *w_
     if (di < 0) return di;
     mg_matmul_fn matmul = mg_matmul_select(p->kernel);
     if (!matmul) return mg_fail(MG_EINVAL, "kernel %d is not available in this build", p->kernel);
+    if (p->scan_chunks < 0 || p->scan_chunks > 1024)
+        return mg_fail(MG_EINVAL, "scan_chunks must be in [0, 1024], got %d", p->scan_chunks);
 
     int n_gates = p->cell == MG_CELL_GRU ? 2 : 3;
     size_t n_in, n_out;
@@ -69,6 +72,7 @@ int mg_layer_create(const mg_layer_params *p, const float *w_in, const float *w_
     l->n_gates = n_gates;
     l->has_out = p->expansion_factor != 1.0;
     l->matmul = matmul;
+    l->scan_chunks = p->scan_chunks ? p->scan_chunks : 1; /* one thread until the pool exists */
     l->w_in = calloc(n_in, sizeof(float));
     l->w_out = l->has_out ? calloc(n_out, sizeof(float)) : NULL;
     if (!l->w_in || (l->has_out && !l->w_out)) {
@@ -218,23 +222,20 @@ static int check_call(const char *fn, const mg_layer *l, const float *x, int B, 
     if (!x || !y) return mg_fail(MG_EINVAL, "%s: x and y must not be NULL", fn);
     if (B <= 0) return mg_fail(MG_EINVAL, "%s: batch must be > 0, got %d", fn, B);
     if (T <= 0) return mg_fail(MG_EINVAL, "%s: seq_len must be > 0, got %d", fn, T);
-    size_t n;
-    if (!mg_mul_size((size_t)B * T, (size_t)l->n_gates * l->dim_inner + l->dim, MG_MAX_FLOATS, &n))
+    size_t rows, n; /* size_t is 32 bits in wasm32: every product is checked */
+    if (!mg_mul_size((size_t)B, (size_t)T, MG_MAX_FLOATS, &rows) ||
+        !mg_mul_size(rows, (size_t)l->n_gates * l->dim_inner + l->dim, MG_MAX_FLOATS, &n))
         return mg_fail(MG_ESHAPE, "%s: batch %d x seq_len %d is too large for one call", fn, B, T);
     return MG_OK;
 }
 
-/* The forward pass scans in this many time chunks: 1 is the plain sequential scan; the threaded
- * build gives each worker a chunk. */
-#define MG_SCAN_CHUNKS 1
-
 int mg_layer_forward(mg_layer *l, const float *x, int B, int T, const float *h0, float *y, float *hidden) {
     int st = check_call("mg_layer_forward", l, x, B, T, y);
     if (st) return st;
-    size_t n = (size_t)B * T * l->n_gates * l->dim_inner + (size_t)MG_SCAN_CHUNKS * l->dim_inner;
+    size_t n = (size_t)B * T * l->n_gates * l->dim_inner + (size_t)l->scan_chunks * l->dim_inner;
     float *proj = malloc(n * sizeof(float));
     if (!proj) return mg_fail(MG_ENOMEM, "mg_layer_forward: out of memory for %zu floats of scratch", n);
-    run(l, x, B, T, h0, y, hidden, proj, MG_SCAN_CHUNKS);
+    run(l, x, B, T, h0, y, hidden, proj, l->scan_chunks);
     free(proj);
     return MG_OK;
 }

@@ -4,13 +4,18 @@
 #include "golden.h"
 #include "internal.h"
 
-static mg_layer *make(int cell, int dim, double expansion, int kernel, const float *w_in, const float *w_out) {
+static mg_layer *make_chunked(int cell, int dim, double expansion, int kernel, int scan_chunks, const float *w_in,
+                              const float *w_out) {
     mg_layer_params p = mg_layer_default_params();
-    p.cell = cell, p.dim = dim, p.expansion_factor = expansion, p.kernel = kernel;
+    p.cell = cell, p.dim = dim, p.expansion_factor = expansion, p.kernel = kernel, p.scan_chunks = scan_chunks;
     mg_layer *l = NULL;
     int st = mg_layer_create(&p, w_in, w_out, &l);
     CHECK(st == MG_OK, "create: %s", mg_last_error());
     return l;
+}
+
+static mg_layer *make(int cell, int dim, double expansion, int kernel, const float *w_in, const float *w_out) {
+    return make_chunked(cell, dim, expansion, kernel, 0, w_in, w_out);
 }
 
 static void test_golden(void) {
@@ -18,9 +23,10 @@ static void test_golden(void) {
     int n = golden_load("tests/fixtures/golden-layers.bin", &cs);
     CHECK(n > 0, "cannot read tests/fixtures/golden-layers.bin (run from the repository root)");
     if (n <= 0) return;
-    for (int i = 0; i < n; i++) {
-        golden_case *c = &cs[i];
-        mg_layer *l = make(c->cell, c->dim, c->expansion, MG_KERNEL_AUTO, c->w_in, c->w_out);
+    for (int i = 0; i < n * 4; i++) {
+        golden_case *c = &cs[i / 4];
+        int chunks = 1 + i % 4; /* the three-phase scan in 1, 2, 3 and 4 time chunks */
+        mg_layer *l = make_chunked(c->cell, c->dim, c->expansion, MG_KERNEL_AUTO, chunks, c->w_in, c->w_out);
         if (!l) continue;
         int di;
         mg_layer_shape(l, NULL, &di, NULL, NULL);
@@ -28,9 +34,9 @@ static void test_golden(void) {
         size_t ny = (size_t)c->batch * c->seq_len * c->dim, nh = (size_t)c->batch * di;
         float *y = malloc(ny * sizeof(float)), *h = malloc(nh * sizeof(float));
         CHECK(mg_layer_forward(l, c->x, c->batch, c->seq_len, c->prev, y, h) == MG_OK, "%s", mg_last_error());
-        CHECK(close_ratio(y, c->output, ny, 1e-4, 1e-4) <= 1, "%s: output off by %.2f x tolerance", c->name,
+        CHECK(close_ratio(y, c->output, ny, 1e-4, 1e-4) <= 1, "%s (%d chunks): output off by %.2f x tolerance", c->name, chunks,
               close_ratio(y, c->output, ny, 1e-4, 1e-4));
-        CHECK(close_ratio(h, c->hidden, nh, 1e-4, 1e-4) <= 1, "%s: hidden off", c->name);
+        CHECK(close_ratio(h, c->hidden, nh, 1e-4, 1e-4) <= 1, "%s (%d chunks): hidden off", c->name, chunks);
         free(y), free(h);
         mg_layer_free(l);
     }
@@ -87,7 +93,9 @@ static void test_bad_arguments(void) {
     CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "cell 7 accepted");
     p.cell = MG_CELL_GRU, p.kernel = 99;
     CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "kernel 99 accepted");
-    p.kernel = MG_KERNEL_AUTO, p.dim = 1 << 20, p.expansion_factor = 1;
+    p.kernel = MG_KERNEL_AUTO, p.scan_chunks = -1;
+    CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_EINVAL, "scan_chunks -1 accepted");
+    p.scan_chunks = 0, p.dim = 1 << 20, p.expansion_factor = 1;
     CHECK(mg_layer_create(&p, NULL, NULL, &l) == MG_ESHAPE, "huge layer accepted: %s", mg_last_error());
     CHECK(mg_layer_create(NULL, NULL, NULL, &l) == MG_EINVAL, "NULL params accepted");
 

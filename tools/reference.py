@@ -6,7 +6,7 @@ This is the independent reference the engine is checked against: it evaluates th
 Heinsen's log-space scan (cumsum / logcumsumexp), not the direct recurrence the C code uses.
 
 Run as a script, it writes the golden fixtures of the tests:
-    /usr/bin/python3 tools/reference.py            # -> tests/fixtures/golden-layers.bin
+    /usr/bin/python3 tools/reference.py [OUT]      # default OUT: tests/fixtures/golden-layers.bin
 """
 import os
 import sys
@@ -141,7 +141,7 @@ CASES = [
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out_path = os.path.join(root, "tests", "fixtures", "golden-layers.bin")
+    out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "tests", "fixtures", "golden-layers.bin")
     cases = [golden_case(*c) for c in CASES]
     write_golden(out_path, cases)
     print(f"wrote {len(cases)} cases to {os.path.relpath(out_path, root)} (torch {torch.__version__})")
