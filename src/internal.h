@@ -15,6 +15,9 @@ int mg_fail(int status, const char *fmt, ...)
 #endif
     ;
 
+/* Largest tensor or buffer the engine accepts, in floats: keeps every byte size within 2^31 (wasm32). */
+#define MG_MAX_FLOATS ((size_t)1 << 29)
+
 /* Multiplies a count of elements, returning 0 (and leaving *out alone) if the product does not fit
  * in size_t or exceeds max. */
 int mg_mul_size(size_t a, size_t b, size_t max, size_t *out);
@@ -24,17 +27,60 @@ uint64_t mg_rng_u64(uint64_t *state);
 float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
 
 /* matmul.c: C[m, n] = sum_k A[m*lda + k] * W[n*K + k]   for m < M, n < N (so C = A W^T, W row-major
- * [N, K] as PyTorch stores nn.Linear weights); C has row stride ldc. */
+ * [N, K] as PyTorch stores nn.Linear weights); C has row stride ldc. The q8 form has int8 W and
+ * C[m, n] = scale[n] * sum_k A[m, k] W[n, k]. */
 typedef void (*mg_matmul_fn)(int M, int N, int K, const float *A, int lda, const float *W, float *C,
                              int ldc);
+typedef void (*mg_matmul_q8_fn)(int M, int N, int K, const float *A, int lda, const int8_t *W,
+                                const float *scale, float *C, int ldc);
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
+void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                            float *C, int ldc);
 #ifdef __wasm_simd128__
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
+                       int ldc);
 #endif
-/* The kernel for an MG_KERNEL_* choice, or NULL if it is not compiled in. */
-mg_matmul_fn mg_matmul_select(int kernel);
 
-/* cell.c: the linear recurrence h_t = a_t * h_{t-1} + b_t over T steps of n channels, in place.
+/* The kernels one handle uses, chosen once from an MG_KERNEL_* value. */
+typedef struct {
+    mg_matmul_fn f32;
+    mg_matmul_q8_fn q8;
+} mg_kernels;
+
+/* Fills *k for an MG_KERNEL_* choice; returns 0 if that kernel is not compiled in. */
+int mg_kernels_select(int kernel, mg_kernels *k);
+
+/* A weight matrix [rows, cols], row-major: F32, or int8 with one scale per row (q8 != NULL). */
+typedef struct {
+    const float *f32;   /* (rows, cols), NULL when quantized */
+    const int8_t *q8;   /* (rows, cols) */
+    const float *scale; /* (rows) */
+    int rows, cols;
+} mg_matrix;
+
+/* C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc. */
+void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc);
+
+/* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
+typedef struct {
+    int cell;        /* MG_CELL_GRU or MG_CELL_LSTM */
+    int dim;         /* D */
+    int dim_inner;   /* Di */
+    int n_gates;     /* 2 (hidden|gate) or 3 (hidden|f|i) */
+    int has_out;     /* expansion_factor != 1 */
+    mg_matrix w_in;  /* (n_gates*Di, D) */
+    mg_matrix w_out; /* (D, Di), when has_out */
+} mg_cell;
+
+/* Floats of scratch mg_cell_run needs for `rows` = B*T rows and n_chunks scan chunks. */
+size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks);
+
+/* y[B, T, D] and hidden[B, Di] (NULL allowed; may alias h0) from x[B, T, D] and h0[B, Di] (NULL = zeros). */
+void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
+                 float *hidden, float *scratch, int n_chunks);
+
+/* The linear recurrence h_t = a_t * h_{t-1} + b_t over T steps of n channels, in place.
  * Step t's a and b are at a[t*ld + i] and b[t*ld + i]; on return b holds h_t (a is overwritten).
  * h0 is the state before step 0 (NULL = zeros). The steps are cut into n_chunks pieces evaluated by
  * the three-phase chunked scan (local scans, carries in order, fix-up); carry needs n_chunks * n floats.

@@ -1,4 +1,5 @@
-/* matmul.c — C = A W^T: the plain-C reference kernel and the wasm-SIMD kernel (same signature).
+/* matmul.c — C = A W^T: plain-C reference kernels and wasm-SIMD kernels (same signatures), for F32
+ * weights and for int8 weights with per-row scales.
  * A: [M, K] with row stride lda; W: [N, K] row-major (PyTorch's nn.Linear weight); C: [M, N], stride ldc. */
 #include "internal.h"
 
@@ -10,6 +11,19 @@ void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const flo
             float acc = 0.0f;
             for (int k = 0; k < K; k++) acc += x[k] * w[k];
             C[(size_t)m * ldc + n] = acc;
+        }
+    }
+}
+
+void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                            float *C, int ldc) {
+    for (int m = 0; m < M; m++) {
+        const float *x = A + (size_t)m * lda;
+        for (int n = 0; n < N; n++) {
+            const int8_t *w = W + (size_t)n * K;
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += x[k] * (float)w[k];
+            C[(size_t)m * ldc + n] = acc * scale[n];
         }
     }
 }
@@ -86,6 +100,59 @@ void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W
     }
     if (n < N) mg_matmul_reference(M, N - n, K, A, lda, W + (size_t)n * K, C + n, ldc);
 }
+
+/* Four int8 weights widened to floats. */
+static inline v128_t load_q4(const int8_t *p) {
+    v128_t v = wasm_v128_load32_zero(p);
+    return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(v)));
+}
+
+/* As dot_2x4 with int8 weight rows: each widened weight vector serves two rows of A. */
+static inline void dot_q8_2x4(const float *x0, const float *x1, const int8_t *const w[4], int K, v128_t *r0,
+                              v128_t *r1) {
+    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c02 = c00, c03 = c00;
+    v128_t c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        v128_t a0 = wasm_v128_load(x0 + k), a1 = wasm_v128_load(x1 + k);
+        v128_t b0 = load_q4(w[0] + k), b1 = load_q4(w[1] + k), b2 = load_q4(w[2] + k), b3 = load_q4(w[3] + k);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+        c02 = wasm_f32x4_add(c02, wasm_f32x4_mul(a0, b2));
+        c03 = wasm_f32x4_add(c03, wasm_f32x4_mul(a0, b3));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+        c12 = wasm_f32x4_add(c12, wasm_f32x4_mul(a1, b2));
+        c13 = wasm_f32x4_add(c13, wasm_f32x4_mul(a1, b3));
+    }
+    float t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0};
+    for (; k < K; k++)
+        for (int j = 0; j < 4; j++) {
+            t0[j] += x0[k] * (float)w[j][k];
+            t1[j] += x1[k] * (float)w[j][k];
+        }
+    *r0 = wasm_f32x4_add(sum4(c00, c01, c02, c03), wasm_v128_load(t0));
+    *r1 = wasm_f32x4_add(sum4(c10, c11, c12, c13), wasm_v128_load(t1));
+}
+
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
+                       int ldc) {
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        const int8_t *const w[4] = {W + (size_t)n * K, W + (size_t)(n + 1) * K, W + (size_t)(n + 2) * K,
+                                    W + (size_t)(n + 3) * K};
+        v128_t s = wasm_v128_load(scale + n);
+        for (int m = 0; m < M; m += 2) {
+            /* an odd last row is paired with itself and stored once */
+            const float *x0 = A + (size_t)m * lda, *x1 = m + 1 < M ? x0 + lda : x0;
+            v128_t r0, r1;
+            dot_q8_2x4(x0, x1, w, K, &r0, &r1);
+            wasm_v128_store(C + (size_t)m * ldc + n, wasm_f32x4_mul(r0, s));
+            if (m + 1 < M) wasm_v128_store(C + (size_t)(m + 1) * ldc + n, wasm_f32x4_mul(r1, s));
+        }
+    }
+    if (n < N) mg_matmul_q8_reference(M, N - n, K, A, lda, W + (size_t)n * K, scale + n, C + n, ldc);
+}
 #endif
 
 int mg_has_simd(void) {
@@ -96,15 +163,22 @@ int mg_has_simd(void) {
 #endif
 }
 
-mg_matmul_fn mg_matmul_select(int kernel) {
+int mg_kernels_select(int kernel, mg_kernels *k) {
     switch (kernel) {
-    case MG_KERNEL_REFERENCE: return mg_matmul_reference;
+    case MG_KERNEL_REFERENCE: *k = (mg_kernels){mg_matmul_reference, mg_matmul_q8_reference}; return 1;
 #ifdef __wasm_simd128__
     case MG_KERNEL_AUTO:
-    case MG_KERNEL_SIMD: return mg_matmul_simd;
+    case MG_KERNEL_SIMD: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_simd}; return 1;
 #else
-    case MG_KERNEL_AUTO: return mg_matmul_reference;
+    case MG_KERNEL_AUTO: *k = (mg_kernels){mg_matmul_reference, mg_matmul_q8_reference}; return 1;
 #endif
-    default: return NULL;
+    default: return 0;
     }
+}
+
+void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
+    if (w->q8)
+        k->q8(M, w->rows, w->cols, A, lda, w->q8, w->scale, C, ldc);
+    else
+        k->f32(M, w->rows, w->cols, A, lda, w->f32, C, ldc);
 }

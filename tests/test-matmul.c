@@ -1,41 +1,49 @@
-/* Every compiled matmul kernel equals a double-precision C = A W^T on awkward sizes (tails in M, N, K)
- * and a row stride wider than K, to 1e-5 relative to the sum of |products|. */
+/* Every compiled matmul kernel (F32 and int8-with-row-scales) equals a double-precision C = A W^T on
+ * awkward sizes (tails in M, N, K) and row strides wider than K, to 1e-5 relative to the sum of
+ * |products|, and writes nothing outside C's N columns. */
 #include "check.h"
 #include "internal.h"
 
 int main(void) {
     int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}};
-    int kernels[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
+    int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
         float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
-        float *C = malloc(sizeof(float) * M * ldc);
+        float *scale = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * ldc);
+        int8_t *Q = malloc((size_t)N * K);
         fill_uniform(A, (size_t)M * lda, -1, 1);
         fill_uniform(W, (size_t)N * K, -1, 1);
-        for (size_t ki = 0; ki < sizeof kernels / sizeof *kernels; ki++) {
-            mg_matmul_fn mm = mg_matmul_select(kernels[ki]);
-            if (!mm) {
-                CHECK(kernels[ki] == MG_KERNEL_SIMD && !mg_has_simd(), "kernel %d missing", kernels[ki]);
+        fill_uniform(scale, N, 0.01f, 0.1f);
+        for (int i = 0; i < N * K; i++) Q[i] = (int8_t)(W[i] * 127.0f);
+        for (size_t ki = 0; ki < sizeof choices / sizeof *choices; ki++) {
+            mg_kernels k;
+            if (!mg_kernels_select(choices[ki], &k)) {
+                CHECK(choices[ki] == MG_KERNEL_SIMD && !mg_has_simd(), "kernel %d missing", choices[ki]);
                 continue;
             }
-            for (int i = 0; i < M * ldc; i++) C[i] = -12345.0f; /* padding must stay untouched */
-            mm(M, N, K, A, lda, W, C, ldc);
-            for (int m = 0; m < M; m++) {
-                for (int n = 0; n < N; n++) {
-                    double want = 0, mag = 0;
-                    for (int k = 0; k < K; k++) {
-                        want += (double)A[m * lda + k] * W[n * K + k];
-                        mag += fabs((double)A[m * lda + k] * W[n * K + k]);
+            for (int q8 = 0; q8 < 2; q8++) {
+                for (int i = 0; i < M * ldc; i++) C[i] = -12345.0f; /* padding must stay untouched */
+                if (q8)
+                    k.q8(M, N, K, A, lda, Q, scale, C, ldc);
+                else
+                    k.f32(M, N, K, A, lda, W, C, ldc);
+                for (int m = 0; m < M; m++) {
+                    for (int n = 0; n < N; n++) {
+                        double want = 0, mag = 0;
+                        for (int j = 0; j < K; j++) {
+                            double w = q8 ? (double)Q[n * K + j] * scale[n] : W[n * K + j];
+                            want += (double)A[m * lda + j] * w;
+                            mag += fabs((double)A[m * lda + j] * w);
+                        }
+                        CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3), "kernel %d q8 %d %dx%dx%d at (%d,%d): %g vs %g",
+                              choices[ki], q8, M, N, K, m, n, C[m * ldc + n], want);
                     }
-                    CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3), "kernel %d %dx%dx%d at (%d,%d): %g vs %g",
-                          kernels[ki], M, N, K, m, n, C[m * ldc + n], want);
+                    for (int n = N; n < ldc; n++) CHECK(C[m * ldc + n] == -12345.0f, "kernel %d q8 %d wrote past N", choices[ki], q8);
                 }
-                for (int n = N; n < ldc; n++) CHECK(C[m * ldc + n] == -12345.0f, "kernel %d wrote past N", kernels[ki]);
             }
         }
-        free(A);
-        free(W);
-        free(C);
+        free(A), free(W), free(scale), free(C), free(Q);
     }
     return check_report("test-matmul");
 }
