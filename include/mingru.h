@@ -4,7 +4,16 @@
  * minGRU and minLSTM recurrent layers ("Were RNNs All We Needed?", Feng et al., 2024) in float32,
  * with the same weight layout as the PyTorch package minGRU-pytorch.
  *
- * Usage:
+ * Usage, a language model from a .safetensors file (see docs/format.md):
+ *
+ *   mg_model *m; mg_state *s; float logits[256];
+ *   if (mg_model_load(bytes, size, NULL, &m) != MG_OK) puts(mg_last_error());
+ *   mg_state_create(m, &s);
+ *   mg_lm_forward(m, s, prompt, n_prompt, logits, 0);       // prefill, logits of the last token
+ *   mg_lm_step(m, s, next_token, logits);                   // one more token, O(1) time and memory
+ *   mg_state_free(s); mg_model_free(m);
+ *
+ * Usage, one layer:
  *
  *   mg_layer_params p = mg_layer_default_params();
  *   p.cell = MG_CELL_GRU; p.dim = 512; p.expansion_factor = 1.5;
@@ -34,6 +43,9 @@ enum {
     MG_EINVAL = -1,   /* an argument is invalid (null pointer, non-positive size, bad option) */
     MG_ENOMEM = -2,   /* an allocation failed */
     MG_ESHAPE = -3,   /* sizes do not fit together (a weight of the wrong shape, a size overflows) */
+    MG_EBADFILE = -4, /* a model or state file is corrupt, truncated or not of this format */
+    MG_ERANGE = -5,   /* a token id is outside [0, num_tokens) */
+    MG_EMISMATCH = -6 /* a state belongs to another model */
 };
 
 /* Returns a static string naming a status code ("MG_EINVAL", ...). Never NULL. */
@@ -113,6 +125,104 @@ int mg_layer_step(mg_layer *layer, const float *x, int batch, const float *prev_
 
 /* Frees a layer (NULL is allowed). */
 void mg_layer_free(mg_layer *layer);
+
+
+/* ---------------------------------------------------------------- language models */
+
+enum { MG_TOKENIZER_NONE = 0, MG_TOKENIZER_BYTES = 1 };
+
+/* The configuration of a loaded model (from the file's __metadata__ and tensor shapes). */
+typedef struct {
+    int cell;                /* MG_CELL_GRU or MG_CELL_LSTM */
+    int num_tokens;          /* vocabulary size V */
+    int dim;                 /* D */
+    int depth;               /* layers */
+    double expansion_factor; /* dim_inner = floor(dim * expansion_factor) */
+    int dim_inner;           /* Di */
+    int has_out;             /* the cell has to_out (expansion_factor != 1) */
+    double ff_mult;          /* ff_inner = floor(dim * ff_mult) */
+    int ff_inner;
+    int conv_kernel_size;    /* 0 = no convolution */
+    int tokenizer;           /* MG_TOKENIZER_* */
+    int quantized;           /* 1 if any weight is int8 */
+    uint64_t n_params;       /* parameters (elements of every tensor but the q8 scales) */
+    uint64_t identity;       /* a hash of the file's bytes: states are tagged with it */
+} mg_config;
+
+typedef struct {
+    int kernel;          /* MG_KERNEL_* */
+    int take_ownership;  /* 1: the model frees `data` (with free()) in mg_model_free */
+} mg_model_params;
+
+typedef struct mg_model mg_model;
+typedef struct mg_state mg_state;
+
+mg_model_params mg_model_default_params(void);
+
+/* Loads a model from a .safetensors buffer. Everything is validated before any weight is used (bounds,
+ * overlaps, dtypes, shapes against the config, every tensor present, none extra). Aligned F32 tensors are
+ * used in place, so `data` must outlive the model (or pass take_ownership); F16/BF16 are converted.
+ * Returns MG_OK, or MG_EBADFILE / MG_ESHAPE / MG_ENOMEM with mg_last_error() naming the field or tensor.
+ * On failure with take_ownership the data is NOT freed (the caller still owns it). params may be NULL. */
+int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out);
+
+/* The model's configuration. */
+const mg_config *mg_model_config(const mg_model *m);
+
+/* A __metadata__ value of the file (e.g. "name"), or NULL if absent. Owned by the model. */
+const char *mg_model_meta(const mg_model *m, const char *key);
+/* The number of __metadata__ entries, and the key of entry i (NULL when out of range). */
+int mg_model_meta_count(const mg_model *m);
+const char *mg_model_meta_key(const mg_model *m, int i);
+
+void mg_model_free(mg_model *m);
+
+/* A sequence's recurrent state: per layer the hidden state and the last kernel-1 conv inputs, and the
+ * logits after the last token. Its size does not depend on the sequence length. A state is used with
+ * the model that created it; several states may share one model (but calls on one model must not run
+ * concurrently: the model holds the scratch buffers). */
+int mg_state_create(const mg_model *m, mg_state **out);
+int mg_state_clone(const mg_state *s, mg_state **out);
+int mg_state_reset(mg_state *s);           /* back to the empty sequence */
+int mg_state_copy(mg_state *dst, const mg_state *src); /* same model */
+uint64_t mg_state_tokens(const mg_state *s); /* tokens consumed since creation or reset */
+void mg_state_free(mg_state *s);
+
+/* Serialises a state: mg_state_save_size() bytes, tagged with the model's identity. */
+size_t mg_state_save_size(const mg_state *s);
+int mg_state_save(const mg_state *s, void *buf, size_t size);
+/* Rebuilds a state saved by mg_state_save; MG_EMISMATCH if it belongs to another model, MG_EBADFILE if
+ * it is corrupt. */
+int mg_state_load(const mg_model *m, const void *buf, size_t size, mg_state **out);
+
+/* Feeds n tokens (prefill, by the parallel scan in blocks) and leaves the state after them.
+ * logits: [n, V] if all_logits, else [V] for the last token (NULL allowed). Tokens are all checked
+ * first: MG_ERANGE leaves the state untouched. Never allocates. */
+int mg_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float *logits, int all_logits);
+
+/* Feeds one token: O(1) time and memory. logits: [V] or NULL. */
+int mg_lm_step(mg_model *m, mg_state *s, int32_t token, float *logits);
+
+/* The logits after the state's last token ([V]), or NULL for an empty state. Owned by the state. */
+const float *mg_state_logits(const mg_state *s);
+
+/* ---------------------------------------------------------------- sampling */
+
+typedef struct {
+    float temperature;        /* 0 = greedy (argmax); else logits / temperature */
+    int top_k;                /* keep the k most likely tokens; 0 = all */
+    float top_p;              /* keep the smallest set whose probability reaches top_p; 1 = all */
+    float min_p;              /* drop tokens below min_p * the top probability; 0 = none */
+    float repetition_penalty; /* > 1 discourages the last penalty_window tokens (CTRL-style); 1 = off */
+    int penalty_window;       /* how many recent tokens the penalty looks at (<= 256) */
+} mg_sampler_params;
+
+mg_sampler_params mg_sampler_default_params(void);
+
+/* Samples the next token from the state's logits with a seeded generator (*rng is advanced), then feeds
+ * it (mg_lm_step), so the state is always after the returned token. MG_EINVAL for an empty state or
+ * bad params. Same model, state, params and rng: same token. */
+int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, uint64_t *rng, int32_t *token);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,8 @@
 //   MG_ELOAD     the WebAssembly build could not be loaded
 
 export class MingruError extends Error {
-  constructor(code, message) {
-    super(message);
+  constructor(code, message, options) {
+    super(message, options);
     this.name = 'MingruError';
     this.code = code;
   }
@@ -16,3 +16,10 @@ export class MingruError extends Error {
 export function fail(code, message) {
   throw new MingruError(code, message);
 }
+
+// Also used:
+//   MG_EBADFILE  a model or state file is corrupt, truncated or of another format
+//   MG_ERANGE    a token id is outside [0, numTokens)
+//   MG_EMISMATCH a state belongs to another model
+//   MG_EBUSY     the state is in use by a running generate()
+//   MG_EABORTED  the operation was aborted through its AbortSignal

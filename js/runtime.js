@@ -58,7 +58,9 @@ export function getRuntime() {
   return runtimePromise;
 }
 
-const STATUS_CODES = { [-1]: 'MG_EINVAL', [-2]: 'MG_ENOMEM', [-3]: 'MG_ESHAPE' };
+const STATUS_CODES = {
+  [-1]: 'MG_EINVAL', [-2]: 'MG_ENOMEM', [-3]: 'MG_ESHAPE', [-4]: 'MG_EBADFILE', [-5]: 'MG_ERANGE', [-6]: 'MG_EMISMATCH',
+};
 
 class Runtime {
   constructor(mod, memory) {
@@ -91,6 +93,35 @@ class Runtime {
     const ptr = this.alloc(array.length * 4);
     new Float32Array(this.memory.buffer, ptr, array.length).set(array);
     return ptr;
+  }
+
+  /** Copies bytes onto the heap; returns the pointer. */
+  pushBytes(bytes) {
+    const ptr = this.alloc(bytes.length);
+    new Uint8Array(this.memory.buffer, ptr, bytes.length).set(bytes);
+    return ptr;
+  }
+
+  /** Copies integers onto the heap as int32; returns the pointer. */
+  pushI32(values) {
+    const ptr = this.alloc(values.length * 4);
+    new Int32Array(this.memory.buffer, ptr, values.length).set(values);
+    return ptr;
+  }
+
+  /** Calls fn(outPtr) with a 4-byte out-pointer and returns the pointer written there (a handle). */
+  handleOut(fn) {
+    const out = this.alloc(4);
+    try {
+      fn(out);
+      return new Uint32Array(this.memory.buffer, out, 1)[0];
+    } finally {
+      this.free(out);
+    }
+  }
+
+  string(ptr) {
+    return ptr ? this.mod.UTF8ToString(ptr) : null;
   }
 
   /** Copies n floats off the heap into a new Float32Array. Views are made fresh: memory may have grown. */

@@ -3,6 +3,7 @@
  * a status; messages come from mg_last_error(). */
 #include <emscripten.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -42,3 +43,69 @@ EMSCRIPTEN_KEEPALIVE int mgw_layer_step(mg_layer *l, const float *x, int batch, 
 }
 
 EMSCRIPTEN_KEEPALIVE void mgw_layer_free(mg_layer *l) { mg_layer_free(l); }
+
+/* ---- language models */
+
+EMSCRIPTEN_KEEPALIVE int mgw_model_load(void *data, int size, int kernel, mg_model **out) {
+    mg_model_params p = mg_model_default_params();
+    p.kernel = kernel;
+    p.take_ownership = 1; /* JS copied the file into a malloc'd buffer and hands it over */
+    return mg_model_load(data, (size_t)(unsigned)size, &p, out);
+}
+
+/* The config as 16 doubles: cell, num_tokens, dim, depth, expansion_factor, dim_inner, has_out, ff_mult,
+ * ff_inner, conv_kernel_size, tokenizer, quantized, n_params, identity (high 32 bits), identity (low 32 bits),
+ * scan block. */
+EMSCRIPTEN_KEEPALIVE void mgw_model_info(const mg_model *m, double *out) {
+    const mg_config *c = mg_model_config(m);
+    double v[16] = {c->cell, c->num_tokens, c->dim, c->depth, c->expansion_factor, c->dim_inner, c->has_out,
+                    c->ff_mult, c->ff_inner, c->conv_kernel_size, c->tokenizer, c->quantized, (double)c->n_params,
+                    (double)(c->identity >> 32), (double)(c->identity & 0xffffffffu), 0};
+    for (int i = 0; i < 16; i++) out[i] = v[i];
+}
+
+EMSCRIPTEN_KEEPALIVE int mgw_model_meta_count(const mg_model *m) { return mg_model_meta_count(m); }
+EMSCRIPTEN_KEEPALIVE const char *mgw_model_meta_key(const mg_model *m, int i) { return mg_model_meta_key(m, i); }
+EMSCRIPTEN_KEEPALIVE const char *mgw_model_meta(const mg_model *m, const char *key) { return mg_model_meta(m, key); }
+EMSCRIPTEN_KEEPALIVE void mgw_model_free(mg_model *m) { mg_model_free(m); }
+
+EMSCRIPTEN_KEEPALIVE int mgw_state_create(const mg_model *m, mg_state **out) { return mg_state_create(m, out); }
+EMSCRIPTEN_KEEPALIVE int mgw_state_clone(const mg_state *s, mg_state **out) { return mg_state_clone(s, out); }
+EMSCRIPTEN_KEEPALIVE int mgw_state_reset(mg_state *s) { return mg_state_reset(s); }
+EMSCRIPTEN_KEEPALIVE double mgw_state_tokens(const mg_state *s) { return (double)mg_state_tokens(s); }
+EMSCRIPTEN_KEEPALIVE int mgw_state_save_size(const mg_state *s) { return (int)mg_state_save_size(s); }
+EMSCRIPTEN_KEEPALIVE int mgw_state_save(const mg_state *s, void *buf, int size) {
+    return mg_state_save(s, buf, (size_t)(unsigned)size);
+}
+EMSCRIPTEN_KEEPALIVE int mgw_state_load(const mg_model *m, const void *buf, int size, mg_state **out) {
+    return mg_state_load(m, buf, (size_t)(unsigned)size, out);
+}
+EMSCRIPTEN_KEEPALIVE void mgw_state_free(mg_state *s) { mg_state_free(s); }
+
+EMSCRIPTEN_KEEPALIVE int mgw_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float *logits, int all) {
+    return mg_lm_forward(m, s, tokens, n, logits, all);
+}
+
+EMSCRIPTEN_KEEPALIVE int mgw_lm_step(mg_model *m, mg_state *s, int token, float *logits) {
+    return mg_lm_step(m, s, token, logits);
+}
+
+/* Logits after the state's last token, copied to out [V]; MG_EINVAL for an empty state. */
+EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_model *m, const mg_state *s, float *out) {
+    const float *l = mg_state_logits(s);
+    if (!l) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
+    memcpy(out, l, (size_t)mg_model_config(m)->num_tokens * sizeof(float));
+    return MG_OK;
+}
+
+/* rng: 8 bytes of generator state owned by the caller (advanced). */
+EMSCRIPTEN_KEEPALIVE int mgw_lm_generate_next(mg_model *m, mg_state *s, double temperature, int top_k, double top_p,
+                                              double min_p, double repetition_penalty, int penalty_window,
+                                              uint64_t *rng, int32_t *token) {
+    mg_sampler_params p = {(float)temperature, top_k, (float)top_p, (float)min_p, (float)repetition_penalty,
+                           penalty_window};
+    return mg_lm_generate_next(m, s, &p, rng, token);
+}
+
+/* Seeds 8 bytes of generator state from two 32-bit halves. */
+EMSCRIPTEN_KEEPALIVE void mgw_rng_seed(uint64_t *rng, unsigned lo, unsigned hi) { *rng = (uint64_t)hi << 32 | lo; }

@@ -12,6 +12,9 @@ const char *mg_strerror(int status) {
     case MG_EINVAL: return "MG_EINVAL";
     case MG_ENOMEM: return "MG_ENOMEM";
     case MG_ESHAPE: return "MG_ESHAPE";
+    case MG_EBADFILE: return "MG_EBADFILE";
+    case MG_ERANGE: return "MG_ERANGE";
+    case MG_EMISMATCH: return "MG_EMISMATCH";
     default: return "MG_EUNKNOWN";
     }
 }

@@ -1,0 +1,150 @@
+/* lm.c — the language model's passes (minGRU-pytorch's minLM):
+ *
+ *   x = token_emb[tokens]
+ *   per layer:  x = conv(x) + x                  (optional causal depthwise conv, then pointwise)
+ *               x = cell(rmsnorm1(x)) + x        (minGRU or minLSTM, state carried in s->h)
+ *               x = ff(rmsnorm2(x)) + x          (Linear -> GELU -> Linear)
+ *   logits = to_logits(rmsnorm(x))
+ *
+ * A prefill runs in blocks of MG_BLOCK tokens; each block is one parallel pass (matrix products over all
+ * its rows, the chunked scan over time) that starts from the state the previous block left. step is a
+ * block of one token. Nothing here allocates: the model owns the scratch. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+/* torch.nn.RMSNorm(dim): x * rsqrt(mean(x^2) + eps) * weight, eps = float32 machine epsilon. */
+static void rmsnorm(float *out, const float *x, const float *w, int T, int D) {
+    const float eps = 1.1920928955078125e-07f;
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * D;
+        float *ot = out + (size_t)t * D;
+        float ss = 0.0f;
+        for (int i = 0; i < D; i++) ss += xt[i] * xt[i];
+        float r = 1.0f / sqrtf(ss / (float)D + eps);
+        for (int i = 0; i < D; i++) ot[i] = xt[i] * r * w[i];
+    }
+}
+
+/* nn.GELU(): x * Phi(x) with the exact erf. */
+static void gelu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+static void add_bias(float *x, const float *b, int T, int n) {
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < n; i++) x[(size_t)t * n + i] += b[i];
+}
+
+static void add(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* x = token_emb[tokens] (an int8 row is scaled back to floats). */
+static void embed(const mg_model *m, const int32_t *tokens, int T, float *x) {
+    const mg_matrix *e = &m->token_emb;
+    int D = e->cols;
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * D;
+        if (e->q8) {
+            const int8_t *q = e->q8 + (size_t)tokens[t] * D;
+            float s = e->scale[tokens[t]];
+            for (int i = 0; i < D; i++) xt[i] = (float)q[i] * s;
+        } else {
+            memcpy(xt, e->f32 + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+        }
+    }
+}
+
+/* x = conv(x) + x over T rows, where the conv sees the layer's last k-1 inputs (kept in `past`) first:
+ *   u_t = b_dw + sum_j w_dw[:, j] * in_{t-k+1+j}   (depthwise, causal)
+ *   x_t += u_t W_pw^T + b_pw                       (pointwise) */
+static void conv_block(const mg_model *m, const mg_lm_layer *L, float *x, int T, float *past) {
+    const mg_scratch *s = &m->scratch;
+    int D = m->cfg.dim, k = m->cfg.conv_kernel_size;
+    float *win = s->window; /* rows: k-1 past inputs, then the T new ones */
+    memcpy(win, past, (size_t)(k - 1) * D * sizeof(float));
+    memcpy(win + (size_t)(k - 1) * D, x, (size_t)T * D * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        float *u = s->xn + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            float acc = L->conv_dw_b[c];
+            for (int j = 0; j < k; j++) acc += L->conv_dw[(size_t)c * k + j] * win[(size_t)(t + j) * D + c];
+            u[c] = acc;
+        }
+    }
+    mg_linear(&m->kernels, &L->conv_pw, T, s->xn, D, s->y, D);
+    add_bias(s->y, L->conv_pw_b, T, D);
+    add(x, s->y, (size_t)T * D);
+    memcpy(past, win + (size_t)T * D, (size_t)(k - 1) * D * sizeof(float));
+}
+
+/* One parallel pass over T <= MG_BLOCK tokens from state s; logits for every row (all) or the last. */
+static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, float *logits, int all) {
+    const mg_config *c = &m->cfg;
+    const mg_scratch *s = &m->scratch;
+    int D = c->dim, F = c->ff_inner, k = c->conv_kernel_size;
+    float *x = s->x;
+
+    embed(m, tokens, T, x);
+    for (int l = 0; l < c->depth; l++) {
+        const mg_lm_layer *L = &m->layers[l];
+        /* x = conv(x) + x */
+        if (k) conv_block(m, L, x, T, st->conv + (size_t)l * (k - 1) * D);
+        /* x = cell(norm1(x), h) + x */
+        rmsnorm(s->xn, x, L->norm1, T, D);
+        float *h = st->h + (size_t)l * c->dim_inner;
+        mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, 1);
+        add(x, s->y, (size_t)T * D);
+        /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D) */
+        rmsnorm(s->xn, x, L->norm2, T, D);
+        mg_linear(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F);
+        add_bias(s->hidden, L->ff1_b, T, F);
+        gelu(s->hidden, (size_t)T * F);
+        mg_linear(&m->kernels, &L->ff2, T, s->hidden, F, s->y, D);
+        add_bias(s->y, L->ff2_b, T, D);
+        add(x, s->y, (size_t)T * D);
+    }
+    /* logits = to_logits(norm(x)), for every row or only the last */
+    int first = all ? 0 : T - 1;
+    rmsnorm(s->xn, x + (size_t)first * D, m->norm, T - first, D);
+    mg_linear(&m->kernels, &m->to_logits, T - first, s->xn, D, all ? logits : st->logits, c->num_tokens);
+    if (all) memcpy(st->logits, logits + (size_t)(T - 1) * c->num_tokens, (size_t)c->num_tokens * sizeof(float));
+
+    for (int t = 0; t < T; t++) st->recent[(st->n_tokens + (uint64_t)t) % MG_RECENT] = tokens[t];
+    st->n_tokens += (uint64_t)T;
+}
+
+int mg_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float *logits, int all_logits) {
+    if (!m || !s || (!tokens && n)) return mg_fail(MG_EINVAL, "mg_lm_forward: model, state and tokens must not be NULL");
+    if (s->model != m) return mg_fail(MG_EMISMATCH, "mg_lm_forward: the state belongs to another model");
+    if (n <= 0) return mg_fail(MG_EINVAL, "mg_lm_forward: needs at least one token, got %d", n);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.num_tokens)
+            return mg_fail(MG_ERANGE, "token %d at position %d is outside [0, %d)", (int)tokens[i], i, m->cfg.num_tokens);
+    int V = m->cfg.num_tokens;
+    for (int at = 0; at < n; at += MG_BLOCK) {
+        int T = n - at < MG_BLOCK ? n - at : MG_BLOCK;
+        run_block(m, s, tokens + at, T, all_logits && logits ? logits + (size_t)at * V : NULL, all_logits && logits);
+    }
+    if (logits && !all_logits) memcpy(logits, s->logits, (size_t)V * sizeof(float));
+    return MG_OK;
+}
+
+int mg_lm_step(mg_model *m, mg_state *s, int32_t token, float *logits) {
+    return mg_lm_forward(m, s, &token, 1, logits, 0);
+}
+
+int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, uint64_t *rng, int32_t *token) {
+    if (!m || !s || !p || !rng || !token) return mg_fail(MG_EINVAL, "mg_lm_generate_next: NULL argument");
+    if (s->model != m) return mg_fail(MG_EMISMATCH, "mg_lm_generate_next: the state belongs to another model");
+    if (!s->n_tokens) return mg_fail(MG_EINVAL, "mg_lm_generate_next: the state is empty; feed a prompt first");
+    if (!(p->temperature >= 0) || !isfinite(p->temperature) || p->top_k < 0 || !(p->top_p > 0 && p->top_p <= 1) ||
+        !(p->min_p >= 0 && p->min_p <= 1) || !(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty) ||
+        p->penalty_window < 0 || p->penalty_window > MG_RECENT)
+        return mg_fail(MG_EINVAL, "mg_lm_generate_next: sampler parameters out of range");
+    int32_t t = mg_sample(m, s->logits, p, s, rng);
+    *token = t;
+    return mg_lm_step(m, s, t, NULL);
+}

@@ -1,0 +1,301 @@
+/* model.c — a language model from a .safetensors buffer: the config from __metadata__, every tensor
+ * checked against it by name, dtype and shape, weights bound as views (in place) or converted copies,
+ * and the scratch every pass reuses. Nothing is used before everything is checked. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+mg_model_params mg_model_default_params(void) {
+    mg_model_params p = {MG_KERNEL_AUTO, 0};
+    return p;
+}
+
+const char *mg_model_meta(const mg_model *m, const char *key) {
+    if (!m || !key) return NULL;
+    for (int i = 0; i < m->st.n_meta; i++)
+        if (!strcmp(m->st.meta[i].key, key)) return m->st.meta[i].value;
+    return NULL;
+}
+
+int mg_model_meta_count(const mg_model *m) { return m ? m->st.n_meta : 0; }
+
+const char *mg_model_meta_key(const mg_model *m, int i) {
+    return m && i >= 0 && i < m->st.n_meta ? m->st.meta[i].key : NULL;
+}
+
+const mg_config *mg_model_config(const mg_model *m) { return m ? &m->cfg : NULL; }
+
+/* ---- the config */
+
+static int meta_int(const mg_model *m, const char *key, long lo, long hi, int *out) {
+    const char *v = mg_model_meta(m, key);
+    if (!v) return mg_fail(MG_EBADFILE, "__metadata__ lacks \"%s\"", key);
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < lo || x > hi)
+        return mg_fail(MG_EBADFILE, "__metadata__ \"%s\" is \"%.40s\", not an integer in [%ld, %ld]", key, v, lo, hi);
+    *out = (int)x;
+    return MG_OK;
+}
+
+static int meta_num(const mg_model *m, const char *key, double *out) {
+    const char *v = mg_model_meta(m, key);
+    if (!v) return mg_fail(MG_EBADFILE, "__metadata__ lacks \"%s\"", key);
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x) || x <= 0)
+        return mg_fail(MG_EBADFILE, "__metadata__ \"%s\" is \"%.40s\", not a positive number", key, v);
+    *out = x;
+    return MG_OK;
+}
+
+static int meta_is(const mg_model *m, const char *key, const char *a, const char *b, int *which) {
+    const char *v = mg_model_meta(m, key);
+    if (!v) return mg_fail(MG_EBADFILE, "__metadata__ lacks \"%s\"", key);
+    if (!strcmp(v, a)) return *which = 0, MG_OK;
+    if (b && !strcmp(v, b)) return *which = 1, MG_OK;
+    return mg_fail(MG_EBADFILE, "__metadata__ \"%s\" is \"%.40s\", not \"%s\"%s%s%s", key, v, a, b ? " or \"" : "",
+                   b ? b : "", b ? "\"" : "");
+}
+
+static int read_config(mg_model *m) {
+    mg_config *c = &m->cfg;
+    int st, dummy, tok;
+    if ((st = meta_is(m, "format", "mingru", NULL, &dummy))) return st;
+    if ((st = meta_is(m, "version", "1", NULL, &dummy))) return st;
+    if ((st = meta_is(m, "cell", "gru", "lstm", &c->cell))) return st;
+    if ((st = meta_int(m, "num_tokens", 1, 1 << 24, &c->num_tokens))) return st;
+    if ((st = meta_int(m, "dim", 1, 1 << 16, &c->dim))) return st;
+    if ((st = meta_int(m, "depth", 1, 1024, &c->depth))) return st;
+    if ((st = meta_num(m, "expansion_factor", &c->expansion_factor))) return st;
+    if ((st = meta_num(m, "ff_mult", &c->ff_mult))) return st;
+    if ((st = meta_int(m, "conv_kernel_size", 0, 1024, &c->conv_kernel_size))) return st;
+    if ((st = meta_is(m, "tokenizer", "none", "bytes", &tok))) return st;
+    c->tokenizer = tok ? MG_TOKENIZER_BYTES : MG_TOKENIZER_NONE;
+    if (c->tokenizer == MG_TOKENIZER_BYTES && c->num_tokens != 256)
+        return mg_fail(MG_EBADFILE, "tokenizer \"bytes\" needs num_tokens 256, the file says %d", c->num_tokens);
+    c->dim_inner = mg_dim_inner(c->dim, c->expansion_factor);
+    if (c->dim_inner < 0) return mg_fail(MG_EBADFILE, "__metadata__: %s", mg_last_error());
+    c->has_out = c->expansion_factor != 1.0;
+    double ff = floor((double)c->dim * c->ff_mult);
+    if (ff < 1 || ff > (double)(1 << 20)) return mg_fail(MG_EBADFILE, "__metadata__: dim * ff_mult gives %g", ff);
+    c->ff_inner = (int)ff;
+    return MG_OK;
+}
+
+/* ---- tensors */
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = h >> 10 & 31, man = h & 1023, bits;
+    if (exp == 31) bits = sign | 0x7F800000u | man << 13;            /* inf, nan */
+    else if (exp) bits = sign | (exp + 112) << 23 | man << 13;       /* normal */
+    else if (!man) bits = sign;                                      /* zero */
+    else {                                                           /* subnormal: renormalise */
+        int e = -1;
+        do man <<= 1, e++; while (!(man & 1024));
+        bits = sign | (uint32_t)(112 - e) << 23 | (man & 1023) << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void *own(mg_model *m, size_t bytes) {
+    void **list = realloc(m->owned, sizeof *list * (size_t)(m->n_owned + 1));
+    if (!list) return NULL;
+    m->owned = list;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) m->owned[m->n_owned++] = p;
+    return p;
+}
+
+/* Claims tensor `name` with exactly the given shape (dims of `shape`, ndim of them). */
+static int claim(mg_model *m, const char *name, int ndim, const uint64_t *shape, mg_tensor_info **out) {
+    mg_tensor_info *t = mg_safetensors_find(&m->st, name);
+    if (!t) return mg_fail(MG_EBADFILE, "tensor %s is missing", name);
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char want[96] = "", got[96] = "";
+        for (int i = 0; i < ndim; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
+        for (int i = 0; i < t->ndim; i++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", i ? ", " : "", (unsigned long long)t->shape[i]);
+        return mg_fail(MG_ESHAPE, "tensor %s has shape [%s], the config needs [%s]", name, got, want);
+    }
+    t->used = 1;
+    *out = t;
+    return MG_OK;
+}
+
+/* F32 values of a tensor: in place when aligned, else a converted copy (F16, BF16, unaligned F32). */
+static int floats_of(mg_model *m, mg_tensor_info *t, const float **out) {
+    const uint8_t *src = m->st.data + t->begin;
+    size_t n = (size_t)((t->end - t->begin) / (t->dtype == MG_DT_F32 ? 4 : 2));
+    if (t->dtype == MG_DT_I8) return mg_fail(MG_EBADFILE, "tensor %s is I8, which is only allowed for matrices", t->name);
+    if (t->dtype == MG_DT_F32 && ((uintptr_t)src & 3) == 0) {
+        *out = (const float *)(const void *)src;
+        return MG_OK;
+    }
+    float *dst = own(m, n * sizeof(float));
+    if (!dst) return mg_fail(MG_ENOMEM, "out of memory converting tensor %s", t->name);
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == MG_DT_F32) {
+            memcpy(dst + i, src + 4 * i, 4);
+        } else {
+            uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+            if (t->dtype == MG_DT_F16) {
+                dst[i] = half_to_float(h);
+            } else {
+                uint32_t bits = (uint32_t)h << 16;
+                memcpy(dst + i, &bits, 4);
+            }
+        }
+    }
+    *out = dst;
+    return MG_OK;
+}
+
+static int vector(mg_model *m, const char *name, uint64_t n, const float **out) {
+    mg_tensor_info *t;
+    int st = claim(m, name, 1, &n, &t);
+    return st ? st : floats_of(m, t, out);
+}
+
+/* A matrix [rows, cols] (extra trailing dims of size 1 allowed, e.g. a pointwise conv [D, D, 1]):
+ * floats, or I8 with its F32 NAME.scale [rows]. */
+static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, mg_matrix *w) {
+    uint64_t shape[3] = {(uint64_t)rows, (uint64_t)cols, 1};
+    mg_tensor_info *t;
+    int st = claim(m, name, ndim, shape, &t);
+    if (st) return st;
+    w->rows = rows, w->cols = cols;
+    if (t->dtype != MG_DT_I8) return floats_of(m, t, &w->f32);
+    char scale_name[MG_MAX_NAME + 16];
+    snprintf(scale_name, sizeof scale_name, "%s.scale", name);
+    mg_tensor_info *s = mg_safetensors_find(&m->st, scale_name);
+    if (!s) return mg_fail(MG_EBADFILE, "tensor %s is I8 but %s is missing", name, scale_name);
+    if (s->dtype != MG_DT_F32) return mg_fail(MG_EBADFILE, "tensor %s must be F32", scale_name);
+    if ((st = vector(m, scale_name, (uint64_t)rows, &w->scale))) return st;
+    w->q8 = (const int8_t *)(m->st.data + t->begin);
+    m->cfg.quantized = 1;
+    return MG_OK;
+}
+
+#define NAME(...) (snprintf(name, sizeof name, __VA_ARGS__), name)
+
+static int bind_weights(mg_model *m) {
+    const mg_config *c = &m->cfg;
+    int D = c->dim, V = c->num_tokens, Di = c->dim_inner, F = c->ff_inner, k = c->conv_kernel_size;
+    int G = c->cell == MG_CELL_GRU ? 2 : 3;
+    char name[128];
+    int st;
+    if ((st = matrix(m, "token_emb.weight", V, D, 2, &m->token_emb))) return st;
+    m->layers = calloc((size_t)c->depth, sizeof *m->layers);
+    if (!m->layers) return mg_fail(MG_ENOMEM, "out of memory for %d layers", c->depth);
+    for (int i = 0; i < c->depth; i++) {
+        mg_lm_layer *L = &m->layers[i];
+        if (k) {
+            uint64_t dw[3] = {(uint64_t)D, 1, (uint64_t)k};
+            mg_tensor_info *t;
+            if ((st = claim(m, NAME("layers.%d.0.net.0.weight", i), 3, dw, &t)) || (st = floats_of(m, t, &L->conv_dw)) ||
+                (st = vector(m, NAME("layers.%d.0.net.0.bias", i), (uint64_t)D, &L->conv_dw_b)) ||
+                (st = matrix(m, NAME("layers.%d.0.net.1.weight", i), D, D, 3, &L->conv_pw)) ||
+                (st = vector(m, NAME("layers.%d.0.net.1.bias", i), (uint64_t)D, &L->conv_pw_b)))
+                return st;
+        }
+        L->cell = (mg_cell){c->cell, D, Di, G, c->has_out, {0}, {0}};
+        const char *proj = c->cell == MG_CELL_GRU ? "to_hidden_and_gate" : "to_hidden_and_f_i_gate";
+        if ((st = vector(m, NAME("layers.%d.1.weight", i), (uint64_t)D, &L->norm1)) ||
+            (st = matrix(m, NAME("layers.%d.2.%s.weight", i, proj), G * Di, D, 2, &L->cell.w_in)) ||
+            (c->has_out && (st = matrix(m, NAME("layers.%d.2.to_out.weight", i), D, Di, 2, &L->cell.w_out))) ||
+            (st = vector(m, NAME("layers.%d.3.weight", i), (uint64_t)D, &L->norm2)) ||
+            (st = matrix(m, NAME("layers.%d.4.0.weight", i), F, D, 2, &L->ff1)) ||
+            (st = vector(m, NAME("layers.%d.4.0.bias", i), (uint64_t)F, &L->ff1_b)) ||
+            (st = matrix(m, NAME("layers.%d.4.2.weight", i), D, F, 2, &L->ff2)) ||
+            (st = vector(m, NAME("layers.%d.4.2.bias", i), (uint64_t)D, &L->ff2_b)))
+            return st;
+    }
+    if ((st = vector(m, "norm.weight", (uint64_t)D, &m->norm)) || (st = matrix(m, "to_logits.weight", V, D, 2, &m->to_logits)))
+        return st;
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const mg_tensor_info *t = &m->st.tensors[i];
+        if (!t->used) return mg_fail(MG_EBADFILE, "tensor %s is not part of a %s model of this config", t->name, c->cell ? "minLSTM" : "minGRU");
+        size_t len = strlen(t->name);
+        if (len < 6 || strcmp(t->name + len - 6, ".scale")) {
+            uint64_t n = 1;
+            for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+            m->cfg.n_params += n;
+        }
+    }
+    return MG_OK;
+}
+
+/* 64-bit hash of the whole file (FNV-1a over 8-byte words, then a final mix): a state's tag. */
+static uint64_t identity_of(const uint8_t *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+static int alloc_scratch(mg_model *m) {
+    const mg_config *c = &m->cfg;
+    size_t D = (size_t)c->dim, B = MG_BLOCK, k = (size_t)(c->conv_kernel_size ? c->conv_kernel_size : 1);
+    mg_scratch *s = &m->scratch;
+    s->x = own(m, B * D * sizeof(float));
+    s->xn = own(m, B * D * sizeof(float));
+    s->y = own(m, B * D * sizeof(float));
+    s->window = own(m, (B + k - 1) * D * sizeof(float));
+    s->hidden = own(m, B * (size_t)c->ff_inner * sizeof(float));
+    s->cell = own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
+    s->probs = own(m, (size_t)c->num_tokens * sizeof(float));
+    s->order = own(m, (size_t)c->num_tokens * sizeof(int));
+    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->cell || !s->probs || !s->order)
+        return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
+    return MG_OK;
+}
+
+int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out) {
+    if (!out) return mg_fail(MG_EINVAL, "mg_model_load: out is NULL");
+    *out = NULL;
+    mg_model_params p = params ? *params : mg_model_default_params();
+    mg_model *m = calloc(1, sizeof *m);
+    if (!m) return mg_fail(MG_ENOMEM, "out of memory allocating a model");
+    if (!mg_kernels_select(p.kernel, &m->kernels)) {
+        free(m);
+        return mg_fail(MG_EINVAL, "kernel %d is not available in this build", p.kernel);
+    }
+    int st = mg_safetensors_parse(data, size, &m->st);
+    if (!st) st = read_config(m);
+    if (!st) st = bind_weights(m);
+    if (!st) st = alloc_scratch(m);
+    if (st) {
+        mg_model_free(m);
+        return st;
+    }
+    m->cfg.identity = identity_of(data, size);
+    m->data = data;
+    m->owns_data = p.take_ownership;
+    *out = m;
+    return MG_OK;
+}
+
+void mg_model_free(mg_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    mg_safetensors_free(&m->st);
+    if (m->owns_data) free((void *)m->data);
+    free(m);
+}

@@ -1,0 +1,144 @@
+// Language models converted by tools/convert.py against the PyTorch reference of minLM
+// (tools/reference.py MinLMRef, via tools/lm_fixtures.py), and the engine's own consistency:
+// forward then step equals forward over the longer sequence, states save and restore, tokens are checked.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { load, MingruError } from '../js/index.js';
+import { closeRatio } from './golden.mjs';
+import { fixturePath, lmCases } from './lm-fixtures.mjs';
+
+const cases = lmCases();
+
+test('the fixtures cover minGRU and minLSTM, with and without conv, several sizes, an old minGRULM', () => {
+  assert.ok(cases.some((c) => c.cell === 'gru' && c.convKernelSize) && cases.some((c) => c.cell === 'gru' && !c.convKernelSize));
+  assert.ok(cases.some((c) => c.cell === 'lstm' && c.convKernelSize) && cases.some((c) => c.cell === 'lstm' && !c.convKernelSize));
+  assert.ok(new Set(cases.map((c) => c.dim)).size >= 3);
+  assert.ok(cases.some((c) => c.oldNorm));
+});
+
+for (const c of cases) {
+  for (const kernel of ['reference', 'simd']) {
+    test(`${c.name} (${kernel} kernel): logits over ${c.T} tokens match PyTorch to 1e-4`, async () => {
+      const lm = await load(fixturePath(c.files.f32), { kernel });
+      assert.equal(lm.config.cell, c.cell);
+      assert.equal(lm.config.dim, c.dim);
+      assert.equal(lm.config.depth, c.depth);
+      assert.equal(lm.config.convKernelSize, c.convKernelSize);
+      const state = lm.createState();
+      const logits = await lm.forward(c.tokens, { state, allLogits: true });
+      const r = closeRatio(logits, c.logits, 1e-4, 1e-4);
+      assert.ok(r <= 1, `logits off by ${r.toFixed(2)}x the tolerance`);
+      assert.equal(state.tokens, c.T);
+      lm.dispose();
+    });
+  }
+
+  test(`${c.name}: forward over a prefix, then step token by token, equals the reference and one long forward`, async () => {
+    const lm = await load(fixturePath(c.files.f32));
+    const V = lm.config.numTokens;
+    for (const split of [1, 17, c.T - 1]) {
+      const state = lm.createState();
+      const got = new Float32Array(c.T * V);
+      got.set(await lm.forward(c.tokens.slice(0, split), { state, allLogits: true }));
+      for (let t = split; t < c.T; t++) got.set(await lm.step(c.tokens[t], { state }), t * V);
+      assert.ok(closeRatio(got, c.logits, 1e-4, 1e-4) <= 1, `split ${split} vs PyTorch`);
+      state.dispose();
+    }
+    lm.dispose();
+  });
+}
+
+test('a prefill longer than one block (128 tokens) equals a loop of step and any split of forward', async () => {
+  for (const c of cases.filter((x) => x.convKernelSize)) {
+    const lm = await load(fixturePath(c.files.f32));
+    const tokens = Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256);
+    const whole = await lm.forward(tokens, { allLogits: true });
+    const s1 = lm.createState();
+    const a = await lm.forward(tokens.slice(0, 130), { state: s1, allLogits: true });
+    const b = await lm.forward(tokens.slice(130), { state: s1, allLogits: true });
+    const split = new Float32Array(whole.length);
+    split.set(a), split.set(b, a.length);
+    assert.ok(closeRatio(split, whole, 1e-5, 1e-5) <= 1, `${c.name}: forward split at 130`);
+    const s2 = lm.createState();
+    const stepped = new Float32Array(whole.length);
+    for (let t = 0; t < tokens.length; t++) stepped.set(await lm.step(tokens[t], { state: s2 }), t * 256);
+    assert.ok(closeRatio(stepped, whole, 1e-5, 1e-5) <= 1, `${c.name}: 300 steps vs forward`);
+    lm.dispose();
+  }
+});
+
+for (const c of cases.filter((x) => x.files.f16)) {
+  test(`${c.name}: the F16 file gives logits within 2e-2 of PyTorch's F32`, async () => {
+    const lm = await load(fixturePath(c.files.f16));
+    const logits = await lm.forward(c.tokens, { allLogits: true });
+    assert.ok(closeRatio(logits, c.logits, 2e-2, 0) <= 1, `max error ${closeRatio(logits, c.logits, 1, 0)}`);
+    lm.dispose();
+  });
+}
+
+for (const c of cases.filter((x) => x.files.q8)) {
+  test(`${c.name}: the Q8 file's logits stay close to F32 (max |diff| <= 0.05, mean <= 0.01)`, async () => {
+    const lm = await load(fixturePath(c.files.q8));
+    assert.equal(lm.config.quantized, true);
+    const logits = await lm.forward(c.tokens, { allLogits: true });
+    let max = 0, sum = 0;
+    for (let i = 0; i < logits.length; i++) {
+      const d = Math.abs(logits[i] - c.logits[i]);
+      max = Math.max(max, d);
+      sum += d;
+    }
+    const mean = sum / logits.length;
+    assert.ok(max <= 0.05 && mean <= 0.01, `q8 max |diff| ${max}, mean ${mean}`);
+    lm.dispose();
+  });
+}
+
+test('states: save/load, clone, reset; a state from another model is refused', async () => {
+  const c = cases.find((x) => x.convKernelSize && x.cell === 'gru');
+  const lm = await load(fixturePath(c.files.f32));
+  const other = await load(fixturePath(cases.find((x) => x !== c).files.f32));
+  const s = lm.createState();
+  await lm.forward(c.tokens.slice(0, 20), { state: s });
+  const bytes = s.save();
+  assert.ok(bytes.length < 16384, `a state is ${bytes.length} bytes`);
+  const restored = lm.loadState(bytes);
+  const branch = s.clone();
+  assert.equal(restored.tokens, 20);
+  const want = await lm.step(c.tokens[20], { state: s });
+  assert.deepEqual(await lm.step(c.tokens[20], { state: restored }), want);
+  assert.deepEqual(await lm.step(c.tokens[20], { state: branch }), want);
+  await lm.step(5, { state: branch });
+  assert.deepEqual(await lm.step(c.tokens[21], { state: restored }), await lm.step(c.tokens[21], { state: s }), 'clone is independent');
+  s.reset();
+  assert.equal(s.tokens, 0);
+  const fresh = await lm.forward(c.tokens.slice(0, 3), { state: s, allLogits: true });
+  assert.ok(closeRatio(fresh, c.logits.subarray(0, 3 * 256), 1e-4, 1e-4) <= 1, 'reset state starts over');
+
+  assert.throws(() => other.loadState(bytes), (e) => e.code === 'MG_EMISMATCH' && /another model/.test(e.message));
+  const corrupt = bytes.slice();
+  corrupt[0] = 0;
+  assert.throws(() => lm.loadState(corrupt), (e) => e.code === 'MG_EBADFILE');
+  assert.throws(() => lm.loadState(bytes.subarray(0, 100)), (e) => e.code === 'MG_EBADFILE');
+  await assert.rejects(other.step(1, { state: s }), (e) => e.code === 'MG_EMISMATCH');
+  lm.dispose();
+  other.dispose();
+  assert.throws(() => s.save(), (e) => e.code === 'MG_EDISPOSED');
+});
+
+test('token ids out of range are refused (MG_ERANGE) and leave the state untouched', async () => {
+  const c = cases[0];
+  const lm = await load(fixturePath(c.files.f32));
+  const s = lm.createState();
+  await lm.forward(c.tokens.slice(0, 5), { state: s });
+  await assert.rejects(lm.forward([1, 2, 256], { state: s }), (e) => e instanceof MingruError && e.code === 'MG_ERANGE' && /token 256 at position 2/.test(e.message));
+  await assert.rejects(lm.step(-1, { state: s }), (e) => e.code === 'MG_ERANGE');
+  await assert.rejects(lm.step(1.5, { state: s }), (e) => e.code === 'MG_EINVAL');
+  await assert.rejects(lm.forward([], { state: s }), (e) => e.code === 'MG_EINVAL');
+  await assert.rejects(lm.forward('abc', { state: s }), (e) => e.code === 'MG_EINVAL');
+  await assert.rejects(lm.forward([1], { state: {} }), (e) => e.code === 'MG_EINVAL');
+  assert.equal(s.tokens, 5);
+  const got = await lm.forward(c.tokens.slice(5, 8), { state: s, allLogits: true });
+  assert.ok(closeRatio(got, c.logits.subarray(5 * 256, 8 * 256), 1e-4, 1e-4) <= 1);
+  lm.dispose();
+  await assert.rejects(lm.step(1), (e) => e.code === 'MG_EDISPOSED');
+});

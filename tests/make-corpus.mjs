@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Writes tests/corpus/: broken .safetensors files made from a valid small model, each named
+// NAME.EXPECTED_CODE.safetensors. The C tests (native under ASan/UBSan, and wasm) and the Node tests load
+// every file and require that exact error code, with no crash and no read out of bounds.
+//   node tests/make-corpus.mjs            (re-run when the base model's format changes)
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+
+const base = readFileSync(new URL('./fixtures/lm/gru-d24-l3-conv3.safetensors', import.meta.url));
+const out = new URL('./corpus/', import.meta.url);
+const headerLength = Number(base.readBigUInt64LE(0));
+const header = JSON.parse(base.subarray(8, 8 + headerLength).toString('utf8'));
+const data = base.subarray(8 + headerLength);
+
+function file(headerText, body = data) {
+  const h = Buffer.from(headerText, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return Buffer.concat([len, h, body]);
+}
+
+/** The base header changed by fn (which gets a deep copy), as a file. */
+function mutate(fn, body = data) {
+  const h = structuredClone(header);
+  fn(h);
+  return file(JSON.stringify(h), body);
+}
+
+function rawLength(n, rest = Buffer.alloc(0)) {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(n));
+  return Buffer.concat([len, rest]);
+}
+
+const someTensor = 'layers.0.2.to_hidden_and_gate.weight';
+const cases = {
+  'empty.MG_EBADFILE': Buffer.alloc(0),
+  'seven-bytes.MG_EBADFILE': Buffer.alloc(7),
+  'header-length-beyond-file.MG_EBADFILE': rawLength(1000, Buffer.from('{}')),
+  'header-length-over-100MB.MG_EBADFILE': rawLength(200 * 2 ** 20, Buffer.alloc(64)),
+  'header-length-2^63.MG_EBADFILE': rawLength(2n ** 63n),
+  'header-length-1.MG_EBADFILE': rawLength(1, Buffer.from('{')),
+  'header-not-json.MG_EBADFILE': file('this is not json at all'),
+  'header-is-array.MG_EBADFILE': file('[]'),
+  'header-unterminated-string.MG_EBADFILE': file('{"token_emb.weight'),
+  'header-bad-escape.MG_EBADFILE': file('{"a\\q": {}}'),
+  'header-nul-escape.MG_EBADFILE': file('{"a\\u0000b": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}'),
+  'header-lone-surrogate.MG_EBADFILE': file('{"a\\udc00": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}'),
+  'header-trailing-bytes.MG_EBADFILE': file(JSON.stringify(header) + ' x'),
+  'header-unclosed.MG_EBADFILE': file(JSON.stringify(header).slice(0, -1)),
+  'truncated-data.MG_EBADFILE': base.subarray(0, 8 + headerLength + Math.floor(data.length / 2)),
+  'truncated-header.MG_EBADFILE': base.subarray(0, 8 + Math.floor(headerLength / 2)),
+  'offsets-beyond-data.MG_EBADFILE': mutate((h) => { h[someTensor].data_offsets[1] += data.length; h[someTensor].data_offsets[0] += data.length; }),
+  'offsets-reversed.MG_EBADFILE': mutate((h) => { h[someTensor].data_offsets.reverse(); }),
+  'offsets-negative.MG_EBADFILE': mutate((h) => { h[someTensor].data_offsets[0] = -4; }),
+  'offsets-three.MG_EBADFILE': mutate((h) => { h[someTensor].data_offsets.push(9); }),
+  'offsets-float.MG_EBADFILE': mutate((h) => { h[someTensor].data_offsets[0] += 0.5; }),
+  'offsets-overlap.MG_EBADFILE': mutate((h) => {
+    const [b, e] = h['norm.weight'].data_offsets;
+    h['layers.0.1.weight'].data_offsets = [b, e];
+  }),
+  'shape-disagrees-with-offsets.MG_EBADFILE': mutate((h) => { h[someTensor].shape[0] += 1; }),
+  'shape-overflows.MG_EBADFILE': mutate((h) => { h[someTensor].shape = [2 ** 40, 2 ** 40, 2 ** 40]; }),
+  'shape-negative.MG_EBADFILE': mutate((h) => { h[someTensor].shape[0] = -1; }),
+  'shape-not-list.MG_EBADFILE': mutate((h) => { h[someTensor].shape = 7; }),
+  'shape-nine-dims.MG_EBADFILE': mutate((h) => { h['norm.weight'].shape = [24, 1, 1, 1, 1, 1, 1, 1, 1]; }),
+  'dtype-unknown.MG_EBADFILE': mutate((h) => { h[someTensor].dtype = 'F64'; }),
+  'dtype-missing.MG_EBADFILE': mutate((h) => { delete h[someTensor].dtype; }),
+  'entry-extra-key.MG_EBADFILE': mutate((h) => { h[someTensor].extra = 1; }),
+  'entry-not-object.MG_EBADFILE': mutate((h) => { h[someTensor] = 'F32'; }),
+  'tensor-missing.MG_EBADFILE': mutate((h) => { delete h['layers.2.4.2.bias']; }),
+  'tensor-extra.MG_EBADFILE': mutate((h) => { h['layers.0.2.bias'] = { dtype: 'F32', shape: [0], data_offsets: [0, 0] }; }),
+  'tensor-unknown-name.MG_EBADFILE': mutate((h) => { h['layers.9.1.weight'] = h['norm.weight']; delete h['norm.weight']; }),
+  'tensor-wrong-shape.MG_ESHAPE': mutate((h) => { h['norm.weight'].shape = [4, 6]; }),
+  'config-dim-mismatch.MG_ESHAPE': mutate((h) => { h.__metadata__.dim = '16'; }),
+  'config-depth-too-small.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '2'; }),
+  'config-depth-too-large.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '4'; }),
+  'config-lstm-for-gru.MG_EBADFILE': mutate((h) => { h.__metadata__.cell = 'lstm'; }),
+  'config-no-conv.MG_EBADFILE': mutate((h) => { h.__metadata__.conv_kernel_size = '0'; }),
+  'meta-missing-dim.MG_EBADFILE': mutate((h) => { delete h.__metadata__.dim; }),
+  'meta-dim-not-number.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 'twenty'; }),
+  'meta-dim-zero.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = '0'; }),
+  'meta-dim-huge.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = '99999999999'; }),
+  'meta-expansion-nan.MG_EBADFILE': mutate((h) => { h.__metadata__.expansion_factor = 'nan'; }),
+  'meta-expansion-negative.MG_EBADFILE': mutate((h) => { h.__metadata__.expansion_factor = '-1.5'; }),
+  'meta-value-not-string.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 24; }),
+  'meta-not-object.MG_EBADFILE': mutate((h) => { h.__metadata__ = ['format', 'mingru']; }),
+  'meta-format-other.MG_EBADFILE': mutate((h) => { h.__metadata__.format = 'gguf'; }),
+  'meta-version-2.MG_EBADFILE': mutate((h) => { h.__metadata__.version = '2'; }),
+  'meta-missing.MG_EBADFILE': mutate((h) => { delete h.__metadata__; }),
+  'meta-bytes-tokenizer-wrong-vocab.MG_EBADFILE': mutate((h) => { h.__metadata__.num_tokens = '300'; }),
+  'q8-without-scale.MG_EBADFILE': mutate((h) => {
+    const t = h[someTensor];
+    t.dtype = 'I8';
+    t.data_offsets[1] = t.data_offsets[0] + t.shape[0] * t.shape[1];
+  }),
+  'q8-norm.MG_EBADFILE': mutate((h) => {
+    const t = h['norm.weight'];
+    t.dtype = 'I8';
+    t.data_offsets[1] = t.data_offsets[0] + t.shape[0];
+  }),
+};
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+for (const [name, bytes] of Object.entries(cases)) writeFileSync(new URL(`${name}.safetensors`, out), bytes);
+console.log(`wrote ${readdirSync(out).length} files to tests/corpus/`);
