@@ -47,8 +47,9 @@ int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_param
 
     /* softmax(z / temperature), stable */
     double total = 0;
+    const float top = z[best];
     for (int i = 0; i < V; i++) {
-        z[i] = expf((z[i] - z[best]) / p->temperature);
+        z[i] = expf((z[i] - top) / p->temperature);
         total += z[i];
     }
     for (int i = 0; i < V; i++) z[i] = (float)(z[i] / total);

@@ -85,6 +85,71 @@ class MinRNNRef(nn.Module):
         return self.to_out(h), h
 
 
+
+# ---------------------------------------------------------------- the language model (minGRU-pytorch's minLM)
+
+class RMSNormRef(nn.Module):
+    """torch.nn.RMSNorm(dim) (torch >= 2.4): x * rsqrt(mean(x^2) + eps) * weight, eps = float32 epsilon.
+    old=True is minGRULM's RMSNorm: F.normalize(x) * sqrt(dim) * (gamma + 1)."""
+
+    def __init__(self, dim, old=False):
+        super().__init__()
+        self.old = old
+        if old:
+            self.scale = dim ** 0.5
+            self.gamma = nn.Parameter(torch.zeros(dim))
+        else:
+            self.eps = torch.finfo(torch.float32).eps
+            self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        if self.old:
+            return F.normalize(x, dim=-1) * self.scale * (self.gamma + 1)
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class CausalConvRef(nn.Module):
+    """Depthwise causal Conv1d (left-padded by k-1 zeros), then a pointwise Conv1d."""
+
+    def __init__(self, dim, kernel_size):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.net = nn.Sequential(nn.Conv1d(dim, dim, kernel_size, groups=dim), nn.Conv1d(dim, dim, 1))
+
+    def forward(self, x):
+        x = F.pad(x.transpose(1, 2), (self.kernel_size - 1, 0))
+        return self.net(x).transpose(1, 2)
+
+
+class MinLMRef(nn.Module):
+    """minLM with minGRU-pytorch's state_dict names; the cells scan in log space (MinRNNRef)."""
+
+    def __init__(self, num_tokens, dim, depth, ff_mult=4, expansion=1.5, conv_kernel_size=3, use_lstm=False,
+                 enable_conv=False, old_norm=False):
+        super().__init__()
+        self.token_emb = nn.Embedding(num_tokens, dim)
+        ff_inner = int(dim * ff_mult)
+        self.layers = nn.ModuleList([
+            nn.ModuleList([
+                CausalConvRef(dim, conv_kernel_size) if enable_conv else None,
+                RMSNormRef(dim, old_norm),
+                MinRNNRef(dim, expansion, "lstm" if use_lstm else "gru"),
+                RMSNormRef(dim, old_norm),
+                nn.Sequential(nn.Linear(dim, ff_inner), nn.GELU(), nn.Linear(ff_inner, dim)),
+            ]) for _ in range(depth)])
+        self.norm = RMSNormRef(dim, old_norm)
+        self.to_logits = nn.Linear(dim, num_tokens, bias=False)
+
+    def forward(self, tokens):
+        x = self.token_emb(tokens)
+        for conv, norm1, cell, norm2, ff in self.layers:
+            if conv is not None:
+                x = conv(x) + x
+            x = cell(norm1(x))[0] + x
+            x = ff(norm2(x)) + x
+        return self.to_logits(self.norm(x))
+
+
 def golden_case(name, cell, dim, expansion, batch, seq_len, with_prev, seed):
     torch.manual_seed(seed)
     layer = MinRNNRef(dim, expansion, cell)
