@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { load } from '../js/index.js';
+import { ByteDecoder } from '../js/tokenizer.js';
 import { fixturePath, lmCases } from './lm-fixtures.mjs';
 
 const c = lmCases().find((x) => x.cell === 'gru' && x.convKernelSize && !x.oldNorm);
@@ -52,6 +53,16 @@ test('pieces are whole characters: the streamed text equals decoding all tokens 
   for (const p of pieces) assert.ok(!/[\uD800-\uDBFF]$/.test(p), 'no piece ends in half a surrogate pair');
   assert.equal(s.tokens, lm.encode('é').length + 200);
   lm.dispose();
+});
+
+test('the byte decoder emits only whole characters, whatever the split', () => {
+  const text = 'aé€😀z\u00ff';
+  const bytes = new TextEncoder().encode(text);
+  const d = new ByteDecoder();
+  const pieces = Array.from(bytes, (b) => d.push(b));
+  assert.equal(pieces.join(''), text);
+  for (const p of pieces) assert.ok(p === '' || [...p].every((ch) => text.includes(ch)), `piece ${JSON.stringify(p)}`);
+  assert.deepEqual(pieces.filter((p) => p !== ''), ['a', 'é', '€', '😀', 'z', '\u00ff']);
 });
 
 test('top-k 1 equals greedy; top-p, min-p and repetition penalty change the text but stay reproducible', async () => {
@@ -135,6 +146,37 @@ test('load takes a path, a file URL, bytes, an ArrayBuffer, a Response and a Blo
   controller.abort();
   await assert.rejects(load(modelPath, { signal: controller.signal }), (e) => e.code === 'MG_EABORTED');
   await assert.rejects(load(new Uint8Array(10)), (e) => e.code === 'MG_EBADFILE');
+});
+
+test('load fetches an http URL with progress events, and reports HTTP errors', async () => {
+  const { createServer } = await import('node:http');
+  const bytes = readFileSync(modelPath);
+  const server = createServer((req, res) => {
+    if (req.url !== '/model.safetensors') return res.writeHead(404).end('no');
+    res.writeHead(200, { 'content-length': bytes.length, 'content-type': 'application/octet-stream' });
+    // in pieces, so that progress has several steps
+    let at = 0;
+    const next = () => {
+      if (at >= bytes.length) return res.end();
+      res.write(bytes.subarray(at, at + 16384), next);
+      at += 16384;
+    };
+    next();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const events = [];
+    const lm = await load(`${base}/model.safetensors`, { onProgress: (e) => events.push(e) });
+    assert.equal(lm.config.dim, c.dim);
+    assert.ok(events.length >= 3, `${events.length} progress events`);
+    assert.ok(events.every((e) => e.total === bytes.length));
+    assert.equal(events.at(-1).loaded, bytes.length);
+    lm.dispose();
+    await assert.rejects(load(`${base}/missing.safetensors`), (e) => e.code === 'MG_ELOAD' && /404/.test(e.message));
+  } finally {
+    server.close();
+  }
 });
 
 test('npx mingru info and generate', () => {

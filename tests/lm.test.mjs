@@ -68,10 +68,10 @@ test('a prefill longer than one block (128 tokens) equals a loop of step and any
 });
 
 for (const c of cases.filter((x) => x.files.f16)) {
-  test(`${c.name}: the F16 file gives logits within 2e-2 of PyTorch's F32`, async () => {
+  test(`${c.name}: the F16 file gives logits within 5e-3 of PyTorch's F32`, async () => {
     const lm = await load(fixturePath(c.files.f16));
     const logits = await lm.forward(c.tokens, { allLogits: true });
-    assert.ok(closeRatio(logits, c.logits, 2e-2, 0) <= 1, `max error ${closeRatio(logits, c.logits, 1, 0)}`);
+    assert.ok(closeRatio(logits, c.logits, 5e-3, 0) <= 1, `max error ${closeRatio(logits, c.logits, 1, 0)}`);
     lm.dispose();
   });
 }

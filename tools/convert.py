@@ -1,12 +1,20 @@
 #!/usr/bin/python3
-"""Converts a minGRU-pytorch language model checkpoint to a mingru .safetensors file.
+"""Converts a minGRU-pytorch language model checkpoint to a mingru model file (docs/format.md).
 
-    /usr/bin/python3 tools/convert.py CHECKPOINT.pt OUT.safetensors [--dtype f32|f16|q8]
-        [--name NAME] [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none]
+    /usr/bin/python3 tools/convert.py CHECKPOINT.pt OUT.safetensors [--dtype f32|f16|q8] [--name NAME]
+        [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none]
 
-CHECKPOINT.pt is a `minLM` (or older `minGRULM`) state_dict saved with torch.save (a dict wrapping it under
-'state_dict' or 'model' works too). The whole config is inferred from tensor names and shapes; the file
-format is docs/format.md. Needs only torch, numpy and the standard library.
+CHECKPOINT.pt is the state_dict of a `minLM` (or of an older `minGRULM`) saved with torch.save; a dict that
+wraps it under 'state_dict' or 'model' works too, and a leading 'module.' or '_orig_mod.' (DataParallel,
+torch.compile) is stripped from the names. The whole config (cell, widths, depth, convolution) is inferred
+from the tensor names and shapes, and every tensor is checked: a missing, unknown or wrongly shaped tensor
+stops the conversion with a message naming it (exit status 1).
+
+--dtype f32 (default) stores every tensor as F32; f16 stores every tensor as F16; q8 stores the large
+matrices as per-row symmetric int8 plus an F32 `NAME.scale` and the rest as F32. --tokenizer defaults to
+`bytes` when the vocabulary has 256 tokens, else `none`.
+
+Needs only torch, numpy and the standard library (it writes safetensors itself).
 """
 import argparse
 import json
@@ -17,41 +25,80 @@ import sys
 import numpy as np
 import torch
 
-ALIGN = 64
-Q8_SUFFIXES = (".2.to_hidden_and_gate.weight", ".2.to_hidden_and_f_i_gate.weight", ".2.to_out.weight",
-               ".4.0.weight", ".4.2.weight")
+ALIGN = 64  # every tensor's data, and the start of the data, on a 64-byte boundary
+PREFIXES = ("module.", "_orig_mod.")
+CELLS = {"to_hidden_and_gate": ("gru", 2), "to_hidden_and_f_i_gate": ("lstm", 3)}
+# the matrices that --dtype q8 quantizes (docs/format.md); "layers.i" + suffix, plus the two below
+Q8_LAYER_SUFFIXES = (".2.to_hidden_and_gate.weight", ".2.to_hidden_and_f_i_gate.weight", ".2.to_out.weight",
+                     ".4.0.weight", ".4.2.weight")
+Q8_TOP = ("token_emb.weight", "to_logits.weight")
 
 
 class ConvertError(Exception):
     pass
 
 
+# ---------------------------------------------------------------- reading the checkpoint
+
 def load_state_dict(path):
-    obj = torch.load(path, map_location="cpu")
-    if isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
+    """The checkpoint's tensors as float32, in their order, with wrapper prefixes stripped."""
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # pickle, zip and I/O errors all mean "cannot read this file"
+        raise ConvertError(f"cannot read {path}: {e}") from e
+    if isinstance(obj, dict):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
-    if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ConvertError(f"{path}: not a state_dict of tensors")
-    out = {}
+    if not isinstance(obj, dict) or not obj:
+        raise ConvertError(f"{path} holds no state_dict (expected a dict of tensors)")
+    sd = {}
     for name, t in obj.items():
-        for prefix in ("module.", "_orig_mod."):
-            if name.startswith(prefix):
-                name = name[len(prefix):]
-        out[name] = t.detach().to(torch.float32).contiguous()
-    return out
+        if not torch.is_tensor(t):
+            raise ConvertError(f"entry {name!r} of {path} is not a tensor")
+        if not t.is_floating_point():
+            raise ConvertError(f"tensor {name} has dtype {t.dtype}, expected a floating-point tensor")
+        stripped = True
+        while stripped:
+            stripped = False
+            for prefix in PREFIXES:
+                if name.startswith(prefix):
+                    name, stripped = name[len(prefix):], True
+        if name in sd:
+            raise ConvertError(f"tensor {name} appears twice")
+        sd[name] = t.detach().to(torch.float32).contiguous()
+    return sd
 
 
-def decimal_for(width, dim, must_differ_from_one=False):
-    """A decimal string v with floor(dim * v) == width in float64 (and v != 1 when asked)."""
-    candidates = [width / dim, (width + 0.5) / dim]
-    for v in candidates:
-        text = repr(float(v))
-        if math.floor(dim * float(text)) == width and not (must_differ_from_one and float(text) == 1.0):
+def convert_old_norms(sd):
+    """minGRULM's RMSNorm stores `gamma` with x / ||x|| * sqrt(dim) * (gamma + 1); write weight = gamma + 1
+    under the `.weight` name (in place, keeping the order). Returns whether there were any."""
+    if not any(name.endswith(".gamma") for name in sd):
+        return False
+    out = {}
+    for name, t in sd.items():
+        if name.endswith(".gamma"):
+            name = name[:-len("gamma")] + "weight"
+            if name in sd:
+                raise ConvertError(f"tensor {name} appears both as weight and as gamma")
+            t = t + 1.0
+        out[name] = t
+    sd.clear()
+    sd.update(out)
+    return True
+
+
+# ---------------------------------------------------------------- the config
+
+def decimal_for(width, dim, differ_from_one=False):
+    """The shortest decimal string v with floor(dim * v) == width in float64 (and v != 1 when asked):
+    width / dim when it floors back exactly, else (width + 0.5) / dim, which always does."""
+    for value in (width / dim, (width + 0.5) / dim):
+        text = repr(value)
+        if math.floor(dim * float(text)) == width and not (differ_from_one and float(text) == 1.0):
             return text
-    raise ConvertError(f"no factor gives width {width} from dim {dim}")
+    raise ConvertError(f"no decimal factor gives width {width} from dim {dim}")
 
 
 def shape_of(sd, name):
@@ -60,117 +107,128 @@ def shape_of(sd, name):
     return tuple(sd[name].shape)
 
 
-def expect(sd, name, shape):
-    got = shape_of(sd, name)
-    if got != tuple(shape):
-        raise ConvertError(f"tensor {name} has shape {list(got)}, expected {list(shape)}")
-
-
 def infer_config(sd):
-    """The config of a minLM / minGRULM state_dict, checking every tensor; also renames gamma norms."""
-    num_tokens, dim = shape_of(sd, "token_emb.weight")
+    """The config of a minLM state_dict (norms already as `.weight`), checking every tensor against it."""
+    emb = shape_of(sd, "token_emb.weight")
+    if len(emb) != 2:
+        raise ConvertError(f"tensor token_emb.weight has shape {list(emb)}, expected [num_tokens, dim]")
+    num_tokens, dim = emb
     depth = 0
-    while any(k.startswith(f"layers.{depth}.") for k in sd):
+    while any(name.startswith(f"layers.{depth}.") for name in sd):
         depth += 1
     if depth == 0:
         raise ConvertError("no layers.0.* tensors: not a minLM checkpoint")
-    if "layers.0.2.to_hidden_and_gate.weight" in sd:
-        cell, proj, gates = "gru", "to_hidden_and_gate", 2
-    elif "layers.0.2.to_hidden_and_f_i_gate.weight" in sd:
-        cell, proj, gates = "lstm", "to_hidden_and_f_i_gate", 3
-    else:
-        raise ConvertError("layers.0.2 has neither to_hidden_and_gate nor to_hidden_and_f_i_gate")
+    kinds = [proj for proj in CELLS if f"layers.0.2.{proj}.weight" in sd]
+    if len(kinds) != 1:
+        raise ConvertError("layers.0.2 needs exactly one of the tensors layers.0.2.to_hidden_and_gate.weight "
+                           f"(minGRU) and layers.0.2.to_hidden_and_f_i_gate.weight (minLSTM), found {len(kinds)}")
+    proj = kinds[0]
+    cell, gates = CELLS[proj]
     rows = shape_of(sd, f"layers.0.2.{proj}.weight")[0]
-    if rows % gates:
-        raise ConvertError(f"layers.0.2.{proj}.weight has {rows} rows, not a multiple of {gates}")
+    if rows % gates or rows == 0:
+        raise ConvertError(f"tensor layers.0.2.{proj}.weight has {rows} rows, not a positive multiple of {gates}")
     dim_inner = rows // gates
     has_out = "layers.0.2.to_out.weight" in sd
+    if not has_out and dim_inner != dim:
+        raise ConvertError(f"tensor layers.0.2.to_out.weight is missing (inner width {dim_inner} != dim {dim})")
     ff_inner = shape_of(sd, "layers.0.4.0.weight")[0]
     conv = "layers.0.0.net.0.weight" in sd
-    kernel = shape_of(sd, "layers.0.0.net.0.weight")[2] if conv else 0
-    old_norm = "norm.gamma" in sd
+    kernel = shape_of(sd, "layers.0.0.net.0.weight")[-1] if conv else 0
 
-    # old minGRULM RMSNorm: x / ||x|| * sqrt(dim) * (gamma + 1)  ->  weight = gamma + 1
-    if old_norm:
-        for name in [k for k in sd if k.endswith(".gamma") or k == "norm.gamma"]:
-            sd[name[: -len("gamma")] + "weight"] = sd.pop(name) + 1.0
-
-    expected = {"token_emb.weight": (num_tokens, dim), "norm.weight": (dim,), "to_logits.weight": (num_tokens, dim)}
+    expected = {"token_emb.weight": (num_tokens, dim)}
     for i in range(depth):
         p = f"layers.{i}."
         if conv:
             expected.update({p + "0.net.0.weight": (dim, 1, kernel), p + "0.net.0.bias": (dim,),
                              p + "0.net.1.weight": (dim, dim, 1), p + "0.net.1.bias": (dim,)})
-        expected.update({p + "1.weight": (dim,), p + f"2.{proj}.weight": (gates * dim_inner, dim),
-                         p + "3.weight": (dim,), p + "4.0.weight": (ff_inner, dim), p + "4.0.bias": (ff_inner,),
-                         p + "4.2.weight": (dim, ff_inner), p + "4.2.bias": (dim,)})
+        expected.update({p + "1.weight": (dim,), p + f"2.{proj}.weight": (gates * dim_inner, dim)})
         if has_out:
             expected[p + "2.to_out.weight"] = (dim, dim_inner)
+        expected.update({p + "3.weight": (dim,), p + "4.0.weight": (ff_inner, dim), p + "4.0.bias": (ff_inner,),
+                         p + "4.2.weight": (dim, ff_inner), p + "4.2.bias": (dim,)})
+    expected.update({"norm.weight": (dim,), "to_logits.weight": (num_tokens, dim)})
     for name, shape in expected.items():
-        expect(sd, name, shape)
-    extra = sorted(set(sd) - set(expected))
-    if extra:
-        raise ConvertError(f"tensor {extra[0]} is not part of a minLM of this config")
-    if not has_out and dim_inner != dim:
-        raise ConvertError(f"the cell has no to_out but an inner width {dim_inner} != dim {dim}")
+        got = shape_of(sd, name)
+        if got != shape:
+            raise ConvertError(f"tensor {name} has shape {list(got)}, expected {list(shape)}")
+    for name in sd:
+        if name not in expected:
+            raise ConvertError(f"tensor {name} is not part of a minLM ({cell}, depth {depth}, "
+                               f"conv {kernel or 'none'}, to_out {'yes' if has_out else 'no'})")
 
-    return {
-        "cell": cell, "num_tokens": num_tokens, "dim": dim, "depth": depth,
-        "expansion_factor": decimal_for(dim_inner, dim, must_differ_from_one=has_out) if has_out else "1.0",
-        "ff_mult": decimal_for(ff_inner, dim), "conv_kernel_size": kernel, "old_norm": old_norm,
-        "dim_inner": dim_inner, "ff_inner": ff_inner,
-    }
+    expansion = decimal_for(dim_inner, dim, differ_from_one=True) if has_out else "1.0"
+    ff_mult = decimal_for(ff_inner, dim)
+    # the loader's rule, in float64: the factors must give back exactly these widths and the to_out flag
+    assert math.floor(dim * float(expansion)) == dim_inner and (float(expansion) != 1.0) == has_out
+    assert math.floor(dim * float(ff_mult)) == ff_inner
+    return {"cell": cell, "num_tokens": num_tokens, "dim": dim, "depth": depth, "dim_inner": dim_inner,
+            "ff_inner": ff_inner, "expansion_factor": expansion, "ff_mult": ff_mult, "conv_kernel_size": kernel}
 
+
+# ---------------------------------------------------------------- writing
 
 def quantize_rows(w):
-    """Symmetric per-row int8: w ~ q * scale[:, None]."""
-    w = w.numpy().astype(np.float32)
+    """Symmetric per-row int8: w[r, c] ~ q[r, c] * scale[r], scale = max|w[r, :]| / 127 (1 for a zero row)."""
+    w = w.numpy()
     amax = np.abs(w).max(axis=1)
-    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
     q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
     return q, scale
 
 
-def tensors_for(sd, dtype):
-    """(name, safetensors dtype, shape, bytes) in the state_dict's order."""
+def is_q8_matrix(name):
+    return name in Q8_TOP or (name.startswith("layers.") and name.endswith(Q8_LAYER_SUFFIXES))
+
+
+def encode(sd, dtype):
+    """[(name, safetensors dtype, shape, raw little-endian bytes)] in the state_dict's order."""
     out = []
     for name, t in sd.items():
-        if dtype == "q8" and t.dim() == 2 and (name in ("token_emb.weight", "to_logits.weight") or name.endswith(Q8_SUFFIXES)):
+        shape = list(t.shape)
+        if dtype == "q8" and is_q8_matrix(name):
             q, scale = quantize_rows(t)
-            out.append((name, "I8", list(t.shape), q.tobytes()))
-            out.append((name + ".scale", "F32", [t.shape[0]], scale.astype("<f4").tobytes()))
+            out.append((name, "I8", shape, q.tobytes()))
+            out.append((name + ".scale", "F32", [shape[0]], scale.astype("<f4").tobytes()))
         elif dtype == "f16":
-            out.append((name, "F16", list(t.shape), t.numpy().astype("<f2").tobytes()))
+            with np.errstate(over="ignore"):
+                half = t.numpy().astype("<f2")
+            if not np.isfinite(half).all():
+                raise ConvertError(f"tensor {name} has values beyond the float16 range; use --dtype f32 or q8")
+            out.append((name, "F16", shape, half.tobytes()))
         else:
-            out.append((name, "F32", list(t.shape), t.numpy().astype("<f4").tobytes()))
+            out.append((name, "F32", shape, t.numpy().astype("<f4").tobytes()))
     return out
 
 
 def write_safetensors(path, tensors, metadata):
-    header, offset, blobs = {"__metadata__": metadata}, 0, []
+    """Header JSON padded with spaces so that the data starts at a multiple of ALIGN; each tensor's data
+    starts at a multiple of ALIGN (zero bytes between). Returns the file size."""
+    header, offset = {"__metadata__": metadata}, 0
     for name, dt, shape, data in tensors:
-        pad = -offset % ALIGN
-        blobs.append(b"\0" * pad)
-        offset += pad
+        offset += -offset % ALIGN
         header[name] = {"dtype": dt, "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(8 + len(text)) % ALIGN)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text)
-        for b in blobs:
-            f.write(b)
+        pos = 0
+        for name, _, _, data in tensors:
+            start = header[name]["data_offsets"][0]
+            f.write(b"\0" * (start - pos) + data)
+            pos = start + len(data)
     return 8 + len(text) + offset
 
 
 def convert(src, dst, dtype="f32", name=None, description=None, license=None, training_data=None, tokenizer=None):
+    """Converts checkpoint src to the model file dst. Returns (config, parameter count, bytes written)."""
     sd = load_state_dict(src)
-    cfg = infer_config(sd)
+    old_norm = convert_old_norms(sd)
+    cfg = dict(infer_config(sd), old_norm=old_norm)
     if tokenizer is None:
         tokenizer = "bytes" if cfg["num_tokens"] == 256 else "none"
     if tokenizer == "bytes" and cfg["num_tokens"] != 256:
-        raise ConvertError(f"tokenizer bytes needs num_tokens 256, the checkpoint has {cfg['num_tokens']}")
+        raise ConvertError(f"--tokenizer bytes needs 256 tokens, the checkpoint has {cfg['num_tokens']}")
     meta = {"format": "mingru", "version": "1", "cell": cfg["cell"], "num_tokens": str(cfg["num_tokens"]),
             "dim": str(cfg["dim"]), "depth": str(cfg["depth"]), "expansion_factor": cfg["expansion_factor"],
             "ff_mult": cfg["ff_mult"], "conv_kernel_size": str(cfg["conv_kernel_size"]), "tokenizer": tokenizer}
@@ -178,31 +236,33 @@ def convert(src, dst, dtype="f32", name=None, description=None, license=None, tr
                        ("training_data", training_data)):
         if value is not None:
             meta[key] = value
-    size = write_safetensors(dst, tensors_for(sd, dtype), meta)
-    params = sum(t.numel() for t in sd.values())
-    return cfg, params, size
+    size = write_safetensors(dst, encode(sd, dtype), meta)
+    return cfg, sum(t.numel() for t in sd.values()), size
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Convert a minGRU-pytorch minLM checkpoint to mingru .safetensors")
-    ap.add_argument("checkpoint")
-    ap.add_argument("out")
+    ap = argparse.ArgumentParser(description="Convert a minGRU-pytorch minLM / minGRULM checkpoint to a mingru "
+                                             "model file (docs/format.md).")
+    ap.add_argument("checkpoint", help="state_dict saved with torch.save")
+    ap.add_argument("out", help="the .safetensors file to write")
     ap.add_argument("--dtype", choices=("f32", "f16", "q8"), default="f32")
     ap.add_argument("--name")
     ap.add_argument("--description")
     ap.add_argument("--license")
     ap.add_argument("--training-data")
-    ap.add_argument("--tokenizer", choices=("bytes", "none"))
+    ap.add_argument("--tokenizer", choices=("bytes", "none"), help="default: bytes if 256 tokens, else none")
     a = ap.parse_args(argv)
     try:
         cfg, params, size = convert(a.checkpoint, a.out, a.dtype, a.name, a.description, a.license,
                                     a.training_data, a.tokenizer)
-    except (ConvertError, OSError, RuntimeError) as e:
-        print(f"convert.py: {e}", file=sys.stderr)
+    except (ConvertError, OSError) as e:
+        print(f"convert.py: error: {e}", file=sys.stderr)
         return 1
-    print(f"{a.out}: min{cfg['cell'].upper()} LM, {cfg['depth']} layers, dim {cfg['dim']}, inner {cfg['dim_inner']}, "
-          f"ff {cfg['ff_inner']}, conv {cfg['conv_kernel_size'] or 'none'}{', from minGRULM (gamma norms)' if cfg['old_norm'] else ''}; "
-          f"{params:,} parameters; {a.dtype}; {size:,} bytes")
+    print(f"{a.out}: {cfg['cell']}, {cfg['num_tokens']} tokens, dim {cfg['dim']}, depth {cfg['depth']}, "
+          f"expansion_factor {cfg['expansion_factor']} (inner {cfg['dim_inner']}), ff_mult {cfg['ff_mult']} "
+          f"(ff {cfg['ff_inner']}), conv {cfg['conv_kernel_size'] or 'none'}"
+          f"{', gamma norms (minGRULM)' if cfg['old_norm'] else ''}; {params:,} parameters; {a.dtype}; "
+          f"{size:,} bytes")
     return 0
 
 

@@ -85,7 +85,6 @@ class MinRNNRef(nn.Module):
         return self.to_out(h), h
 
 
-
 # ---------------------------------------------------------------- the language model (minGRU-pytorch's minLM)
 
 class RMSNormRef(nn.Module):
