@@ -142,3 +142,32 @@ test('token ids out of range are refused (MG_ERANGE) and leave the state untouch
   lm.dispose();
   await assert.rejects(lm.step(1), (e) => e.code === 'MG_EDISPOSED');
 });
+
+test('BF16 tensors are converted at load (a file rewritten to BF16 stays within 0.05 of the F32 logits)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const c = cases.find((x) => x.convKernelSize && x.cell === 'lstm');
+  const src = readFileSync(fixturePath(c.files.f32));
+  const n = Number(src.readBigUInt64LE(0));
+  const header = JSON.parse(src.subarray(8, 8 + n).toString());
+  const data = src.subarray(8 + n);
+  const parts = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const f32 = new Float32Array(data.buffer.slice(data.byteOffset + t.data_offsets[0], data.byteOffset + t.data_offsets[1]));
+    const bf = new Uint16Array(f32.length);
+    const bits = new Uint32Array(f32.buffer);
+    for (let i = 0; i < f32.length; i++) bf[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) >>> 16; // round to nearest even
+    header[name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + bf.byteLength] };
+    parts.push(new Uint8Array(bf.buffer));
+    offset += bf.byteLength;
+  }
+  const h = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  const lm = await load(Buffer.concat([len, h, ...parts]));
+  const logits = await lm.forward(c.tokens, { allLogits: true });
+  assert.ok(closeRatio(logits, c.logits, 0.05, 0) <= 1, `max error ${closeRatio(logits, c.logits, 1, 0)}`);
+  assert.ok(closeRatio(logits, c.logits, 1e-4, 1e-4) > 1, 'BF16 rounding should be visible');
+  lm.dispose();
+});

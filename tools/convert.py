@@ -52,7 +52,7 @@ def load_state_dict(path):
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj:
-        raise ConvertError(f"{path} holds no state_dict (expected a dict of tensors)")
+        raise ConvertError(f"{path} is not a state_dict (expected a dict of tensors)")
     sd = {}
     for name, t in obj.items():
         if not torch.is_tensor(t):
@@ -258,9 +258,9 @@ def main(argv=None):
     except (ConvertError, OSError) as e:
         print(f"convert.py: error: {e}", file=sys.stderr)
         return 1
-    print(f"{a.out}: {cfg['cell']}, {cfg['num_tokens']} tokens, dim {cfg['dim']}, depth {cfg['depth']}, "
-          f"expansion_factor {cfg['expansion_factor']} (inner {cfg['dim_inner']}), ff_mult {cfg['ff_mult']} "
-          f"(ff {cfg['ff_inner']}), conv {cfg['conv_kernel_size'] or 'none'}"
+    print(f"{a.out}: min{cfg['cell'].upper()} LM, {cfg['depth']} layers, dim {cfg['dim']}, inner {cfg['dim_inner']} "
+          f"(expansion_factor {cfg['expansion_factor']}), ff {cfg['ff_inner']} (ff_mult {cfg['ff_mult']}), "
+          f"conv {cfg['conv_kernel_size'] or 'none'}, {cfg['num_tokens']} tokens"
           f"{', gamma norms (minGRULM)' if cfg['old_norm'] else ''}; {params:,} parameters; {a.dtype}; "
           f"{size:,} bytes")
     return 0

@@ -42,21 +42,22 @@ CASES = [
 
 def build(seed, cell, dim, depth, expansion, ff_mult, kernel, old_norm):
     """A MinLMRef with every parameter random, so that a wrong index or a skipped term shows in the logits:
-    Linear / Conv1d weights keep their default init, norms 1 + 0.2 randn (gamma 0.2 randn), biases
-    0.1 randn, the embedding 0.5 randn."""
+    Linear / Conv1d weights keep their default init (torch.manual_seed(seed)), then, from a generator seeded
+    with seed + 1000: norms 1 + 0.2 randn (minGRULM's gamma 0.2 randn), biases 0.1 randn, embedding 0.5 randn."""
     torch.manual_seed(seed)
     model = MinLMRef(NUM_TOKENS, dim, depth, ff_mult=ff_mult, expansion=expansion, conv_kernel_size=kernel or 3,
                      use_lstm=cell == "lstm", enable_conv=kernel > 0, old_norm=old_norm)
+    g = torch.Generator().manual_seed(seed + 1000)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(".gamma"):
-                p.copy_(0.2 * torch.randn(p.shape))
-            elif name.endswith(".bias"):
-                p.copy_(0.1 * torch.randn(p.shape))
+            if name.endswith("gamma"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif p.dim() == 1 and name.endswith(".weight"):  # layers.i.1, layers.i.3 and norm: RMSNorm weights
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
             elif name == "token_emb.weight":
-                p.copy_(0.5 * torch.randn(p.shape))
-            elif p.dim() == 1:  # layers.i.1, layers.i.3 and norm: the RMSNorm weights
-                p.copy_(1 + 0.2 * torch.randn(p.shape))
+                p.copy_(0.5 * torch.randn(p.shape, generator=g))
     return model
 
 
