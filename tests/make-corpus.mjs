@@ -5,7 +5,7 @@
 //   node tests/make-corpus.mjs            (re-run when the base model's format changes)
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
-const base = readFileSync(new URL('./fixtures/lm/gru-d24-l3-conv3.safetensors', import.meta.url));
+const base = readFileSync(new URL('./fixtures/lm/tiny-gru-d4-l2-conv2.safetensors', import.meta.url));
 const out = new URL('./corpus/', import.meta.url);
 const headerLength = Number(base.readBigUInt64LE(0));
 const header = JSON.parse(base.subarray(8, 8 + headerLength).toString('utf8'));
@@ -62,27 +62,27 @@ const cases = {
   'shape-overflows.MG_EBADFILE': mutate((h) => { h[someTensor].shape = [2 ** 40, 2 ** 40, 2 ** 40]; }),
   'shape-negative.MG_EBADFILE': mutate((h) => { h[someTensor].shape[0] = -1; }),
   'shape-not-list.MG_EBADFILE': mutate((h) => { h[someTensor].shape = 7; }),
-  'shape-nine-dims.MG_EBADFILE': mutate((h) => { h['norm.weight'].shape = [24, 1, 1, 1, 1, 1, 1, 1, 1]; }),
+  'shape-nine-dims.MG_EBADFILE': mutate((h) => { h['norm.weight'].shape = [4, 1, 1, 1, 1, 1, 1, 1, 1]; }),
   'dtype-unknown.MG_EBADFILE': mutate((h) => { h[someTensor].dtype = 'F64'; }),
   'dtype-missing.MG_EBADFILE': mutate((h) => { delete h[someTensor].dtype; }),
   'entry-extra-key.MG_EBADFILE': mutate((h) => { h[someTensor].extra = 1; }),
   'entry-not-object.MG_EBADFILE': mutate((h) => { h[someTensor] = 'F32'; }),
-  'tensor-missing.MG_EBADFILE': mutate((h) => { delete h['layers.2.4.2.bias']; }),
+  'tensor-missing.MG_EBADFILE': mutate((h) => { delete h['layers.1.4.2.bias']; }),
   'tensor-extra.MG_EBADFILE': mutate((h) => { h['layers.0.2.bias'] = { dtype: 'F32', shape: [0], data_offsets: [0, 0] }; }),
   'tensor-unknown-name.MG_EBADFILE': mutate((h) => { h['layers.9.1.weight'] = h['norm.weight']; delete h['norm.weight']; }),
-  'tensor-wrong-shape.MG_ESHAPE': mutate((h) => { h['norm.weight'].shape = [4, 6]; }),
-  'config-dim-mismatch.MG_ESHAPE': mutate((h) => { h.__metadata__.dim = '16'; }),
-  'config-depth-too-small.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '2'; }),
-  'config-depth-too-large.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '4'; }),
+  'tensor-wrong-shape.MG_ESHAPE': mutate((h) => { h['norm.weight'].shape = [2, 2]; }),
+  'config-dim-mismatch.MG_ESHAPE': mutate((h) => { h.__metadata__.dim = '6'; }),
+  'config-depth-too-small.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '1'; }),
+  'config-depth-too-large.MG_EBADFILE': mutate((h) => { h.__metadata__.depth = '3'; }),
   'config-lstm-for-gru.MG_EBADFILE': mutate((h) => { h.__metadata__.cell = 'lstm'; }),
   'config-no-conv.MG_EBADFILE': mutate((h) => { h.__metadata__.conv_kernel_size = '0'; }),
   'meta-missing-dim.MG_EBADFILE': mutate((h) => { delete h.__metadata__.dim; }),
-  'meta-dim-not-number.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 'twenty'; }),
+  'meta-dim-not-number.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 'four'; }),
   'meta-dim-zero.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = '0'; }),
   'meta-dim-huge.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = '99999999999'; }),
   'meta-expansion-nan.MG_EBADFILE': mutate((h) => { h.__metadata__.expansion_factor = 'nan'; }),
   'meta-expansion-negative.MG_EBADFILE': mutate((h) => { h.__metadata__.expansion_factor = '-1.5'; }),
-  'meta-value-not-string.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 24; }),
+  'meta-value-not-string.MG_EBADFILE': mutate((h) => { h.__metadata__.dim = 4; }),
   'meta-not-object.MG_EBADFILE': mutate((h) => { h.__metadata__ = ['format', 'mingru']; }),
   'meta-format-other.MG_EBADFILE': mutate((h) => { h.__metadata__.format = 'gguf'; }),
   'meta-version-2.MG_EBADFILE': mutate((h) => { h.__metadata__.version = '2'; }),

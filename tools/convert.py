@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import torch
 
-ALIGN = 64  # every tensor's data, and the start of the data, on a 64-byte boundary
+ALIGN = 64  # the data section starts on a 64-byte boundary
 PREFIXES = ("module.", "_orig_mod.")
 CELLS = {"to_hidden_and_gate": ("gru", 2), "to_hidden_and_f_i_gate": ("lstm", 3)}
 # the matrices that --dtype q8 quantizes (docs/format.md); "layers.i" + suffix, plus the two below
@@ -55,16 +55,18 @@ def load_state_dict(path):
         raise ConvertError(f"{path} is not a state_dict (expected a dict of tensors)")
     sd = {}
     for name, t in obj.items():
-        if not torch.is_tensor(t):
-            raise ConvertError(f"entry {name!r} of {path} is not a tensor")
-        if not t.is_floating_point():
-            raise ConvertError(f"tensor {name} has dtype {t.dtype}, expected a floating-point tensor")
+        if not isinstance(name, str):
+            raise ConvertError(f"{path} is not a state_dict (key {name!r} is not a tensor name)")
         stripped = True
         while stripped:
             stripped = False
             for prefix in PREFIXES:
                 if name.startswith(prefix):
                     name, stripped = name[len(prefix):], True
+        if not torch.is_tensor(t):
+            raise ConvertError(f"entry {name!r} of {path} is not a tensor")
+        if not t.is_floating_point():
+            raise ConvertError(f"tensor {name} has dtype {t.dtype}, expected a floating-point tensor")
         if name in sd:
             raise ConvertError(f"tensor {name} appears twice")
         sd[name] = t.detach().to(torch.float32).contiguous()
@@ -201,22 +203,22 @@ def encode(sd, dtype):
 
 
 def write_safetensors(path, tensors, metadata):
-    """Header JSON padded with spaces so that the data starts at a multiple of ALIGN; each tensor's data
-    starts at a multiple of ALIGN (zero bytes between). Returns the file size."""
+    """The safetensors layout its reference implementation accepts: tensors back to back with no gaps.
+    The header is padded with spaces so that the data starts on a 64-byte boundary, and the tensors are
+    written widest element first (F32, then F16, then I8, each group in state_dict order) so that every
+    F32 tensor stays 4-byte aligned and the engine can use it in place. Returns the file size."""
+    width = {"F32": 0, "F16": 1, "I8": 2}
+    tensors = sorted(tensors, key=lambda t: width[t[1]])  # stable: state_dict order within a dtype
     header, offset = {"__metadata__": metadata}, 0
     for name, dt, shape, data in tensors:
-        offset += -offset % ALIGN
         header[name] = {"dtype": dt, "shape": shape, "data_offsets": [offset, offset + len(data)]}
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(8 + len(text)) % ALIGN)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text)
-        pos = 0
-        for name, _, _, data in tensors:
-            start = header[name]["data_offsets"][0]
-            f.write(b"\0" * (start - pos) + data)
-            pos = start + len(data)
+        for _, _, _, data in tensors:
+            f.write(data)
     return 8 + len(text) + offset
 
 
