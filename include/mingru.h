@@ -66,6 +66,16 @@ enum {
 /* Returns 1 if the SIMD kernels are compiled in, else 0. */
 int mg_has_simd(void);
 
+/* ---------------------------------------------------------------- threads */
+
+#define MG_MAX_THREADS 16
+
+/* Sets the number of threads of the process-wide pool (the caller counts as one). The workers start
+ * here, once, and sleep between jobs. MG_EINVAL where the build has no threads and n != 1. Not to be
+ * called while another call into the library runs. */
+int mg_set_threads(int n);
+int mg_get_threads(void);
+
 /* ---------------------------------------------------------------- layers */
 
 enum { MG_CELL_GRU = 0, MG_CELL_LSTM = 1 };

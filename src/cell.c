@@ -30,46 +30,99 @@ static void scan_local(float *a, float *b, int ld, int t0, int t1, int n, const 
 
 static int chunk_start(int T, int c, int n_chunks) { return (int)((long long)T * c / n_chunks); }
 
-void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry) {
-    if (n_chunks > T) n_chunks = T;
-    if (n_chunks < 1) n_chunks = 1;
-    /* Phase 1: every chunk scans locally; chunk 0 starts from h0 itself, so it is already exact. */
-    for (int c = 0; c < n_chunks; c++)
-        scan_local(a, b, ld, chunk_start(T, c, n_chunks), chunk_start(T, c + 1, n_chunks), n, c == 0 ? h0 : NULL, c > 0);
-    /* Phase 2, in order: the true state entering chunk c is carry_c = A_last(c-1) carry_{c-1} + h_last(c-1),
-     * where chunk 0's last state is already exact. */
-    for (int c = 1; c < n_chunks; c++) {
-        int prev_last = chunk_start(T, c, n_chunks) - 1;
-        float *cc = carry + (size_t)c * n;
-        const float *hl = b + (size_t)prev_last * ld, *al = a + (size_t)prev_last * ld;
-        for (int i = 0; i < n; i++) cc[i] = c == 1 ? hl[i] : al[i] * carry[(size_t)(c - 1) * n + i] + hl[i];
+int mg_scan_chunks_for(int T) {
+    int nth = mg_get_threads();
+    return nth > 1 && T >= 8 * nth ? nth : 1;
+}
+
+/* One scan: chunks are distributed over the pool's threads (phases 1 and 3 in parallel, 2 in order);
+ * with a single chunk and several threads, the threads take disjoint channel ranges instead. */
+typedef struct {
+    float *a, *b;
+    int ld, T, n, n_chunks;
+    const float *h0;
+    float *carry;
+} scan_job;
+
+/* Phase 1: every chunk scans locally; chunk 0 starts from h0 itself, so it is already exact. */
+static void scan_phase1(void *ctx, int ith, int nth) {
+    const scan_job *j = ctx;
+    if (j->n_chunks == 1) { /* split the channels */
+        int i0, i1;
+        mg_split(j->n, ith, nth, 4, &i0, &i1);
+        if (i0 < i1) scan_local(j->a + i0, j->b + i0, j->ld, 0, j->T, i1 - i0, j->h0 ? j->h0 + i0 : NULL, 0);
+        return;
     }
-    /* Phase 3: add the carried-in state to every step of chunks 1..P-1: h_t += A_t carry_c. */
-    for (int c = 1; c < n_chunks; c++) {
-        const float *cc = carry + (size_t)c * n;
-        for (int t = chunk_start(T, c, n_chunks); t < chunk_start(T, c + 1, n_chunks); t++) {
-            float *at = a + (size_t)t * ld, *bt = b + (size_t)t * ld;
-            for (int i = 0; i < n; i++) bt[i] += at[i] * cc[i];
+    for (int c = ith; c < j->n_chunks; c += nth)
+        scan_local(j->a, j->b, j->ld, chunk_start(j->T, c, j->n_chunks), chunk_start(j->T, c + 1, j->n_chunks), j->n,
+                   c == 0 ? j->h0 : NULL, c > 0);
+}
+
+/* Phase 2, in order: the true state entering chunk c is carry_c = A_last(c-1) carry_{c-1} + h_last(c-1),
+ * where chunk 0's last state is already exact. */
+static void scan_phase2(const scan_job *j) {
+    for (int c = 1; c < j->n_chunks; c++) {
+        int prev_last = chunk_start(j->T, c, j->n_chunks) - 1;
+        float *cc = j->carry + (size_t)c * j->n;
+        const float *hl = j->b + (size_t)prev_last * j->ld, *al = j->a + (size_t)prev_last * j->ld;
+        for (int i = 0; i < j->n; i++) cc[i] = c == 1 ? hl[i] : al[i] * j->carry[(size_t)(c - 1) * j->n + i] + hl[i];
+    }
+}
+
+/* Phase 3: add the carried-in state to every step of chunks 1..P-1: h_t += A_t carry_c. */
+static void scan_phase3(void *ctx, int ith, int nth) {
+    const scan_job *j = ctx;
+    for (int c = 1 + ith; c < j->n_chunks; c += nth) {
+        const float *cc = j->carry + (size_t)c * j->n;
+        for (int t = chunk_start(j->T, c, j->n_chunks); t < chunk_start(j->T, c + 1, j->n_chunks); t++) {
+            float *at = j->a + (size_t)t * j->ld, *bt = j->b + (size_t)t * j->ld;
+            for (int i = 0; i < j->n; i++) bt[i] += at[i] * cc[i];
         }
     }
 }
 
-/* Gates, in place on the projection rows [rows, n_gates*Di]: the hidden slot becomes b_t, the next slot a_t.
+static void scan(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry, int parallel) {
+    if (n_chunks > T) n_chunks = T;
+    if (n_chunks < 1) n_chunks = 1;
+    scan_job j = {a, b, ld, T, n, n_chunks, h0, carry};
+    if (parallel) mg_pool_run(scan_phase1, &j);
+    else scan_phase1(&j, 0, 1);
+    if (n_chunks == 1) return;
+    scan_phase2(&j);
+    if (parallel) mg_pool_run(scan_phase3, &j);
+    else scan_phase3(&j, 0, 1);
+}
+
+void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry) {
+    scan(a, b, ld, T, n, h0, n_chunks, carry, 0);
+}
+
+/* Gates, in place on the projection rows [rows, n_gates*Di], the pool splitting the channels: the hidden
+ * slot becomes b_t, the next slot a_t.
  *   GRU:  a = 1 - sigmoid(k_z) = sigmoid(-k_z),  b = sigmoid(k_z) g(k_h)
  *   LSTM: a = f / (f + i),  b = i / (f + i) g(k_h),  f = sigmoid(k_f), i = sigmoid(k_i) */
-static void gates(const mg_cell *c, float *proj, size_t rows) {
-    int di = c->dim_inner, ld = c->n_gates * di;
-    for (size_t r = 0; r < rows; r++) {
-        float *kh = proj + r * ld, *k1 = kh + di;
+typedef struct {
+    const mg_cell *c;
+    float *proj;
+    size_t rows;
+} gates_job;
+
+static void gates(void *ctx, int ith, int nth) {
+    const gates_job *j = ctx;
+    const mg_cell *c = j->c;
+    int di = c->dim_inner, ld = c->n_gates * di, i0, i1;
+    mg_split(di, ith, nth, 4, &i0, &i1);
+    for (size_t r = 0; r < j->rows; r++) {
+        float *kh = j->proj + r * ld, *k1 = kh + di;
         if (c->cell == MG_CELL_GRU) {
-            for (int i = 0; i < di; i++) {
+            for (int i = i0; i < i1; i++) {
                 float z = sigmoid(k1[i]);
                 kh[i] = z * g(kh[i]);
                 k1[i] = sigmoid(-k1[i]);
             }
         } else {
             const float *k2 = k1 + di;
-            for (int i = 0; i < di; i++) {
+            for (int i = i0; i < i1; i++) {
                 float f = sigmoid(k1[i]), in = sigmoid(k2[i]), s = f + in;
                 kh[i] = in / s * g(kh[i]);
                 k1[i] = f / s;
@@ -90,12 +143,13 @@ void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, i
 
     /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
     mg_linear(k, &c->w_in, (int)rows, x, D, proj, ld);
-    gates(c, proj, rows);
+    gates_job gj = {c, proj, rows};
+    mg_pool_run(gates, &gj);
 
     /* h_t = a_t h_{t-1} + b_t, per sequence of the batch */
     for (int s = 0; s < B; s++) {
         float *ps = proj + (size_t)s * T * ld;
-        mg_scan_chunked(ps + di, ps, ld, T, di, h0 ? h0 + (size_t)s * di : NULL, n_chunks, carry);
+        scan(ps + di, ps, ld, T, di, h0 ? h0 + (size_t)s * di : NULL, n_chunks, carry, 1);
         if (hidden) memcpy(hidden + (size_t)s * di, ps + (size_t)(T - 1) * ld, di * sizeof(float));
     }
 

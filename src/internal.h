@@ -26,6 +26,12 @@ int mg_mul_size(size_t a, size_t b, size_t max, size_t *out);
 uint64_t mg_rng_u64(uint64_t *state);
 float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
 
+/* pool.c: runs fn(ctx, ith, nth) on every thread of the pool (the caller is ith 0) and waits for all. */
+typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
+void mg_pool_run(mg_task_fn fn, void *ctx);
+/* Thread ith's share [*i0, *i1) of n items, cut on multiples of align. */
+void mg_split(int n, int ith, int nth, int align, int *i0, int *i1);
+
 /* matmul.c: C[m, n] = sum_k A[m*lda + k] * W[n*K + k]   for m < M, n < N (so C = A W^T, W row-major
  * [N, K] as PyTorch stores nn.Linear weights); C has row stride ldc. The q8 form has int8 W and
  * C[m, n] = scale[n] * sum_k A[m, k] W[n, k]. */
@@ -59,8 +65,12 @@ typedef struct {
     int rows, cols;
 } mg_matrix;
 
-/* C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc. */
+/* C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc, split over the pool by
+ * output columns. mg_linear_act then adds bias[w->rows] (if not NULL) and applies act to its columns. */
+enum { MG_ACT_NONE = 0, MG_ACT_GELU = 1 };
 void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc);
+void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
+                   const float *bias, int act);
 
 /* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
 typedef struct {
@@ -76,9 +86,13 @@ typedef struct {
 /* Floats of scratch mg_cell_run needs for `rows` = B*T rows and n_chunks scan chunks. */
 size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks);
 
-/* y[B, T, D] and hidden[B, Di] (NULL allowed; may alias h0) from x[B, T, D] and h0[B, Di] (NULL = zeros). */
+/* y[B, T, D] and hidden[B, Di] (NULL allowed; may alias h0) from x[B, T, D] and h0[B, Di] (NULL = zeros).
+ * The scan runs in n_chunks time chunks spread over the pool; with one chunk, the pool splits channels. */
 void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
                  float *hidden, float *scratch, int n_chunks);
+
+/* The time chunks to use for T steps on the current pool: one per thread when T is long enough. */
+int mg_scan_chunks_for(int T);
 
 /* The linear recurrence h_t = a_t * h_{t-1} + b_t over T steps of n channels, in place.
  * Step t's a and b are at a[t*ld + i] and b[t*ld + i]; on return b holds h_t (a is overwritten).

@@ -8,7 +8,7 @@
 struct mg_layer {
     mg_cell cell;        /* sizes and weight views into the two buffers below */
     mg_kernels kernels;
-    int scan_chunks;     /* time chunks of forward's scan */
+    int scan_chunks;     /* time chunks of forward's scan; 0 = one per thread when the sequence is long */
     float *w_in;         /* (n_gates*Di, D) */
     float *w_out;        /* (D, Di), NULL when the cell has no to_out */
     float *scratch;      /* step's buffer, for up to scratch_batch rows */
@@ -63,7 +63,7 @@ int mg_layer_create(const mg_layer_params *p, const float *w_in, const float *w_
     l->cell = (mg_cell){p->cell, p->dim, di, n_gates, has_out,
                         {l->w_in, NULL, NULL, n_gates * di, p->dim}, {l->w_out, NULL, NULL, p->dim, di}};
     l->kernels = kernels;
-    l->scan_chunks = p->scan_chunks ? p->scan_chunks : 1; /* one thread until the pool exists */
+    l->scan_chunks = p->scan_chunks;
     *out = l;
     return MG_OK;
 }
@@ -124,10 +124,11 @@ static int check_call(const char *fn, const mg_layer *l, const float *x, int B, 
 int mg_layer_forward(mg_layer *l, const float *x, int B, int T, const float *h0, float *y, float *hidden) {
     int st = check_call("mg_layer_forward", l, x, B, T, y);
     if (st) return st;
-    size_t n = mg_cell_scratch(&l->cell, (size_t)B * T, l->scan_chunks);
+    int chunks = l->scan_chunks ? l->scan_chunks : mg_scan_chunks_for(T);
+    size_t n = mg_cell_scratch(&l->cell, (size_t)B * T, chunks);
     float *scratch = malloc(n * sizeof(float));
     if (!scratch) return mg_fail(MG_ENOMEM, "mg_layer_forward: out of memory for %zu floats of scratch", n);
-    mg_cell_run(&l->cell, &l->kernels, x, B, T, h0, y, hidden, scratch, l->scan_chunks);
+    mg_cell_run(&l->cell, &l->kernels, x, B, T, h0, y, hidden, scratch, chunks);
     free(scratch);
     return MG_OK;
 }

@@ -27,16 +27,6 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int D) {
     }
 }
 
-/* nn.GELU(): x * Phi(x) with the exact erf. */
-static void gelu(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
-
-static void add_bias(float *x, const float *b, int T, int n) {
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < n; i++) x[(size_t)t * n + i] += b[i];
-}
-
 static void add(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
@@ -74,8 +64,7 @@ static void conv_block(const mg_model *m, const mg_lm_layer *L, float *x, int T,
             u[c] = acc;
         }
     }
-    mg_linear(&m->kernels, &L->conv_pw, T, s->xn, D, s->y, D);
-    add_bias(s->y, L->conv_pw_b, T, D);
+    mg_linear_act(&m->kernels, &L->conv_pw, T, s->xn, D, s->y, D, L->conv_pw_b, MG_ACT_NONE);
     add(x, s->y, (size_t)T * D);
     memcpy(past, win + (size_t)T * D, (size_t)(k - 1) * D * sizeof(float));
 }
@@ -95,15 +84,12 @@ static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, f
         /* x = cell(norm1(x), h) + x */
         rmsnorm(s->xn, x, L->norm1, T, D);
         float *h = st->h + (size_t)l * c->dim_inner;
-        mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, 1);
+        mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, mg_scan_chunks_for(T));
         add(x, s->y, (size_t)T * D);
         /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D) */
         rmsnorm(s->xn, x, L->norm2, T, D);
-        mg_linear(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F);
-        add_bias(s->hidden, L->ff1_b, T, F);
-        gelu(s->hidden, (size_t)T * F);
-        mg_linear(&m->kernels, &L->ff2, T, s->hidden, F, s->y, D);
-        add_bias(s->y, L->ff2_b, T, D);
+        mg_linear_act(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F, L->ff1_b, MG_ACT_GELU);
+        mg_linear_act(&m->kernels, &L->ff2, T, s->hidden, F, s->y, D, L->ff2_b, MG_ACT_NONE);
         add(x, s->y, (size_t)T * D);
     }
     /* logits = to_logits(norm(x)), for every row or only the last */

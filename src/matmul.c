@@ -1,6 +1,8 @@
 /* matmul.c — C = A W^T: plain-C reference kernels and wasm-SIMD kernels (same signatures), for F32
  * weights and for int8 weights with per-row scales.
  * A: [M, K] with row stride lda; W: [N, K] row-major (PyTorch's nn.Linear weight); C: [M, N], stride ldc. */
+#include <math.h>
+
 #include "internal.h"
 
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
@@ -176,9 +178,45 @@ int mg_kernels_select(int kernel, mg_kernels *k) {
     }
 }
 
-void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
+typedef struct {
+    const mg_kernels *k;
+    const mg_matrix *w;
+    int M, lda, ldc, act;
+    const float *A, *bias;
+    float *C;
+} linear_job;
+
+/* nn.GELU(): x * Phi(x) with the exact erf. */
+static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+/* Thread ith's columns [n0, n1) of C, then their bias and activation. */
+static void linear_task(void *ctx, int ith, int nth) {
+    const linear_job *j = ctx;
+    const mg_matrix *w = j->w;
+    int n0, n1;
+    mg_split(w->rows, ith, nth, 4, &n0, &n1);
+    if (n0 >= n1) return;
+    size_t off = (size_t)n0 * w->cols;
     if (w->q8)
-        k->q8(M, w->rows, w->cols, A, lda, w->q8, w->scale, C, ldc);
+        j->k->q8(j->M, n1 - n0, w->cols, j->A, j->lda, w->q8 + off, w->scale + n0, j->C + n0, j->ldc);
     else
-        k->f32(M, w->rows, w->cols, A, lda, w->f32, C, ldc);
+        j->k->f32(j->M, n1 - n0, w->cols, j->A, j->lda, w->f32 + off, j->C + n0, j->ldc);
+    if (!j->bias && j->act == MG_ACT_NONE) return;
+    for (int m = 0; m < j->M; m++) {
+        float *c = j->C + (size_t)m * j->ldc;
+        for (int n = n0; n < n1; n++) {
+            float v = j->bias ? c[n] + j->bias[n] : c[n];
+            c[n] = j->act == MG_ACT_GELU ? gelu(v) : v;
+        }
+    }
+}
+
+void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
+                   const float *bias, int act) {
+    linear_job j = {k, w, M, lda, ldc, act, A, bias, C};
+    mg_pool_run(linear_task, &j);
+}
+
+void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
+    mg_linear_act(k, w, M, A, lda, C, ldc, NULL, MG_ACT_NONE);
 }
