@@ -23,3 +23,4 @@ export function fail(code, message) {
 //   MG_EMISMATCH a state belongs to another model
 //   MG_EBUSY     the state is in use by a running generate()
 //   MG_EABORTED  the operation was aborted through its AbortSignal
+//   MG_ETHREADS  threads were asked for where SharedArrayBuffer is not available

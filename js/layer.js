@@ -1,6 +1,6 @@
 // layer.js — MinGRU and MinLSTM layers, the same maths and weight layout as minGRU-pytorch's modules.
 import { fail } from './errors.js';
-import { getRuntime } from './runtime.js';
+import { getRuntime, resolveThreads } from './runtime.js';
 
 const KERNELS = { auto: 0, reference: 1, simd: 2 };
 
@@ -36,18 +36,18 @@ class Layer {
     this.dim = dim;
     this.expansionFactor = expansionFactor;
     this.dimInner = dimInner;
-    this.backend = { threads: 1, simd: rt.simd };
+    this.backend = Object.freeze({ threads: rt.threads, simd: rt.simd });
   }
 
   static async _create(cell, options, weightName) {
     if (options === null || typeof options !== 'object') fail('MG_EINVAL', `${cell}.create needs an options object`);
-    const { dim, expansionFactor = 1, weights, seed = 0, kernel = 'auto' } = options;
+    const { dim, expansionFactor = 1, weights, seed = 0, kernel = 'auto', threads } = options;
     positiveInt(dim, 'dim');
     if (typeof expansionFactor !== 'number' || !Number.isFinite(expansionFactor) || expansionFactor <= 0) {
       fail('MG_EINVAL', `expansionFactor must be a positive number, got ${expansionFactor}`);
     }
     if (!(kernel in KERNELS)) fail('MG_EINVAL', `kernel must be one of ${Object.keys(KERNELS).join(', ')}, got ${kernel}`);
-    const rt = await getRuntime();
+    const rt = await getRuntime(await resolveThreads(threads, `${cell}.create`));
     const dimInner = rt.mod._mgw_dim_inner(dim, expansionFactor);
     rt.check(dimInner < 0 ? dimInner : 0, `${cell}.create`);
     const hasOut = expansionFactor !== 1;

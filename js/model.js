@@ -1,6 +1,6 @@
 // model.js — language models: load(), the Model with forward / step / generate, and State.
 import { MingruError, fail } from './errors.js';
-import { getRuntime } from './runtime.js';
+import { getRuntime, resolveThreads } from './runtime.js';
 import { readSource } from './source.js';
 import { ByteDecoder, decodeBytes, encodeBytes } from './tokenizer.js';
 
@@ -151,8 +151,8 @@ export class Model {
     });
     /** A hash of the file's bytes (hex); saved states carry it. */
     this.identity = v[13].toString(16).padStart(8, '0') + v[14].toString(16).padStart(8, '0');
-    /** Which build runs the model. */
-    this.backend = { threads: 1, simd: rt.simd };
+    /** Which build runs the model: { threads, simd }. */
+    this.backend = Object.freeze({ threads: rt.threads, simd: rt.simd });
   }
 
   /** @internal */
@@ -361,7 +361,10 @@ export class Model {
 /**
  * Loads a model from a .safetensors file made by tools/convert.py.
  * @param source a file path (Node), URL or URL string, ArrayBuffer/Uint8Array, Response or Blob
- * @param options { onProgress({loaded, total}), signal, fetchOptions, kernel: 'auto'|'reference'|'simd' }
+ * @param options { threads: 'auto' | number, onProgress({loaded, total}), signal, fetchOptions,
+ *   kernel: 'auto'|'reference'|'simd' }. threads 'auto' (the default) takes the threaded build where
+ *   SharedArrayBuffer is usable (always in Node), with one thread per core up to 8; 1 takes the
+ *   single-thread build; more than 1 where threads cannot be had throws MG_ETHREADS.
  */
 export async function load(source, options = {}) {
   const o = options ?? {};
@@ -369,7 +372,8 @@ export async function load(source, options = {}) {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', 'load: signal must be an AbortSignal');
   const kernel = o.kernel ?? 'auto';
   if (!(kernel in KERNELS)) fail('MG_EINVAL', `load: kernel must be one of ${Object.keys(KERNELS).join(', ')}, got ${kernel}`);
-  const [rt, bytes] = await Promise.all([getRuntime(), readSource(source, o)]);
+  const threads = await resolveThreads(o.threads, 'load');
+  const [rt, bytes] = await Promise.all([getRuntime(threads), readSource(source, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
   const buf = rt.pushBytes(bytes);
   let ptr;

@@ -14,8 +14,80 @@ async function wasmBytes(url) {
   return response.arrayBuffer();
 }
 
-async function instantiate() {
-  const url = new URL('../dist/mingru.wasm', import.meta.url);
+// The builds. URLs are written out literally, next to import.meta.url, so that bundlers find the files.
+const BUILDS = {
+  single: {
+    glue: () => import('../dist/mingru.js'),
+    wasm: () => new URL('../dist/mingru.wasm', import.meta.url),
+  },
+  threads: {
+    glue: () => import('../dist/mingru-threads.js'),
+    wasm: () => new URL('../dist/mingru-threads.wasm', import.meta.url),
+    script: () => new URL('../dist/mingru-threads.js', import.meta.url),
+    worker: () => new URL('../dist/mingru-threads.worker.js', import.meta.url),
+  },
+  threadsNode: {
+    // CommonJS glue on worker_threads (dist/node/package.json says commonjs)
+    glue: async () => {
+      const { createRequire } = await import('node:module');
+      const require = createRequire(import.meta.url);
+      const factory = require('../dist/node/mingru-threads.js');
+      const threads = require('node:worker_threads');
+      // The glue takes worker_threads.Worker for its pool. Keep the workers it starts, so that once loaded
+      // they are unref'd: sleeping pool threads must not keep the process alive.
+      return {
+        default: async (options) => {
+          const started = [];
+          const NodeWorker = threads.Worker;
+          threads.Worker = class extends NodeWorker {
+            constructor(...args) {
+              super(...args);
+              started.push(this);
+            }
+          };
+          try {
+            const mod = await factory(options);
+            for (const w of started) w.unref();
+            return mod;
+          } finally {
+            threads.Worker = NodeWorker;
+          }
+        },
+      };
+    },
+    wasm: () => new URL('../dist/node/mingru-threads.wasm', import.meta.url),
+  },
+};
+
+/** Whether this environment can run the threaded build (SharedArrayBuffer usable). */
+export function threadsAvailable() {
+  if (isNode) return true;
+  return typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
+}
+
+/** The thread count 'auto' means here: the cores, at most 8. */
+async function defaultThreads() {
+  if (!threadsAvailable()) return 1;
+  const cores = isNode ? (await import('node:os')).availableParallelism() : navigator.hardwareConcurrency;
+  return Math.max(1, Math.min(8, cores || 1));
+}
+
+/** Resolves a `threads` option ('auto' or a count) to a count, refusing what cannot be had. */
+export async function resolveThreads(threads, what) {
+  if (threads === undefined || threads === 'auto') return defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 16) {
+    throw new MingruError('MG_EINVAL', `${what}: threads must be 'auto' or an integer in [1, 16], got ${threads}`);
+  }
+  if (threads > 1 && !threadsAvailable()) {
+    throw new MingruError('MG_ETHREADS', `${what}: threads ${threads} needs SharedArrayBuffer, which this page does not have: ` +
+      'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or use threads: 1');
+  }
+  return threads;
+}
+
+async function instantiate(threads) {
+  const build = threads === 1 ? BUILDS.single : isNode ? BUILDS.threadsNode : BUILDS.threads;
+  const url = build.wasm();
   let bytes;
   try {
     bytes = await wasmBytes(url);
@@ -24,38 +96,51 @@ async function instantiate() {
   }
   let createMingruModule;
   try {
-    ({ default: createMingruModule } = await import('../dist/mingru.js'));
+    ({ default: createMingruModule } = await build.glue());
   } catch (e) {
-    throw new MingruError('MG_ELOAD', `cannot load the WebAssembly glue ../dist/mingru.js: ${e.message} (run npm run build)`);
+    throw new MingruError('MG_ELOAD', `cannot load the WebAssembly glue of ${url}: ${e.message} (run npm run build)`);
   }
-  let instance;
-  const mod = await createMingruModule({
+  let memory;
+  const options = {
     // The glue's own file lookup does not work in every environment (Node 20, bundlers): hand it the instance.
     instantiateWasm(imports, done) {
       WebAssembly.instantiate(bytes, imports).then(
         (result) => {
-          instance = result.instance;
+          // the memory is exported (single thread) or imported (shared, threads); export names are minified
+          const all = [...Object.values(result.instance.exports), ...Object.values(imports).flatMap((m) => Object.values(m))];
+          memory = all.find((e) => e instanceof WebAssembly.Memory);
           done(result.instance, result.module);
         },
         (e) => console.error(`mingru: cannot instantiate ${url}: ${e.message}`),
       );
       return {};
     },
-  });
-  // -O3 minifies export names: find the memory by kind.
-  const memory = Object.values(instance.exports).find((e) => e instanceof WebAssembly.Memory);
-  return new Runtime(mod, memory);
+  };
+  if (threads > 1) {
+    options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
+    if (build.script) {
+      options.mainScriptUrlOrBlob = build.script().href;
+      options.locateFile = (path) => (path.endsWith('.worker.js') ? build.worker().href : path);
+    }
+  }
+  const mod = await createMingruModule(options);
+  const rt = new Runtime(mod, memory);
+  rt.check(mod._mgw_set_threads(threads), 'starting the thread pool');
+  rt.threads = threads;
+  return rt;
 }
 
-let runtimePromise = null;
+const runtimes = new Map();
 
-/** The shared runtime, loaded on first use. */
-export function getRuntime() {
-  runtimePromise ??= instantiate().catch((e) => {
-    runtimePromise = null;
-    throw e;
-  });
-  return runtimePromise;
+/** The runtime for a thread count (1 = the single-thread build), loaded once and shared. */
+export function getRuntime(threads = 1) {
+  if (!runtimes.has(threads)) {
+    runtimes.set(threads, instantiate(threads).catch((e) => {
+      runtimes.delete(threads);
+      throw e;
+    }));
+  }
+  return runtimes.get(threads);
 }
 
 const STATUS_CODES = {

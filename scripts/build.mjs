@@ -30,7 +30,9 @@ if (args.has('--native')) {
   run('cmake', ['-S', '.', '-B', 'build/native', '-DCMAKE_BUILD_TYPE=Debug']);
   run('cmake', ['--build', 'build/native', '-j', jobs]);
 } else {
-  const built = existsSync(`${root}/dist/mingru.js`) && existsSync(`${root}/dist/mingru.wasm`);
+  const outputs = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm',
+    'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json'];
+  const built = outputs.every((f) => existsSync(`${root}/dist/${f}`));
   if (args.has('--if-missing') && built) process.exit(0);
   run('emcmake', ['cmake', '-S', '.', '-B', 'build/wasm', '-DCMAKE_BUILD_TYPE=Release']);
   run('cmake', ['--build', 'build/wasm', '-j', jobs]);

@@ -109,3 +109,8 @@ EMSCRIPTEN_KEEPALIVE int mgw_lm_generate_next(mg_model *m, mg_state *s, double t
 
 /* Seeds 8 bytes of generator state from two 32-bit halves. */
 EMSCRIPTEN_KEEPALIVE void mgw_rng_seed(uint64_t *rng, unsigned lo, unsigned hi) { *rng = (uint64_t)hi << 32 | lo; }
+
+/* ---- threads */
+
+EMSCRIPTEN_KEEPALIVE int mgw_set_threads(int n) { return mg_set_threads(n); }
+EMSCRIPTEN_KEEPALIVE int mgw_get_threads(void) { return mg_get_threads(); }

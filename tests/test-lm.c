@@ -72,7 +72,7 @@ static void check_case(const char *stem) {
     p.top_k = 40, p.top_p = 0.9f, p.repetition_penalty = 1.2f;
     uint64_t ra = 99, rb = 99;
     for (int i = 0; i < 50; i++) {
-        int32_t ta, tb;
+        int32_t ta = -1, tb = -2;
         CHECK(mg_lm_generate_next(m, a, &p, &ra, &ta) == MG_OK && mg_lm_generate_next(m, b, &p, &rb, &tb) == MG_OK, "generate");
         CHECK(ta == tb && ta >= 0 && ta < (int32_t)V, "%s: sample %d differs: %d vs %d", stem, i, ta, tb);
     }

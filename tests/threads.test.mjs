@@ -1,0 +1,77 @@
+// Threads: the threaded build on 2, 3 and 4 threads gives what the single-thread build gives (to 1e-5),
+// for layers (long sequences split over time, short ones and steps over channels and rows) and language
+// models; 'auto' takes the threaded build in Node; sleeping pool threads do not keep Node alive.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { test } from 'node:test';
+import { load, MinGRU, MinLSTM } from '../js/index.js';
+import { closeRatio, randomFloats } from './golden.mjs';
+import { fixturePath, lmCases } from './lm-fixtures.mjs';
+
+const COUNTS = [1, 2, 3, 4];
+
+for (const Cls of [MinGRU, MinLSTM]) {
+  test(`${Cls.name}: 1, 2, 3 and 4 threads agree to 1e-5 (forward over 1000 and 5 steps, step)`, async () => {
+    const dim = 48, batch = 2;
+    const results = [];
+    for (const threads of COUNTS) {
+      const layer = await Cls.create({ dim, expansionFactor: 1.5, seed: 11, threads });
+      assert.deepEqual(layer.backend, { threads, simd: true });
+      const long = await layer.forward(randomFloats(batch * 1000 * dim, 3), { batch, seqLen: 1000 });
+      const short = await layer.forward(randomFloats(batch * 5 * dim, 4), { batch, seqLen: 5 });
+      const step = await layer.step(randomFloats(batch * dim, 5), { batch, prevHidden: long.hidden });
+      results.push({ long, short, step });
+      layer.dispose();
+    }
+    for (let i = 1; i < results.length; i++) {
+      for (const k of ['long', 'short', 'step']) {
+        assert.ok(closeRatio(results[i][k].output, results[0][k].output, 1e-6, 1e-5) <= 1, `${k} output, ${COUNTS[i]} threads`);
+        assert.ok(closeRatio(results[i][k].hidden, results[0][k].hidden, 1e-6, 1e-5) <= 1, `${k} hidden, ${COUNTS[i]} threads`);
+      }
+    }
+  });
+}
+
+test('language models: 1, 2, 3 and 4 threads agree to 1e-5 on forward (300 tokens), step and Q8', async () => {
+  for (const c of lmCases().filter((x) => x.files.q8 || x.convKernelSize)) {
+    for (const file of [c.files.f32, c.files.q8].filter(Boolean)) {
+      const tokens = Array.from({ length: 300 }, (_, i) => (i * 53 + 7) % 256);
+      let first;
+      for (const threads of COUNTS) {
+        const lm = await load(fixturePath(file), { threads });
+        assert.equal(lm.backend.threads, threads);
+        const s = lm.createState();
+        const logits = await lm.forward(tokens, { state: s, allLogits: true });
+        const step = await lm.step(42, { state: s });
+        if (!first) first = { logits, step };
+        else {
+          assert.ok(closeRatio(logits, first.logits, 1e-5, 1e-5) <= 1, `${file} forward on ${threads} threads`);
+          assert.ok(closeRatio(step, first.step, 1e-5, 1e-5) <= 1, `${file} step on ${threads} threads`);
+        }
+        lm.dispose();
+      }
+    }
+  }
+});
+
+test("threads 'auto' takes the threaded build in Node, one thread per core up to 8; bad counts are refused", async () => {
+  const lm = await load(fixturePath(lmCases()[0].files.f32));
+  assert.deepEqual(lm.backend, { threads: Math.min(8, availableParallelism()), simd: true });
+  lm.dispose();
+  for (const threads of [0, -1, 1.5, 17, 'many']) {
+    await assert.rejects(load(fixturePath(lmCases()[0].files.f32), { threads }), (e) => e.code === 'MG_EINVAL' && /threads/.test(e.message));
+    await assert.rejects(MinGRU.create({ dim: 4, threads }), (e) => e.code === 'MG_EINVAL' && /threads/.test(e.message));
+  }
+});
+
+test('a Node program using the threaded build exits by itself when done', () => {
+  const script = `import { load } from ${JSON.stringify(new URL('../js/index.js', import.meta.url).href)};
+    const lm = await load(${JSON.stringify(fixturePath(lmCases()[0].files.f32))}, { threads: 4 });
+    await lm.forward([1, 2, 3]);
+    console.log('threads', lm.backend.threads);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.signal, null, 'the process had to be killed: pool threads kept it alive');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /threads 4/);
+});
