@@ -45,8 +45,9 @@ export class State {
     this.#model._rt.check(this.#model._rt.mod._mgw_state_reset(this._handle(null, 'state.reset')), 'state.reset');
   }
 
-  /** The state as bytes (a few KB), tagged with the model's identity; lm.loadState(bytes) restores it. */
-  save() {
+  /** The state as bytes (a few KB), tagged with the model's identity; lm.loadState(bytes) restores it.
+   * @returns {Promise<Uint8Array>} (a promise in Node too, as in browsers, where the engine is in a worker) */
+  async save() {
     this.#model._live('state.save');
     const rt = this.#model._rt;
     const h = this._handle(null, 'state.save');

@@ -99,7 +99,7 @@ test('states: save/load, clone, reset; a state from another model is refused', a
   const other = await load(fixturePath(cases.find((x) => x !== c).files.f32));
   const s = lm.createState();
   await lm.forward(c.tokens.slice(0, 20), { state: s });
-  const bytes = s.save();
+  const bytes = await s.save();
   assert.ok(bytes.length < 16384, `a state is ${bytes.length} bytes`);
   const restored = lm.loadState(bytes);
   const branch = s.clone();
@@ -122,7 +122,7 @@ test('states: save/load, clone, reset; a state from another model is refused', a
   await assert.rejects(other.step(1, { state: s }), (e) => e.code === 'MG_EMISMATCH');
   lm.dispose();
   other.dispose();
-  assert.throws(() => s.save(), (e) => e.code === 'MG_EDISPOSED');
+  await assert.rejects(s.save(), (e) => e.code === 'MG_EDISPOSED');
 });
 
 test('token ids out of range are refused (MG_ERANGE) and leave the state untouched', async () => {

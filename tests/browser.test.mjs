@@ -1,0 +1,88 @@
+// The package in a real browser (Debian's chromium driven by playwright-core), from pages served on
+// 127.0.0.1 with and without COOP/COEP: the threaded build is used when the page is cross-origin isolated
+// and the single-thread build otherwise, with the same outputs; the engine runs in the package's worker,
+// so the page keeps drawing frames during a long forward; no console errors.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { serve } from '../scripts/serve.mjs';
+import { closeRatio } from './golden.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--no-first-run', '--disable-sync', '--disable-quic'];
+const skip = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
+
+let browser;
+const servers = [];
+const results = {};
+
+async function run(isolation) {
+  const { server, url } = await serve({ isolation });
+  servers.push(server);
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${url}/tests/browser/engine.html`);
+  await page.waitForFunction(() => window.result, null, { timeout: 120000 });
+  const result = await page.evaluate(() => window.result);
+  await page.close();
+  return { ...result, problems };
+}
+
+before(async () => {
+  if (skip) return;
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  results.isolated = await run(true);
+  results.plain = await run(false);
+  for (const [k, r] of Object.entries(results)) console.log(`${k}: backend ${JSON.stringify(r.backend)}, long forward ${r.longMs?.toFixed(0)} ms, ${r.framesDuring} frames meanwhile`);
+});
+
+after(async () => {
+  await browser?.close();
+  for (const s of servers) s.close();
+});
+
+test('a cross-origin isolated page gets the threaded build, a plain page the single-thread one', { skip }, () => {
+  const { isolated, plain } = results;
+  assert.deepEqual(isolated.errors, []);
+  assert.deepEqual(plain.errors, []);
+  assert.equal(isolated.isolated, true);
+  assert.equal(plain.isolated, false);
+  assert.ok(isolated.backend.threads > 1, `isolated page: ${JSON.stringify(isolated.backend)}`);
+  assert.equal(isolated.backend.simd, true);
+  assert.deepEqual(plain.backend, { threads: 1, simd: true });
+  assert.deepEqual(plain.layerBackend, { threads: 1, simd: true });
+  assert.equal(plain.threadsError, 'MG_ETHREADS');
+  assert.equal(isolated.threadsError, null);
+});
+
+test('both builds give the same outputs in the browser, and the API works through the worker', { skip }, () => {
+  const { isolated, plain } = results;
+  assert.ok(closeRatio(Float32Array.from(isolated.logits), Float32Array.from(plain.logits), 1e-5, 1e-5) <= 1);
+  assert.ok(closeRatio(Float32Array.from(isolated.layer), Float32Array.from(plain.layer), 1e-6, 1e-5) <= 1);
+  for (const r of [isolated, plain]) {
+    assert.equal(r.config.dim, 24);
+    assert.ok(r.progress.loaded > 0 && r.progress.loaded === r.progress.total);
+    assert.ok(r.text.length > 0);
+    assert.equal(r.text, r.textAgain, 'same seed, same text');
+    assert.equal(r.restoredTokens, 2);
+    assert.equal(r.sameStep, true);
+    assert.equal(r.rangeError, 'MG_ERANGE');
+  }
+});
+
+test('the page stays responsive during a long forward (requestAnimationFrame keeps counting)', { skip }, () => {
+  for (const r of [results.isolated, results.plain]) {
+    const expected = Math.floor(r.longMs / 1000 * 20); // at least 20 frames a second
+    assert.ok(r.longMs > 200, `the forward took ${r.longMs} ms: too short to tell`);
+    assert.ok(r.framesDuring >= expected, `${r.framesDuring} frames in ${r.longMs.toFixed(0)} ms`);
+  }
+});
+
+test('no console errors', { skip }, () => {
+  assert.deepEqual(results.isolated.problems, []);
+  assert.deepEqual(results.plain.problems, []);
+});
