@@ -75,3 +75,15 @@ test('a Node program using the threaded build exits by itself when done', () => 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /threads 4/);
 });
+
+test('an idle pool sleeps: after work, the process uses almost no CPU', async () => {
+  const lm = await load(fixturePath(lmCases()[0].files.f32), { threads: 4 });
+  await lm.forward(Array.from({ length: 500 }, (_, i) => i % 256));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // past the short spin after the last job
+  const before = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const used = process.cpuUsage(before);
+  const ms = (used.user + used.system) / 1000;
+  assert.ok(ms < 100, `the idle pool used ${ms.toFixed(0)} ms of CPU in 1 s`);
+  lm.dispose();
+});
