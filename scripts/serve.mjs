@@ -29,6 +29,10 @@ export function serve({ port = 0, root = fileURLToPath(new URL('..', import.meta
       res.writeHead(400, headers).end('bad request');
       return;
     }
+    if (req.url === '/') {
+      res.writeHead(302, { ...headers, Location: '/web/' }).end(); // the demo
+      return;
+    }
     if (!path.startsWith(base)) {
       res.writeHead(403, headers).end('forbidden');
       return;
@@ -56,5 +60,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const value = (flag) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
   const port = Number(value('--port') ?? process.env.PORT ?? 8080);
   const { url } = await serve({ port, root: value('--root'), isolation: !args.includes('--no-isolation') });
-  console.log(`serving on ${url}/ ${args.includes('--no-isolation') ? '(no COOP/COEP: single-thread build)' : '(COOP/COEP: threaded build)'}`);
+  console.log(`mingru demo: ${url}/web/ ${args.includes('--no-isolation') ? '(no COOP/COEP: single-thread build)' : '(COOP/COEP: threaded build)'}`);
+  console.log('press Ctrl+C to stop');
 }
