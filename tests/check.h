@@ -43,6 +43,19 @@ static inline void fill_uniform(float *x, size_t n, float lo, float hi) {
     }
 }
 
+/* The whole file in a malloc'd buffer of exactly its size (so ASan sees a read past its end); NULL if absent. */
+static inline unsigned char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    *size = fread(buf, 1, n > 0 ? (size_t)n : 0, f);
+    fclose(f);
+    return buf;
+}
+
 static inline int check_report(const char *name) {
     if (check_failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);

@@ -8,18 +8,6 @@
 #include "check.h"
 #include "internal.h"
 
-static unsigned char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-    *size = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 static int load(const unsigned char *bytes, size_t size) {
     unsigned char *copy = malloc(size ? size : 1); /* exactly size bytes */
     memcpy(copy, bytes, size);

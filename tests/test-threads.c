@@ -4,18 +4,6 @@
 #include "check.h"
 #include "internal.h"
 
-static unsigned char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n);
-    *size = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 /* outputs of a layer forward over T steps and of 3 steps, on the current pool */
 static void run_layer(int cell, int T, float *y, float *ys) {
     mg_layer_params p = mg_layer_default_params();
