@@ -6,7 +6,7 @@ of the King James Bible, verse references stripped), in bits per byte of the hel
 - a unigram model: the cross-entropy of the held-out bytes under the training text's byte frequencies
   (add-one smoothing)
 
-    /usr/bin/python3 tools/baselines.py
+    /usr/bin/python3 tools/baselines.py [--write-val FILE]     (FILE: the held-out text, for bench/eval-bpb.mjs)
 """
 import collections
 import lzma
@@ -26,6 +26,9 @@ def compressed_bits(compress, train, val):
 def main():
     train_text, val_text = split(kjv_text())
     train, val = train_text.encode("utf-8"), val_text.encode("utf-8")
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-val":
+        with open(sys.argv[2], "wb") as f:
+            f.write(val)
     counts = collections.Counter(train)
     total = len(train) + 256
     unigram = -sum(math.log2((counts[b] + 1) / total) for b in val) / len(val)
