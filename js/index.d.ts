@@ -1,0 +1,139 @@
+// Type declarations of the mingru package (the public API of js/index.js).
+
+/** The engine's error: `code` names the class of problem, the message names the argument or tensor. */
+export class MingruError extends Error {
+  readonly code:
+    | 'MG_EINVAL' | 'MG_ENOMEM' | 'MG_ESHAPE' | 'MG_EBADFILE' | 'MG_ERANGE' | 'MG_EMISMATCH'
+    | 'MG_EDISPOSED' | 'MG_ELOAD' | 'MG_EBUSY' | 'MG_EABORTED' | 'MG_ETHREADS' | 'MG_EWORKER' | string;
+  constructor(code: string, message: string, options?: { cause?: unknown });
+}
+
+/** Which build runs a layer or model. */
+export interface Backend {
+  readonly threads: number;
+  readonly simd: boolean;
+}
+
+export type Threads = 'auto' | number;
+export type Kernel = 'auto' | 'reference' | 'simd';
+
+export interface LayerResult {
+  /** [batch, seqLen, dim] (forward) or [batch, dim] (step) */
+  output: Float32Array;
+  /** [batch, dimInner]: the last hidden state, before to_out */
+  hidden: Float32Array;
+}
+
+interface LayerOptions<W> {
+  dim: number;
+  /** dimInner = floor(dim * expansionFactor); the layer has to_out iff expansionFactor != 1. Default 1. */
+  expansionFactor?: number;
+  /** minGRU-pytorch's weights, row-major; without them the layer initialises like nn.Linear from `seed`. */
+  weights?: W;
+  seed?: number;
+  threads?: Threads;
+  kernel?: Kernel;
+}
+
+declare class Layer {
+  readonly cell: 'MinGRU' | 'MinLSTM';
+  readonly dim: number;
+  readonly dimInner: number;
+  readonly expansionFactor: number;
+  readonly backend: Backend;
+  /** x: [batch, seqLen, dim]; seqLen defaults to x.length / (batch * dim). */
+  forward(x: Float32Array, options?: { batch?: number; seqLen?: number; prevHidden?: Float32Array }): Promise<LayerResult>;
+  /** x: [batch, dim]. */
+  step(x: Float32Array, options?: { batch?: number; prevHidden?: Float32Array }): Promise<LayerResult>;
+  dispose(): void;
+}
+
+export class MinGRU extends Layer {
+  static create(options: LayerOptions<{ toHiddenAndGate: Float32Array; toOut?: Float32Array }>): Promise<MinGRU>;
+  getWeights(): Promise<{ toHiddenAndGate: Float32Array; toOut?: Float32Array }>;
+}
+
+export class MinLSTM extends Layer {
+  static create(options: LayerOptions<{ toHiddenAndFIGate: Float32Array; toOut?: Float32Array }>): Promise<MinLSTM>;
+  getWeights(): Promise<{ toHiddenAndFIGate: Float32Array; toOut?: Float32Array }>;
+}
+
+export interface ModelConfig {
+  readonly cell: 'gru' | 'lstm';
+  readonly numTokens: number;
+  readonly dim: number;
+  readonly depth: number;
+  readonly expansionFactor: number;
+  readonly dimInner: number;
+  readonly ffMult: number;
+  readonly ffInner: number;
+  /** 0 = no convolution */
+  readonly convKernelSize: number;
+  readonly tokenizer: 'bytes' | 'none';
+  readonly quantized: boolean;
+  readonly parameters: number;
+  readonly name?: string;
+  readonly description?: string;
+  readonly license?: string;
+  readonly trainingData?: string;
+}
+
+/** A sequence's recurrent state; its size does not depend on the sequence's length. */
+export class State {
+  /** Tokens consumed since creation or reset. */
+  readonly tokens: number;
+  busy: boolean;
+  clone(): State;
+  reset(): void;
+  /** A few KB, tagged with the model's identity. */
+  save(): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+export type Tokens = ArrayLike<number>;
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  /** 0 = greedy */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  penaltyWindow?: number;
+  seed?: number;
+  /** aborting ends the iteration; the model and the state stay usable */
+  signal?: AbortSignal;
+  /** continue this sequence; it is left after the generated text */
+  state?: State;
+  /** generation ends before the first of these, which is not emitted */
+  stop?: string | string[];
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** a hash of the file's bytes, in hex */
+  readonly identity: string;
+  readonly backend: Backend;
+  createState(): State;
+  loadState(bytes: Uint8Array): State;
+  /** logits [numTokens] of the last token, or [n, numTokens] with allLogits */
+  forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean }): Promise<Float32Array>;
+  step(token: number, options?: { state?: State }): Promise<Float32Array>;
+  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;
+  encode(text: string): Uint8Array;
+  decode(tokens: Tokens): string;
+  dispose(): void;
+}
+
+export interface LoadOptions {
+  threads?: Threads;
+  onProgress?: (progress: { loaded: number; total: number | null }) => void;
+  signal?: AbortSignal;
+  fetchOptions?: RequestInit;
+  kernel?: Kernel;
+}
+
+/** A model from a .safetensors file made by tools/convert.py: a path (Node), URL, bytes, Response or Blob. */
+export function load(source: string | URL | ArrayBuffer | ArrayBufferView | Response | Blob, options?: LoadOptions): Promise<Model>;

@@ -1,0 +1,30 @@
+// A typed use of the whole public API; tests/types.test.mjs checks it with `tsc --noEmit`.
+import { load, MinGRU, MinLSTM, MingruError, Model, State, type GenerateOptions } from 'mingru';
+
+async function main(): Promise<void> {
+  const lm: Model = await load('model.safetensors', { threads: 'auto', onProgress: ({ loaded, total }) => console.log(loaded, total) });
+  const state: State = lm.createState();
+  const logits: Float32Array = await lm.forward(lm.encode('Hello'), { state, allLogits: false });
+  const next: Float32Array = await lm.step(32, { state });
+  const options: GenerateOptions = { maxTokens: 100, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 1, state, stop: ['\n'] };
+  for await (const piece of lm.generate('In the beginning', options)) console.log(piece.length);
+  const bytes: Uint8Array = await state.save();
+  const again: State = lm.loadState(bytes);
+  console.log(logits.length, next.length, again.tokens, lm.config.dim, lm.backend.threads, lm.identity, lm.decode([72, 105]));
+  again.dispose();
+  lm.dispose();
+
+  const gru = await MinGRU.create({ dim: 8, expansionFactor: 1.5, seed: 3 });
+  const { output, hidden } = await gru.forward(new Float32Array(16), { batch: 1, seqLen: 2 });
+  const w = await gru.getWeights();
+  const lstm = await MinLSTM.create({ dim: 8, weights: { toHiddenAndFIGate: new Float32Array(192) } });
+  const r = await lstm.step(new Float32Array(8), { prevHidden: hidden.subarray(0, 8) });
+  console.log(output.length, w.toHiddenAndGate.length, r.output.length);
+  try {
+    await lm.step(1);
+  } catch (e) {
+    if (e instanceof MingruError) console.log(e.code);
+  }
+}
+
+main();
