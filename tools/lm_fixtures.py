@@ -133,6 +133,15 @@ def check(outdir, files, expected_file):
             logits = model(tokens[None])[0]
         diffs[dtype] = (logits - expected).abs().max().item()
     assert diffs["f32"] <= 1e-5, f"{files['f32']}: logits differ by {diffs['f32']:.3g}"
+    # the reference's cached step (conv window and hidden state carried) gives the same logits
+    model = rebuild(*read_model_file(os.path.join(outdir, files["f32"])))
+    with torch.no_grad():
+        state, rows = None, []
+        for t in tokens.tolist():
+            row, state = model.step(torch.tensor([t]), state)
+            rows.append(row[0])
+    stepped = (torch.stack(rows) - expected).abs().max().item()
+    assert stepped <= 1e-4, f"{files['f32']}: the step loop differs by {stepped:.3g}"
     return diffs
 
 

@@ -148,6 +148,28 @@ class MinLMRef(nn.Module):
             x = ff(norm2(x)) + x
         return self.to_logits(self.norm(x))
 
+    def step(self, token, state=None):
+        """One token with a cached state (what minGRU-pytorch cannot do for the conv version): token [B]
+        ints; state None or the list returned last time, per layer (last k-1 conv inputs [B, k-1, dim] or
+        None, hidden [B, dim_inner]). Returns (logits [B, num_tokens], new state)."""
+        x = self.token_emb(token)
+        new_state = []
+        for i, (conv, norm1, cell, norm2, ff) in enumerate(self.layers):
+            past, h = state[i] if state is not None else (None, None)
+            if conv is not None:
+                k = conv.kernel_size
+                if past is None:
+                    past = x.new_zeros(x.shape[0], k - 1, x.shape[1])
+                window = torch.cat((past, x[:, None]), dim=1)               # [B, k, dim]
+                u = (window.transpose(1, 2) * conv.net[0].weight[:, 0]).sum(-1) + conv.net[0].bias
+                x = conv.net[1](u[:, :, None])[:, :, 0] + x
+                past = window[:, 1:]
+            y, h = cell.step(norm1(x), h)
+            x = y + x
+            x = ff(norm2(x)) + x
+            new_state.append((past, h))
+        return self.to_logits(self.norm(x)), new_state
+
 
 def golden_case(name, cell, dim, expansion, batch, seq_len, with_prev, seed):
     torch.manual_seed(seed)
