@@ -3,7 +3,7 @@
 // The page's thread never waits on Atomics: it only posts messages and awaits replies.
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
-import { ByteDecoder, decodeBytes, encodeBytes } from './tokenizer.js';
+import { decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
 
 let worker = null;
 let nextId = 1;
@@ -157,19 +157,17 @@ export class Model {
   }
 
   encode(text) {
-    this.#needBytes('encode');
+    this._live('encode');
+    needBytes(this.config, 'encode');
     return encodeBytes(text);
   }
 
   decode(tokens) {
-    this.#needBytes('decode');
+    this._live('decode');
+    needBytes(this.config, 'decode');
     return decodeBytes(tokens);
   }
 
-  #needBytes(what) {
-    this._live(what);
-    if (this.config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${this.config.tokenizer}", not "bytes"`);
-  }
 
   /** As in Node: an async iterator of text pieces; the pieces are produced in the worker. */
   async *generate(prompt, options = {}) {

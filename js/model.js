@@ -2,7 +2,7 @@
 import { MingruError, fail } from './errors.js';
 import { getRuntime, resolveThreads } from './runtime.js';
 import { readSource } from './source.js';
-import { ByteDecoder, decodeBytes, encodeBytes } from './tokenizer.js';
+import { ByteDecoder, decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
 
 const KERNELS = { auto: 0, reference: 1, simd: 2 };
 
@@ -245,20 +245,18 @@ export class Model {
 
   /** The text as token ids (byte-level tokenizer: its UTF-8 bytes). */
   encode(text) {
-    this.#needBytes('encode');
+    this._live('encode');
+    needBytes(this.config, 'encode');
     return encodeBytes(text);
   }
 
   /** Token ids back to text. */
   decode(tokens) {
-    this.#needBytes('decode');
+    this._live('decode');
+    needBytes(this.config, 'decode');
     return decodeBytes(tokens);
   }
 
-  #needBytes(what) {
-    this._live(what);
-    if (this.config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${this.config.tokenizer}", not "bytes"`);
-  }
 
   /**
    * Generates text after `prompt`, as an async iterator of decoded pieces (never half a character).
@@ -269,7 +267,7 @@ export class Model {
    */
   async *generate(prompt, options = {}) {
     const m = this._live('generate');
-    this.#needBytes('generate');
+    needBytes(this.config, 'generate');
     if (typeof prompt !== 'string') fail('MG_EINVAL', `generate: prompt must be a string, got ${typeof prompt}`);
     const o = options ?? {};
     const maxTokens = intOption(o.maxTokens, 'maxTokens', 0, 2 ** 31 - 1, 256);

@@ -3,6 +3,11 @@ import { fail } from './errors.js';
 
 const encoder = new TextEncoder();
 
+/** Throws unless the model config has the byte-level tokenizer (encode, decode and generate need it). */
+export function needBytes(config, what) {
+  if (config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${config.tokenizer}", not "bytes"`);
+}
+
 export function encodeBytes(text) {
   if (typeof text !== 'string') fail('MG_EINVAL', `encode: text must be a string, got ${typeof text}`);
   return encoder.encode(text);
