@@ -81,7 +81,7 @@ export class State {
 }
 
 function tokenArray(tokens, what) {
-  if (!(Array.isArray(tokens) || ArrayBuffer.isView(tokens)) || ArrayBuffer.isView(tokens) && tokens instanceof DataView) {
+  if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
     fail('MG_EINVAL', `${what}: tokens must be an array or typed array of token ids`);
   }
   if (tokens.length === 0) fail('MG_EINVAL', `${what}: needs at least one token`);

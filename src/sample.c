@@ -30,12 +30,16 @@ int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_param
     int *order = m->scratch.order;
     for (int i = 0; i < V; i++) z[i] = logits[i];
 
-    /* repetition penalty (CTRL): a recent token's logit is divided by the penalty if positive, else multiplied */
+    /* repetition penalty (CTRL): a recent token's logit is divided by the penalty if positive, else
+     * multiplied; once per token however often it recurs (order[] marks the tokens already done) */
     if (p->repetition_penalty != 1.0f) {
         uint64_t n = s->n_tokens < (uint64_t)p->penalty_window ? s->n_tokens : (uint64_t)p->penalty_window;
+        for (int i = 0; i < V; i++) order[i] = 0;
         for (uint64_t j = 0; j < n; j++) {
             int t = s->recent[(s->n_tokens - 1 - j) % MG_RECENT];
-            if (z[t] == logits[t]) z[t] = z[t] > 0 ? z[t] / p->repetition_penalty : z[t] * p->repetition_penalty;
+            if (order[t]) continue;
+            order[t] = 1;
+            z[t] = z[t] > 0 ? z[t] / p->repetition_penalty : z[t] * p->repetition_penalty;
         }
     }
 
