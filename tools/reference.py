@@ -31,7 +31,11 @@ def log_scan(log_a, log_b):
 
 
 class MinRNNRef(nn.Module):
-    """minGRU (cell='gru': projection rows hidden|gate) or minLSTM (cell='lstm': hidden|f|i)."""
+    """minGRU (cell='gru': projection rows hidden|gate) or minLSTM (cell='lstm': hidden|f|i).
+    `scan(log_a, log_b)` is the recurrence solver: the log-space scan here; tools/train.py swaps in a faster
+    sequential one with the same result."""
+
+    scan = staticmethod(log_scan)
 
     def __init__(self, dim, expansion_factor=1.0, cell="gru"):
         super().__init__()
@@ -69,7 +73,7 @@ class MinRNNRef(nn.Module):
         if prev_hidden is not None:
             log_b = torch.cat((prev_hidden.log()[:, None], log_b), dim=1)
             log_a = F.pad(log_a, (0, 0, 1, 0))
-        h = log_scan(log_a, log_b)[:, -x.shape[1]:]
+        h = self.scan(log_a, log_b)[:, -x.shape[1]:]
         return self.to_out(h), h[:, -1]
 
     def step(self, x, prev_hidden=None):

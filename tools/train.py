@@ -22,9 +22,43 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import MinLMRef  # noqa: E402
+from reference import MinLMRef, MinRNNRef  # noqa: E402
 
 VERSE_REF = re.compile(r"^[0-9A-Za-z]+\d*:\d+ ", re.M)
+
+
+class SequentialScan(torch.autograd.Function):
+    """h_t = a_t h_{t-1} + b_t (h_{-1} = 0) by a loop over time, forward and backward written out.
+
+    The same recurrence as reference.log_scan, in linear space: torch 1.13's logcumsumexp made the log-space
+    scan most of each training step (0.9 s per layer for 32 x 256 x 384, this loop 0.06 s; the results agree
+    to ~1e-5). a, b: [B, T, D]; a in (0, 1), so the loop is stable."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = a.transpose(0, 1).contiguous(), b.transpose(0, 1).contiguous()   # time first: rows are contiguous
+        h = torch.empty_like(b)
+        prev = torch.zeros_like(b[0])
+        for t in range(b.shape[0]):
+            prev = torch.addcmul(b[t], a[t], prev, out=h[t])
+        ctx.save_for_backward(a, h)
+        return h.transpose(0, 1)
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        a, h = ctx.saved_tensors
+        grad_h = grad_h.transpose(0, 1).contiguous()
+        grad_b = torch.empty_like(grad_h)          # dL/dh_t, through all later steps
+        grad_b[-1] = grad_h[-1]
+        for t in range(grad_h.shape[0] - 2, -1, -1):
+            torch.addcmul(grad_h[t], a[t + 1], grad_b[t + 1], out=grad_b[t])
+        grad_a = torch.zeros_like(grad_b)
+        grad_a[1:] = grad_b[1:] * h[:-1]
+        return grad_a.transpose(0, 1), grad_b.transpose(0, 1)
+
+
+def sequential_scan(log_a, log_b):
+    return SequentialScan.apply(log_a.exp(), log_b.exp())
 
 
 def kjv_text():
@@ -58,6 +92,20 @@ def bits_per_byte(model, data, window=1024, max_windows=None):
     return total / count / math.log(2)
 
 
+def evaluate_and_keep(model, val, path, log, step, elapsed, best):
+    """Scores the model on a sample of the held-out text (the first 128 windows) and saves its weights to path
+    when they beat the best so far (early stopping: the training text is small enough to be overfitted).
+    Returns the best sample score."""
+    bpb = bits_per_byte(model, val, max_windows=128)
+    log["evals"].append({"step": step, "minutes": elapsed / 60, "val_bpb_sample": bpb})
+    kept = bpb < best
+    if kept:
+        torch.save(model.state_dict(), path)
+        log["kept_step"] = step
+    print(f"  validation (128 windows): {bpb:.4f} bits/byte{' (best so far: saved)' if kept else ''}", flush=True)
+    return min(bpb, best)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -73,9 +121,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--init", help="start from this state_dict (same config) instead of random weights")
+    ap.add_argument("--warmup", type=int, default=200, help="steps of linear learning-rate warm-up")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    MinRNNRef.scan = staticmethod(sequential_scan)
     torch.manual_seed(a.seed)
     train_text, val_text = split(kjv_text())
     train, val = to_tensor(train_text), to_tensor(val_text)
@@ -83,6 +134,9 @@ def main():
 
     model = MinLMRef(256, a.dim, a.depth, ff_mult=a.ff_mult, expansion=a.expansion, conv_kernel_size=max(a.conv, 1),
                      enable_conv=a.conv > 0)
+    if a.init:
+        model.load_state_dict(torch.load(a.init))
+        print(f"weights from {a.init}", flush=True)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: dim {a.dim}, depth {a.depth}, expansion {a.expansion}, ff x{a.ff_mult}, conv {a.conv or 'none'}: "
           f"{params:,} parameters", flush=True)
@@ -90,14 +144,14 @@ def main():
     budget = a.minutes * 60
     log = {"args": vars(a), "parameters": params, "train_bytes": len(train), "val_bytes": len(val), "evals": []}
     start = time.time()
-    step, tokens = 0, 0
+    step, tokens, best = 0, 0, math.inf
     while True:
         elapsed = time.time() - start
         if elapsed > budget:
             break
         # cosine decay over the time budget, after a short warm-up
         frac = elapsed / budget
-        lr = a.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = lr
         starts = torch.randint(0, len(train) - a.seq_len - 1, (a.batch,))
@@ -114,16 +168,14 @@ def main():
             print(f"step {step} {elapsed / 60:.1f} min, {tokens / elapsed:.0f} tokens/s, lr {lr:.2e}, "
                   f"train {loss.item() / math.log(2):.3f} bits/byte", flush=True)
         if step % a.eval_every == 0:
-            bpb = bits_per_byte(model, val, max_windows=64)
-            log["evals"].append({"step": step, "minutes": elapsed / 60, "val_bpb_sample": bpb})
-            print(f"  validation (64 windows): {bpb:.3f} bits/byte", flush=True)
-            torch.save(model.state_dict(), a.out)
+            best = evaluate_and_keep(model, val, a.out, log, step, elapsed, best)
     minutes = (time.time() - start) / 60
-    torch.save(model.state_dict(), a.out)
+    evaluate_and_keep(model, val, a.out, log, step, minutes * 60, best)
+    model.load_state_dict(torch.load(a.out))
     bpb = bits_per_byte(model, val)
-    log.update({"steps": step, "tokens": tokens, "minutes": minutes, "val_bpb": bpb})
-    print(f"done: {step} steps, {tokens:,} tokens in {minutes:.1f} min; validation {bpb:.4f} bits/byte "
-          f"(all {len(val):,} held-out bytes, windows of 1024)", flush=True)
+    log.update({"steps": step, "tokens": tokens, "minutes": minutes, "kept_step": log["kept_step"], "val_bpb": bpb})
+    print(f"done: {step} steps, {tokens:,} tokens in {minutes:.1f} min; kept the weights of step {log['kept_step']}: "
+          f"validation {bpb:.4f} bits/byte (all {len(val):,} held-out bytes, windows of 1024)", flush=True)
     with open(os.path.splitext(a.out)[0] + ".log.json", "w") as f:
         json.dump(log, f, indent=1)
 
