@@ -20,8 +20,24 @@ function tensors({ cell, numTokens, dim, depth, expansionFactor, ffMult, convKer
   return list;
 }
 
-/** The bytes of a random model; fanIn 0 marks a norm weight (ones), 1 the embedding (normal-ish). */
-export function randomModel(config, seed = 1) {
+// the matrices that tools/convert.py --dtype q8 quantizes (docs/format.md)
+const Q8 = /^(token_emb\.weight|to_logits\.weight|layers\.\d+\.(2\.\w+\.weight|4\.[02]\.weight))$/;
+
+/** Symmetric per-row int8 of a [rows, cols] matrix, rounded as tools/convert.py does. */
+function quantizeRows(values, rows, cols) {
+  const q = new Int8Array(values.length), scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(values[r * cols + c]));
+    scale[r] = max > 0 ? max / 127 : 1;
+    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(values[r * cols + c] / scale[r])));
+  }
+  return { q, scale };
+}
+
+/** The bytes of a random model; fanIn 0 marks a norm weight (ones), 1 the embedding (normal-ish).
+ * With { q8: true } the large matrices are stored as I8 + F32 scales, as `convert.py --dtype q8` would. */
+export function randomModel(config, seed = 1, { q8 = false } = {}) {
   let s = seed >>> 0;
   const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const header = {
@@ -32,14 +48,24 @@ export function randomModel(config, seed = 1) {
       name: 'random', description: 'random weights, for benchmarks',
     },
   };
-  const parts = [];
-  let offset = 0;
+  const wide = [], narrow = []; // F32 tensors first, then I8, so every F32 tensor stays aligned
   for (const [name, shape, fanIn] of tensors(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(n);
     const bound = fanIn > 1 ? 1 / Math.sqrt(fanIn) : 1;
     for (let i = 0; i < n; i++) values[i] = fanIn === 0 ? 1 : (2 * rand() - 1) * bound;
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + values.byteLength] };
+    if (q8 && Q8.test(name)) {
+      const { q, scale } = quantizeRows(values, shape[0], n / shape[0]);
+      narrow.push([name, 'I8', shape, q]);
+      wide.push([`${name}.scale`, 'F32', [shape[0]], scale]);
+    } else {
+      wide.push([name, 'F32', shape, values]);
+    }
+  }
+  const parts = [];
+  let offset = 0;
+  for (const [name, dtype, shape, values] of [...wide, ...narrow]) {
+    header[name] = { dtype, shape, data_offsets: [offset, offset + values.byteLength] };
     parts.push(new Uint8Array(values.buffer));
     offset += values.byteLength;
   }

@@ -58,9 +58,9 @@ const char *mg_last_error(void);
 /* ---------------------------------------------------------------- matrix kernels */
 
 enum {
-    MG_KERNEL_AUTO = 0,       /* the fastest kernel compiled in (wasm SIMD where built with it) */
+    MG_KERNEL_AUTO = 0,       /* the fastest kernel compiled in (the SIMD one where built with it) */
     MG_KERNEL_REFERENCE = 1,  /* the plain-C reference kernel */
-    MG_KERNEL_SIMD = 2,       /* the wasm-SIMD kernel; MG_EINVAL where not compiled with SIMD */
+    MG_KERNEL_SIMD = 2,       /* the vector kernel (wasm SIMD, or SSE/AVX/NEON natively); MG_EINVAL without */
 };
 
 /* Returns 1 if the SIMD kernels are compiled in, else 0. */

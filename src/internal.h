@@ -42,7 +42,9 @@ typedef void (*mg_matmul_q8_fn)(int M, int N, int K, const float *A, int lda, co
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                             float *C, int ldc);
-#ifdef __wasm_simd128__
+/* The vector kernels (matmul.c): vector extensions over wasm SIMD, SSE/AVX or NEON. */
+#if defined(__wasm_simd128__) || defined(__SSE2__) || defined(__ARM_NEON)
+#define MG_VECTOR 1
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
                        int ldc);

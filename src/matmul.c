@@ -30,60 +30,54 @@ void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const 
     }
 }
 
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
+/* ---------------------------------------------------------------- vector kernels
+ * Written with GCC/clang vector extensions, so the one source is wasm SIMD under Emscripten (-msimd128:
+ * 4 lanes) and SSE/AVX in a native build (8 lanes with AVX; -march=native lets the compiler fuse the
+ * multiply-adds). MG_VECTOR says they are compiled in. */
+#ifdef MG_VECTOR
+#include <string.h>
+#if defined(__AVX__)
+#define VL 8
+#else
+#define VL 4
+#endif
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 
-/* [sum(v0), sum(v1), sum(v2), sum(v3)] */
-static inline v128_t sum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-    v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 1, 4, 5), wasm_i32x4_shuffle(v0, v1, 2, 3, 6, 7));
-    v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 1, 4, 5), wasm_i32x4_shuffle(v2, v3, 2, 3, 6, 7));
-    return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+static inline vf vload(const float *p) {
+    vf v;
+    memcpy(&v, p, sizeof v); /* an unaligned vector load */
+    return v;
 }
 
-/* Dot products of one row x with four weight rows w[0..3]: main loop of 4 lanes plus a scalar tail. */
-static inline v128_t dot_1x4(const float *x, const float *const w[4], int K) {
-    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
-    int k = 0;
-    for (; k + 4 <= K; k += 4) {
-        v128_t a = wasm_v128_load(x + k);
-        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a, wasm_v128_load(w[0] + k)));
-        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a, wasm_v128_load(w[1] + k)));
-        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(a, wasm_v128_load(w[2] + k)));
-        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(a, wasm_v128_load(w[3] + k)));
-    }
-    float t[4] = {0, 0, 0, 0};
-    for (; k < K; k++)
-        for (int j = 0; j < 4; j++) t[j] += x[k] * w[j][k];
-    return wasm_f32x4_add(sum4(c0, c1, c2, c3), wasm_v128_load(t));
+static inline float hsum(vf v) {
+    float s = 0;
+    for (int i = 0; i < VL; i++) s += v[i];
+    return s;
 }
 
-/* The same for two rows x0, x1 at once: each weight vector loaded once serves both rows. */
-static inline void dot_2x4(const float *x0, const float *x1, const float *const w[4], int K, v128_t *r0,
-                           v128_t *r1) {
-    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c02 = c00, c03 = c00;
-    v128_t c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+/* C[m, n..n+3] (and row m+1 when two) = rows x0 (x1) . w[0..3]: each weight vector loaded once serves
+ * both rows; eight accumulators. */
+static inline void dot_rows_x4(int two, const float *x0, const float *x1, const float *const w[4], int K,
+                               float *c0, float *c1) {
+    vf z = {0}, a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
     int k = 0;
-    for (; k + 4 <= K; k += 4) {
-        v128_t a0 = wasm_v128_load(x0 + k), a1 = wasm_v128_load(x1 + k);
-        v128_t b0 = wasm_v128_load(w[0] + k), b1 = wasm_v128_load(w[1] + k);
-        v128_t b2 = wasm_v128_load(w[2] + k), b3 = wasm_v128_load(w[3] + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-        c02 = wasm_f32x4_add(c02, wasm_f32x4_mul(a0, b2));
-        c03 = wasm_f32x4_add(c03, wasm_f32x4_mul(a0, b3));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
-        c12 = wasm_f32x4_add(c12, wasm_f32x4_mul(a1, b2));
-        c13 = wasm_f32x4_add(c13, wasm_f32x4_mul(a1, b3));
+    for (; k + VL <= K; k += VL) {
+        vf b0 = vload(w[0] + k), b1 = vload(w[1] + k), b2 = vload(w[2] + k), b3 = vload(w[3] + k);
+        vf x = vload(x0 + k);
+        a00 += x * b0, a01 += x * b1, a02 += x * b2, a03 += x * b3;
+        if (two) {
+            x = vload(x1 + k);
+            a10 += x * b0, a11 += x * b1, a12 += x * b2, a13 += x * b3;
+        }
     }
-    float t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0};
+    float t0[4] = {hsum(a00), hsum(a01), hsum(a02), hsum(a03)}, t1[4] = {hsum(a10), hsum(a11), hsum(a12), hsum(a13)};
     for (; k < K; k++)
         for (int j = 0; j < 4; j++) {
             t0[j] += x0[k] * w[j][k];
-            t1[j] += x1[k] * w[j][k];
+            if (two) t1[j] += x1[k] * w[j][k];
         }
-    *r0 = wasm_f32x4_add(sum4(c00, c01, c02, c03), wasm_v128_load(t0));
-    *r1 = wasm_f32x4_add(sum4(c10, c11, c12, c13), wasm_v128_load(t1));
+    memcpy(c0, t0, sizeof t0);
+    if (two) memcpy(c1, t1, sizeof t1);
 }
 
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
@@ -91,74 +85,118 @@ void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W
     for (; n + 4 <= N; n += 4) {
         const float *const w[4] = {W + (size_t)n * K, W + (size_t)(n + 1) * K, W + (size_t)(n + 2) * K,
                                    W + (size_t)(n + 3) * K};
-        int m = 0;
-        for (; m + 2 <= M; m += 2) {
-            v128_t r0, r1;
-            dot_2x4(A + (size_t)m * lda, A + (size_t)(m + 1) * lda, w, K, &r0, &r1);
-            wasm_v128_store(C + (size_t)m * ldc + n, r0);
-            wasm_v128_store(C + (size_t)(m + 1) * ldc + n, r1);
+        for (int m = 0; m < M; m += 2) {
+            const float *x0 = A + (size_t)m * lda;
+            float *c0 = C + (size_t)m * ldc + n;
+            if (m + 1 < M)
+                dot_rows_x4(1, x0, x0 + lda, w, K, c0, c0 + ldc);
+            else
+                dot_rows_x4(0, x0, x0, w, K, c0, c0);
         }
-        for (; m < M; m++) wasm_v128_store(C + (size_t)m * ldc + n, dot_1x4(A + (size_t)m * lda, w, K));
     }
     if (n < N) mg_matmul_reference(M, N - n, K, A, lda, W + (size_t)n * K, C + n, ldc);
 }
 
-/* Four int8 weights widened to floats. */
-static inline v128_t load_q4(const int8_t *p) {
-    v128_t v = wasm_v128_load32_zero(p);
-    return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(v)));
-}
+/* ---- int8 weights. Each row of A is quantized to int16 with its own scale (max|x| / 32767: a relative
+ * rounding error of at most 2^-16 of the row's largest value, far below the int8 weights' own), so the
+ * inner loop is an integer multiply-add: wasm's i32x4.dot_i16x8_s, and whatever the native compiler
+ * vectorizes the plain loop into. Sums are taken over blocks of KB columns: with |x| <= 32767 and
+ * |w| <= 128 a 32-bit sum of at most KB products stays below 2^31. A row with a NaN or infinity goes
+ * through the float reference kernel, so those still propagate as they would. */
+enum { KB = 256, MB = 8 }; /* columns per block, rows of A quantized at a time */
 
-/* As dot_2x4 with int8 weight rows: each widened weight vector serves two rows of A. */
-static inline void dot_q8_2x4(const float *x0, const float *x1, const int8_t *const w[4], int K, v128_t *r0,
-                              v128_t *r1) {
-    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c02 = c00, c03 = c00;
-    v128_t c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+
+/* The four int32 sums x . w[j][0..n); the tail past the last whole 16 in plain C. */
+static inline void idot_x4(const int16_t *x, const int8_t *const w[4], int n, int32_t out[4]) {
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
     int k = 0;
-    for (; k + 4 <= K; k += 4) {
-        v128_t a0 = wasm_v128_load(x0 + k), a1 = wasm_v128_load(x1 + k);
-        v128_t b0 = load_q4(w[0] + k), b1 = load_q4(w[1] + k), b2 = load_q4(w[2] + k), b3 = load_q4(w[3] + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-        c02 = wasm_f32x4_add(c02, wasm_f32x4_mul(a0, b2));
-        c03 = wasm_f32x4_add(c03, wasm_f32x4_mul(a0, b3));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
-        c12 = wasm_f32x4_add(c12, wasm_f32x4_mul(a1, b2));
-        c13 = wasm_f32x4_add(c13, wasm_f32x4_mul(a1, b3));
+    for (; k + 16 <= n; k += 16) {
+        v128_t xl = wasm_v128_load(x + k), xh = wasm_v128_load(x + k + 8);
+#define MG_IDOT(s, j)                                                                              \
+    do {                                                                                           \
+        v128_t q = wasm_v128_load(w[j] + k);                                                      \
+        s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(xl, wasm_i16x8_extend_low_i8x16(q)), \
+                                             wasm_i32x4_dot_i16x8(xh, wasm_i16x8_extend_high_i8x16(q)))); \
+    } while (0)
+        MG_IDOT(s0, 0);
+        MG_IDOT(s1, 1);
+        MG_IDOT(s2, 2);
+        MG_IDOT(s3, 3);
+#undef MG_IDOT
     }
-    float t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0};
-    for (; k < K; k++)
-        for (int j = 0; j < 4; j++) {
-            t0[j] += x0[k] * (float)w[j][k];
-            t1[j] += x1[k] * (float)w[j][k];
-        }
-    *r0 = wasm_f32x4_add(sum4(c00, c01, c02, c03), wasm_v128_load(t0));
-    *r1 = wasm_f32x4_add(sum4(c10, c11, c12, c13), wasm_v128_load(t1));
+    v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 1, 4, 5), wasm_i32x4_shuffle(s0, s1, 2, 3, 6, 7));
+    v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 1, 4, 5), wasm_i32x4_shuffle(s2, s3, 2, 3, 6, 7));
+    wasm_v128_store(out, wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7)));
+    for (; k < n; k++)
+        for (int j = 0; j < 4; j++) out[j] += (int32_t)x[k] * w[j][k];
 }
+#else
+static inline void idot_x4(const int16_t *x, const int8_t *const w[4], int n, int32_t out[4]) {
+    for (int j = 0; j < 4; j++) {
+        int32_t s = 0;
+        for (int k = 0; k < n; k++) s += (int32_t)x[k] * w[j][k];
+        out[j] = s;
+    }
+}
+#endif
 
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
                        int ldc) {
-    int n = 0;
-    for (; n + 4 <= N; n += 4) {
-        const int8_t *const w[4] = {W + (size_t)n * K, W + (size_t)(n + 1) * K, W + (size_t)(n + 2) * K,
-                                    W + (size_t)(n + 3) * K};
-        v128_t s = wasm_v128_load(scale + n);
-        for (int m = 0; m < M; m += 2) {
-            /* an odd last row is paired with itself and stored once */
-            const float *x0 = A + (size_t)m * lda, *x1 = m + 1 < M ? x0 + lda : x0;
-            v128_t r0, r1;
-            dot_q8_2x4(x0, x1, w, K, &r0, &r1);
-            wasm_v128_store(C + (size_t)m * ldc + n, wasm_f32x4_mul(r0, s));
-            if (m + 1 < M) wasm_v128_store(C + (size_t)(m + 1) * ldc + n, wasm_f32x4_mul(r1, s));
+    int16_t xq[MB][KB] __attribute__((aligned(16)));
+    float sx[MB];
+    for (int m0 = 0; m0 < M; m0 += MB) {
+        int mb = M - m0 < MB ? M - m0 : MB;
+        for (int i = 0; i < mb; i++) {
+            const float *x = A + (size_t)(m0 + i) * lda;
+            float amax = 0;
+            int nan = 0;
+            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
+            float step = amax / 32767.0f; /* NaN or infinity: the float kernel below; ~0: all zeros */
+            sx[i] = nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
+            for (int n = 0; n < N; n++) C[(size_t)(m0 + i) * ldc + n] = 0;
+        }
+        for (int k0 = 0; k0 < K; k0 += KB) {
+            int kb = K - k0 < KB ? K - k0 : KB;
+            for (int i = 0; i < mb; i++) {
+                const float *x = A + (size_t)(m0 + i) * lda + k0;
+                float inv = 1.0f / sx[i];
+                for (int k = 0; k < kb; k++) xq[i][k] = isnan(sx[i]) ? 0 : (int16_t)lrintf(x[k] * inv);
+            }
+            int n = 0;
+            for (; n + 4 <= N; n += 4) {
+                const int8_t *const w[4] = {W + (size_t)n * K + k0, W + (size_t)(n + 1) * K + k0,
+                                            W + (size_t)(n + 2) * K + k0, W + (size_t)(n + 3) * K + k0};
+                for (int i = 0; i < mb; i++) {
+                    int32_t s[4];
+                    idot_x4(xq[i], w, kb, s);
+                    float *c = C + (size_t)(m0 + i) * ldc + n;
+                    for (int j = 0; j < 4; j++) c[j] += (float)s[j];
+                }
+            }
+            for (; n < N; n++) {
+                const int8_t *w = W + (size_t)n * K + k0;
+                for (int i = 0; i < mb; i++) {
+                    int32_t s = 0;
+                    for (int k = 0; k < kb; k++) s += (int32_t)xq[i][k] * w[k];
+                    C[(size_t)(m0 + i) * ldc + n] += (float)s;
+                }
+            }
+        }
+        for (int i = 0; i < mb; i++) {
+            float *c = C + (size_t)(m0 + i) * ldc;
+            if (isnan(sx[i]))
+                mg_matmul_q8_reference(1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, c, ldc);
+            else
+                for (int n = 0; n < N; n++) c[n] *= sx[i] * scale[n];
         }
     }
-    if (n < N) mg_matmul_q8_reference(M, N - n, K, A, lda, W + (size_t)n * K, scale + n, C + n, ldc);
 }
 #endif
 
 int mg_has_simd(void) {
-#ifdef __wasm_simd128__
+#ifdef MG_VECTOR
     return 1;
 #else
     return 0;
@@ -168,7 +206,7 @@ int mg_has_simd(void) {
 int mg_kernels_select(int kernel, mg_kernels *k) {
     switch (kernel) {
     case MG_KERNEL_REFERENCE: *k = (mg_kernels){mg_matmul_reference, mg_matmul_q8_reference}; return 1;
-#ifdef __wasm_simd128__
+#ifdef MG_VECTOR
     case MG_KERNEL_AUTO:
     case MG_KERNEL_SIMD: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_simd}; return 1;
 #else

@@ -1,11 +1,13 @@
 /* Every compiled matmul kernel (F32 and int8-with-row-scales) equals a double-precision C = A W^T on
- * awkward sizes (tails in M, N, K) and row strides wider than K, to 1e-5 relative to the sum of
- * |products|, and writes nothing outside C's N columns. */
+ * awkward sizes (tails in M, N, K; more rows and columns than the q8 kernel's blocks) and row strides wider
+ * than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. The vector
+ * q8 kernel rounds each row of A to int16 steps of max|row| / 32767 first, so it may also be off by half
+ * a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. */
 #include "check.h"
 #include "internal.h"
 
 int main(void) {
-    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}};
+    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}};
     int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
@@ -16,6 +18,10 @@ int main(void) {
         fill_uniform(W, (size_t)N * K, -1, 1);
         fill_uniform(scale, N, 0.01f, 0.1f);
         for (int i = 0; i < N * K; i++) Q[i] = (int8_t)(W[i] * 127.0f);
+        if (M > 2) {
+            for (int j = 0; j < K; j++) A[lda + j] = 0; /* row 1: zeros */
+            A[2 * lda + K / 2] = NAN;                   /* row 2: one NaN */
+        }
         for (size_t ki = 0; ki < sizeof choices / sizeof *choices; ki++) {
             mg_kernels k;
             if (!mg_kernels_select(choices[ki], &k)) {
@@ -30,14 +36,21 @@ int main(void) {
                     k.f32(M, N, K, A, lda, W, C, ldc);
                 for (int m = 0; m < M; m++) {
                     for (int n = 0; n < N; n++) {
-                        double want = 0, mag = 0;
+                        double want = 0, mag = 0, amax = 0, wsum = 0;
                         for (int j = 0; j < K; j++) {
                             double w = q8 ? (double)Q[n * K + j] * scale[n] : W[n * K + j];
                             want += (double)A[m * lda + j] * w;
                             mag += fabs((double)A[m * lda + j] * w);
+                            amax = fmax(amax, fabs(A[m * lda + j]));
+                            wsum += fabs(w);
                         }
-                        CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3), "kernel %d q8 %d %dx%dx%d at (%d,%d): %g vs %g",
-                              choices[ki], q8, M, N, K, m, n, C[m * ldc + n], want);
+                        double rounding = q8 && choices[ki] != MG_KERNEL_REFERENCE ? 0.5 * amax / 32767 * wsum : 0;
+                        if (isnan(want))
+                            CHECK(isnan(C[m * ldc + n]), "kernel %d q8 %d: NaN lost at (%d,%d)", choices[ki], q8, m, n);
+                        else
+                            CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3) + rounding,
+                                  "kernel %d q8 %d %dx%dx%d at (%d,%d): %g vs %g", choices[ki], q8, M, N, K, m, n,
+                                  C[m * ldc + n], want);
                     }
                     for (int n = N; n < ldc; n++) CHECK(C[m * ldc + n] == -12345.0f, "kernel %d q8 %d wrote past N", choices[ki], q8);
                 }
