@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the libFuzzer harnesses (clang, ASan + UBSan) and runs each for a bounded time; fails on any
-// crash, leak or sanitizer report. Seeds: the broken-file corpus and the valid fixtures.
-//   node scripts/fuzz.mjs [SECONDS]        (default: FUZZ_SECONDS or 30 per harness)
+// crash, leak, sanitizer report or broken contract (fuzz-api's REQUIRE). Seeds: for fuzz-model the broken-file
+// corpus (tests/corpus) and the valid fixtures (tests/fixtures/lm); for fuzz-api tests/fuzz/seeds-api (made by
+// tests/fuzz/make-seeds.mjs). The seeds are copied: what the fuzzer adds stays out of the repository.
+//   node scripts/fuzz.mjs [SECONDS]        (default: FUZZ_SECONDS or 60 per harness)
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const seconds = Number(process.argv[2] ?? process.env.FUZZ_SECONDS ?? 30);
+const seconds = Number(process.argv[2] ?? process.env.FUZZ_SECONDS ?? 60);
 
 function run(cmd, args, opts = {}) {
   console.error(`> ${cmd} ${args.join(' ')}`);
@@ -20,7 +22,7 @@ function run(cmd, args, opts = {}) {
   }
 }
 
-run('cmake', ['-S', '.', '-B', 'build/fuzz', '-DCMAKE_C_COMPILER=clang', '-DMINGRU_FUZZ=ON', '-DCMAKE_BUILD_TYPE=Debug']);
+run('cmake', ['-S', '.', '-B', 'build/fuzz', '-DCMAKE_C_COMPILER=clang', '-DMINGRU_FUZZ=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo']);
 run('cmake', ['--build', 'build/fuzz', '--target', 'fuzz-model', 'fuzz-api', '-j', '2']);
 const work = mkdtempSync(join(tmpdir(), 'mingru-fuzz-'));
 try {
@@ -30,7 +32,8 @@ try {
   run('build/fuzz/fuzz-model', [`-max_total_time=${seconds}`, '-rss_limit_mb=4096', '-print_final_stats=1', model]);
   const api = join(work, 'api');
   mkdirSync(api);
-  run('build/fuzz/fuzz-api', [`-max_total_time=${seconds}`, '-print_final_stats=1', api]);
+  cpSync(join(root, 'tests/fuzz/seeds-api'), api, { recursive: true });
+  run('build/fuzz/fuzz-api', [`-max_total_time=${seconds}`, '-max_len=4096', '-rss_limit_mb=4096', '-print_final_stats=1', api]);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,12 +1,32 @@
-/* libFuzzer harness: the entry points with hostile arguments. The input picks a layer's cell, sizes and
- * options, call shapes and values (including NaN and infinity), and token ids for a small model; every
- * call must return a status, never crash or read out of bounds.
- *   run: build/fuzz/fuzz-api -max_total_time=60 */
+/* libFuzzer harness: the entry points with hostile arguments. The first byte picks the part:
+ *   - a layer: the input picks a cell, sizes and options, call shapes and values (including NaN and
+ *     infinity); every call must return a status, never crash or read out of bounds;
+ *   - language models: two small models (tests/fixtures/lm, read at start) and a sequence of calls on
+ *     their states: forward with any token ids and lengths, step, sampling with any parameters, save and
+ *     load of (corrupted) states, a state of one model used with the other, reset, clone, copy. Besides
+ *     "no crash", it checks the contract: a refused call leaves the state as it was, a state of another
+ *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back.
+ *   run: build/fuzz/fuzz-api -max_total_time=60 tests/fuzz/seeds-api   (seeds: tests/fuzz/make-seeds.mjs) */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mingru.h"
+
+#ifndef MINGRU_SOURCE_DIR
+#define MINGRU_SOURCE_DIR "."
+#endif
+
+/* A contract broken: report it and crash, so that libFuzzer keeps the input. */
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz-api: %s:%d: REQUIRE(%s) failed (%s)\n", __FILE__, __LINE__, #cond, \
+                    mg_last_error());                                                              \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 typedef struct {
     const uint8_t *p;
@@ -20,32 +40,212 @@ static unsigned take(input *in, unsigned mod) {
     return v % mod;
 }
 
+/* A token id: mostly in range, sometimes just outside it or anywhere in int32. */
+static int32_t take_token(input *in, int V) {
+    unsigned kind = take(in, 16), v = take(in, 256);
+    if (kind < 12) return (int32_t)(v % (unsigned)V);
+    if (kind == 12) return -1 - (int32_t)(v & 3);
+    if (kind == 13) return V + (int32_t)(v & 3);
+    if (kind == 14) return (int32_t)(0x80000000u | v << 23);
+    return (int32_t)(v << 23 | v);
+}
+
+static float take_float(input *in, const float *table, unsigned n) { return table[take(in, n)]; }
+
+static void fuzz_layer(input *in, size_t size) {
+    mg_layer_params p = mg_layer_default_params();
+    p.cell = (int)take(in, 3);                               /* 2 is invalid */
+    p.dim = (int)take(in, 40) - 2;                           /* may be <= 0 */
+    static const double expansions[] = {1.0, 1.5, 2.0, 0.5, 0.01, -1.0, 1e9, 1.1};
+    p.expansion_factor = expansions[take(in, 8)];
+    p.kernel = (int)take(in, 4);                             /* 3 is invalid */
+    p.scan_chunks = (int)take(in, 6) - 1;                    /* -1 is invalid */
+    mg_layer *l = NULL;
+    if (mg_layer_create(&p, NULL, NULL, &l) != MG_OK) return;
+    int dim, di;
+    mg_layer_shape(l, &dim, &di, NULL, NULL);
+    mg_layer_init_uniform(l, size);
+    int B = (int)take(in, 4), T = (int)take(in, 20);        /* may be 0 */
+    size_t nx = (size_t)(B > 0 ? B : 1) * (T > 0 ? T : 1) * dim, nh = (size_t)(B > 0 ? B : 1) * di;
+    float *x = calloc(nx, sizeof(float)), *y = calloc(nx, sizeof(float)), *h = calloc(nh, sizeof(float));
+    for (size_t i = 0; i < nx && in->n; i++) {
+        unsigned v = take(in, 256);
+        x[i] = v == 255 ? NAN : v == 254 ? INFINITY : ((float)v - 127.0f) / 16.0f;
+    }
+    int with_h = (int)take(in, 2);
+    mg_layer_forward(l, x, B, T, with_h ? h : NULL, y, h);
+    mg_layer_step(l, x, B, with_h ? h : NULL, y, h);
+    free(x), free(y), free(h);
+    mg_layer_free(l);
+}
+
+/* ---- language models */
+
+static mg_model *models[2];
+static const char *model_files[2] = {"tiny-gru-d4-l2-conv2.q8.safetensors", "lstm-d16-l2-conv4-e1.safetensors"};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/fixtures/lm/%s", MINGRU_SOURCE_DIR, model_files[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "fuzz-api: cannot open %s\n", path);
+            abort();
+        }
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        void *buf = malloc((size_t)n);
+        REQUIRE(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+        fclose(f);
+        mg_model_params p = mg_model_default_params();
+        p.take_ownership = 1;
+        REQUIRE(mg_model_load(buf, (size_t)n, &p, &models[i]) == MG_OK);
+    }
+    return 0;
+}
+
+/* The state's saved bytes, malloc'd (the caller frees). */
+static uint8_t *saved(const mg_state *s, size_t *n) {
+    *n = mg_state_save_size(s);
+    uint8_t *b = malloc(*n);
+    REQUIRE(b && mg_state_save(s, b, *n) == MG_OK);
+    return b;
+}
+
+static int same_state(const mg_state *a, const uint8_t *bytes, size_t n) {
+    size_t k;
+    uint8_t *b = saved(a, &k);
+    int same = k == n && !memcmp(b, bytes, n);
+    free(b);
+    return same;
+}
+
+static void require_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) REQUIRE(isfinite(x[i]));
+}
+
+static void fuzz_lm(input *in) {
+    static const float temperatures[] = {1.0f, 0.0f, 0.7f, 2.0f, NAN, -1.0f, INFINITY, 1e-30f, 1e30f};
+    static const float probs[] = {1.0f, 0.5f, 0.0f, 0.9f, NAN, -0.5f, 1.5f, 1e-20f};
+    static const float penalties[] = {1.0f, 1.3f, 0.0f, 0.5f, NAN, INFINITY, -1.0f, 1e20f};
+    mg_state *s[2] = {NULL, NULL}; /* s[i] belongs to models[i] */
+    for (int i = 0; i < 2; i++) REQUIRE(mg_state_create(models[i], &s[i]) == MG_OK);
+    for (int op = 0; op < 24 && in->n; op++) {
+        int which = (int)take(in, 2), cross = take(in, 8) == 0; /* cross: a state of the other model */
+        mg_model *m = models[which];
+        mg_state *st = s[cross ? 1 - which : which];
+        int V = mg_model_config(m)->num_tokens;
+        size_t n_before;
+        uint8_t *before = saved(st, &n_before);
+        int status = MG_OK, changes = 0;
+        switch (take(in, 8)) {
+        case 0: case 1: { /* forward over n tokens, n possibly <= 0 or beyond a block */
+            int n = (int)take(in, 200) - 2;
+            if (take(in, 4) == 0) n += 256;
+            int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+            int valid = n > 0;
+            for (int i = 0; i < n; i++) {
+                tokens[i] = take_token(in, V);
+                valid &= tokens[i] >= 0 && tokens[i] < V;
+            }
+            int all = (int)take(in, 2), want = (int)take(in, 3);
+            size_t nl = (size_t)V * (size_t)(all && n > 0 ? n : 1);
+            float *logits = malloc(nl * sizeof(float));
+            status = mg_lm_forward(m, st, n > 0 || want != 2 ? tokens : NULL, n, want ? logits : NULL, all);
+            if (!cross && valid) {
+                REQUIRE(status == MG_OK);
+                if (want) require_finite(logits, nl);
+            } else if (cross) {
+                REQUIRE(status == MG_EMISMATCH || status == MG_EINVAL);
+            } else {
+                REQUIRE(status == MG_ERANGE || status == MG_EINVAL);
+            }
+            changes = 1;
+            free(tokens);
+            free(logits);
+            break;
+        }
+        case 2: { /* one step */
+            int32_t t = take_token(in, V);
+            float logits[256];
+            status = mg_lm_step(m, st, t, V <= 256 ? logits : NULL);
+            if (!cross && t >= 0 && t < V) {
+                REQUIRE(status == MG_OK);
+                if (V <= 256) require_finite(logits, (size_t)V);
+            } else {
+                REQUIRE(status != MG_OK);
+            }
+            changes = 1;
+            break;
+        }
+        case 3: { /* sample the next token with any parameters */
+            mg_sampler_params p = mg_sampler_default_params();
+            p.temperature = take_float(in, temperatures, 9);
+            p.top_k = (int)take(in, 255) - 4;
+            p.top_p = take_float(in, probs, 8);
+            p.min_p = take_float(in, probs, 8);
+            p.repetition_penalty = take_float(in, penalties, 8);
+            p.penalty_window = (int)take(in, 255) * 2 - 4;
+            uint64_t rng = take(in, 256);
+            int32_t t = -7;
+            status = mg_lm_generate_next(m, st, &p, &rng, &t);
+            if (status == MG_OK) REQUIRE(t >= 0 && t < V && !cross);
+            changes = 1;
+            break;
+        }
+        case 4: { /* save, corrupt a few bytes, load into either model */
+            size_t n;
+            uint8_t *b = saved(st, &n);
+            int flips = (int)take(in, 4);
+            for (int i = 0; i < flips; i++) {
+                size_t at = ((size_t)take(in, 256) << 8 | take(in, 256)) % n;
+                b[at] ^= (uint8_t)(1u << take(in, 8));
+            }
+            size_t len = take(in, 16) == 0 ? n - take(in, 64) % n : n;
+            mg_state *r = NULL;
+            status = mg_state_load(m, b, len, &r);
+            REQUIRE((status == MG_OK) == (r != NULL));
+            if (!flips && len == n) REQUIRE(cross ? status == MG_EMISMATCH : status == MG_OK && same_state(r, b, n));
+            if (r && mg_state_tokens(r)) {
+                float logits[256];
+                if (V <= 256) REQUIRE(mg_lm_step(m, r, 0, logits) == MG_OK); /* a loaded state is usable */
+            }
+            mg_state_free(r);
+            free(b);
+            break;
+        }
+        case 5: /* reset */
+            REQUIRE(mg_state_reset(st) == MG_OK && mg_state_tokens(st) == 0);
+            break;
+        case 6: { /* clone, then copy back (and across models: refused) */
+            mg_state *c = NULL;
+            REQUIRE(mg_state_clone(st, &c) == MG_OK);
+            mg_state *other = st == s[0] ? s[1] : s[0];
+            REQUIRE(mg_state_copy(other, c) == MG_EMISMATCH && mg_state_copy(c, other) == MG_EMISMATCH);
+            REQUIRE(mg_state_copy(st, c) == MG_OK);
+            mg_state_free(c);
+            break;
+        }
+        default: { /* the logits after the last token */
+            const float *l = mg_state_logits(st);
+            REQUIRE((l != NULL) == (mg_state_tokens(st) != 0));
+            if (l) require_finite(l, (size_t)mg_model_config(st == s[0] ? models[0] : models[1])->num_tokens);
+            break;
+        }
+        }
+        /* a refused call leaves the state exactly as it was */
+        if (changes && status != MG_OK) REQUIRE(same_state(st, before, n_before));
+        free(before);
+    }
+    mg_state_free(s[0]);
+    mg_state_free(s[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     input in = {data, size};
-    mg_layer_params p = mg_layer_default_params();
-    p.cell = (int)take(&in, 3);                              /* 2 is invalid */
-    p.dim = (int)take(&in, 40) - 2;                          /* may be <= 0 */
-    static const double expansions[] = {1.0, 1.5, 2.0, 0.5, 0.01, -1.0, 1e9, 1.1};
-    p.expansion_factor = expansions[take(&in, 8)];
-    p.kernel = (int)take(&in, 4);                            /* 3 is invalid */
-    p.scan_chunks = (int)take(&in, 6) - 1;                   /* -1 is invalid */
-    mg_layer *l = NULL;
-    if (mg_layer_create(&p, NULL, NULL, &l) == MG_OK) {
-        int dim, di;
-        mg_layer_shape(l, &dim, &di, NULL, NULL);
-        mg_layer_init_uniform(l, size);
-        int B = (int)take(&in, 4), T = (int)take(&in, 20);    /* may be 0 */
-        size_t nx = (size_t)(B > 0 ? B : 1) * (T > 0 ? T : 1) * dim, nh = (size_t)(B > 0 ? B : 1) * di;
-        float *x = calloc(nx, sizeof(float)), *y = calloc(nx, sizeof(float)), *h = calloc(nh, sizeof(float));
-        for (size_t i = 0; i < nx && in.n; i++) {
-            unsigned v = take(&in, 256);
-            x[i] = v == 255 ? NAN : v == 254 ? INFINITY : ((float)v - 127.0f) / 16.0f;
-        }
-        int with_h = (int)take(&in, 2);
-        mg_layer_forward(l, x, B, T, with_h ? h : NULL, y, h);
-        mg_layer_step(l, x, B, with_h ? h : NULL, y, h);
-        free(x), free(y), free(h);
-        mg_layer_free(l);
-    }
+    if (take(&in, 2) == 0) fuzz_layer(&in, size);
+    else fuzz_lm(&in);
     return 0;
 }

@@ -2,7 +2,8 @@
  * return a status (never crash, leak or read outside the buffer); when a file loads, a short forward, a
  * step, a state round trip and a sampled token must work on it too.
  *   build: cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DMINGRU_FUZZ=ON && cmake --build build/fuzz
- *   run:   build/fuzz/fuzz-model -max_total_time=60 tests/fuzz/corpus-model tests/corpus tests/fixtures/lm */
+ *   run:   build/fuzz/fuzz-model -max_total_time=60 DIR, DIR holding copies of the files of tests/corpus and
+ *          the .safetensors of tests/fixtures/lm (scripts/fuzz.mjs does this) */
 #include <stdlib.h>
 #include <string.h>
 
