@@ -33,9 +33,12 @@ for (const Cls of [MinGRU, MinLSTM]) {
   });
 }
 
-test('language models: 1, 2, 3 and 4 threads agree to 1e-5 on forward (300 tokens), step and Q8', async () => {
+// Q8 to 1e-4: its kernel rounds activations to int16 steps, so a last-bit difference upstream (the scan's
+// chunking differs with the thread count) can move a value by one step of max|row| / 32767.
+test('language models: 1, 2, 3 and 4 threads agree to 1e-5 on forward (300 tokens), step, and Q8 to 1e-4', async () => {
   for (const c of lmCases().filter((x) => x.files.q8 || x.convKernelSize)) {
     for (const file of [c.files.f32, c.files.q8].filter(Boolean)) {
+      const tol = file === c.files.q8 ? 1e-4 : 1e-5;
       const tokens = Array.from({ length: 300 }, (_, i) => (i * 53 + 7) % 256);
       let first;
       for (const threads of COUNTS) {
@@ -46,8 +49,8 @@ test('language models: 1, 2, 3 and 4 threads agree to 1e-5 on forward (300 token
         const step = await lm.step(42, { state: s });
         if (!first) first = { logits, step };
         else {
-          assert.ok(closeRatio(logits, first.logits, 1e-5, 1e-5) <= 1, `${file} forward on ${threads} threads`);
-          assert.ok(closeRatio(step, first.step, 1e-5, 1e-5) <= 1, `${file} step on ${threads} threads`);
+          assert.ok(closeRatio(logits, first.logits, tol, tol) <= 1, `${file} forward on ${threads} threads`);
+          assert.ok(closeRatio(step, first.step, tol, tol) <= 1, `${file} step on ${threads} threads`);
         }
         lm.dispose();
       }
