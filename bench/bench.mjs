@@ -1,55 +1,204 @@
 #!/usr/bin/env node
-// npm run bench: prefill (forward over 4096 tokens) and step (256 tokens after a 64-token prompt), in
-// tokens/s, on 1 and 2 threads, for a random-weight minGRU LM of about 10M parameters (dim 512, depth 4).
-// Prints a markdown table and writes JSON to bench/results/. Timings are medians of a few runs.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// npm run bench: mingru against the runtimes people would use instead, on the same machine in one run.
+//
+//   node bench/bench.mjs [--models demo,10m,45m] [--long 100000] [--skip-peers]
+//
+// For each model (the demo model, random minGRU LMs of ~13M and ~48M parameters) and each engine —
+// mingru wasm (F32, Q8), the same C built natively (gcc -O3 -march=native; F32, Q8), PyTorch 1.13 (the
+// reference minLM: parallel forward, cached step loop) and onnxruntime-web (ONNX exports: a full-sequence
+// graph and a one-step graph) — on 1 and 2 threads, one child process per configuration:
+//   prefill: tokens/s of a forward over 4096 tokens; step: tokens/s of 256 steps after a 64-token prompt.
+// Every engine's logits after the prompt and after the last step are first compared with mingru's (F32
+// engines with mingru F32, Q8 with mingru Q8): the table says the largest difference and whether it is
+// within 1e-3. Also: peak RSS per process, the wasm memory after 1,000 and 100,000 generated tokens, the
+// demo model's bits per byte in F32 and Q8, the .wasm sizes, and each target of issue 6, met or not.
+// Writes bench/results/bench-DATE.json and .md. Peers need bench/node_modules (npm ci in bench/, which
+// this script runs when missing) and /usr/bin/python3 with torch.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { load } from '../js/index.js';
+import { parseArgs } from 'node:util';
 import { parameterCount, randomModel } from './random-model.mjs';
 
-const config = { cell: 'gru', numTokens: 256, dim: 512, depth: 4, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0 };
-const PREFILL = 4096, PROMPT = 64, STEPS = 256, RUNS = 3;
-const bytes = randomModel(config);
-const tokens = Array.from({ length: PREFILL }, (_, i) => (i * 7919) % 256);
-const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const root = new URL('..', import.meta.url).pathname;
+const here = new URL('.', import.meta.url).pathname;
+const work = `${here}.work/`;
+const { values: opt } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'demo,10m,45m' }, long: { type: 'string', default: '100000' },
+    'skip-peers': { type: 'boolean', default: false },
+  },
+});
+const log = (s) => process.stderr.write(`${s}\n`);
+const PYTHON = '/usr/bin/python3';
+const TOL = 1e-3;
+mkdirSync(work, { recursive: true });
 
-async function measure(threads) {
-  const lm = await load(bytes, { threads });
-  await lm.forward(tokens.slice(0, 256)); // warm-up
-  const prefill = [], step = [];
-  for (let r = 0; r < RUNS; r++) {
-    let t0 = performance.now();
-    await lm.forward(tokens);
-    prefill.push(PREFILL / ((performance.now() - t0) / 1000));
-    const s = lm.createState();
-    await lm.forward(tokens.slice(0, PROMPT), { state: s });
-    t0 = performance.now();
-    for (let i = 0; i < STEPS; i++) await lm.step(tokens[i], { state: s });
-    step.push(STEPS / ((performance.now() - t0) / 1000));
-    s.dispose();
+// ---------------------------------------------------------------- models
+const random = (name, dim, depth) => {
+  const config = { cell: 'gru', numTokens: 256, dim, depth, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0 };
+  const f32 = `${work}${name}.safetensors`, q8 = `${work}${name}.q8.safetensors`;
+  if (!existsSync(f32)) writeFileSync(f32, randomModel(config));
+  if (!existsSync(q8)) writeFileSync(q8, randomModel(config, 1, { q8: true }));
+  return { name, f32, q8, parameters: parameterCount(config), config: `random, dim ${dim}, depth ${depth}` };
+};
+const MODELS = {
+  demo: () => ({ name: 'demo', f32: `${root}models/kjv.safetensors`, q8: `${root}models/kjv.q8.safetensors`,
+    parameters: 3415296, config: 'KJV demo model, dim 256, depth 4' }),
+  '10m': () => random('random-13m', 512, 4),
+  '45m': () => random('random-48m', 768, 6),
+};
+const models = opt.models.split(',').map((m) => {
+  if (!MODELS[m]) throw new Error(`unknown model ${m} (demo, 10m, 45m)`);
+  return MODELS[m]();
+});
+
+// ---------------------------------------------------------------- engines
+const nativeBin = `${root}build/bench/mingru-native`;
+function buildNative() {
+  const sources = ['error', 'rng', 'matmul', 'cell', 'layer', 'safetensors', 'model', 'state', 'lm', 'sample', 'pool']
+    .map((s) => `${root}src/${s}.c`).concat(`${here}native-engine.c`);
+  const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
+  if (existsSync(nativeBin) && statSync(nativeBin).mtimeMs > newest) return;
+  log('building the native engine (gcc -O3 -march=native)');
+  mkdirSync(`${root}build/bench`, { recursive: true });
+  execFileSync('gcc', ['-O3', '-march=native', '-DNDEBUG', '-DMINGRU_THREADS', '-pthread', `-I${root}include`, `-I${root}src`,
+    ...sources, '-lm', '-o', nativeBin], { stdio: 'inherit' });
+}
+
+function preparePeers() {
+  if (!existsSync(`${here}node_modules/onnxruntime-web`)) {
+    log('installing the peers (npm ci in bench/)');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
   }
-  const result = { threads: lm.backend.threads, simd: lm.backend.simd, prefillTokensPerSecond: median(prefill), stepTokensPerSecond: median(step) };
-  lm.dispose();
-  return result;
+  for (const m of models) {
+    m.onnx = `${work}${m.name}-onnx/`;
+    if (existsSync(`${m.onnx}step.onnx`) && statSync(`${m.onnx}step.onnx`).mtimeMs > statSync(m.f32).mtimeMs) continue;
+    log(`exporting ${m.name} to ONNX`);
+    execFileSync(PYTHON, [`${here}peers/export_onnx.py`, '--model', m.f32, '--out-dir', m.onnx], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
 }
 
-const rows = [];
-for (const threads of [1, 2]) {
-  rows.push(await measure(threads));
-  process.stderr.write(`threads ${threads} done\n`);
+/** Runs one configuration in its own process; returns its JSON line. */
+function run(engine, m, dtype, threads, extra = []) {
+  const runs = m.parameters > 30e6 ? 1 : 3;
+  const common = ['--threads', String(threads), '--runs', String(runs), ...extra];
+  const file = dtype === 'q8' ? m.q8 : m.f32;
+  const cmd = {
+    mingru: [process.execPath, [`${here}mingru-engine.mjs`, '--model', file, ...common]],
+    native: [nativeBin, ['--model', file, ...common]],
+    pytorch: [PYTHON, [`${here}peers/torch_bench.py`, '--model', file, ...common]],
+    'onnxruntime-web': [process.execPath, [`${here}peers/ort_bench.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
+  }[engine];
+  log(`${m.name}: ${engine} ${dtype} ${threads} thread(s)`);
+  const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${engine} ${dtype} on ${m.name} failed (exit ${r.status})`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  return { ...out, engine, dtype, model: m.name, threads };
 }
+
+const maxDiff = (a, b) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])), 0);
+
+// ---------------------------------------------------------------- run
+buildNative();
+if (!opt['skip-peers']) preparePeers();
+const rows = [];
+for (const m of models) {
+  for (const threads of [1, 2]) {
+    for (const dtype of ['f32', 'q8']) for (const engine of ['mingru', 'native']) rows.push(run(engine, m, dtype, threads));
+    if (!opt['skip-peers']) for (const engine of ['pytorch', 'onnxruntime-web']) rows.push(run(engine, m, 'f32', threads));
+  }
+}
+for (const r of rows) {
+  const ref = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === r.dtype && x.threads === 1);
+  r.maxLogitDiff = Math.max(maxDiff(r.check.promptLogits, ref.check.promptLogits), maxDiff(r.check.stepLogits, ref.check.stepLogits));
+  r.agrees = r.maxLogitDiff <= TOL;
+  if (r.dtype === 'q8') {
+    const f = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === 'f32' && x.threads === 1);
+    r.maxLogitDiffVsF32 = Math.max(maxDiff(r.check.promptLogits, f.check.promptLogits), maxDiff(r.check.stepLogits, f.check.stepLogits));
+  }
+}
+for (const r of rows) delete r.check;
+
+// long generation: the wasm memory after 1,000 and after --long tokens (demo model, Q8, 2 threads)
+const long = Number(opt.long);
+let longRun = null;
+if (long > 0) {
+  const demo = MODELS.demo();
+  log(`generating ${long} tokens with the demo model (Q8, 2 threads)`);
+  longRun = run('mingru', demo, 'q8', 2, ['--long', String(long), '--prefill', '64', '--steps', '16']).long;
+}
+
+// the demo model's bits per byte, F32 and Q8, on the first 60,000 held-out bytes
+let bpb = null;
+if (existsSync(`${root}models/kjv.safetensors`)) {
+  const val = `${work}kjv-val.txt`;
+  if (!existsSync(val)) execFileSync(PYTHON, [`${root}tools/baselines.py`, '--write-val', val], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const score = (file) => {
+    const out = execFileSync(process.execPath, [`${here}eval-bpb.mjs`, file, val, '--limit', '60000', '--threads', '2'], { encoding: 'utf8' });
+    return Number(/: ([\d.]+) bits\/byte/.exec(out)[1]);
+  };
+  log('bits per byte of the demo model (F32, Q8)');
+  bpb = { bytes: 60000, f32: score(`${root}models/kjv.safetensors`), q8: score(`${root}models/kjv.q8.safetensors`) };
+}
+
+const wasm = Object.fromEntries(['mingru.wasm', 'mingru-threads.wasm', 'node/mingru-threads.wasm']
+  .map((f) => [f, statSync(`${root}dist/${f}`).size]));
+
+// ---------------------------------------------------------------- report
+const get = (model, engine, dtype, threads) => rows.find((r) => r.model === model && r.engine === engine && r.dtype === dtype && r.threads === threads);
+const fmt = (x, d = 0) => (x >= 100 ? x.toFixed(0) : x.toFixed(d || 1));
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
 const date = new Date().toISOString().slice(0, 10);
-console.log(`\nmingru wasm (SIMD), random minGRU LM: dim ${config.dim}, depth ${config.depth}, ${(parameterCount(config) / 1e6).toFixed(1)}M parameters`);
-console.log(`${machine}, ${date}; medians of ${RUNS} runs\n`);
-console.log('| threads | prefill 4096 tokens (tokens/s) | step (tokens/s) | prefill speed-up | step speed-up |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) {
-  console.log(`| ${r.threads} | ${r.prefillTokensPerSecond.toFixed(0)} | ${r.stepTokensPerSecond.toFixed(1)} | ` +
-    `${(r.prefillTokensPerSecond / rows[0].prefillTokensPerSecond).toFixed(2)}x | ${(r.stepTokensPerSecond / rows[0].stepTokensPerSecond).toFixed(2)}x |`);
+const md = [];
+md.push(`# npm run bench, ${date}`, '', `${machine}. Prefill: forward over 4096 tokens; step: 256 tokens after a 64-token prompt; ` +
+  'tokens/s, medians of 3 runs (1 run for the 48M model). Logits: largest |difference| from mingru wasm (F32 or Q8, 1 thread) ' +
+  `after the prompt and after the last step; "ok" = within ${TOL}.`, '');
+for (const m of models) {
+  md.push(`## ${m.name}: ${m.config}, ${(m.parameters / 1e6).toFixed(1)}M parameters`, '');
+  md.push('| engine | weights | threads | prefill tok/s | step tok/s | mingru step is | peak RSS MB | logits |', '|---|---|---|---|---|---|---|---|');
+  for (const r of rows.filter((x) => x.model === m.name)) {
+    const ours = get(m.name, 'mingru', r.dtype, r.threads);
+    md.push(`| ${r.engine} | ${r.dtype.toUpperCase()} | ${r.threads} | ${fmt(r.prefillTokensPerSecond)} | ${fmt(r.stepTokensPerSecond)} | ` +
+      `${r.engine === 'mingru' ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} | ` +
+      `${r.maxLogitDiff.toExponential(1)} ${r.agrees ? 'ok' : 'DIFFERS'} |`);
+  }
+  const one = get(m.name, 'mingru', 'f32', 1), nat = get(m.name, 'native', 'f32', 1);
+  const gflops = (r) => (2 * m.parameters * r.prefillTokensPerSecond / 1e9).toFixed(1);
+  md.push('', `Prefill arithmetic on 1 thread (2 x parameters x tokens/s): mingru wasm ${gflops(one)} GFLOPS, native ${gflops(nat)} GFLOPS.`, '');
 }
-console.log(`\nprefill vs step on 1 thread: ${(rows[0].prefillTokensPerSecond / rows[0].stepTokensPerSecond).toFixed(1)}x`);
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const file = new URL(`./results/threads-${date}.json`, import.meta.url);
-writeFileSync(file, JSON.stringify({ date, machine, config, parameters: parameterCount(config), prefillTokens: PREFILL, steps: STEPS, runs: RUNS, rows }, null, 2) + '\n');
-console.log(`wrote ${file.pathname}`);
+
+const targets = [];
+const target = (what, value, met) => targets.push({ what, value, met });
+for (const m of models) {
+  for (const threads of [1, 2]) {
+    const ours = get(m.name, 'mingru', 'f32', threads);
+    const ort = get(m.name, 'onnxruntime-web', 'f32', threads), pt = get(m.name, 'pytorch', 'f32', threads);
+    if (ort) target(`${m.name}, ${threads} thread(s): step >= 2x onnxruntime-web`, ratio(ours.stepTokensPerSecond, ort.stepTokensPerSecond), ours.stepTokensPerSecond >= 2 * ort.stepTokensPerSecond);
+    if (pt) target(`${m.name}, ${threads} thread(s): step >= 5x PyTorch`, ratio(ours.stepTokensPerSecond, pt.stepTokensPerSecond), ours.stepTokensPerSecond >= 5 * pt.stepTokensPerSecond);
+  }
+  const w = get(m.name, 'mingru', 'f32', 1), n = get(m.name, 'native', 'f32', 1);
+  target(`${m.name}: single-thread wasm >= 1/2 native, prefill`, ratio(w.prefillTokensPerSecond, n.prefillTokensPerSecond), w.prefillTokensPerSecond >= n.prefillTokensPerSecond / 2);
+  target(`${m.name}: single-thread wasm >= 1/2 native, step`, ratio(w.stepTokensPerSecond, n.stepTokensPerSecond), w.stepTokensPerSecond >= n.stepTokensPerSecond / 2);
+  target(`${m.name}: prefill >= 10x step (1 thread)`, ratio(w.prefillTokensPerSecond, w.stepTokensPerSecond), w.prefillTokensPerSecond >= 10 * w.stepTokensPerSecond);
+  if (m.parameters > 30e6) {
+    for (const threads of [1, 2]) {
+      const q = get(m.name, 'mingru', 'q8', threads), f = get(m.name, 'mingru', 'f32', threads);
+      target(`${m.name}, ${threads} thread(s): Q8 step >= 1.5x F32 step`, ratio(q.stepTokensPerSecond, f.stepTokensPerSecond), q.stepTokensPerSecond >= 1.5 * f.stepTokensPerSecond);
+    }
+  }
+}
+if (bpb) target('demo model: Q8 bits/byte within 1% of F32', `${bpb.q8.toFixed(4)} vs ${bpb.f32.toFixed(4)} (${((bpb.q8 / bpb.f32 - 1) * 100).toFixed(2)}%)`, bpb.q8 <= bpb.f32 * 1.01);
+for (const [f, size] of Object.entries(wasm)) target(`${f} < 300 KB`, `${(size / 1024).toFixed(0)} KB`, size < 300 * 1024);
+if (longRun) target(`wasm memory flat over ${long.toLocaleString('en-US')} generated tokens`, `${(longRun.wasmMemoryAfter1kBytes / 2 ** 20).toFixed(1)} MB after 1,000 -> ${(longRun.wasmMemoryAfterBytes / 2 ** 20).toFixed(1)} MB; NaN: ${longRun.anyNaN}`, longRun.wasmMemoryAfterBytes === longRun.wasmMemoryAfter1kBytes && !longRun.anyNaN);
+target('every engine gives the same logits (1e-3)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
+
+md.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
+for (const t of targets) md.push(`| ${t.what} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`);
+const text = md.join('\n') + '\n';
+console.log(`\n${text}`);
+mkdirSync(`${here}results`, { recursive: true });
+writeFileSync(`${here}results/bench-${date}.md`, text);
+writeFileSync(`${here}results/bench-${date}.json`, JSON.stringify({ date, machine, models, rows, longRun, bpb, wasm, targets }, null, 1) + '\n');
+log(`wrote bench/results/bench-${date}.md and .json`);

@@ -158,7 +158,7 @@ static int floats_of(mg_model *m, mg_tensor_info *t, const float **out) {
 }
 
 static int vector(mg_model *m, const char *name, uint64_t n, const float **out) {
-    mg_tensor_info *t;
+    mg_tensor_info *t = NULL;
     int st = claim(m, name, 1, &n, &t);
     return st ? st : floats_of(m, t, out);
 }
@@ -167,7 +167,7 @@ static int vector(mg_model *m, const char *name, uint64_t n, const float **out) 
  * floats, or I8 with its F32 NAME.scale [rows]. */
 static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, mg_matrix *w) {
     uint64_t shape[3] = {(uint64_t)rows, (uint64_t)cols, 1};
-    mg_tensor_info *t;
+    mg_tensor_info *t = NULL;
     int st = claim(m, name, ndim, shape, &t);
     if (st) return st;
     w->rows = rows, w->cols = cols;
@@ -198,7 +198,7 @@ static int bind_weights(mg_model *m) {
         mg_lm_layer *L = &m->layers[i];
         if (k) {
             uint64_t dw[3] = {(uint64_t)D, 1, (uint64_t)k};
-            mg_tensor_info *t;
+            mg_tensor_info *t = NULL;
             if ((st = claim(m, NAME("layers.%d.0.net.0.weight", i), 3, dw, &t)) || (st = floats_of(m, t, &L->conv_dw)) ||
                 (st = vector(m, NAME("layers.%d.0.net.0.bias", i), (uint64_t)D, &L->conv_dw_b)) ||
                 (st = matrix(m, NAME("layers.%d.0.net.1.weight", i), D, D, 3, &L->conv_pw)) ||
