@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""PyTorch peer of `npm run bench`: times tools/reference.py's MinLMRef (prefill with its parallel log-space
+scan, one-token steps with its cached `step`) on a mingru .safetensors model and prints ONE JSON line.
+
+    /usr/bin/python3 bench/peers/torch_bench.py --model FILE.safetensors --threads N \
+        [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
+
+Also the safetensors loader of bench/peers/export_onnx.py (load_model).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from reference import MinLMRef  # noqa: E402
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def read_safetensors(path):
+    """(metadata dict, {name: float32 numpy array}); F32 tensors only (docs/format.md)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError(f"{path}: header length {n} beyond the file")
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: tensor {name} is {info['dtype']}; the peers read F32 models only "
+                             f"(write one with tools/convert.py --dtype f32 or bench/random-model.mjs without q8)")
+        start, end = info["data_offsets"]
+        arr = np.frombuffer(data, dtype="<f4", count=(end - start) // 4, offset=base + start)
+        tensors[name] = arr.reshape(info["shape"]).astype(np.float32)
+    return meta, tensors
+
+
+def model_config(meta):
+    """The MinLMRef keyword arguments from the metadata of docs/format.md."""
+    try:
+        k = int(meta["conv_kernel_size"])
+        return dict(num_tokens=int(meta["num_tokens"]), dim=int(meta["dim"]), depth=int(meta["depth"]),
+                    ff_mult=float(meta["ff_mult"]), expansion=float(meta["expansion_factor"]),
+                    conv_kernel_size=k if k > 0 else 3, enable_conv=k > 0, use_lstm=meta["cell"] == "lstm")
+    except KeyError as e:
+        raise ValueError(f"missing metadata key {e}") from None
+
+
+def load_model(path):
+    """(MinLMRef in eval mode with the file's weights loaded strictly, metadata)."""
+    meta, tensors = read_safetensors(path)
+    if meta.get("cell") not in ("gru", "lstm"):
+        raise ValueError(f"{path}: metadata cell must be gru or lstm, not {meta.get('cell')!r}")
+    model = MinLMRef(**model_config(meta))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    return model.eval(), meta
+
+
+def token_at(i, num_tokens):
+    return (i * 7919) % num_tokens
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--prefill", type=int, default=4096)
+    ap.add_argument("--prompt", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=256)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    if min(args.prefill, args.prompt, args.steps, args.runs, args.threads) < 1:
+        ap.error("--threads, --prefill, --prompt, --steps and --runs must be at least 1")
+
+    torch.set_num_threads(args.threads)
+    model, meta = load_model(args.model)
+    nt = int(meta["num_tokens"])
+    tokens = torch.tensor([[token_at(i, nt) for i in range(max(args.prefill, args.prompt + args.steps))]])
+
+    with torch.no_grad():
+        # check + warm-up: the parallel forward over the prompt
+        prompt_logits = model(tokens[:, :args.prompt])[0, -1]
+        model(tokens[:, :min(64, args.prefill)])
+
+        prefill_tps = []
+        for r in range(args.runs):
+            t0 = time.perf_counter()
+            model(tokens[:, :args.prefill])
+            dt = time.perf_counter() - t0
+            prefill_tps.append(args.prefill / dt)
+            log(f"torch prefill run {r + 1}/{args.runs}: {args.prefill} tokens in {dt:.3f} s")
+
+        # the step state after the prompt: MinLMRef.step one token at a time from an empty state (untimed)
+        state = None
+        for i in range(args.prompt):
+            seq_logits, state = model.step(tokens[:, i], state)
+        prompt_state = state
+        seq_vs_parallel = (seq_logits[0] - prompt_logits).abs().max().item()
+        # warm-up steps
+        s = prompt_state
+        for i in range(min(8, args.steps)):
+            _, s = model.step(tokens[:, args.prompt + i], s)
+
+        step_tps = []
+        for r in range(args.runs):
+            state = prompt_state
+            t0 = time.perf_counter()
+            for i in range(args.steps):
+                logits, state = model.step(tokens[:, args.prompt + i], state)
+            dt = time.perf_counter() - t0
+            step_tps.append(args.steps / dt)
+            log(f"torch step run {r + 1}/{args.runs}: {args.steps} steps in {dt:.3f} s")
+
+    out = {
+        "engine": "pytorch",
+        "version": torch.__version__,
+        "threads": args.threads,
+        "prefillTokensPerSecond": statistics.median(prefill_tps),
+        "stepTokensPerSecond": statistics.median(step_tps),
+        "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "check": {"promptLogits": prompt_logits.tolist(), "stepLogits": logits[0].tolist()},
+        "notes": ("tools/reference.py MinLMRef, F32, torch.no_grad, batch 1. Prefill: its parallel forward "
+                  "(log-space scan: cumsum + logcumsumexp). Step: its cached step(); the prompt state comes "
+                  "from running step() over the prompt tokens one at a time (untimed); promptLogits from the "
+                  f"parallel forward (step-loop logits differ by {seq_vs_parallel:.2e}). Median of {args.runs} runs."),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as e:
+        sys.exit(f"torch_bench: {e}")
