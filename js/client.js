@@ -140,12 +140,26 @@ export class Model {
     return new State(this, h, Number(view.getBigUint64(36, true)));
   }
 
+  /** With a signal, an abort is passed on to the worker, which rejects with MG_EABORTED (state as it was). */
   async forward(tokens, options = {}) {
     this._live('forward');
-    const { options: o, state } = stateArg(this, options, 'forward');
-    const r = await call(this._handle, 'forward', [tokens, o ?? {}]);
-    if (state) state._tokens = r.tokens;
-    return r.value;
+    const { signal, ...rest } = options ?? {};
+    if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', 'forward: signal must be an AbortSignal');
+    if (signal?.aborted) throw new MingruError('MG_EABORTED', 'forward was aborted', { cause: signal.reason });
+    const { options: o, state } = stateArg(this, rest, 'forward');
+    // `signal: true` asks the worker for an abortable forward
+    const { id, promise } = request({ op: 'call', handle: this._handle, method: 'forward', args: [tokens, { ...o, signal: signal ? true : undefined }] });
+    const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (state && signal) state.busy = true;
+    try {
+      const r = await promise;
+      if (state) state._tokens = r.tokens;
+      return r.value;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (state && signal) state.busy = false;
+    }
   }
 
   async step(token, options = {}) {

@@ -118,8 +118,9 @@ export class Model {
   readonly backend: Backend;
   createState(): State;
   loadState(bytes: Uint8Array): State;
-  /** logits [numTokens] of the last token, or [n, numTokens] with allLogits */
-  forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean }): Promise<Float32Array>;
+  /** logits [numTokens] of the last token, or [n, numTokens] with allLogits; an abort through `signal` rejects
+   * with MG_EABORTED and leaves the state as it was */
+  forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
   step(token: number, options?: { state?: State }): Promise<Float32Array>;
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;
   encode(text: string): Uint8Array;

@@ -5,12 +5,13 @@ import { readSource } from './source.js';
 import { ByteDecoder, decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
 
 const KERNELS = { auto: 0, reference: 1, simd: 2 };
+const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
 /** A sequence's recurrent state. Its size does not depend on the sequence's length. */
 export class State {
   #model;
   #ptr;
-  busy = false; // true while a generate() runs on it
+  busy = false; // true while a generate() or a forward() with a signal runs on it
 
   /** @internal */
   constructor(model, ptr) {
@@ -33,6 +34,7 @@ export class State {
   /** A copy of this state, independent from then on (branching). */
   clone() {
     this.#model._live('state.clone');
+    this.#notBusy('clone');
     const rt = this.#model._rt;
     const src = this._handle(null, 'state.clone');
     return this.#model._adopt(rt.handleOut((out) => rt.check(rt.mod._mgw_state_clone(src, out), 'state.clone')));
@@ -49,6 +51,7 @@ export class State {
    * @returns {Promise<Uint8Array>} (a promise in Node too, as in browsers, where the engine is in a worker) */
   async save() {
     this.#model._live('state.save');
+    this.#notBusy('save');
     const rt = this.#model._rt;
     const h = this._handle(null, 'state.save');
     const size = rt.mod._mgw_state_save_size(h);
@@ -76,17 +79,20 @@ export class State {
   }
 
   #notBusy(what) {
-    if (this.busy) fail('MG_EBUSY', `state.${what}: a generate() is running on this state`);
+    if (this.busy) fail('MG_EBUSY', `state.${what}: a generate() or forward() is running on this state`);
   }
 }
 
-function tokenArray(tokens, what) {
+/** Checks token ids here, before they cross into wasm as int32 (where 2^32 + 5 would become 5). */
+function tokenArray(tokens, V, what) {
   if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
     fail('MG_EINVAL', `${what}: tokens must be an array or typed array of token ids`);
   }
   if (tokens.length === 0) fail('MG_EINVAL', `${what}: needs at least one token`);
   for (let i = 0; i < tokens.length; i++) {
-    if (!Number.isInteger(tokens[i])) fail('MG_EINVAL', `${what}: token at position ${i} is ${tokens[i]}, not an integer`);
+    const t = tokens[i];
+    if (!Number.isInteger(t)) fail('MG_EINVAL', `${what}: token at position ${i} is ${t}, not an integer`);
+    if (t < 0 || t >= V) fail('MG_ERANGE', `${what}: token ${t} at position ${i} is outside [0, ${V})`);
   }
   return tokens;
 }
@@ -106,6 +112,7 @@ function intOption(value, name, lo, hi, fallback) {
 }
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+const FORWARD_BLOCK = 128; // MG_BLOCK: forward() with a signal feeds the tokens in the blocks the engine uses
 
 /** A loaded language model (minLM: minGRU or minLSTM layers). Create with load(). */
 export class Model {
@@ -197,7 +204,7 @@ export class Model {
     if (state === undefined) return null;
     if (!(state instanceof State)) fail('MG_EINVAL', `${what}: state must be a State from createState()`);
     const h = state._handle(this, what);
-    if (state.busy) fail('MG_EBUSY', `${what}: a generate() is running on this state`);
+    if (state.busy) fail('MG_EBUSY', `${what}: a generate() or forward() is running on this state`);
     return h;
   }
 
@@ -214,12 +221,17 @@ export class Model {
   }
 
   /**
-   * Feeds tokens (prefill, by the parallel scan) and leaves `state` after them.
+   * Feeds tokens (prefill, by the parallel scan) and leaves `state` after them. With a `signal`, the tokens go
+   * in blocks between which other work runs; an abort rejects with MG_EABORTED and leaves the state as it was.
    * @returns {Promise<Float32Array>} logits [numTokens] of the last token, or [n, numTokens] with allLogits
    */
-  async forward(tokens, { state, allLogits = false } = {}) {
+  async forward(tokens, { state, allLogits = false, signal } = {}) {
     const m = this._live('forward');
-    tokenArray(tokens, 'forward');
+    tokenArray(tokens, this.config.numTokens, 'forward');
+    if (signal !== undefined) {
+      if (!(signal instanceof AbortSignal)) fail('MG_EINVAL', 'forward: signal must be an AbortSignal');
+      return this.#forwardAbortable(tokens, state, allLogits, signal);
+    }
     const rt = this._rt;
     const V = this.config.numTokens;
     const rows = allLogits ? tokens.length : 1;
@@ -234,10 +246,57 @@ export class Model {
     });
   }
 
+  /** forward() with a signal: blocks of MG_BLOCK (128) tokens, as the engine cuts a prefill itself, so the
+   * logits are the same as in one call. The event loop runs between blocks (every 8 ms), so an abort can land;
+   * meanwhile the state is busy (other calls on it are refused). On any failure the state is restored from a
+   * snapshot taken at the start. */
+  async #forwardAbortable(tokens, state, allLogits, signal) {
+    const rt = this._rt;
+    const V = this.config.numTokens;
+    const n = tokens.length;
+    const aborted = () => new MingruError('MG_EABORTED', 'forward was aborted', { cause: signal.reason });
+    if (signal.aborted) throw aborted();
+    const own = state === undefined;
+    const st = own ? this.createState() : state;
+    const s = this.#stateFor(st, 'forward');
+    st.busy = true;
+    let snapshot = 0, tp = 0, lp = 0;
+    try {
+      snapshot = rt.handleOut((out) => rt.check(rt.mod._mgw_state_clone(s, out), 'forward'));
+      tp = rt.pushI32(tokens);
+      lp = rt.alloc((allLogits ? Math.min(n, FORWARD_BLOCK) : 1) * V * 4);
+      const result = new Float32Array((allLogits ? n : 1) * V);
+      let lastYield = Date.now();
+      for (let at = 0; at < n; at += FORWARD_BLOCK) {
+        if (at > 0 && Date.now() - lastYield > 8) {
+          await yieldToEventLoop();
+          lastYield = Date.now();
+        }
+        if (signal.aborted) throw aborted();
+        const m = this._live('forward');
+        const T = Math.min(FORWARD_BLOCK, n - at);
+        rt.check(rt.mod._mgw_lm_forward(m, s, tp + 4 * at, T, lp, allLogits ? 1 : 0), 'forward');
+        if (allLogits) result.set(new Float32Array(rt.memory.buffer, lp, T * V), at * V);
+      }
+      if (!allLogits) result.set(new Float32Array(rt.memory.buffer, lp, V));
+      return result;
+    } catch (e) {
+      if (snapshot && this.#ptr) rt.mod._mgw_state_copy(s, snapshot); // back to where it was
+      throw e;
+    } finally {
+      rt.free(tp);
+      rt.free(lp);
+      if (snapshot) rt.mod._mgw_state_free(snapshot); // a state does not need its model to be freed
+      st.busy = false;
+      if (own) st.dispose();
+    }
+  }
+
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numTokens] */
   async step(token, { state } = {}) {
     const m = this._live('step');
     if (!Number.isInteger(token)) fail('MG_EINVAL', `step: token must be an integer, got ${token}`);
+    tokenArray([token], this.config.numTokens, 'step');
     const rt = this._rt;
     return this.#withState(state, 'step', (s) =>
       rt.withBuffers({}, { logits: this.config.numTokens }, (p) => rt.check(rt.mod._mgw_lm_step(m, s, token, p.logits), 'step')).logits);
@@ -374,13 +433,24 @@ export async function load(source, options = {}) {
   const threads = await resolveThreads(o.threads, 'load');
   const [rt, bytes] = await Promise.all([getRuntime(threads), readSource(source, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
-  const buf = rt.pushBytes(bytes);
+  // The file is copied into the engine's memory (F32 and I8 weights are used there in place; F16/BF16 ones are
+  // converted to F32 copies), which wasm32 caps at 2 GB: see docs/robustness.md for the largest loadable model.
+  const tooLarge = (what) => new MingruError('MG_ENOMEM', `load: ${what}: the model file is ${bytes.length} bytes ` +
+    `(${(bytes.length / 2 ** 30).toFixed(2)} GiB) and WebAssembly memory is limited to ${MEMORY_LIMIT / 2 ** 30} GiB ` +
+    '(wasm32), which must hold the file, the F32 copies of F16/BF16 weights and the working buffers');
+  if (bytes.length >= MEMORY_LIMIT) throw tooLarge('too large');
+  let buf;
+  try {
+    buf = rt.pushBytes(bytes);
+  } catch (e) {
+    throw e.code === 'MG_ENOMEM' ? tooLarge('out of memory copying it in') : e;
+  }
   let ptr;
   try {
     ptr = rt.handleOut((out) => rt.check(rt.mod._mgw_model_load(buf, bytes.length, KERNELS[kernel], out), 'load'));
   } catch (e) {
     rt.free(buf); // on failure the engine did not take the buffer
-    throw e;
+    throw e.code === 'MG_ENOMEM' ? tooLarge(e.message.replace(/^load: /, '')) : e;
   }
   return new Model(rt, ptr);
 }

@@ -14,8 +14,37 @@ async function wasmBytes(url) {
   return response.arrayBuffer();
 }
 
+/** A CommonJS glue for Node (its package.json says commonjs), given `load(require)` that requires it. The
+ * threaded glue takes worker_threads.Worker for its pool: keep the workers it starts, so that once loaded they
+ * are unref'd (sleeping pool threads must not keep the process alive). */
+async function nodeGlue(load) {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const factory = load(require);
+  const threads = require('node:worker_threads');
+  return {
+    default: async (options) => {
+      const started = [];
+      const NodeWorker = threads.Worker;
+      threads.Worker = class extends NodeWorker {
+        constructor(...args) {
+          super(...args);
+          started.push(this);
+        }
+      };
+      try {
+        const mod = await factory(options);
+        for (const w of started) w.unref();
+        return mod;
+      } finally {
+        threads.Worker = NodeWorker;
+      }
+    },
+  };
+}
+
 // The builds. URLs are written out literally, next to import.meta.url, so that bundlers find the files.
-const BUILDS = {
+const SHIPPED = {
   single: {
     glue: () => import('../dist/mingru.js'),
     wasm: () => new URL('../dist/mingru.wasm', import.meta.url),
@@ -27,37 +56,25 @@ const BUILDS = {
     worker: () => new URL('../dist/mingru-threads.worker.js', import.meta.url),
   },
   threadsNode: {
-    // CommonJS glue on worker_threads (dist/node/package.json says commonjs)
-    glue: async () => {
-      const { createRequire } = await import('node:module');
-      const require = createRequire(import.meta.url);
-      const factory = require('../dist/node/mingru-threads.js');
-      const threads = require('node:worker_threads');
-      // The glue takes worker_threads.Worker for its pool. Keep the workers it starts, so that once loaded
-      // they are unref'd: sleeping pool threads must not keep the process alive.
-      return {
-        default: async (options) => {
-          const started = [];
-          const NodeWorker = threads.Worker;
-          threads.Worker = class extends NodeWorker {
-            constructor(...args) {
-              super(...args);
-              started.push(this);
-            }
-          };
-          try {
-            const mod = await factory(options);
-            for (const w of started) w.unref();
-            return mod;
-          } finally {
-            threads.Worker = NodeWorker;
-          }
-        },
-      };
-    },
+    glue: () => nodeGlue((require) => require('../dist/node/mingru-threads.js')),
     wasm: () => new URL('../dist/node/mingru-threads.wasm', import.meta.url),
   },
 };
+
+// Tests only, in Node: MINGRU_TEST_BUILD=safe takes the checked builds of dist-safe/ instead: the same C with
+// Emscripten's -sASSERTIONS=2 -sSAFE_HEAP=1 (scripts/test-safe.mjs builds them and runs tests on them). Their
+// paths are computed, not literals, so that bundlers never look for that directory.
+function safeBuilds() {
+  const url = (file) => new URL(['..', 'dist-safe', file].join('/'), import.meta.url);
+  return {
+    single: { glue: () => nodeGlue((require) => require(url('node/mingru.js').pathname)), wasm: () => url('node/mingru.wasm') },
+    threadsNode: {
+      glue: () => nodeGlue((require) => require(url('node/mingru-threads.js').pathname)),
+      wasm: () => url('node/mingru-threads.wasm'),
+    },
+  };
+}
+const BUILDS = isNode && process.env.MINGRU_TEST_BUILD === 'safe' ? safeBuilds() : SHIPPED;
 
 /** Whether this environment can run the threaded build (SharedArrayBuffer usable). */
 export function threadsAvailable() {
@@ -83,6 +100,15 @@ export async function resolveThreads(threads, what) {
       'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or use threads: 1');
   }
   return threads;
+}
+
+/** The URL the pool's workers start from. A bundler may inline that small script as a data: URL (Vite does,
+ * under its assetsInlineLimit), but a worker started from a data: URL has an opaque origin and cannot import
+ * the glue from the page's origin; such a script is started from a blob: URL instead, which keeps the origin. */
+async function pthreadWorkerUrl(url) {
+  if (url.protocol !== 'data:') return url.href;
+  const text = await (await fetch(url)).text();
+  return URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
 }
 
 async function instantiate(threads) {
@@ -120,7 +146,8 @@ async function instantiate(threads) {
     options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
     if (build.script) {
       options.mainScriptUrlOrBlob = build.script().href;
-      options.locateFile = (path) => (path.endsWith('.worker.js') ? build.worker().href : path);
+      const workerUrl = await pthreadWorkerUrl(build.worker());
+      options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }
   const mod = await createMingruModule(options);
@@ -154,6 +181,12 @@ class Runtime {
     this.simd = mod._mgw_has_simd() === 1;
   }
 
+  /** The engine's memory: `used`, the bytes malloc has handed out, and `size`, the WebAssembly memory's size
+   * (it grows, never shrinks). For tests and diagnostics. */
+  heapStats() {
+    return { used: this.mod._mgw_heap_used(), size: this.memory.buffer.byteLength };
+  }
+
   /** Throws a MingruError for a non-zero status, with the engine's message. */
   check(status, what) {
     if (status === 0) return;
@@ -163,6 +196,8 @@ class Runtime {
 
   /** Allocates bytes on the wasm heap (freed by free()); throws MG_ENOMEM when it cannot. */
   alloc(bytes) {
+    // the engine's memory ends below 2^31 (wasm32, MAXIMUM_MEMORY=2GB); larger sizes must not wrap around as int
+    if (!(bytes < 2 ** 31)) throw new MingruError('MG_ENOMEM', `out of WebAssembly memory allocating ${bytes} bytes (over 2 GiB)`);
     const ptr = this.mod._mgw_malloc(Math.max(bytes, 1));
     if (!ptr) throw new MingruError('MG_ENOMEM', `out of WebAssembly memory allocating ${bytes} bytes`);
     return ptr;

@@ -6,7 +6,8 @@
 //   { op: 'layer', cell, options, handle }     -> { info }
 //   { op: 'call', handle, method, args, newHandle? } -> the method's result (a new State is stored as newHandle)
 //   { op: 'generate', handle, prompt, options } -> pieces { id, piece }, then the state's token count
-//   { op: 'abort', target }                    aborts request `target` (a load or a generate)
+//   { op: 'abort', target }                    aborts request `target` (a load, a generate, or a call whose
+//                                              last argument has signal: true, as forward's options may)
 // Replies: { id, ok } or { id, error: { code, message } }. Handles are chosen by the page.
 import { MinGRU, MinLSTM } from './layer.js';
 import { load, State } from './model.js';
@@ -30,10 +31,11 @@ function object(handle) {
   return o;
 }
 
-/** Arguments may name states by handle: { state: 7 } becomes the State. */
-function withStates(options) {
-  if (!options || typeof options !== 'object' || typeof options.state !== 'number') return options;
-  return { ...options, state: object(options.state) };
+/** Arguments may name states by handle: { state: 7 } becomes the State; { signal: true } becomes `signal`. */
+function withStates(options, signal) {
+  if (!options || typeof options !== 'object') return options;
+  const o = options.signal === true ? { ...options, signal } : options;
+  return typeof o.state === 'number' ? { ...o, state: object(o.state) } : o;
 }
 
 function modelInfo(lm) {
@@ -59,7 +61,14 @@ const ops = {
 
   async call(id, { handle, method, args, newHandle }) {
     const target = object(handle);
-    const result = await target[method](...args.map((a, i) => (i === args.length - 1 ? withStates(a) : a)));
+    const controller = new AbortController();
+    aborts.set(id, controller);
+    let result;
+    try {
+      result = await target[method](...args.map((a, i) => (i === args.length - 1 ? withStates(a, controller.signal) : a)));
+    } finally {
+      aborts.delete(id);
+    }
     if (result instanceof State) {
       objects.set(newHandle, result);
       return { tokens: result.tokens };

@@ -3,6 +3,7 @@
 //   node scripts/build.mjs            the WebAssembly builds into dist/ (emcmake cmake; needs Emscripten)
 //   node scripts/build.mjs --native   the native library and C tests into build/native (ASan + UBSan)
 //   node scripts/build.mjs --if-missing   only build the WebAssembly if dist/ lacks it
+//   node scripts/build.mjs --safe     the checked builds (-sASSERTIONS=2 -sSAFE_HEAP=1) into dist-safe/, for the tests
 // CMake rebuilds only what changed, so running this again is cheap.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,9 @@ const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableP
 if (args.has('--native')) {
   run('cmake', ['-S', '.', '-B', 'build/native', '-DCMAKE_BUILD_TYPE=Debug']);
   run('cmake', ['--build', 'build/native', '-j', jobs]);
+} else if (args.has('--safe')) {
+  run('emcmake', ['cmake', '-S', '.', '-B', 'build/wasm-safe', '-DCMAKE_BUILD_TYPE=Release', '-DMINGRU_SAFE=ON']);
+  run('cmake', ['--build', 'build/wasm-safe', '-j', jobs]);
 } else {
   const outputs = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm',
     'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json'];

@@ -2,6 +2,7 @@
  * boundary: no structs, no 64-bit ints (a seed arrives as two 32-bit halves). Every function returns
  * a status; messages come from mg_last_error(). */
 #include <emscripten.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,9 @@ EMSCRIPTEN_KEEPALIVE void mgw_free(void *p) { free(p); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_last_error(void) { return mg_last_error(); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_strerror(int status) { return mg_strerror(status); }
 EMSCRIPTEN_KEEPALIVE int mgw_has_simd(void) { return mg_has_simd(); }
+/* Bytes of the heap that malloc has handed out and not got back (mallinfo's uordblks): the tests check that it
+ * comes back to where it was after load/dispose cycles, aborted calls and long generations. */
+EMSCRIPTEN_KEEPALIVE double mgw_heap_used(void) { return (double)mallinfo().uordblks; }
 EMSCRIPTEN_KEEPALIVE int mgw_dim_inner(int dim, double expansion_factor) { return mg_dim_inner(dim, expansion_factor); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_layer_create(int cell, int dim, double expansion_factor, int kernel, const float *w_in,
@@ -71,6 +75,7 @@ EMSCRIPTEN_KEEPALIVE void mgw_model_free(mg_model *m) { mg_model_free(m); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_state_create(const mg_model *m, mg_state **out) { return mg_state_create(m, out); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_clone(const mg_state *s, mg_state **out) { return mg_state_clone(s, out); }
+EMSCRIPTEN_KEEPALIVE int mgw_state_copy(mg_state *dst, const mg_state *src) { return mg_state_copy(dst, src); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_reset(mg_state *s) { return mg_state_reset(s); }
 EMSCRIPTEN_KEEPALIVE double mgw_state_tokens(const mg_state *s) { return (double)mg_state_tokens(s); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_save_size(const mg_state *s) { return (int)mg_state_save_size(s); }
