@@ -288,6 +288,13 @@ export async function load(source, options = {}) {
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('MG_EINVAL', 'load: onProgress must be a function');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', 'load: signal must be an AbortSignal');
   const { onProgress, signal, ...rest } = o;
+  if (rest.fetchOptions && typeof rest.fetchOptions === 'object') {
+    // the worker fetches: a Headers object cannot be posted to it (its entries can), and load's own signal
+    // stands for fetch's
+    const { signal: _, ...fetchOptions } = rest.fetchOptions;
+    if (typeof Headers !== 'undefined' && fetchOptions.headers instanceof Headers) fetchOptions.headers = [...fetchOptions.headers];
+    rest.fetchOptions = fetchOptions;
+  }
   let src = source;
   if (typeof source === 'string' || source instanceof URL) src = new URL(source, globalThis.location?.href).href;
   else if (typeof Response !== 'undefined' && source instanceof Response) src = await readSource(source, { onProgress, signal });

@@ -130,9 +130,14 @@ export class Model {
 
 export interface LoadOptions {
   threads?: Threads;
+  /** called as bytes arrive; total is null when the server does not say; a cache hit reports once, loaded = total */
   onProgress?: (progress: { loaded: number; total: number | null }) => void;
   signal?: AbortSignal;
+  /** fetch()'s options for a URL source, e.g. { headers: { Authorization: 'Bearer ...' } } (its signal is load's) */
   fetchOptions?: RequestInit;
+  /** keep an http(s) download in the Cache API (cache 'mingru') and read it from there next time; ignored for
+   * other sources and where there is no Cache API (Node, pages that are not a secure context). Default false. */
+  cache?: boolean;
   kernel?: Kernel;
 }
 

@@ -419,15 +419,20 @@ export class Model {
 /**
  * Loads a model from a .safetensors file made by tools/convert.py.
  * @param source a file path (Node), URL or URL string, ArrayBuffer/Uint8Array, Response or Blob
- * @param options { threads: 'auto' | number, onProgress({loaded, total}), signal, fetchOptions,
+ * @param options { threads: 'auto' | number, onProgress({loaded, total}), signal, fetchOptions, cache,
  *   kernel: 'auto'|'reference'|'simd' }. threads 'auto' (the default) takes the threaded build where
  *   SharedArrayBuffer is usable (always in Node), with one thread per core up to 8; 1 takes the
- *   single-thread build; more than 1 where threads cannot be had throws MG_ETHREADS.
+ *   single-thread build; more than 1 where threads cannot be had throws MG_ETHREADS. fetchOptions are
+ *   fetch()'s (headers for private hosting); cache: true keeps a downloaded file in the Cache API (source.js).
  */
 export async function load(source, options = {}) {
   const o = options ?? {};
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('MG_EINVAL', 'load: onProgress must be a function');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', 'load: signal must be an AbortSignal');
+  if (o.cache !== undefined && typeof o.cache !== 'boolean') fail('MG_EINVAL', `load: cache must be true or false, got ${o.cache}`);
+  if (o.fetchOptions !== undefined && (o.fetchOptions === null || typeof o.fetchOptions !== 'object')) {
+    fail('MG_EINVAL', 'load: fetchOptions must be an object (the options of fetch())');
+  }
   const kernel = o.kernel ?? 'auto';
   if (!(kernel in KERNELS)) fail('MG_EINVAL', `load: kernel must be one of ${Object.keys(KERNELS).join(', ')}, got ${kernel}`);
   const threads = await resolveThreads(o.threads, 'load');

@@ -1,8 +1,11 @@
 // source.js — the bytes of a model from wherever they are: a file path (Node), a URL, an ArrayBuffer or
-// typed array, a fetch Response, or a Blob; with progress reports and cancellation.
+// typed array, a fetch Response, or a Blob; with progress reports, cancellation, and the browser's Cache API.
 import { MingruError, fail } from './errors.js';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+/** The name of the Cache API cache that `load(url, { cache: true })` keeps model files in. */
+export const CACHE_NAME = 'mingru';
 
 function checkAbort(signal, what) {
   if (signal?.aborted) throw new MingruError('MG_EABORTED', `${what} was aborted`, { cause: signal.reason });
@@ -73,10 +76,53 @@ async function fromFile(path, options) {
   }
 }
 
+/** The cache for model files, or null where there is no Cache API (Node; pages that are not a secure
+ * context, i.e. plain http from a host other than localhost) or where storage is refused. */
+async function openCache() {
+  if (typeof caches === 'undefined') return null;
+  try {
+    return await caches.open(CACHE_NAME);
+  } catch {
+    return null;
+  }
+}
+
+/** Fetches `url`, through the cache when there is one: a hit is read whole and reported once as loaded = total;
+ * a miss is downloaded with progress as usual, then stored. Caching is best effort: a cache that cannot be read
+ * or written (quota, storage refused) is passed over, never an error. */
+async function fromUrl(url, options, cache) {
+  const { signal } = options;
+  const what = `loading ${url}`;
+  if (cache) {
+    const hit = await cache.match(url.href).catch(() => undefined);
+    const bytes = hit && new Uint8Array(await hit.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    checkAbort(signal, what);
+    if (bytes?.length > 0) {
+      options.onProgress?.({ loaded: bytes.length, total: bytes.length });
+      return bytes;
+    }
+  }
+  let response;
+  try {
+    response = await fetch(url, { ...options.fetchOptions, signal });
+  } catch (e) {
+    checkAbort(signal, what);
+    fail('MG_ELOAD', `cannot fetch ${url}: ${e.message}`);
+  }
+  const bytes = await fromResponse(response, options, what);
+  if (cache) {
+    const stored = new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) } });
+    await cache.put(url.href, stored).catch(() => {});
+  }
+  return bytes;
+}
+
 /**
  * The bytes of `source` as a Uint8Array.
  * @param source a URL or URL string, a file path (Node), an ArrayBuffer or ArrayBufferView, a Response or a Blob
- * @param options { onProgress({loaded, total}), signal, fetchOptions }
+ * @param options { onProgress({loaded, total}), signal, fetchOptions, cache }; `cache: true` keeps http(s)
+ *   downloads in the Cache API's cache CACHE_NAME and reads them from there next time; it is ignored for other
+ *   sources and where there is no Cache API (Node)
  */
 export async function readSource(source, options = {}) {
   const { signal } = options;
@@ -102,12 +148,6 @@ export async function readSource(source, options = {}) {
     const { fileURLToPath } = await import('node:url');
     return fromFile(fileURLToPath(url), options);
   }
-  let response;
-  try {
-    response = await fetch(url, { ...options.fetchOptions, signal });
-  } catch (e) {
-    checkAbort(signal, `loading ${url}`);
-    fail('MG_ELOAD', `cannot fetch ${url}: ${e.message}`);
-  }
-  return fromResponse(response, options, `loading ${url}`);
+  const cache = options.cache === true && (url.protocol === 'http:' || url.protocol === 'https:') ? await openCache() : null;
+  return fromUrl(url, options, cache);
 }
