@@ -172,8 +172,11 @@ mg_model_params mg_model_default_params(void);
 /* Loads a model from a .safetensors buffer. Everything is validated before any weight is used (bounds,
  * overlaps, dtypes, shapes against the config, every tensor present, none extra). Aligned F32 tensors are
  * used in place, so `data` must outlive the model (or pass take_ownership); F16/BF16 are converted.
- * Returns MG_OK, or MG_EBADFILE / MG_ESHAPE / MG_ENOMEM with mg_last_error() naming the field or tensor.
- * On failure with take_ownership the data is NOT freed (the caller still owns it). params may be NULL. */
+ * The SIMD kernels want F32 weight matrices rearranged (packed) once: with take_ownership that is done in
+ * place (the buffer is rewritten, on success only), else into copies (the model then holds its weight
+ * matrices twice). Returns MG_OK, or MG_EBADFILE / MG_ESHAPE / MG_ENOMEM with mg_last_error() naming the
+ * field or tensor. On failure with take_ownership the data is NOT freed (the caller still owns it).
+ * params may be NULL. */
 int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out);
 
 /* The model's configuration. */

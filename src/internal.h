@@ -48,12 +48,17 @@ void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const 
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
                        int ldc);
+/* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
+ * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
+void mg_pack_f32(const float *W, int N, int K, float *P);
+void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc);
 #endif
 
 /* The kernels one handle uses, chosen once from an MG_KERNEL_* value. */
 typedef struct {
     mg_matmul_fn f32;
     mg_matmul_q8_fn q8;
+    mg_matmul_fn packed; /* on weights rearranged by mg_pack_f32; NULL: this choice does not pack */
 } mg_kernels;
 
 /* Fills *k for an MG_KERNEL_* choice; returns 0 if that kernel is not compiled in. */
@@ -65,6 +70,7 @@ typedef struct {
     const int8_t *q8;   /* (rows, cols) */
     const float *scale; /* (rows) */
     int rows, cols;
+    int packed;         /* f32 is laid out by mg_pack_f32 (models pack at load for kernels that can) */
 } mg_matrix;
 
 /* C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc, split over the pool by

@@ -265,6 +265,39 @@ static int alloc_scratch(mg_model *m) {
     return MG_OK;
 }
 
+/* Rearranges an F32 weight matrix for the kernels' packed layout (mg_pack_f32): in place when the model
+ * may write it (its own copy, or a file it owns), else into a new copy. Never fails: without memory for
+ * the copy the matrix stays row-major, which the kernels also take. */
+static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_data, mg_matrix *w) {
+    if (!m->kernels.packed || !w->f32) return;
+    size_t bytes = (size_t)w->rows * w->cols * sizeof(float);
+    const uint8_t *at = (const uint8_t *)w->f32;
+    int in_place = !(at >= data && at < data + size) || writable_data;
+    float *src = (float *)w->f32, *dst = in_place ? src : own(m, bytes);
+    if (in_place) src = malloc(bytes);
+    if (!src || !dst) {
+        if (in_place) free(src);
+        return;
+    }
+    if (in_place) memcpy(src, w->f32, bytes);
+    mg_pack_f32(src, w->rows, w->cols, dst);
+    if (in_place) free(src);
+    w->f32 = dst;
+    w->packed = 1;
+}
+
+/* Packs every weight matrix the kernels multiply by (not the embedding: it is a lookup table). */
+static void pack_weights(mg_model *m, const void *data, size_t size, int writable_data) {
+    for (int i = 0; i < m->cfg.depth; i++) {
+        mg_lm_layer *L = &m->layers[i];
+        mg_matrix *ws[] = {&L->cell.w_in, L->cell.has_out ? &L->cell.w_out : NULL,
+                           m->cfg.conv_kernel_size ? &L->conv_pw : NULL, &L->ff1, &L->ff2};
+        for (size_t j = 0; j < sizeof ws / sizeof *ws; j++)
+            if (ws[j]) pack(m, data, size, writable_data, ws[j]);
+    }
+    pack(m, data, size, writable_data, &m->to_logits);
+}
+
 int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out) {
     if (!out) return mg_fail(MG_EINVAL, "mg_model_load: out is NULL");
     *out = NULL;
@@ -283,7 +316,8 @@ int mg_model_load(const void *data, size_t size, const mg_model_params *params, 
         mg_model_free(m);
         return st;
     }
-    m->cfg.identity = identity_of(data, size);
+    m->cfg.identity = identity_of(data, size); /* before packing, which may rewrite an owned file */
+    pack_weights(m, data, size, p.take_ownership);
     m->data = data;
     m->owns_data = p.take_ownership;
     *out = m;

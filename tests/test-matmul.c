@@ -7,13 +7,14 @@
 #include "internal.h"
 
 int main(void) {
-    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}};
+    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33}};
     int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
         float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
         float *scale = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * ldc);
         int8_t *Q = malloc((size_t)N * K);
+        float *P = malloc(sizeof(float) * N * K);
         fill_uniform(A, (size_t)M * lda, -1, 1);
         fill_uniform(W, (size_t)N * K, -1, 1);
         fill_uniform(scale, N, 0.01f, 0.1f);
@@ -28,12 +29,23 @@ int main(void) {
                 CHECK(choices[ki] == MG_KERNEL_SIMD && !mg_has_simd(), "kernel %d missing", choices[ki]);
                 continue;
             }
-            for (int q8 = 0; q8 < 2; q8++) {
+            /* form 0: F32, 1: int8, 2: F32 packed by mg_pack_f32 (whole, then rows 8.. alone as a thread does) */
+            for (int form = 0; form < 3; form++) {
+                int q8 = form == 1;
+                if (form == 2 && !k.packed) continue;
                 for (int i = 0; i < M * ldc; i++) C[i] = -12345.0f; /* padding must stay untouched */
-                if (q8)
-                    k.q8(M, N, K, A, lda, Q, scale, C, ldc);
-                else
-                    k.f32(M, N, K, A, lda, W, C, ldc);
+                if (form == 0) k.f32(M, N, K, A, lda, W, C, ldc);
+                if (form == 1) k.q8(M, N, K, A, lda, Q, scale, C, ldc);
+#ifdef MG_VECTOR
+                if (form == 2) {
+                    mg_pack_f32(W, N, K, P);
+                    k.packed(M, N, K, A, lda, P, C, ldc);
+                    if (N > 8) { /* rows [8, N) again, from their own part of P, over the first result */
+                        for (int m = 0; m < M; m++) C[m * ldc + 8] = -1;
+                        k.packed(M, N - 8, K, A, lda, P + 8 * K, C + 8, ldc);
+                    }
+                }
+#endif
                 for (int m = 0; m < M; m++) {
                     for (int n = 0; n < N; n++) {
                         double want = 0, mag = 0, amax = 0, wsum = 0;
@@ -46,17 +58,17 @@ int main(void) {
                         }
                         double rounding = q8 && choices[ki] != MG_KERNEL_REFERENCE ? 0.5 * amax / 32767 * wsum : 0;
                         if (isnan(want))
-                            CHECK(isnan(C[m * ldc + n]), "kernel %d q8 %d: NaN lost at (%d,%d)", choices[ki], q8, m, n);
+                            CHECK(isnan(C[m * ldc + n]), "kernel %d form %d: NaN lost at (%d,%d)", choices[ki], form, m, n);
                         else
                             CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3) + rounding,
-                                  "kernel %d q8 %d %dx%dx%d at (%d,%d): %g vs %g", choices[ki], q8, M, N, K, m, n,
+                                  "kernel %d form %d %dx%dx%d at (%d,%d): %g vs %g", choices[ki], form, M, N, K, m, n,
                                   C[m * ldc + n], want);
                     }
-                    for (int n = N; n < ldc; n++) CHECK(C[m * ldc + n] == -12345.0f, "kernel %d q8 %d wrote past N", choices[ki], q8);
+                    for (int n = N; n < ldc; n++) CHECK(C[m * ldc + n] == -12345.0f, "kernel %d form %d wrote past N", choices[ki], form);
                 }
             }
         }
-        free(A), free(W), free(scale), free(C), free(Q);
+        free(A), free(W), free(scale), free(C), free(Q), free(P);
     }
     return check_report("test-matmul");
 }
