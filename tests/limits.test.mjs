@@ -8,7 +8,6 @@ import { load, MingruError } from '../js/index.js';
 import { fixturePath, lmCases } from './lm-fixtures.mjs';
 import { makeModel } from './model-maker.mjs';
 
-const SAFE = process.env.MINGRU_TEST_BUILD === 'safe';
 const cases = lmCases();
 const gru = cases.find((c) => c.cell === 'gru' && c.convKernelSize && !c.oldNorm);
 const lstm = cases.find((c) => c.cell === 'lstm');
@@ -61,7 +60,7 @@ test('loads running at the same time all work (even the first ones, which start 
   for (const lm of [...models, late]) lm.dispose();
 });
 
-test('a header over the 100 MB bound is refused before it is read; one just under it loads', { skip: SAFE && 'slow under SAFE_HEAP' }, async () => {
+test('a header over the 100 MB bound is refused before it is read; one just under it loads', async () => {
   await assert.rejects(load(corpus('header-length-over-100MB.MG_EBADFILE.safetensors')), refused('MG_EBADFILE', /header length 209715200 is over the 100 MB limit/));
   await assert.rejects(load(withHeaderLength(100 * 2 ** 20 + 8)), refused('MG_EBADFILE', /header length 104857608 is over the 100 MB limit/));
   const lm = await load(withHeaderLength(100 * 2 ** 20 - 8));
@@ -84,7 +83,7 @@ test('a model too large for wasm32 memory is refused with MG_ENOMEM naming its s
   await assert.rejects(load(new Uint8Array(2 ** 31 + 1)), refused('MG_ENOMEM', /model file is 2147483649 bytes \(2\.00 GiB\).*limited to 2 GiB \(wasm32\)/));
 });
 
-test('an F16 model whose F32 copies do not fit is refused (MG_ENOMEM), its memory returned, the engine usable', { skip: SAFE && 'slow under SAFE_HEAP' }, async () => {
+test('an F16 model whose F32 copies do not fit is refused (MG_ENOMEM), its memory returned, the engine usable', async () => {
   const small = await load(fixturePath(gru.files.f32));
   const state = small.createState();
   const before = small._rt.heapStats().used;

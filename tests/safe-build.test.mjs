@@ -1,0 +1,17 @@
+// Under MINGRU_TEST_BUILD=safe (scripts/test-safe.mjs, part of npm test) the tests run on the checked builds of
+// dist-safe/ (-sASSERTIONS=2 -sSAFE_HEAP=1). This checks that they really are the ones loaded: a read outside
+// the heap traps there, where the shipped build would return whatever the memory holds.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getRuntime } from '../js/runtime.js';
+
+const SAFE = process.env.MINGRU_TEST_BUILD === 'safe';
+
+for (const threads of [1, 2]) {
+  test(`the checked build (${threads === 1 ? 'single thread' : 'threads'}) traps a read outside the heap`, { skip: !SAFE && 'only with MINGRU_TEST_BUILD=safe' }, async () => {
+    const rt = await getRuntime(threads);
+    const beyond = rt.memory.buffer.byteLength - 4096; // inside the memory, above everything malloc handed out
+    assert.ok(beyond > rt.heapStats().used);
+    assert.throws(() => rt.mod._mgw_state_tokens(beyond), /segmentation fault/);
+  });
+}
