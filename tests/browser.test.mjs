@@ -71,6 +71,8 @@ test('both builds give the same outputs in the browser, and the API works throug
     assert.equal(r.restoredTokens, 2);
     assert.equal(r.sameStep, true);
     assert.equal(r.rangeError, 'MG_ERANGE');
+    assert.equal(r.abortResult, 'MG_EABORTED', 'an aborted forward rejects');
+    assert.equal(r.abortRestored, true, 'and leaves the state as it was');
   }
 });
 
