@@ -13,6 +13,10 @@ async function main(): Promise<void> {
   console.log(logits.length, next.length, again.tokens, lm.config.dim, lm.backend.threads, lm.identity, lm.decode([72, 105]));
   again.dispose();
   lm.dispose();
+  const hosted: Model = await load(new URL('https://example.org/m.safetensors'), {
+    cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd',
+  });
+  hosted.dispose();
 
   const gru = await MinGRU.create({ dim: 8, expansionFactor: 1.5, seed: 3 });
   const { output, hidden } = await gru.forward(new Float32Array(16), { batch: 1, seqLen: 2 });

@@ -1,0 +1,216 @@
+// The package from the outside, as `npm install mingru` gives it: `npm pack` (of the build `npm test` has just
+// made: --ignore-scripts skips prepack's rebuild), then
+//   - the tarball holds what should ship and nothing else (no models, tests, sources);
+//   - a fresh Node project installs it (offline: it has no dependencies) and runs the README's Node example
+//     and `mingru` commands on the demo model, and converts a PyTorch checkpoint with the shipped
+//     tools/convert.py as the README says;
+//   - a fresh Vite 8.3.8 project (default config) installs it, bundles the README's page example with
+//     `vite build`, and the built files alone are served on 127.0.0.1 and run in chromium: with COOP/COEP on
+//     the threaded build, without on the single-thread one; the text must be the engine's for that seed, a
+//     reload must take the model from the Cache API, nothing may be logged as an error.
+// npm's downloads are cached in node_modules/.cache/mingru-npm, so only the first run needs the registry.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { load } from '../js/index.js';
+import { readmeExample, shellCommands } from './readme-examples.mjs';
+import { sendFile, staticServer } from './static-server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--no-first-run', '--disable-sync', '--disable-quic'];
+const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
+const PYTHON = '/usr/bin/python3'; // the README's, which has Debian's torch
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+const skipTorch = !hasTorch && !process.env.CI && `no torch and numpy for ${PYTHON}`;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const MODEL = join(root, 'models', 'kjv.q8.safetensors');
+const VITE = 'vite@8.3.8';
+const SAMPLING = { maxTokens: 100, temperature: 0.8, topK: 40, seed: 1 }; // the README examples'
+
+// npm without the settings of the npm that may be running these tests (npm test exports npm_config_* and
+// npm_package_*, which would point a child npm at this repository), with its cache in node_modules/.cache
+const env = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  npm_config_cache: join(root, 'node_modules', '.cache', 'mingru-npm'),
+  npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false',
+};
+
+function run(command, args, cwd, { timeout = 180000, extraEnv = {} } = {}) {
+  const r = spawnSync(command, args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout });
+  assert.equal(r.status, 0, `${command} ${args.join(' ')} (in ${cwd}) failed: ${r.error ?? ''}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+const timed = (what, fn) => {
+  const t0 = performance.now();
+  const result = fn();
+  console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return result;
+};
+
+/** A fresh project as `npm init -y` makes it, an ES module one. */
+function project(name) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  run('npm', ['init', '-y'], dir);
+  run('npm', ['pkg', 'set', 'type=module'], dir);
+  return dir;
+}
+
+async function expectedText(prompt, threads) {
+  const lm = await load(MODEL, { threads });
+  let text = '';
+  for await (const piece of lm.generate(prompt, SAMPLING)) text += piece;
+  lm.dispose();
+  return text;
+}
+
+let work, tarball, packed;
+
+before(() => {
+  for (const f of ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm', 'node/mingru-threads.js']) {
+    assert.ok(existsSync(join(root, 'dist', f)), `dist/${f} is missing: run npm run build first`);
+  }
+  work = mkdtempSync(join(tmpdir(), 'mingru-package-'));
+  const r = timed('npm pack', () => run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root));
+  [packed] = JSON.parse(r.stdout);
+  tarball = join(work, packed.filename);
+  assert.ok(existsSync(tarball));
+});
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('the tarball ships the package and nothing else', () => {
+  const files = packed.files.map((f) => f.path).sort();
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/format.md', 'bin/mingru.mjs', 'tools/convert.py',
+    'js/index.js', 'js/index.d.ts', 'js/worker.js', 'js/client.js', 'js/runtime.js', 'js/model.js', 'js/source.js',
+    'dist/mingru.js', 'dist/mingru.wasm', 'dist/mingru-threads.js', 'dist/mingru-threads.worker.js', 'dist/mingru-threads.wasm',
+    'dist/node/mingru-threads.js', 'dist/node/mingru-threads.wasm', 'dist/node/package.json']) {
+    assert.ok(files.includes(f), `${f} is not in the tarball`);
+  }
+  const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/format\.md|bin\/mingru\.mjs|tools\/convert\.py|js\/[a-z]+\.(js|d\.ts)|dist\/(node\/)?[a-z.-]+\.(js|wasm|json))$/;
+  assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'files that should not ship');
+  assert.ok(packed.size < 1e6, `the tarball is ${packed.size} bytes`);
+});
+
+test('a fresh Node project installs the tarball offline and runs the README example and commands', async () => {
+  const dir = project('node-app');
+  timed('npm install (Node project, offline)', () => run('npm', ['install', '--offline', tarball], dir));
+  assert.ok(!existsSync(join(dir, 'node_modules', 'mingru', 'models')));
+  symlinkSync(MODEL, join(dir, 'kjv.q8.safetensors'));
+
+  writeFileSync(join(dir, 'example.mjs'), readmeExample('node'));
+  const out = timed('README Node example', () => run(process.execPath, ['example.mjs'], dir)).stdout;
+  const text = await expectedText('And God said');
+  assert.ok(out.includes(`\n${text}\n`), `not the engine's text ${JSON.stringify(text)}:\n${out}`);
+  assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{ threads: \d+, simd: true \}\n/);
+  assert.match(out, /\n112 tokens read and written/);
+
+  // `npx mingru ...` from the README, offline: the command comes from the installed package
+  const [info, generate] = shellCommands(readmeExample('cli'));
+  assert.deepEqual([info.slice(0, 3), generate.slice(0, 3)], [['npx', 'mingru', 'info'], ['npx', 'mingru', 'generate']]);
+  const infoOut = run(info[0], info.slice(1), dir, { extraEnv: { npm_config_offline: 'true' } }).stdout;
+  assert.match(infoOut, /^name: +KJV minGRU \(demo\)$/m);
+  assert.match(infoOut, /^parameters: +3,415,296 \(int8 weights\)$/m);
+  const genOut = run(generate[0], generate.slice(1), dir, { extraEnv: { npm_config_offline: 'true' } }).stdout;
+  assert.ok(genOut.startsWith('In the beginning') && genOut.length > 100, genOut);
+});
+
+test('the README conversion: a PyTorch minLM checkpoint through the shipped tools/convert.py, then mingru info', { skip: skipTorch }, () => {
+  const dir = join(work, 'node-app');
+  // a small random minLM with minGRU-pytorch's tensor names (tools/reference.py of this repository)
+  run(PYTHON, ['-c', `import sys, torch; sys.path.insert(0, ${JSON.stringify(join(root, 'tools'))})
+from reference import MinLMRef
+torch.manual_seed(0)
+torch.save(MinLMRef(num_tokens=256, dim=32, depth=2).state_dict(), 'model.pt')`], dir);
+  const [convert, info] = shellCommands(readmeExample('convert'));
+  assert.deepEqual(convert.slice(0, 2), [PYTHON, 'node_modules/mingru/tools/convert.py']);
+  timed('README conversion', () => run(convert[0], convert.slice(1), dir));
+  const out = run(info[0], info.slice(1), dir, { extraEnv: { npm_config_offline: 'true' } }).stdout;
+  assert.match(out, /^name: +my-model$/m);
+  assert.match(out, /^cell: +minGRU$/m);
+  assert.match(out, /^dim: +32$/m);
+  assert.match(out, /\(int8 weights\)/);
+});
+
+test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chromium from the built files alone', { skip: skipBrowser }, async () => {
+  const dir = project('vite-app');
+  timed(`npm install ${VITE} + the tarball`, () => run('npm', ['install', '--prefer-offline', '--save-exact', VITE, tarball], dir));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'node_modules', 'vite', 'package.json'), 'utf8')).version, '8.3.8');
+  writeFileSync(join(dir, 'index.html'), `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>mingru in Vite</title></head>
+<body><pre id="output"></pre><script type="module" src="/main.js"></script></body></html>
+`);
+  // the README's example, then a line that hands the test what it needs
+  writeFileSync(join(dir, 'main.js'), `${readmeExample('browser')}\nwindow.mingruResult = { text: out.textContent, backend: lm.backend };\n`);
+  mkdirSync(join(dir, 'public'));
+  copyFileSync(MODEL, join(dir, 'public', 'kjv.q8.safetensors'));
+  const build = timed('vite build', () => run(process.execPath, [join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], dir));
+  const log = build.stdout + build.stderr;
+  assert.doesNotMatch(log, /externalized for browser compatibility|warning|error/i, log);
+  const dist = join(dir, 'dist');
+  const assets = readdirSync(join(dist, 'assets'));
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `the two browser builds' wasm: ${assets}`);
+  for (const f of assets) assert.ok(!readFileSync(join(dist, 'assets', f), 'latin1').includes(root), `${f} names ${root}`);
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  try {
+    for (const isolation of [true, false]) {
+      // only the built files; the model never from the HTTP cache, so that a second load not reaching the
+      // server can only be the Cache API
+      const { server, url, requests } = await staticServer({
+        root: dist,
+        isolation,
+        route(req, res, headers) {
+          if (req.url !== '/kjv.q8.safetensors') return false;
+          sendFile(res, join(dist, 'kjv.q8.safetensors'), { ...headers, 'Cache-Control': 'no-store' });
+          return true;
+        },
+      });
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const problems = [];
+        page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+        page.on('pageerror', (e) => problems.push(e.message));
+        // (not net::ERR_ABORTED: chromium sometimes reports it for the model's request from the worker when the
+        // body has been read to the end before the request's completion reached it; the text checks the model)
+        page.on('requestfailed', (r) => r.failure()?.errorText !== 'net::ERR_ABORTED' && problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+        page.on('response', (r) => r.status() >= 400 && problems.push(`${r.url()}: HTTP ${r.status()}`));
+        const runs = [];
+        for (const visit of ['first visit', 'reload']) {
+          const t0 = performance.now();
+          if (visit === 'reload') await page.reload();
+          else await page.goto(`${url}/`);
+          await page.waitForFunction(() => window.mingruResult, null, { timeout: 60000 });
+          const r = await page.evaluate(() => window.mingruResult);
+          runs.push(r);
+          console.log(`vite page ${isolation ? 'with' : 'without'} COOP/COEP, ${visit}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+            `backend ${JSON.stringify(r.backend)}, model requests ${requests.get('/kjv.q8.safetensors')}, ${JSON.stringify(r.text.slice(0, 60))}...`);
+          assert.equal(await page.textContent('#output'), r.text);
+        }
+        // 'auto': one thread per core (up to 8) when cross-origin isolated (2 on a 2-core machine), else 1
+        const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+        assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true });
+        if (isolation) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
+        assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
+        assert.equal(runs[0].text, await expectedText('And God said', runs[0].backend.threads), 'the engine\'s text for that seed');
+        assert.equal(runs[1].text, runs[0].text);
+        assert.equal(requests.get('/kjv.q8.safetensors'), 1, 'the reload took the model from the Cache API');
+        assert.deepEqual(problems, []);
+      } finally {
+        await context.close();
+        server.close();
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
