@@ -102,13 +102,19 @@ export async function resolveThreads(threads, what) {
   return threads;
 }
 
-/** The URL the pool's workers start from. A bundler may inline that small script as a data: URL (Vite does,
- * under its assetsInlineLimit), but a worker started from a data: URL has an opaque origin and cannot import
- * the glue from the page's origin; such a script is started from a blob: URL instead, which keeps the origin. */
-async function pthreadWorkerUrl(url) {
-  if (url.protocol !== 'data:') return url.href;
-  const text = await (await fetch(url)).text();
-  return URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
+/** The URL the pool's workers start from: a small classic script, from a blob: URL so that it has the page's
+ * origin, which imports Emscripten's worker script as a module and hands it the messages that arrived
+ * meanwhile. So the worker script may be rewritten by a dev server (Vite's adds import statements to it) or
+ * inlined by a bundler as a data: URL (Vite does that under its assetsInlineLimit; a worker started from a
+ * data: URL itself would have an opaque origin and could not import the glue). */
+function pthreadWorkerUrl(url) {
+  const boot = `const early = [];
+self.onmessage = (e) => early.push(e);
+import(${JSON.stringify(url.href)}).then(
+  () => { for (const e of early) self.onmessage(e); },
+  (e) => setTimeout(() => { throw e; }));
+`;
+  return URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
 }
 
 async function instantiate(threads) {
@@ -146,7 +152,7 @@ async function instantiate(threads) {
     options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
     if (build.script) {
       options.mainScriptUrlOrBlob = build.script().href;
-      const workerUrl = await pthreadWorkerUrl(build.worker());
+      const workerUrl = pthreadWorkerUrl(build.worker());
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }

@@ -7,11 +7,13 @@
 //   - a fresh Vite 8.3.8 project (default config) installs it, bundles the README's page example with
 //     `vite build`, and the built files alone are served on 127.0.0.1 and run in chromium: with COOP/COEP on
 //     the threaded build, without on the single-thread one; the text must be the engine's for that seed, a
-//     reload must take the model from the Cache API, nothing may be logged as an error.
+//     reload must take the model from the Cache API, nothing may be logged as an error; then Vite's dev server
+//     with the README's vite.config.js (COOP/COEP) runs it threaded.
 // npm's downloads are cached in node_modules/.cache/mingru-npm, so only the first run needs the registry.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -70,7 +72,7 @@ async function expectedText(prompt, threads) {
   return text;
 }
 
-let work, tarball, packed;
+let work, tarball, packed, viteApp;
 
 before(() => {
   for (const f of ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm', 'node/mingru-threads.js']) {
@@ -150,6 +152,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   writeFileSync(join(dir, 'main.js'), `${readmeExample('browser')}\nwindow.mingruResult = { text: out.textContent, backend: lm.backend };\n`);
   mkdirSync(join(dir, 'public'));
   copyFileSync(MODEL, join(dir, 'public', 'kjv.q8.safetensors'));
+  viteApp = dir;
   const build = timed('vite build', () => run(process.execPath, [join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], dir));
   const log = build.stdout + build.stderr;
   assert.doesNotMatch(log, /externalized for browser compatibility|warning|error/i, log);
@@ -214,3 +217,47 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   }
 });
 
+/** A free port on 127.0.0.1. */
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer().once('error', fail).listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+test("Vite's dev server serves the same project, threaded with the README's vite.config.js", { skip: skipBrowser }, async (t) => {
+  if (!viteApp) return t.skip('the Vite project was not made');
+  writeFileSync(join(viteApp, 'vite.config.js'), readmeExample('vite-config'));
+  const port = await freePort();
+  const dev = spawn(process.execPath, [join(viteApp, 'node_modules', 'vite', 'bin', 'vite.js'), '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+    { cwd: viteApp, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  dev.stdout.on('data', (d) => (log += d));
+  dev.stderr.on('data', (d) => (log += d));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  try {
+    const t0 = performance.now();
+    while (!log.includes(`127.0.0.1:${port}`)) {
+      assert.ok(dev.exitCode === null && performance.now() - t0 < 30000, `vite did not start:\n${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const page = await browser.newPage();
+    const problems = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => window.mingruResult, null, { timeout: 60000 });
+    const r = await page.evaluate(() => window.mingruResult);
+    console.log(`vite dev: ${((performance.now() - t0) / 1000).toFixed(1)} s, backend ${JSON.stringify(r.backend)}`);
+    assert.ok(r.backend.threads > 1, JSON.stringify(r.backend));
+    assert.equal(r.text, await expectedText('And God said', r.backend.threads));
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    dev.kill();
+  }
+  assert.doesNotMatch(log, /error/i, log);
+});

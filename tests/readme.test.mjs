@@ -25,6 +25,7 @@ const RUNS = {
   node: ['readme.test.mjs', 'package.test.mjs'],
   cli: ['package.test.mjs'],
   convert: ['package.test.mjs'],
+  'vite-config': ['package.test.mjs'],
   'api-layers': ['readme.test.mjs'],
   'api-states': ['readme.test.mjs'],
 };
