@@ -193,19 +193,65 @@ static inline void idot_x4(const int16_t *x, const int8_t *const w[4], int n, in
 }
 #endif
 
+/* The row's quantization step max|x| / 32767; NaN when the row holds a NaN or an infinity (the float kernel
+ * then does the row); 1 for an all-zero row. */
+static float q8_row_step(const float *x, int K) {
+    float amax = 0;
+    int nan = 0;
+    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
+    float step = amax / 32767.0f;
+    return nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
+}
+
+/* One row of A (a step): x is quantized whole, then each group of four weight rows is read from start to end,
+ * four sequential streams, which the memory system serves faster than the blocked order below walking all
+ * rows once per block of columns. */
+enum { KSTEP = 8192 }; /* the longest row done this way (16 KB of stack) */
+static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float *scale, float *c) {
+    int16_t xq[KSTEP] __attribute__((aligned(16)));
+    float sx = q8_row_step(x, K);
+    if (isnan(sx)) {
+        mg_matmul_q8_reference(1, N, K, x, K, W, scale, c, N);
+        return;
+    }
+    float inv = 1.0f / sx;
+    for (int k = 0; k < K; k++) xq[k] = (int16_t)lrintf(x[k] * inv);
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        float acc[4] = {0, 0, 0, 0};
+        for (int k0 = 0; k0 < K; k0 += KB) {
+            const int8_t *const w[4] = {W + (size_t)n * K + k0, W + (size_t)(n + 1) * K + k0,
+                                        W + (size_t)(n + 2) * K + k0, W + (size_t)(n + 3) * K + k0};
+            int32_t s[4];
+            idot_x4(xq + k0, w, K - k0 < KB ? K - k0 : KB, s);
+            for (int j = 0; j < 4; j++) acc[j] += (float)s[j];
+        }
+        for (int j = 0; j < 4; j++) c[n + j] = acc[j] * sx * scale[n + j];
+    }
+    for (; n < N; n++) {
+        const int8_t *w = W + (size_t)n * K;
+        float acc = 0;
+        for (int k0 = 0; k0 < K; k0 += KB) {
+            int32_t s = 0;
+            for (int k = k0; k < K && k < k0 + KB; k++) s += (int32_t)xq[k] * w[k];
+            acc += (float)s;
+        }
+        c[n] = acc * sx * scale[n];
+    }
+}
+
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
                        int ldc) {
+    if (M == 1 && K <= KSTEP) {
+        q8_matvec(N, K, A, W, scale, C);
+        return;
+    }
     int16_t xq[MB][KB] __attribute__((aligned(16)));
     float sx[MB];
     for (int m0 = 0; m0 < M; m0 += MB) {
         int mb = M - m0 < MB ? M - m0 : MB;
         for (int i = 0; i < mb; i++) {
-            const float *x = A + (size_t)(m0 + i) * lda;
-            float amax = 0;
-            int nan = 0;
-            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
-            float step = amax / 32767.0f; /* NaN or infinity: the float kernel below; ~0: all zeros */
-            sx[i] = nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
+            sx[i] = q8_row_step(A + (size_t)(m0 + i) * lda, K);
             for (int n = 0; n < N; n++) C[(size_t)(m0 + i) * ldc + n] = 0;
         }
         for (int k0 = 0; k0 < K; k0 += KB) {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../js/index.js';
-import { sendFile, staticServer } from './static-server.mjs';
+import { sendFile, serve } from '../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -22,7 +22,7 @@ let server, url, browser;
 const counts = { granted: 0, refused: 0 };
 
 before(async () => {
-  ({ server, url } = await staticServer({
+  ({ server, url } = await serve({
     root,
     route(req, res, headers) {
       if (!req.url.startsWith('/private/')) return false;
@@ -31,7 +31,7 @@ before(async () => {
         res.writeHead(401, { ...headers, 'Content-Type': 'text/plain', 'WWW-Authenticate': 'Bearer' }).end('no');
       } else {
         counts.granted++;
-        sendFile(res, MODEL, { ...headers, 'Cache-Control': 'no-store' });
+        sendFile(req, res, MODEL, { ...headers, 'Cache-Control': 'no-store' });
       }
       return true;
     },

@@ -20,7 +20,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../js/index.js';
 import { readmeExample, shellCommands } from './readme-examples.mjs';
-import { sendFile, staticServer } from './static-server.mjs';
+import { sendFile, serve } from '../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -167,12 +167,12 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
     for (const isolation of [true, false]) {
       // only the built files; the model never from the HTTP cache, so that a second load not reaching the
       // server can only be the Cache API
-      const { server, url, requests } = await staticServer({
+      const { server, url, requests } = await serve({
         root: dist,
         isolation,
         route(req, res, headers) {
           if (req.url !== '/kjv.q8.safetensors') return false;
-          sendFile(res, join(dist, 'kjv.q8.safetensors'), { ...headers, 'Cache-Control': 'no-store' });
+          sendFile(req, res, join(dist, 'kjv.q8.safetensors'), { ...headers, 'Cache-Control': 'no-store' });
           return true;
         },
       });

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../js/index.js';
 import { readmeBlocks, readmeExample } from './readme-examples.mjs';
-import { sendFile, staticServer } from './static-server.mjs';
+import { sendFile, serve } from '../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -106,11 +106,11 @@ test('the page example runs in chromium (the package served as files, mapped by 
 ${readmeExample('browser')}
 window.result = { text: out.textContent, backend: lm.backend };
 </script></body></html>`;
-  const { server, url } = await staticServer({
+  const { server, url } = await serve({
     root,
     route(req, res, headers) {
       if (req.url === '/readme-example.html') res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(page);
-      else if (req.url === '/kjv.q8.safetensors') sendFile(res, MODEL, { ...headers, 'Cache-Control': 'no-store' });
+      else if (req.url === '/kjv.q8.safetensors') sendFile(req, res, MODEL, { ...headers, 'Cache-Control': 'no-store' });
       else return false;
       return true;
     },

@@ -2,12 +2,14 @@
  * awkward sizes (tails in M, N, K; more rows and columns than the q8 kernel's blocks) and row strides wider
  * than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. The vector
  * q8 kernel rounds each row of A to int16 steps of max|row| / 32767 first, so it may also be off by half
- * a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. */
+ * a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
+ * their own q8 path up to K = 8192, checked on both sides of that. */
 #include "check.h"
 #include "internal.h"
 
 int main(void) {
-    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33}};
+    int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33},
+                     {1, 13, 600}, {1, 6, 601}, {1, 5, 8200}}; /* M = 1: the q8 step path, with a NaN; K past it */
     int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
@@ -23,6 +25,7 @@ int main(void) {
             for (int j = 0; j < K; j++) A[lda + j] = 0; /* row 1: zeros */
             A[2 * lda + K / 2] = NAN;                   /* row 2: one NaN */
         }
+        if (M == 1 && K == 601) A[K / 3] = NAN;
         for (size_t ki = 0; ki < sizeof choices / sizeof *choices; ki++) {
             mg_kernels k;
             if (!mg_kernels_select(choices[ki], &k)) {
