@@ -13,7 +13,8 @@
 // configurations in turn, and the table gives the median over rounds with the range.
 // Every engine's logits after the prompt and after the last step are first compared with mingru's (F32
 // engines with mingru F32, Q8 with mingru Q8): the table says the largest difference and whether it is
-// within 1e-3. Also: peak RSS per process, the wasm memory after 1,000 and 100,000 generated tokens, the
+// within 1e-3. Also: the machine's memory read bandwidth (bench/bandwidth.c) and what it allows a step that reads
+// every weight, peak RSS per process, the wasm memory after 1,000 and 100,000 generated tokens, the
 // demo model's bits per byte in F32 and Q8, the .wasm sizes, and each target of issue 6, met or not.
 // Writes bench/results/bench-DATE.json and .md. Peers need bench/node_modules (npm ci in bench/, which
 // this script runs when missing) and /usr/bin/python3 with torch.
@@ -58,14 +59,15 @@ const models = opt.models.split(',').map((m) => {
 });
 
 // ---------------------------------------------------------------- engines
-const nativeBin = `${root}build/bench/mingru-native`;
+const nativeBin = `${root}build/bench/mingru-native`, bandwidthBin = `${root}build/bench/bandwidth`;
 function buildNative() {
+  mkdirSync(`${root}build/bench`, { recursive: true });
+  execFileSync('gcc', ['-O3', '-march=native', '-pthread', `${here}bandwidth.c`, '-o', bandwidthBin], { stdio: 'inherit' });
   const sources = ['error', 'rng', 'matmul', 'cell', 'layer', 'safetensors', 'model', 'state', 'lm', 'sample', 'pool']
     .map((s) => `${root}src/${s}.c`).concat(`${here}native-engine.c`);
   const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
   if (existsSync(nativeBin) && statSync(nativeBin).mtimeMs > newest) return;
   log('building the native engine (gcc -O3 -march=native)');
-  mkdirSync(`${root}build/bench`, { recursive: true });
   execFileSync('gcc', ['-O3', '-march=native', '-DNDEBUG', '-DMINGRU_THREADS', '-pthread', `-I${root}include`, `-I${root}src`,
     ...sources, '-lm', '-o', nativeBin], { stdio: 'inherit' });
 }
@@ -105,6 +107,9 @@ const maxDiff = (a, b) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])
 // ---------------------------------------------------------------- run
 buildNative();
 if (!opt['skip-peers']) preparePeers();
+// read bandwidth, before and after the rounds (the best of the two): the bound on a step that reads every weight
+const readBandwidth = (threads) => JSON.parse(execFileSync(bandwidthBin, [String(threads)], { encoding: 'utf8' })).readGBps;
+const bandwidth = { 1: readBandwidth(1), 2: readBandwidth(2) };
 const configs = [];
 for (const m of models) {
   for (const threads of [1, 2]) {
@@ -119,6 +124,7 @@ for (let round = 1; round <= rounds; round++) {
   log(`round ${round} of ${rounds}`);
   configs.forEach((c, i) => results[i].push(run(...c)));
 }
+for (const t of [1, 2]) bandwidth[t] = Math.max(bandwidth[t], readBandwidth(t));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const rows = results.map((rs) => {
   const pre = rs.map((r) => r.prefillTokensPerSecond), st = rs.map((r) => r.stepTokensPerSecond);
@@ -187,7 +193,12 @@ for (const m of models) {
   }
   const one = get(m.name, 'mingru', 'f32', 1), nat = get(m.name, 'native', 'f32', 1);
   const gflops = (r) => (2 * m.parameters * r.prefillTokensPerSecond / 1e9).toFixed(1);
-  md.push('', `Prefill arithmetic on 1 thread (2 x parameters x tokens/s): mingru wasm ${gflops(one)} GFLOPS, native ${gflops(nat)} GFLOPS.`, '');
+  md.push('', `Prefill arithmetic on 1 thread (2 x parameters x tokens/s): mingru wasm ${gflops(one)} GFLOPS, native ${gflops(nat)} GFLOPS.`);
+  // a step reads every weight once: from memory (not the caches) it cannot beat bandwidth / weight bytes
+  const bound = (file, t) => fmt(bandwidth[t] * 1e9 / statSync(file).size);
+  md.push('', `Step bound by memory reads (read bandwidth ${bandwidth[1].toFixed(1)} GB/s on 1 thread, ${bandwidth[2].toFixed(1)} on 2 / ` +
+    `weight bytes, the file's size): F32 ${bound(m.f32, 1)} / ${bound(m.f32, 2)} tok/s, Q8 ${bound(m.q8, 1)} / ${bound(m.q8, 2)} tok/s ` +
+    '(1 / 2 threads); weights that fit in the caches can go faster.', '');
 }
 
 const targets = [];
@@ -224,5 +235,5 @@ const text = md.join('\n') + '\n';
 console.log(`\n${text}`);
 mkdirSync(`${here}results`, { recursive: true });
 writeFileSync(`${here}results/bench-${date}.md`, text);
-writeFileSync(`${here}results/bench-${date}.json`, JSON.stringify({ date, machine, models, rows, longRun, bpb, wasm, targets }, null, 1) + '\n');
+writeFileSync(`${here}results/bench-${date}.json`, JSON.stringify({ date, machine, bandwidth, models, rows, longRun, bpb, wasm, targets }, null, 1) + '\n');
 log(`wrote bench/results/bench-${date}.md and .json`);

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#include <stdatomic.h>
+
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
     for (int m = 0; m < M; m++) {
         const float *x = A + (size_t)m * lda;
@@ -319,18 +321,16 @@ typedef struct {
     int M, lda, ldc, act;
     const float *A, *bias;
     float *C;
+    int chunk;          /* rows per piece of work, a multiple of 8 (whole panels of packed weights) */
+    atomic_int next;    /* the next piece not yet taken */
 } linear_job;
 
 /* nn.GELU(): x * Phi(x) with the exact erf. */
 static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
-/* Thread ith's columns [n0, n1) of C, then their bias and activation. */
-static void linear_task(void *ctx, int ith, int nth) {
-    const linear_job *j = ctx;
+/* Columns [n0, n1) of C, then their bias and activation. */
+static void linear_rows(const linear_job *j, int n0, int n1) {
     const mg_matrix *w = j->w;
-    int n0, n1;
-    mg_split(w->rows, ith, nth, 8, &n0, &n1); /* whole panels of packed weights */
-    if (n0 >= n1) return;
     size_t off = (size_t)n0 * w->cols;
     if (w->q8)
         j->k->q8(j->M, n1 - n0, w->cols, j->A, j->lda, w->q8 + off, w->scale + n0, j->C + n0, j->ldc);
@@ -348,9 +348,30 @@ static void linear_task(void *ctx, int ith, int nth) {
     }
 }
 
+/* The threads take pieces of the output columns until none are left, rather than a fixed share each: a thread
+ * that is slowed down (another program on its core, a slower core, the hypervisor) then holds up only its
+ * current piece. Which thread does a piece does not change its result. */
+static void linear_task(void *ctx, int ith, int nth) {
+    linear_job *j = ctx;
+    (void)ith, (void)nth;
+    for (;;) {
+        int n0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * j->chunk;
+        if (n0 >= j->w->rows) return;
+        linear_rows(j, n0, n0 + j->chunk < j->w->rows ? n0 + j->chunk : j->w->rows);
+    }
+}
+
 void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
                    const float *bias, int act) {
-    linear_job j = {k, w, M, lda, ldc, act, A, bias, C};
+    int nth = mg_get_threads();
+    if (nth == 1) {
+        linear_job j = {k, w, M, lda, ldc, act, A, bias, C, w->rows, 0};
+        linear_rows(&j, 0, w->rows);
+        return;
+    }
+    /* about four pieces per thread, whole panels of 8 rows */
+    int chunk = (w->rows + 4 * nth - 1) / (4 * nth);
+    linear_job j = {k, w, M, lda, ldc, act, A, bias, C, (chunk + 7) / 8 * 8, 0};
     mg_pool_run(linear_task, &j);
 }
 
