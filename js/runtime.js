@@ -193,6 +193,12 @@ class Runtime {
     return { used: this.mod._mgw_heap_used(), size: this.memory.buffer.byteLength };
   }
 
+  /** Jobs smaller than `bytes` (about what they read and write; default 64 KB) run on one thread of the pool.
+   * For tests, which set 0 so that every parallel path runs on their small models. */
+  setMinParallelWork(bytes) {
+    this.mod._mgw_pool_set_min_work(bytes);
+  }
+
   /** Throws a MingruError for a non-zero status, with the engine's message. */
   check(status, what) {
     if (status === 0) return;

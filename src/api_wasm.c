@@ -16,6 +16,8 @@ EMSCRIPTEN_KEEPALIVE int mgw_has_simd(void) { return mg_has_simd(); }
 /* Bytes of the heap that malloc has handed out and not got back (mallinfo's uordblks): the tests check that it
  * comes back to where it was after load/dispose cycles, aborted calls and long generations. */
 EMSCRIPTEN_KEEPALIVE double mgw_heap_used(void) { return (double)mallinfo().uordblks; }
+/* The pool's minimum work for running a job on all threads (tests set 0 so that every path runs in parallel). */
+EMSCRIPTEN_KEEPALIVE void mgw_pool_set_min_work(double bytes) { mg_pool_set_min_work((size_t)bytes); }
 EMSCRIPTEN_KEEPALIVE int mgw_dim_inner(int dim, double expansion_factor) { return mg_dim_inner(dim, expansion_factor); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_layer_create(int cell, int dim, double expansion_factor, int kernel, const float *w_in,

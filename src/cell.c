@@ -85,12 +85,11 @@ static void scan(float *a, float *b, int ld, int T, int n, const float *h0, int 
     if (n_chunks > T) n_chunks = T;
     if (n_chunks < 1) n_chunks = 1;
     scan_job j = {a, b, ld, T, n, n_chunks, h0, carry};
-    if (parallel) mg_pool_run(scan_phase1, &j);
-    else scan_phase1(&j, 0, 1);
+    size_t work = parallel ? (size_t)T * n * 3 * sizeof(float) : 0; /* read a and b, write h */
+    mg_pool_run(scan_phase1, &j, work);
     if (n_chunks == 1) return;
     scan_phase2(&j);
-    if (parallel) mg_pool_run(scan_phase3, &j);
-    else scan_phase3(&j, 0, 1);
+    mg_pool_run(scan_phase3, &j, work);
 }
 
 void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry) {
@@ -144,7 +143,7 @@ void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, i
     /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
     mg_linear(k, &c->w_in, (int)rows, x, D, proj, ld);
     gates_job gj = {c, proj, rows};
-    mg_pool_run(gates, &gj);
+    mg_pool_run(gates, &gj, rows * ld * sizeof(float) * 4); /* counted 4 times over for the exponentials */
 
     /* h_t = a_t h_{t-1} + b_t, per sequence of the batch */
     for (int s = 0; s < B; s++) {

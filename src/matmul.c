@@ -217,7 +217,7 @@ static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float
         return;
     }
     float inv = 1.0f / sx;
-    for (int k = 0; k < K; k++) xq[k] = (int16_t)lrintf(x[k] * inv);
+    for (int k = 0; k < K; k++) xq[k] = (int16_t)__builtin_rintf(x[k] * inv);
     int n = 0;
     for (; n + 4 <= N; n += 4) {
         float acc[4] = {0, 0, 0, 0};
@@ -261,7 +261,7 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
             for (int i = 0; i < mb; i++) {
                 const float *x = A + (size_t)(m0 + i) * lda + k0;
                 float inv = 1.0f / sx[i];
-                for (int k = 0; k < kb; k++) xq[i][k] = isnan(sx[i]) ? 0 : (int16_t)lrintf(x[k] * inv);
+                for (int k = 0; k < kb; k++) xq[i][k] = isnan(sx[i]) ? 0 : (int16_t)__builtin_rintf(x[k] * inv);
             }
             int n = 0;
             for (; n + 4 <= N; n += 4) {
@@ -321,7 +321,6 @@ typedef struct {
     int M, lda, ldc, act;
     const float *A, *bias;
     float *C;
-    int chunk;          /* rows per piece of work, a multiple of 8 (whole panels of packed weights) */
     atomic_int next;    /* the next piece not yet taken */
 } linear_job;
 
@@ -350,29 +349,24 @@ static void linear_rows(const linear_job *j, int n0, int n1) {
 
 /* The threads take pieces of the output columns until none are left, rather than a fixed share each: a thread
  * that is slowed down (another program on its core, a slower core, the hypervisor) then holds up only its
- * current piece. Which thread does a piece does not change its result. */
+ * current piece. About four pieces per thread, whole panels of 8 rows; one piece when the job runs on one
+ * thread. Which thread does a piece does not change its result. */
 static void linear_task(void *ctx, int ith, int nth) {
     linear_job *j = ctx;
-    (void)ith, (void)nth;
+    int rows = j->w->rows, chunk = nth == 1 ? rows : ((rows + 4 * nth - 1) / (4 * nth) + 7) / 8 * 8;
+    (void)ith;
     for (;;) {
-        int n0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * j->chunk;
-        if (n0 >= j->w->rows) return;
-        linear_rows(j, n0, n0 + j->chunk < j->w->rows ? n0 + j->chunk : j->w->rows);
+        int n0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * chunk;
+        if (n0 >= rows) return;
+        linear_rows(j, n0, n0 + chunk < rows ? n0 + chunk : rows);
     }
 }
 
 void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
                    const float *bias, int act) {
-    int nth = mg_get_threads();
-    if (nth == 1) {
-        linear_job j = {k, w, M, lda, ldc, act, A, bias, C, w->rows, 0};
-        linear_rows(&j, 0, w->rows);
-        return;
-    }
-    /* about four pieces per thread, whole panels of 8 rows */
-    int chunk = (w->rows + 4 * nth - 1) / (4 * nth);
-    linear_job j = {k, w, M, lda, ldc, act, A, bias, C, (chunk + 7) / 8 * 8, 0};
-    mg_pool_run(linear_task, &j);
+    linear_job j = {k, w, M, lda, ldc, act, A, bias, C, 0};
+    size_t weight_bytes = (size_t)w->rows * w->cols * (w->q8 ? 1 : sizeof(float));
+    mg_pool_run(linear_task, &j, weight_bytes * M);
 }
 
 void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {

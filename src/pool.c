@@ -1,7 +1,7 @@
 /* pool.c — the thread pool: persistent workers started once, a job runs on all of them at once.
  *
- * mg_pool_run(fn, ctx) calls fn(ctx, ith, nth) on every thread (the caller is thread 0) and returns when
- * all are done. Model code says what splits (rows [ir0, ir1) from ith/nth, see mg_split); the pool says
+ * mg_pool_run(fn, ctx, work) calls fn(ctx, ith, nth) on every thread (the caller is thread 0) and returns
+ * when all are done; a small job (work < the minimum, mg_pool_set_min_work) runs on the caller alone. Model code says what splits (rows [ir0, ir1) from ith/nth, see mg_split); the pool says
  * how. Between jobs a worker spins briefly (a new job often follows at once), then sleeps on a condition
  * variable (a futex in wasm): an idle pool burns no core. Built without pthreads, the pool is one thread. */
 #include "internal.h"
@@ -74,8 +74,12 @@ int mg_set_threads(int n) {
 
 int mg_get_threads(void) { return pool.n; }
 
-void mg_pool_run(mg_task_fn fn, void *ctx) {
-    if (pool.n == 1) {
+static size_t min_work = 64 << 10;
+
+void mg_pool_set_min_work(size_t bytes) { min_work = bytes; }
+
+void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
+    if (pool.n == 1 || work < min_work) {
         fn(ctx, 0, 1);
         return;
     }
@@ -103,7 +107,12 @@ int mg_set_threads(int n) {
 
 int mg_get_threads(void) { return 1; }
 
-void mg_pool_run(mg_task_fn fn, void *ctx) { fn(ctx, 0, 1); }
+void mg_pool_set_min_work(size_t bytes) { (void)bytes; }
+
+void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
+    (void)work;
+    fn(ctx, 0, 1);
+}
 
 #endif
 

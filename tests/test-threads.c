@@ -1,5 +1,6 @@
 /* The pool: layers and language models give the same results on 1, 2, 3 and 4 threads (to 1e-5), for
- * long sequences (time chunks) and short ones and steps (split channels and rows). Built without
+ * long sequences (time chunks) and short ones and steps (split channels and rows), with every job run in
+ * parallel and with the pool's default minimum work (small jobs on one thread). Built without
  * threads (wasm single-thread), mg_set_threads refuses anything but 1 and the test checks that. */
 #include "check.h"
 #include "internal.h"
@@ -32,8 +33,11 @@ int main(void) {
     CHECK(file != NULL, "fixture missing (run from the repository root)");
     if (!file) return check_report("test-threads");
     int lengths[3] = {5, 64, 300};
+    /* pass 0: every job on all threads, however small (these models are small); pass 1: the default minimum */
+    for (int pass = 0; pass < 2; pass++)
     for (int li = 0; li < 3; li++) {
         int T = lengths[li];
+        mg_pool_set_min_work(pass == 0 ? 0 : 64 << 10);
         float *want = NULL, *want_s = NULL, *want_lm = NULL, *want_step = NULL;
         for (int nth = 1; nth <= 4; nth++) {
             CHECK(mg_set_threads(nth) == MG_OK && mg_get_threads() == nth, "set %d threads", nth);
