@@ -51,6 +51,16 @@ static inline vf vload(const float *p) {
     return v;
 }
 
+/* x in every lane. (Not `(vf){0} + x`: adding +0 is not an identity for -0, so the compiler must keep the
+ * add, one more instruction per broadcast in the inner loops.) */
+static inline vf vsplat(float x) {
+#if VL == 8
+    return (vf){x, x, x, x, x, x, x, x};
+#else
+    return (vf){x, x, x, x};
+#endif
+}
+
 static inline float hsum(vf v) {
     float s = 0;
     for (int i = 0; i < VL; i++) s += v[i];
@@ -125,7 +135,7 @@ void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float 
             for (int k = 0; k < K; k++) {
                 vf w[NV];
                 for (int v = 0; v < NV; v++) w[v] = vload(p + (size_t)k * NR + v * VL);
-                vf x0 = (vf){0} + a0[k], x1 = (vf){0} + a1[k], x2 = (vf){0} + a2[k], x3 = (vf){0} + a3[k];
+                vf x0 = vsplat(a0[k]), x1 = vsplat(a1[k]), x2 = vsplat(a2[k]), x3 = vsplat(a3[k]);
                 for (int v = 0; v < NV; v++) c0[v] += x0 * w[v], c1[v] += x1 * w[v], c2[v] += x2 * w[v], c3[v] += x3 * w[v];
             }
             float *c = C + (size_t)m * ldc + n;
@@ -137,12 +147,12 @@ void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float 
             vf e[NV] = {0}, o[NV] = {0};
             int k = 0;
             for (; k + 2 <= K; k += 2) {
-                vf x = (vf){0} + a[k], y = (vf){0} + a[k + 1];
+                vf x = vsplat(a[k]), y = vsplat(a[k + 1]);
                 for (int v = 0; v < NV; v++)
                     e[v] += x * vload(p + (size_t)k * NR + v * VL), o[v] += y * vload(p + (size_t)(k + 1) * NR + v * VL);
             }
             if (k < K)
-                for (int v = 0; v < NV; v++) e[v] += ((vf){0} + a[k]) * vload(p + (size_t)k * NR + v * VL);
+                for (int v = 0; v < NV; v++) e[v] += vsplat(a[k]) * vload(p + (size_t)k * NR + v * VL);
             for (int v = 0; v < NV; v++) e[v] += o[v];
             memcpy(C + (size_t)m * ldc + n, e, sizeof e);
         }
