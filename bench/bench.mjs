@@ -60,16 +60,18 @@ const models = opt.models.split(',').map((m) => {
 
 // ---------------------------------------------------------------- engines
 const nativeBin = `${root}build/bench/mingru-native`, bandwidthBin = `${root}build/bench/bandwidth`;
-function buildNative() {
+/** gcc -O3 -march=native `sources` into `bin`, unless bin is newer than all of them. */
+function compile(what, bin, sources, flags, libs = []) {
+  if (existsSync(bin) && statSync(bin).mtimeMs > Math.max(...sources.map((s) => statSync(s).mtimeMs))) return;
+  log(`building ${what} (gcc -O3 -march=native)`);
   mkdirSync(`${root}build/bench`, { recursive: true });
-  execFileSync('gcc', ['-O3', '-march=native', '-pthread', `${here}bandwidth.c`, '-o', bandwidthBin], { stdio: 'inherit' });
+  execFileSync('gcc', ['-O3', '-march=native', '-pthread', ...flags, ...sources, ...libs, '-o', bin], { stdio: 'inherit' });
+}
+function buildNative() {
+  compile('the bandwidth probe', bandwidthBin, [`${here}bandwidth.c`], []);
   const sources = ['error', 'rng', 'matmul', 'cell', 'layer', 'safetensors', 'model', 'state', 'lm', 'sample', 'pool']
     .map((s) => `${root}src/${s}.c`).concat(`${here}native-engine.c`);
-  const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
-  if (existsSync(nativeBin) && statSync(nativeBin).mtimeMs > newest) return;
-  log('building the native engine (gcc -O3 -march=native)');
-  execFileSync('gcc', ['-O3', '-march=native', '-DNDEBUG', '-DMINGRU_THREADS', '-pthread', `-I${root}include`, `-I${root}src`,
-    ...sources, '-lm', '-o', nativeBin], { stdio: 'inherit' });
+  compile('the native engine', nativeBin, sources, ['-DNDEBUG', '-DMINGRU_THREADS', `-I${root}include`, `-I${root}src`], ['-lm']);
 }
 
 function preparePeers() {

@@ -27,10 +27,11 @@ uint64_t mg_rng_u64(uint64_t *state);
 float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
 
 /* pool.c: runs fn(ctx, ith, nth) on every thread of the pool (the caller is ith 0) and waits for all; a job
- * whose work (about the bytes it reads and writes) is below the pool's minimum (64 KB unless
+ * whose work (about the bytes it reads and writes) is below the pool's minimum (MG_POOL_MIN_WORK unless
  * mg_pool_set_min_work says otherwise; tests set 0 to run everything in parallel) runs as fn(ctx, 0, 1) on
  * the caller alone: waking the others and waiting for them would cost about as much as the job. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
+#define MG_POOL_MIN_WORK ((size_t)64 << 10)
 void mg_pool_set_min_work(size_t bytes);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
 /* Thread ith's share [*i0, *i1) of n items, cut on multiples of align. */

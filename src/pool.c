@@ -1,9 +1,10 @@
 /* pool.c — the thread pool: persistent workers started once, a job runs on all of them at once.
  *
  * mg_pool_run(fn, ctx, work) calls fn(ctx, ith, nth) on every thread (the caller is thread 0) and returns
- * when all are done; a small job (work < the minimum, mg_pool_set_min_work) runs on the caller alone. Model code says what splits (rows [ir0, ir1) from ith/nth, see mg_split); the pool says
- * how. Between jobs a worker spins briefly (a new job often follows at once), then sleeps on a condition
- * variable (a futex in wasm): an idle pool burns no core. Built without pthreads, the pool is one thread. */
+ * when all are done; a small job (work < the minimum, mg_pool_set_min_work) runs on the caller alone.
+ * Model code says what splits (rows [ir0, ir1) from ith/nth, see mg_split); the pool says how. Between
+ * jobs a worker spins briefly (a new job often follows at once), then sleeps on a condition variable (a
+ * futex in wasm): an idle pool burns no core. Built without pthreads, the pool is one thread. */
 #include "internal.h"
 
 #ifdef MINGRU_THREADS
@@ -74,7 +75,7 @@ int mg_set_threads(int n) {
 
 int mg_get_threads(void) { return pool.n; }
 
-static size_t min_work = 64 << 10;
+static size_t min_work = MG_POOL_MIN_WORK;
 
 void mg_pool_set_min_work(size_t bytes) { min_work = bytes; }
 

@@ -37,7 +37,7 @@ int main(void) {
     for (int pass = 0; pass < 2; pass++)
     for (int li = 0; li < 3; li++) {
         int T = lengths[li];
-        mg_pool_set_min_work(pass == 0 ? 0 : 64 << 10);
+        mg_pool_set_min_work(pass == 0 ? 0 : MG_POOL_MIN_WORK);
         float *want = NULL, *want_s = NULL, *want_lm = NULL, *want_step = NULL;
         for (int nth = 1; nth <= 4; nth++) {
             CHECK(mg_set_threads(nth) == MG_OK && mg_get_threads() == nth, "set %d threads", nth);
