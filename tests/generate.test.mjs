@@ -179,7 +179,7 @@ test('load fetches an http URL with progress events, and reports HTTP errors', a
   }
 });
 
-test('npx mingru info and generate', () => {
+test('npx mingru-wasm info and generate', () => {
   const bin = new URL('../bin/mingru.mjs', import.meta.url).pathname;
   const info = spawnSync(process.execPath, [bin, 'info', modelPath], { encoding: 'utf8' });
   assert.equal(info.status, 0, info.stderr);

@@ -1,4 +1,4 @@
-// The package from the outside, as `npm install mingru` gives it: `npm pack` (of the build `npm test` has just
+// The package from the outside, as `npm install mingru-wasm` gives it: `npm pack` (of the build `npm test` has just
 // made: --ignore-scripts skips prepack's rebuild), then
 //   - the tarball holds what should ship and nothing else (no models, tests, sources);
 //   - a fresh Node project installs it (offline: it has no dependencies) and runs the README's Node example
@@ -103,7 +103,7 @@ test('the tarball ships the package and nothing else', () => {
 test('a fresh Node project installs the tarball offline and runs the README example and commands', async () => {
   const dir = project('node-app');
   timed('npm install (Node project, offline)', () => run('npm', ['install', '--offline', tarball], dir));
-  assert.ok(!existsSync(join(dir, 'node_modules', 'mingru', 'models')));
+  assert.ok(!existsSync(join(dir, 'node_modules', 'mingru-wasm', 'models')));
   symlinkSync(MODEL, join(dir, 'kjv.q8.safetensors'));
 
   writeFileSync(join(dir, 'example.mjs'), readmeExample('node'));
@@ -113,9 +113,9 @@ test('a fresh Node project installs the tarball offline and runs the README exam
   assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{ threads: \d+, simd: true \}\n/);
   assert.match(out, /\n112 tokens read and written/);
 
-  // `npx mingru ...` from the README, offline: the command comes from the installed package
+  // `npx mingru-wasm ...` from the README, offline: the command comes from the installed package
   const [info, generate] = shellCommands(readmeExample('cli'));
-  assert.deepEqual([info.slice(0, 3), generate.slice(0, 3)], [['npx', 'mingru', 'info'], ['npx', 'mingru', 'generate']]);
+  assert.deepEqual([info.slice(0, 3), generate.slice(0, 3)], [['npx', 'mingru-wasm', 'info'], ['npx', 'mingru-wasm', 'generate']]);
   const infoOut = run(info[0], info.slice(1), dir, { extraEnv: { npm_config_offline: 'true' } }).stdout;
   assert.match(infoOut, /^name: +KJV minGRU \(demo\)$/m);
   assert.match(infoOut, /^parameters: +3,415,296 \(int8 weights\)$/m);
@@ -131,7 +131,7 @@ from reference import MinLMRef
 torch.manual_seed(0)
 torch.save(MinLMRef(num_tokens=256, dim=32, depth=2).state_dict(), 'model.pt')`], dir);
   const [convert, info] = shellCommands(readmeExample('convert'));
-  assert.deepEqual(convert.slice(0, 2), [PYTHON, 'node_modules/mingru/tools/convert.py']);
+  assert.deepEqual(convert.slice(0, 2), [PYTHON, 'node_modules/mingru-wasm/tools/convert.py']);
   timed('README conversion', () => run(convert[0], convert.slice(1), dir));
   const out = run(info[0], info.slice(1), dir, { extraEnv: { npm_config_offline: 'true' } }).stdout;
   assert.match(out, /^name: +my-model$/m);

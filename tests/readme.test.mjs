@@ -1,6 +1,6 @@
 // Every example in README.md is run: each JavaScript block, and each shell block that uses the package, must
 // be marked `<!-- example: NAME -->`; this file runs the Node ones against this repository (imported as
-// 'mingru' through package.json's exports) and the page example in chromium; tests/package.test.mjs runs the
+// 'mingru-wasm' through package.json's exports) and the page example in chromium; tests/package.test.mjs runs the
 // Node, command-line and page examples again from the packed tarball (the page one bundled by Vite).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,10 +32,10 @@ const RUNS = {
 
 let dir;
 before(() => {
-  // a project where 'mingru' is this repository and the demo model lies in the working directory
+  // a project where 'mingru-wasm' is this repository and the demo model lies in the working directory
   dir = mkdtempSync(join(tmpdir(), 'mingru-readme-'));
   mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(root, join(dir, 'node_modules', 'mingru'), 'dir');
+  symlinkSync(root, join(dir, 'node_modules', 'mingru-wasm'), 'dir');
   symlinkSync(MODEL, join(dir, 'kjv.q8.safetensors'));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
 });
@@ -62,7 +62,7 @@ const SAMPLING = { maxTokens: 100, temperature: 0.8, topK: 40, seed: 1 };
 
 test('every JavaScript block and every shell block that uses the package is a named example, and each is run', () => {
   const blocks = readmeBlocks();
-  const examples = blocks.filter((b) => ['js', 'javascript', 'mjs', 'ts'].includes(b.lang) || (b.lang === 'sh' && /npx mingru|convert\.py/.test(b.code)));
+  const examples = blocks.filter((b) => ['js', 'javascript', 'mjs', 'ts'].includes(b.lang) || (b.lang === 'sh' && /npx mingru-wasm|convert\.py/.test(b.code)));
   for (const b of examples) assert.ok(b.name, `README.md line ${b.line}: a ${b.lang} block without <!-- example: NAME -->`);
   const names = examples.map((b) => b.name).sort();
   assert.deepEqual(names, Object.keys(RUNS).sort(), 'each example has a name of its own and a test that runs it');
@@ -100,7 +100,7 @@ test('the states example runs: prefill, step, save, clone, two continuations, re
 test('the page example runs in chromium (the package served as files, mapped by an import map)', { skip: skipBrowser }, async () => {
   const page = `<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>README example</title>
-<script type="importmap">{ "imports": { "mingru": "/js/index.js" } }</script></head>
+<script type="importmap">{ "imports": { "mingru-wasm": "/js/index.js" } }</script></head>
 <body><pre id="output"></pre>
 <script type="module">
 ${readmeExample('browser')}

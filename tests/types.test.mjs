@@ -16,7 +16,7 @@ function check(source) {
   const dir = mkdtempSync(join(tmpdir(), 'mingru-types-'));
   try {
     mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(root, join(dir, 'node_modules', 'mingru'), 'dir'); // resolved through package.json's exports
+    symlinkSync(root, join(dir, 'node_modules', 'mingru-wasm'), 'dir'); // resolved through package.json's exports
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
     copyFileSync(new URL('./types/tsconfig.json', import.meta.url), join(dir, 'tsconfig.json'));
     writeFileSync(join(dir, 'example.ts'), source);
@@ -33,7 +33,7 @@ test('the typed example compiles against the declarations', async () => {
 });
 
 test('a wrong use is a type error', () => {
-  const r = check("import { load } from 'mingru';\nconst lm = await load(42);\nawait lm.step('a');\n");
+  const r = check("import { load } from 'mingru-wasm';\nconst lm = await load(42);\nawait lm.step('a');\n");
   assert.notEqual(r.status, 0);
   assert.match(r.stdout, /error TS2345/);
 });

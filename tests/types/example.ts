@@ -1,5 +1,5 @@
 // A typed use of the whole public API; tests/types.test.mjs checks it with `tsc --noEmit`.
-import { load, MinGRU, MinLSTM, MingruError, Model, State, type GenerateOptions } from 'mingru';
+import { load, MinGRU, MinLSTM, MingruError, Model, State, type GenerateOptions } from 'mingru-wasm';
 
 async function main(): Promise<void> {
   const lm: Model = await load('model.safetensors', { threads: 'auto', onProgress: ({ loaded, total }) => console.log(loaded, total) });
