@@ -148,6 +148,8 @@ async function instantiate(threads) {
       return {};
     },
   };
+  // The checked builds (ASSERTIONS=2) print a line for each growth of the heap: noise in the tests' logs
+  if (BUILDS !== SHIPPED) options.print = (text) => text.startsWith('Heap resize call') || console.log(text);
   if (threads > 1) {
     options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
     if (build.script) {

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // Builds the engine with CMake.
-//   node scripts/build.mjs            the WebAssembly builds into dist/ (emcmake cmake; needs Emscripten)
+//   node scripts/build.mjs            the WebAssembly builds into dist/ (emcmake cmake; needs Emscripten). git keeps
+//                                     dist/, so that `npm start` needs Node alone: commit it with the sources it comes from
+//   node scripts/build.mjs --check    builds the same into build/dist-check/dist, with the wasm C tests, and fails
+//                                     unless every file equals dist/'s byte for byte (a stale dist/ fails npm test)
 //   node scripts/build.mjs --native   the native library and C tests into build/native (ASan + UBSan)
-//   node scripts/build.mjs --if-missing   only build the WebAssembly if dist/ lacks it
+//   node scripts/build.mjs --if-missing   only build the WebAssembly if dist/ lacks it (npm start, npm run bench)
 //   node scripts/build.mjs --safe     the checked builds (-sASSERTIONS=2 -sSAFE_HEAP=1) into dist-safe/, for the tests
-// CMake rebuilds only what changed, so running this again is cheap.
+// CMake rebuilds only what changed, so running this again is cheap. The build is reproducible: the same sources
+// and the same Emscripten (Debian's 3.1.6) give the same bytes in any directory.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -15,29 +20,66 @@ const env = { ...process.env };
 // Debian's Emscripten runs its JS optimizer under Node and needs Debian's acorn from /usr/share/nodejs.
 if (!env.NODE_PATH && existsSync('/usr/share/nodejs')) env.NODE_PATH = '/usr/share/nodejs';
 
+/** What the WebAssembly build writes into its output directory (dist/): the files git keeps. */
+export const DIST_FILES = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm',
+  'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json'];
+const DIST_TARGETS = ['mingru', 'mingru-threads', 'mingru-threads-node'];
+
 function run(cmd, cmdArgs) {
   console.error(`> ${cmd} ${cmdArgs.join(' ')}`);
   const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: 'inherit' });
   if (r.error) {
     console.error(`cannot run ${cmd}: ${r.error.message}`);
-    if (cmd === 'emcmake') console.error('Emscripten is required: apt-get install emscripten (Debian) or the emsdk.');
+    if (cmd === 'emcmake') console.error('Emscripten is required: apt-get install emscripten (Debian), or run npm test, which installs it.');
     process.exit(1);
   }
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableParallelism())));
-if (args.has('--native')) {
-  run('cmake', ['-S', '.', '-B', 'build/native', '-DCMAKE_BUILD_TYPE=Debug']);
-  run('cmake', ['--build', 'build/native', '-j', jobs]);
-} else if (args.has('--safe')) {
-  run('emcmake', ['cmake', '-S', '.', '-B', 'build/wasm-safe', '-DCMAKE_BUILD_TYPE=Release', '-DMINGRU_SAFE=ON']);
-  run('cmake', ['--build', 'build/wasm-safe', '-j', jobs]);
-} else {
-  const outputs = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm',
-    'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json'];
-  const built = outputs.every((f) => existsSync(`${root}/dist/${f}`));
-  if (args.has('--if-missing') && built) process.exit(0);
-  run('emcmake', ['cmake', '-S', '.', '-B', 'build/wasm', '-DCMAKE_BUILD_TYPE=Release']);
-  run('cmake', ['--build', 'build/wasm', '-j', jobs]);
+/** Configures (through emcmake for the WebAssembly) and builds one CMake tree; no `targets` builds them all. */
+function cmake(dir, { wasm = true, defs = [], targets = [] }) {
+  const configure = ['cmake', '-S', '.', '-B', dir, ...defs];
+  if (wasm) run('emcmake', configure);
+  else run(configure[0], configure.slice(1));
+  const jobs = String(Math.max(1, Math.min(4, availableParallelism())));
+  run('cmake', ['--build', dir, '-j', jobs, ...(targets.length ? ['--target', ...targets] : [])]);
+}
+
+/** The files of dist/ that differ from `fresh`'s (or are missing from either), and files dist/ has beyond them. */
+function compare(fresh) {
+  const problems = [];
+  for (const f of DIST_FILES) {
+    const [a, b] = [`${root}/dist/${f}`, `${fresh}/${f}`];
+    if (!existsSync(b)) problems.push(`${f}: the build did not write it`);
+    else if (!existsSync(a)) problems.push(`dist/${f} is missing`);
+    else if (!readFileSync(a).equals(readFileSync(b))) problems.push(`dist/${f} differs (${readFileSync(a).length} bytes; the sources build ${readFileSync(b).length})`);
+  }
+  const listed = (dir, prefix = '') => readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listed(`${dir}/${e.name}`, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+  for (const f of existsSync(`${root}/dist`) ? listed(`${root}/dist`) : []) {
+    if (!DIST_FILES.includes(f)) problems.push(`dist/${f} is not a build output`);
+  }
+  return problems;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const release = '-DCMAKE_BUILD_TYPE=Release';
+  if (args.has('--native')) {
+    cmake('build/native', { wasm: false, defs: ['-DCMAKE_BUILD_TYPE=Debug'] });
+  } else if (args.has('--safe')) {
+    cmake('build/wasm-safe', { defs: [release, '-DMINGRU_SAFE=ON'] });
+  } else if (args.has('--check')) {
+    const fresh = `${root}/build/dist-check/dist`;
+    cmake('build/dist-check', { defs: [release, `-DMINGRU_DIST_DIR=${fresh}`] });
+    const problems = compare(fresh);
+    if (problems.length) {
+      console.error(`dist/ is not what the sources build:\n  ${problems.join('\n  ')}\n` +
+        'Run `npm run build` and commit dist/ with the sources it comes from.');
+      process.exit(1);
+    }
+    console.error(`dist/: all ${DIST_FILES.length} files are exactly what the sources build`);
+  } else {
+    if (args.has('--if-missing') && DIST_FILES.every((f) => existsSync(`${root}/dist/${f}`))) process.exit(0);
+    cmake('build/wasm', { defs: [release], targets: DIST_TARGETS });
+  }
 }

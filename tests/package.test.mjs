@@ -98,6 +98,11 @@ test('the tarball ships the package and nothing else', () => {
   const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/format\.md|bin\/mingru\.mjs|tools\/convert\.py|js\/[a-z]+\.(js|d\.ts)|dist\/(node\/)?[a-z.-]+\.(js|wasm|json))$/;
   assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'files that should not ship');
   assert.ok(packed.size < 1e6, `the tarball is ${packed.size} bytes`);
+  assert.equal(packed.filename, `mingru-wasm-${packed.version}.tgz`);
+  // the README's figures are npm pack's, to 5%
+  const [, unpacked, download] = /about (\d+) KB unpacked, a (\d+) KB download/.exec(readFileSync(join(root, 'README.md'), 'utf8'));
+  assert.ok(Math.abs(unpacked * 1000 / packed.unpackedSize - 1) < 0.05, `README: ${unpacked} KB unpacked; npm pack: ${packed.unpackedSize} bytes`);
+  assert.ok(Math.abs(download * 1000 / packed.size - 1) < 0.05, `README: a ${download} KB download; npm pack: ${packed.size} bytes`);
 });
 
 test('a fresh Node project installs the tarball offline and runs the README example and commands', async () => {

@@ -4,10 +4,11 @@
 // (Debian's generic BLAS or OpenBLAS), so they are compared to 1e-5.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { closeRatio, readGolden } from './golden.mjs';
 
 const python = process.env.MINGRU_PYTHON ?? '/usr/bin/python3';
@@ -93,4 +94,73 @@ torch.save([1, 2], d + '/list.pt')
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+const CONVERT = fileURLToPath(new URL('../tools/convert.py', import.meta.url));
+
+test('tools/convert.py refuses a whole pickled module (torch.save(model)), importable class or not, asking for its state_dict',
+  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mingru-convert-module-'));
+    try {
+      // importable.pt: tools/reference.py's MinLMRef, which convert.py can import (tools/ is its sys.path[0]);
+      // script.pt: a class of the saving script's __main__; module.pt: a class of a module convert.py cannot find
+      writeFileSync(join(dir, 'my_models.py'), 'from torch import nn\nclass MinLM(nn.Module):\n    pass\n');
+      const script = `
+import sys, torch
+from torch import nn
+sys.path[:0] = [${JSON.stringify(fileURLToPath(new URL('../tools', import.meta.url)))}, '.']
+from reference import MinLMRef
+import my_models
+class MinLM(nn.Module):
+    pass
+torch.save(MinLMRef(256, 16, 2), 'importable.pt')
+torch.save(MinLM(), 'script.pt')
+torch.save(my_models.MinLM(), 'module.pt')
+`;
+      const made = spawnSync(python, ['-c', script], { cwd: dir, encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      rmSync(join(dir, 'my_models.py'));
+      const saveSd = (name) => `not a state_dict: save it with torch.save(model.state_dict(), '${name}') and convert that\n`;
+      const unimportable = (name, why) => `convert.py: error: ${name} holds a pickled object whose class cannot be imported here (${why}), `
+        + `such as a whole module saved with torch.save(model, ...), ${saveSd(name)}`;
+      for (const [name, stderr] of [
+        ['importable.pt', `convert.py: error: importable.pt holds a whole MinLMRef module, ${saveSd('importable.pt')}`],
+        ['script.pt', unimportable('script.pt', `Can't get attribute 'MinLM' on <module '__main__' from '${CONVERT}'>`)],
+        ['module.pt', unimportable('module.pt', "No module named 'my_models'")]]) {
+        const r = spawnSync(python, [CONVERT, name, 'out.safetensors'], { cwd: dir, encoding: 'utf8' });
+        assert.equal(r.stderr, stderr, name);
+        assert.equal(r.status, 1, name);
+        assert.equal(r.stdout, '', name);
+        assert.ok(!existsSync(join(dir, 'out.safetensors')), name);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+// the first python3 on PATH without torch (pyenv's, on the development machine), if any
+const bare = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'python3'))
+  .find((p) => existsSync(p) && spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 1);
+
+test('tools/convert.py run by a Python without torch names what is missing, without a traceback (exit status 1)',
+  { skip: !bare && 'every python3 on PATH has torch' }, () => {
+    const probe = spawnSync(bare, ['-c', `import sys, platform
+print(sys.executable, platform.python_version())
+try:
+    import numpy
+    print('numpy')
+except ImportError:
+    print('no numpy')`], { encoding: 'utf8' });
+    assert.equal(probe.status, 0, probe.stderr);
+    const [who, numpy] = probe.stdout.trim().split('\n');
+    const withNumpy = numpy === 'numpy';
+    const r = spawnSync(bare, [CONVERT, 'model.pt', 'model.safetensors'], { encoding: 'utf8' });
+    assert.equal(r.stderr, `convert.py needs PyTorch and numpy; this Python (${who}) has ${withNumpy ? 'no PyTorch' : 'neither'}. `
+      + `On Debian: apt-get install python3-torch${withNumpy ? '' : ' python3-numpy'}, then run it with /usr/bin/python3; `
+      + `elsewhere: pip install torch${withNumpy ? '' : ' numpy'}.\n`);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    const help = spawnSync(bare, [CONVERT, '--help'], { encoding: 'utf8' }); // argparse needs neither
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^usage: convert\.py /);
   });

@@ -14,16 +14,27 @@ stops the conversion with a message naming it (exit status 1).
 matrices as per-row symmetric int8 plus an F32 `NAME.scale` and the rest as F32. --tokenizer defaults to
 `bytes` when the vocabulary has 256 tokens, else `none`.
 
-Needs only torch, numpy and the standard library (it writes safetensors itself).
+A whole pickled module (torch.save(model, path)) is refused with a message asking for its state_dict.
+
+Needs only torch, numpy and the standard library (it writes safetensors itself); a Python without them gets a
+message naming what is missing (exit status 1).
 """
 import argparse
 import json
 import math
+import platform
 import struct
 import sys
 
-import numpy as np
-import torch
+MISSING = []  # (name, Debian package, pip package) of each module this Python lacks; main() says so
+try:
+    import torch
+except ImportError:
+    MISSING.append(("PyTorch", "python3-torch", "torch"))
+try:
+    import numpy as np
+except ImportError:
+    MISSING.append(("numpy", "python3-numpy", "numpy"))
 
 ALIGN = 64  # the data section starts on a 64-byte boundary
 PREFIXES = ("module.", "_orig_mod.")
@@ -42,10 +53,19 @@ class ConvertError(Exception):
 
 def load_state_dict(path):
     """The checkpoint's tensors as float32, in their order, with wrapper prefixes stripped."""
+    save_sd = f"save it with torch.save(model.state_dict(), {path!r}) and convert that"
     try:
         obj = torch.load(path, map_location="cpu")
+    except (AttributeError, ImportError) as e:  # unpickling needs a class this Python cannot import
+        raise ConvertError(f"{path} holds a pickled object whose class cannot be imported here ({e}), such as a "
+                           f"whole module saved with torch.save(model, ...), not a state_dict: {save_sd}") from e
     except Exception as e:  # pickle, zip and I/O errors all mean "cannot read this file"
+        if "Weights only load failed" in str(e):  # torch >= 2.6 loads tensors only, by default: not a state_dict
+            raise ConvertError(f"{path} holds a pickled object, not only tensors (a whole module saved with "
+                               f"torch.save(model, ...)?), not a state_dict: {save_sd}") from e
         raise ConvertError(f"cannot read {path}: {e}") from e
+    if isinstance(obj, torch.nn.Module):
+        raise ConvertError(f"{path} holds a whole {type(obj).__name__} module, not a state_dict: {save_sd}")
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -254,6 +274,12 @@ def main(argv=None):
     ap.add_argument("--training-data")
     ap.add_argument("--tokenizer", choices=("bytes", "none"), help="default: bytes if 256 tokens, else none")
     a = ap.parse_args(argv)
+    if MISSING:
+        names, debian, pip = zip(*MISSING)
+        print(f"convert.py needs PyTorch and numpy; this Python ({sys.executable} {platform.python_version()}) has "
+              f"{'neither' if len(names) == 2 else 'no ' + names[0]}. On Debian: apt-get install {' '.join(debian)}, "
+              f"then run it with /usr/bin/python3; elsewhere: pip install {' '.join(pip)}.", file=sys.stderr)
+        return 1
     try:
         cfg, params, size = convert(a.checkpoint, a.out, a.dtype, a.name, a.description, a.license,
                                     a.training_data, a.tokenizer)
