@@ -1,5 +1,5 @@
 // The README's first commands on a machine with Node alone: `git clone`, `npm ci`, `npm start` with a PATH that
-// holds only node, npm and git (no emcc, cmake or C compiler), then the printed URL in chromium generates text.
+// holds only node, npm, git and sh (no emcc, cmake or C compiler), then the printed URL in chromium generates text.
 // npm start must serve the committed dist/ and build nothing. (It clones this repository's HEAD: commit first.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,11 +13,13 @@ import { launch, skipBrowser } from './chromium.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 let work, clone, env, server, browser;
 
-/** A PATH of one directory with node, npm and git in it, and an environment without npm's own settings. */
+/** A PATH of one directory with node, npm, git and sh (npm runs scripts through it) in it, and an environment
+ * without npm's own settings. */
 function nodeOnlyEnv() {
   const bin = join(work, 'bin');
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync('/bin/sh', join(bin, 'sh'));
   const npmCli = process.env.npm_execpath ?? realpathSync(spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim());
   symlinkSync(npmCli, join(bin, 'npm'));
   symlinkSync(spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'git'));
@@ -35,12 +37,12 @@ before(() => {
 
 after(async () => {
   await browser?.close();
-  if (server) process.kill(-server.pid, 'SIGTERM');
+  if (server?.exitCode === null) process.kill(-server.pid, 'SIGTERM');
   rmSync(work, { recursive: true, force: true });
 });
 
 test('the PATH of the test has node, npm and git, and no emcc, cmake or C compiler', () => {
-  for (const cmd of ['node', 'npm', 'git']) {
+  for (const cmd of ['node', 'npm', 'git', 'sh']) {
     assert.equal(spawnSync('/bin/sh', ['-c', `command -v ${cmd}`], { env }).status, 0, `${cmd} should be on PATH`);
   }
   for (const cmd of ['emcc', 'emcmake', 'cmake', 'cc', 'gcc', 'clang', 'make']) {
