@@ -24,7 +24,7 @@ const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const lm = await load(readFileSync(a.model), { threads });
 const V = lm.config.numTokens;
 const tokens = Int32Array.from({ length: Math.max(prefill, prompt + steps) }, (_, i) => (i * 7919) % V);
-const memory = () => lm._rt.memory.buffer.byteLength;
+const memory = () => lm._engine.heapStats().size;
 const s = lm.createState();
 // warm-up, as the peers do (they step through the prompt): a forward and 64 steps, so that V8 has tiered the
 // step's code up from its baseline compiler before anything is timed

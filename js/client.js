@@ -1,6 +1,9 @@
-// client.js — the page's side of the browser worker (worker.js): the same API as in Node, every call a
-// message. The worker is started on first use, from a URL next to this module (bundlers resolve it).
-// The page's thread never waits on Atomics: it only posts messages and awaits replies.
+// client.js — the page's side of the browser worker (worker.js): the API's classes as thin proxies. Each method
+// posts its call to the worker, where the same classes as in Node check the arguments and run it; the result or
+// the error comes back as it is. A method that makes an object and returns at once (createState, loadState,
+// clone) gives a proxy whose calls wait for the worker to have made it, and reject with its error if it could
+// not. The proxies keep only what the API reads without waiting: a model's config, a state's token count as the
+// worker last reported it, whether they are disposed or busy.
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
@@ -8,7 +11,8 @@ import { decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
 let worker = null;
 let nextId = 1;
 let nextHandle = 1;
-const pending = new Map(); // request id -> { resolve, reject, onProgress, onPiece }
+const pending = new Map(); // request id -> { resolve, reject, onPiece, callback }
+const states = new Map(); // handle -> State, to take the token counts of replies
 
 function startWorker() {
   if (worker) return worker;
@@ -16,11 +20,12 @@ function startWorker() {
   worker.onmessage = ({ data }) => {
     const p = pending.get(data.id);
     if (!p) return;
-    if (data.progress) return p.onProgress?.(data.progress);
+    if ('callback' in data) return p.callback?.(data.callback);
     if ('piece' in data) return p.onPiece?.(data.piece);
     pending.delete(data.id);
-    if (data.error) p.reject(new MingruError(data.error.code, data.error.message));
-    else p.resolve(data.ok);
+    if (data.error) return p.reject(new MingruError(data.error.code, data.error.message));
+    for (const [handle, tokens] of Object.entries(data.ok.tokens ?? {})) states.get(Number(handle))?._report(tokens);
+    p.resolve(data.ok);
   };
   worker.onerror = (e) => {
     const error = new MingruError('MG_ELOAD', `the mingru worker failed: ${e.message ?? 'could not start'}`);
@@ -31,143 +36,184 @@ function startWorker() {
   return worker;
 }
 
-/** Posts a request; resolves with its reply. */
-function request(message, hooks = {}, transfer = []) {
+/** An argument as the worker takes it: a State by its handle, an AbortSignal and a function by stand-ins (one
+ * level into option objects). Returns it with the signal and the callback it stood for. */
+function encode(value) {
+  let signal, callback;
+  const one = (v) => {
+    if (v instanceof State) return { $state: v._handle };
+    if (v instanceof AbortSignal) return (signal = v), { $signal: true };
+    if (typeof v === 'function') return (callback = v), { $callback: true };
+    return v;
+  };
+  const isOptions = value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+  const encoded = isOptions ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v)])) : one(value);
+  return { encoded, signal, callback };
+}
+
+/** Posts a request whose arguments are encoded; an abort of their signal is passed on. Resolves with the reply. */
+async function request(message, args = [], { onPiece } = {}) {
   const id = nextId++;
-  const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject, ...hooks }));
+  const parts = args.map(encode);
+  const signal = parts.find((p) => p.signal)?.signal;
+  const callback = parts.find((p) => p.callback)?.callback;
+  const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject, onPiece, callback }));
   try {
-    startWorker().postMessage({ ...message, id }, transfer);
+    startWorker().postMessage({ ...message, id, args: parts.map((p) => p.encoded) });
   } catch (e) {
-    pending.get(id).reject(new MingruError('MG_EINVAL', `${message.method ?? message.op}: an argument cannot be sent to the worker (${e.message})`));
+    pending.get(id).reject(new MingruError('MG_EINVAL', `${message.method ?? message.what}: an argument cannot be sent to the worker (${e.message})`));
     pending.delete(id);
   }
-  return { id, promise };
+  const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  try {
+    return await promise;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
-const call = (handle, method, args, extra = {}) => request({ op: 'call', handle, method, args, ...extra }).promise;
-
-/** Options with a State replaced by its handle (checked to belong to `model`). */
-function stateArg(model, options, what) {
-  if (!options || options.state === undefined) return { options, state: null };
-  const { state } = options;
-  if (!(state instanceof State)) fail('MG_EINVAL', `${what}: state must be a State from createState()`);
-  state._check(model, what);
-  return { options: { ...options, state: state._handle }, state };
-}
-
-export class State {
-  #model;
+/** What every proxy shares: its handle, whether it is disposed, and the chain of its calls that return at once. */
+class Remote {
+  #ready; // settles when the worker has made this object and done the calls that returned at once
   #disposed = false;
-  busy = false;
 
-  /** @internal */
-  constructor(model, handle, tokens) {
-    this.#model = model;
+  constructor(handle, ready) {
     this._handle = handle;
-    this._tokens = tokens;
+    this.#ready = ready;
+    ready.catch(() => {}); // its error is reported by the next call (see #settle), not as unhandled
   }
 
-  /** @internal */
-  _check(model, what) {
-    if (this.#disposed) fail('MG_EDISPOSED', `${what}: the state was disposed`);
-    this.#model._live(what);
-    if (model && model !== this.#model) fail('MG_EMISMATCH', `${what}: the state belongs to another model`);
-    if (this.busy) fail('MG_EBUSY', `${what}: a generate() is running on this state`);
+  /** @internal throws, as the worker would, if `method` is called after dispose() */
+  _live(method) {
+    if (!this.#disposed) return;
+    const [prefix, noun] = this instanceof State ? ['state.', 'state'] : this instanceof Model ? ['', 'model'] : [`${this.cell}.`, 'layer'];
+    fail('MG_EDISPOSED', `${prefix}${method}: the ${noun} was disposed`);
   }
 
-  get tokens() {
-    if (this.#disposed) fail('MG_EDISPOSED', 'state.tokens: the state was disposed');
-    return this._tokens;
+  /** Waits for the calls that returned at once; rejects (once) with the error of the first that failed. */
+  async #settle() {
+    const ready = this.#ready;
+    this.#ready = Promise.resolve();
+    await ready;
   }
 
-  clone() {
-    this._check(null, 'state.clone');
-    const h = nextHandle++;
-    call(this._handle, 'clone', [], { newHandle: h }).catch(() => {});
-    return new State(this.#model, h, this._tokens);
+  /** @internal a call of `method` in the worker, after the earlier ones */
+  async _call(method, args = [], hooks) {
+    this._live(method);
+    await this.#settle();
+    for (const a of args) if (a?.state instanceof State) await a.state.#settle(); // a state given as an option, too
+    return request({ op: 'call', handle: this._handle, method }, args, hooks);
   }
 
-  reset() {
-    this._check(null, 'state.reset');
-    call(this._handle, 'reset', []).catch(() => {});
-    this._tokens = 0;
+  /** @internal a call that returns at once: chained, its error goes to the next call */
+  _then(method, args = []) {
+    this.#ready = this.#ready.then(() => request({ op: 'call', handle: this._handle, method }, args));
+    this.#ready.catch(() => {});
   }
 
-  async save() {
-    this._check(null, 'state.save');
-    return (await call(this._handle, 'save', [])).value;
+  /** @internal a call that makes a State and returns it at once */
+  _make(method, args, tokens) {
+    const handle = nextHandle++;
+    const made = this.#settle().then(() => request({ op: 'call', handle: this._handle, method, newHandle: handle }, args));
+    return new State(this instanceof State ? this._model : this, handle, made, tokens);
   }
 
   dispose() {
     if (this.#disposed) return;
-    if (this.busy) fail('MG_EBUSY', 'state.dispose: a generate() is running on this state');
     this.#disposed = true;
-    call(this._handle, 'dispose', []).catch(() => {});
+    this._then('dispose');
+    if (this instanceof Model) for (const s of states.values()) if (s._model === this) s._drop(); // as in the worker
+  }
+
+  /** @internal disposed with its model */
+  _drop() {
+    this.#disposed = true;
+    states.delete(this._handle);
   }
 }
 
-export class Model {
-  #disposed = false;
+export class State extends Remote {
+  busy = false; // true while a generate() or a forward() with a signal runs on it (then the worker refuses calls)
+  #tokens;
 
   /** @internal */
-  constructor(handle, info) {
-    this._handle = handle;
-    Object.assign(this, info); // config, metadata, identity, backend
+  constructor(model, handle, ready, tokens) {
+    super(handle, ready);
+    this._model = model;
+    this.#tokens = tokens;
+    states.set(handle, this);
   }
 
+  /** @internal a count from the worker */
+  _report(tokens) {
+    this.#tokens = tokens;
+  }
+
+  /** Tokens the state has read, as the worker last reported (after loadState: undefined until it has read the bytes). */
+  get tokens() {
+    this._live('tokens');
+    return this.#tokens;
+  }
+
+  clone() {
+    this._live('clone');
+    return this._make('clone', [], this.#tokens);
+  }
+
+  reset() {
+    this._live('reset');
+    this._then('reset');
+    this.#tokens = 0;
+  }
+
+  async save() {
+    return (await this._call('save')).value;
+  }
+
+  dispose() {
+    if (this.busy) fail('MG_EBUSY', 'state.dispose: a generate() or forward() is running on this state');
+    super.dispose();
+    states.delete(this._handle);
+  }
+}
+
+/** Marks the option's state busy while `promise` runs. */
+async function busyWhile(state, promise) {
+  if (state instanceof State) state.busy = true;
+  try {
+    return await promise;
+  } finally {
+    if (state instanceof State) state.busy = false;
+  }
+}
+
+export class Model extends Remote {
   /** @internal */
-  _live(what) {
-    if (this.#disposed) fail('MG_EDISPOSED', `${what}: the model was disposed`);
+  constructor(handle, info) {
+    super(handle, Promise.resolve());
+    Object.assign(this, info); // config, metadata, identity, backend
   }
 
   createState() {
     this._live('createState');
-    const h = nextHandle++;
-    call(this._handle, 'createState', [], { newHandle: h }).catch(() => {});
-    return new State(this, h, 0);
+    return this._make('createState', [], 0);
   }
 
-  /** Checks the saved state's header here (identity, sizes), so a wrong one is refused at once. */
   loadState(bytes) {
     this._live('loadState');
-    if (!(bytes instanceof Uint8Array)) fail('MG_EINVAL', 'loadState: bytes must be a Uint8Array');
-    if (bytes.length < 44 || String.fromCharCode(...bytes.subarray(0, 4)) !== 'MGST') fail('MG_EBADFILE', 'loadState: not a saved mingru state');
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const identity = view.getUint32(12, true).toString(16).padStart(8, '0') + view.getUint32(8, true).toString(16).padStart(8, '0');
-    if (identity !== this.identity) fail('MG_EMISMATCH', `loadState: the state belongs to another model (identity ${identity}, this model is ${this.identity})`);
-    const h = nextHandle++;
-    call(this._handle, 'loadState', [bytes.slice()], { newHandle: h }).catch(() => {});
-    return new State(this, h, Number(view.getBigUint64(36, true)));
+    return this._make('loadState', [bytes], undefined);
   }
 
-  /** With a signal, an abort is passed on to the worker, which rejects with MG_EABORTED (state as it was). */
-  async forward(tokens, options = {}) {
-    this._live('forward');
-    const { signal, ...rest } = options ?? {};
-    if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', 'forward: signal must be an AbortSignal');
-    if (signal?.aborted) throw new MingruError('MG_EABORTED', 'forward was aborted', { cause: signal.reason });
-    const { options: o, state } = stateArg(this, rest, 'forward');
-    // `signal: true` asks the worker for an abortable forward
-    const { id, promise } = request({ op: 'call', handle: this._handle, method: 'forward', args: [tokens, { ...o, signal: signal ? true : undefined }] });
-    const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (state && signal) state.busy = true;
-    try {
-      const r = await promise;
-      if (state) state._tokens = r.tokens;
-      return r.value;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (state && signal) state.busy = false;
-    }
+  /** With a signal, an abort is passed on to the worker, which rejects with MG_EABORTED (the state as it was). */
+  async forward(tokens, options) {
+    const call = this._call('forward', [tokens, options]);
+    return (await (options?.signal ? busyWhile(options.state, call) : call)).value;
   }
 
-  async step(token, options = {}) {
-    this._live('step');
-    const { options: o, state } = stateArg(this, options, 'step');
-    const r = await call(this._handle, 'step', [token, o ?? {}]);
-    if (state) state._tokens = r.tokens;
-    return r.value;
+  async step(token, options) {
+    return (await this._call('step', [token, options])).value;
   }
 
   encode(text) {
@@ -182,27 +228,17 @@ export class Model {
     return decodeBytes(tokens);
   }
 
-
-  /** As in Node: an async iterator of text pieces; the pieces are produced in the worker. */
-  async *generate(prompt, options = {}) {
-    this._live('generate');
-    const { signal, ...rest } = options ?? {};
-    if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', 'generate: signal must be an AbortSignal');
-    const { options: o, state } = stateArg(this, rest, 'generate');
+  /** As in Node: an async iterator of text pieces, made in the worker. Stopping the iteration stops the worker. */
+  async *generate(prompt, options) {
+    const stop = new AbortController(); // aborted by the caller's signal, or when the iteration stops early
+    const given = options?.signal;
+    if (given instanceof AbortSignal) given.aborted ? stop.abort() : given.addEventListener('abort', () => stop.abort(), { once: true });
+    const signal = given === undefined || given instanceof AbortSignal ? stop.signal : given; // a wrong one: the worker says so
     const queue = [];
     let wake = null;
     let finished = null;
-    const { id, promise } = request({ op: 'generate', handle: this._handle, prompt, options: o }, {
-      onPiece: (piece) => {
-        queue.push(piece);
-        wake?.();
-      },
-    });
-    promise.then((r) => (finished = { r }), (e) => (finished = { e })).then(() => wake?.());
-    const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    if (state) state.busy = true;
+    const call = this._call('generate', [prompt, { ...options, signal }], { onPiece: (piece) => (queue.push(piece), wake?.()) });
+    busyWhile(options?.state, call).then((r) => (finished = { r }), (e) => (finished = { e })).then(() => wake?.());
     try {
       for (;;) {
         if (queue.length) {
@@ -214,59 +250,35 @@ export class Model {
         wake = null;
       }
       if (finished.e) throw finished.e;
-      if (state) state._tokens = finished.r.tokens;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (state) state.busy = false;
-      if (!finished) onAbort(); // the consumer stopped early: stop the worker too
+      if (!finished) stop.abort(); // the consumer stopped early: stop the worker too
     }
-  }
-
-  dispose() {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    call(this._handle, 'dispose', []).catch(() => {});
   }
 }
 
-class Layer {
-  #disposed = false;
-
+class Layer extends Remote {
   /** @internal */
   constructor(handle, info) {
-    this._handle = handle;
+    super(handle, Promise.resolve());
     Object.assign(this, info); // cell, dim, dimInner, expansionFactor, backend
   }
 
   static async _create(cell, options) {
     const handle = nextHandle++;
-    const { info } = await request({ op: 'layer', cell, options, handle }).promise;
+    const { info } = await request({ op: 'create', what: cell, handle }, [options]);
     return new this(handle, info);
   }
 
-  #live(method) {
-    if (this.#disposed) fail('MG_EDISPOSED', `${this.cell}.${method}: the layer was disposed`);
-  }
-
   async forward(x, options) {
-    this.#live('forward');
-    return (await call(this._handle, 'forward', [x, options])).value;
+    return (await this._call('forward', [x, options])).value;
   }
 
   async step(x, options) {
-    this.#live('step');
-    return (await call(this._handle, 'step', [x, options])).value;
+    return (await this._call('step', [x, options])).value;
   }
 
   async getWeights() {
-    this.#live('getWeights');
-    return (await call(this._handle, 'getWeights', [])).value;
-  }
-
-  dispose() {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    call(this._handle, 'dispose', []).catch(() => {});
+    return (await this._call('getWeights')).value;
   }
 }
 
@@ -282,33 +294,19 @@ export class MinLSTM extends Layer {
   }
 }
 
-/** As in Node; the bytes are read here (with progress) when they are a Response, and the model lives in the worker. */
-export async function load(source, options = {}) {
-  const o = options ?? {};
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('MG_EINVAL', 'load: onProgress must be a function');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', 'load: signal must be an AbortSignal');
-  const { onProgress, signal, ...rest } = o;
-  if (rest.fetchOptions && typeof rest.fetchOptions === 'object') {
-    // the worker fetches: a Headers object cannot be posted to it (its entries can), and load's own signal
-    // stands for fetch's
-    const { signal: _, ...fetchOptions } = rest.fetchOptions;
-    if (typeof Headers !== 'undefined' && fetchOptions.headers instanceof Headers) fetchOptions.headers = [...fetchOptions.headers];
-    rest.fetchOptions = fetchOptions;
-  }
+/** As in Node, with what a worker cannot be sent made sendable: a relative URL is resolved against the page, a
+ * Response is read here (with progress), a Headers object becomes its entries. */
+export async function load(source, options) {
   let src = source;
   if (typeof source === 'string' || source instanceof URL) src = new URL(source, globalThis.location?.href).href;
-  else if (typeof Response !== 'undefined' && source instanceof Response) src = await readSource(source, { onProgress, signal });
-  if (ArrayBuffer.isView(src)) src = new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice();
-  else if (src instanceof ArrayBuffer) src = src.slice(0);
-  if (signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: signal.reason });
-  const handle = nextHandle++;
-  const { id, promise } = request({ op: 'load', source: src, options: rest, handle }, { onProgress });
-  const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const { info } = await promise;
-    return new Model(handle, info);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
+  else if (typeof Response !== 'undefined' && source instanceof Response) src = await readSource(source, options ?? {});
+  let o = options;
+  if (o?.fetchOptions && typeof o.fetchOptions === 'object') {
+    const { signal: _, ...fetchOptions } = o.fetchOptions; // load's own signal stands for fetch's
+    if (typeof Headers !== 'undefined' && fetchOptions.headers instanceof Headers) fetchOptions.headers = [...fetchOptions.headers];
+    o = { ...o, fetchOptions };
   }
+  const handle = nextHandle++;
+  const { info } = await request({ op: 'create', what: 'load', handle }, [src, o]);
+  return new Model(handle, info);
 }

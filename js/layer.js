@@ -1,8 +1,8 @@
-// layer.js — MinGRU and MinLSTM layers, the same maths and weight layout as minGRU-pytorch's modules.
+// layer.js — MinGRU and MinLSTM layers, the same maths and weight layout as minGRU-pytorch's modules. The engine's
+// calls go through engine.js; this file checks the arguments and shapes.
+import { KERNEL_NAMES } from './engine.js';
 import { fail } from './errors.js';
-import { getRuntime, resolveThreads } from './runtime.js';
-
-const KERNELS = { auto: 0, reference: 1, simd: 2 };
+import { getEngine, resolveThreads } from './runtime.js';
 
 function positiveInt(value, name) {
   if (!Number.isInteger(value) || value <= 0) fail('MG_EINVAL', `${name} must be a positive integer, got ${value}`);
@@ -19,24 +19,19 @@ function floatArray(value, length, name) {
   return value;
 }
 
-function seedHalves(seed) {
-  if (!Number.isSafeInteger(seed) || seed < 0) fail('MG_EINVAL', `seed must be a non-negative safe integer, got ${seed}`);
-  return [seed % 2 ** 32, Math.floor(seed / 2 ** 32)];
-}
-
 class Layer {
-  #rt;
+  #engine;
   #ptr;
 
   /** @internal use MinGRU.create / MinLSTM.create */
-  constructor(rt, ptr, cell, dim, expansionFactor, dimInner) {
-    this.#rt = rt;
+  constructor(engine, ptr, cell, dim, expansionFactor, dimInner) {
+    this.#engine = engine;
     this.#ptr = ptr;
     this.cell = cell;
     this.dim = dim;
     this.expansionFactor = expansionFactor;
     this.dimInner = dimInner;
-    this.backend = Object.freeze({ threads: rt.threads, simd: rt.simd });
+    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd });
   }
 
   static async _create(cell, options, weightName) {
@@ -46,10 +41,9 @@ class Layer {
     if (typeof expansionFactor !== 'number' || !Number.isFinite(expansionFactor) || expansionFactor <= 0) {
       fail('MG_EINVAL', `expansionFactor must be a positive number, got ${expansionFactor}`);
     }
-    if (!(kernel in KERNELS)) fail('MG_EINVAL', `kernel must be one of ${Object.keys(KERNELS).join(', ')}, got ${kernel}`);
-    const rt = await getRuntime(await resolveThreads(threads, `${cell}.create`));
-    const dimInner = rt.mod._mgw_dim_inner(dim, expansionFactor);
-    rt.check(dimInner < 0 ? dimInner : 0, `${cell}.create`);
+    if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
+    const engine = await getEngine(await resolveThreads(threads, `${cell}.create`));
+    const dimInner = engine.dimInner(dim, expansionFactor, `${cell}.create`);
     const hasOut = expansionFactor !== 1;
     const nGates = cell === 'MinGRU' ? 2 : 3;
 
@@ -68,23 +62,11 @@ class Layer {
       for (const key of Object.keys(weights)) {
         if (key !== weightName && key !== 'toOut') fail('MG_EINVAL', `weights.${key} is not a weight of ${cell}`);
       }
-    } else if (seed !== undefined) {
-      seedHalves(seed);
+    } else if (!Number.isSafeInteger(seed) || seed < 0) {
+      fail('MG_EINVAL', `seed must be a non-negative safe integer, got ${seed}`);
     }
-
-    const cellId = cell === 'MinGRU' ? 0 : 1;
-    const outPtr = rt.alloc(4);
-    let ptr = 0;
-    try {
-      rt.withBuffers({ wIn, wOut }, {}, (p) => {
-        rt.check(rt.mod._mgw_layer_create(cellId, dim, expansionFactor, KERNELS[kernel], p.wIn, p.wOut, outPtr), `${cell}.create`);
-      });
-      ptr = new Uint32Array(rt.memory.buffer, outPtr, 1)[0];
-    } finally {
-      rt.free(outPtr);
-    }
-    if (!weights) rt.check(rt.mod._mgw_layer_init_uniform(ptr, ...seedHalves(seed)), `${cell}.create`);
-    return new this(rt, ptr, cell, dim, expansionFactor, dimInner);
+    const ptr = engine.layerCreate({ cell, dim, expansionFactor, kernel, wIn, wOut, seed }, `${cell}.create`);
+    return new this(engine, ptr, cell, dim, expansionFactor, dimInner);
   }
 
   #live(method) {
@@ -113,9 +95,7 @@ class Layer {
     positiveInt(seqLen, 'forward: seqLen');
     floatArray(x, batch * seqLen * this.dim, `forward: x of [batch ${batch}, seqLen ${seqLen}, dim ${this.dim}]`);
     const h0 = this.#hidden(prevHidden, batch, 'forward');
-    const rt = this.#rt;
-    return rt.withBuffers({ x, h0 }, { output: batch * seqLen * this.dim, hidden: batch * this.dimInner }, (p) =>
-      rt.check(rt.mod._mgw_layer_forward(this.#ptr, p.x, batch, seqLen, p.h0, p.output, p.hidden), `${this.cell}.forward`));
+    return this.#engine.layerForward(this.#ptr, { x, batch, seqLen, h0, dim: this.dim, dimInner: this.dimInner }, `${this.cell}.forward`);
   }
 
   /**
@@ -127,26 +107,22 @@ class Layer {
     positiveInt(batch, 'step: batch');
     floatArray(x, batch * this.dim, `step: x of [batch ${batch}, dim ${this.dim}]`);
     const h0 = this.#hidden(prevHidden, batch, 'step');
-    const rt = this.#rt;
-    return rt.withBuffers({ x, h0 }, { output: batch * this.dim, hidden: batch * this.dimInner }, (p) =>
-      rt.check(rt.mod._mgw_layer_step(this.#ptr, p.x, batch, p.h0, p.output, p.hidden), `${this.cell}.step`));
+    return this.#engine.layerStep(this.#ptr, { x, batch, h0, dim: this.dim, dimInner: this.dimInner }, `${this.cell}.step`);
   }
 
   /** The weights, in minGRU-pytorch's layout (copies). */
   async getWeights() {
     this.#live('getWeights');
-    const rt = this.#rt;
     const nIn = (this.cell === 'MinGRU' ? 2 : 3) * this.dimInner * this.dim;
     const hasOut = this.expansionFactor !== 1;
-    const w = rt.withBuffers({}, { wIn: nIn, wOut: hasOut ? this.dim * this.dimInner : 0 }, (p) =>
-      rt.check(rt.mod._mgw_layer_get_weights(this.#ptr, p.wIn, hasOut ? p.wOut : 0), `${this.cell}.getWeights`));
+    const w = this.#engine.layerWeights(this.#ptr, nIn, hasOut ? this.dim * this.dimInner : 0, `${this.cell}.getWeights`);
     const name = this.cell === 'MinGRU' ? 'toHiddenAndGate' : 'toHiddenAndFIGate';
     return hasOut ? { [name]: w.wIn, toOut: w.wOut } : { [name]: w.wIn };
   }
 
   /** Frees the engine's memory; later calls throw MG_EDISPOSED. Calling it twice is harmless. */
   dispose() {
-    if (this.#ptr) this.#rt.mod._mgw_layer_free(this.#ptr);
+    if (this.#ptr) this.#engine.layerFree(this.#ptr);
     this.#ptr = 0;
   }
 }

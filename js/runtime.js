@@ -1,5 +1,6 @@
-// runtime.js — loads a WebAssembly build and owns every copy in and out of its heap. Nothing else in the
-// package touches the Emscripten module; public classes call the helpers here.
+// runtime.js — picks a WebAssembly build (single thread or threads; browser or Node glue), loads and instantiates
+// it, and hands the module to an Engine (engine.js), which alone calls its exports.
+import { Engine } from './engine.js';
 import { MingruError } from './errors.js';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
@@ -158,124 +159,18 @@ async function instantiate(threads) {
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }
-  const mod = await createMingruModule(options);
-  const rt = new Runtime(mod, memory);
-  rt.check(mod._mgw_set_threads(threads), 'starting the thread pool');
-  rt.threads = threads;
-  return rt;
+  return new Engine(await createMingruModule(options), memory, threads);
 }
 
-const runtimes = new Map();
+const engines = new Map();
 
-/** The runtime for a thread count (1 = the single-thread build), loaded once and shared. */
-export function getRuntime(threads = 1) {
-  if (!runtimes.has(threads)) {
-    runtimes.set(threads, instantiate(threads).catch((e) => {
-      runtimes.delete(threads);
+/** The engine for a thread count (1 = the single-thread build), loaded once and shared. */
+export function getEngine(threads = 1) {
+  if (!engines.has(threads)) {
+    engines.set(threads, instantiate(threads).catch((e) => {
+      engines.delete(threads);
       throw e;
     }));
   }
-  return runtimes.get(threads);
-}
-
-const STATUS_CODES = {
-  [-1]: 'MG_EINVAL', [-2]: 'MG_ENOMEM', [-3]: 'MG_ESHAPE', [-4]: 'MG_EBADFILE', [-5]: 'MG_ERANGE', [-6]: 'MG_EMISMATCH',
-};
-
-class Runtime {
-  constructor(mod, memory) {
-    this.mod = mod;
-    this.memory = memory;
-    this.simd = mod._mgw_has_simd() === 1;
-  }
-
-  /** The engine's memory: `used`, the bytes malloc has handed out, and `size`, the WebAssembly memory's size
-   * (it grows, never shrinks). For tests and diagnostics. */
-  heapStats() {
-    return { used: this.mod._mgw_heap_used(), size: this.memory.buffer.byteLength };
-  }
-
-  /** Jobs smaller than `bytes` (about what they read and write; default 64 KB) run on one thread of the pool.
-   * For tests, which set 0 so that every parallel path runs on their small models. */
-  setMinParallelWork(bytes) {
-    this.mod._mgw_pool_set_min_work(bytes);
-  }
-
-  /** Throws a MingruError for a non-zero status, with the engine's message. */
-  check(status, what) {
-    if (status === 0) return;
-    const message = this.mod.UTF8ToString(this.mod._mgw_last_error());
-    throw new MingruError(STATUS_CODES[status] ?? 'MG_EUNKNOWN', `${what}: ${message}`);
-  }
-
-  /** Allocates bytes on the wasm heap (freed by free()); throws MG_ENOMEM when it cannot. */
-  alloc(bytes) {
-    // the engine's memory ends below 2^31 (wasm32, MAXIMUM_MEMORY=2GB); larger sizes must not wrap around as int
-    if (!(bytes < 2 ** 31)) throw new MingruError('MG_ENOMEM', `out of WebAssembly memory allocating ${bytes} bytes (over 2 GiB)`);
-    const ptr = this.mod._mgw_malloc(Math.max(bytes, 1));
-    if (!ptr) throw new MingruError('MG_ENOMEM', `out of WebAssembly memory allocating ${bytes} bytes`);
-    return ptr;
-  }
-
-  free(ptr) {
-    if (ptr) this.mod._mgw_free(ptr);
-  }
-
-  /** Copies a Float32Array onto the heap; returns the pointer (0 for null). */
-  pushF32(array) {
-    if (!array) return 0;
-    const ptr = this.alloc(array.length * 4);
-    new Float32Array(this.memory.buffer, ptr, array.length).set(array);
-    return ptr;
-  }
-
-  /** Copies bytes onto the heap; returns the pointer. */
-  pushBytes(bytes) {
-    const ptr = this.alloc(bytes.length);
-    new Uint8Array(this.memory.buffer, ptr, bytes.length).set(bytes);
-    return ptr;
-  }
-
-  /** Copies integers onto the heap as int32; returns the pointer. */
-  pushI32(values) {
-    const ptr = this.alloc(values.length * 4);
-    new Int32Array(this.memory.buffer, ptr, values.length).set(values);
-    return ptr;
-  }
-
-  /** Calls fn(outPtr) with a 4-byte out-pointer and returns the pointer written there (a handle). */
-  handleOut(fn) {
-    const out = this.alloc(4);
-    try {
-      fn(out);
-      return new Uint32Array(this.memory.buffer, out, 1)[0];
-    } finally {
-      this.free(out);
-    }
-  }
-
-  string(ptr) {
-    return ptr ? this.mod.UTF8ToString(ptr) : null;
-  }
-
-  /** Copies n floats off the heap into a new Float32Array. Views are made fresh: memory may have grown. */
-  pullF32(ptr, n) {
-    return new Float32Array(this.memory.buffer, ptr, n).slice();
-  }
-
-  /** Runs fn(pointers) with temporary heap buffers: `inputs` are copied in, `outputs` (name -> float count)
-   * allocated; returns the outputs as Float32Arrays. Everything is freed, whatever happens. */
-  withBuffers(inputs, outputs, fn) {
-    const ptrs = {};
-    try {
-      for (const [name, array] of Object.entries(inputs)) ptrs[name] = this.pushF32(array);
-      for (const [name, n] of Object.entries(outputs)) ptrs[name] = this.alloc(n * 4);
-      fn(ptrs);
-      const result = {};
-      for (const [name, n] of Object.entries(outputs)) result[name] = this.pullF32(ptrs[name], n);
-      return result;
-    } finally {
-      for (const ptr of Object.values(ptrs)) this.free(ptr);
-    }
-  }
+  return engines.get(threads);
 }

@@ -52,14 +52,18 @@ async function fromResponse(response, options, what) {
 
 async function fromFile(path, options) {
   const { open } = await import('node:fs/promises');
+  const isDirectory = () => fail('MG_ELOAD', `${path} is a directory, not a model file`);
   let handle;
   try {
     handle = await open(path, 'r');
   } catch (e) {
+    if (e.code === 'EISDIR') isDirectory(); // on systems that refuse to open a directory
     fail('MG_ELOAD', `cannot open model file ${path}: ${e.code ?? e.message}`);
   }
   try {
-    const { size } = await handle.stat();
+    const stats = await handle.stat();
+    if (stats.isDirectory()) isDirectory();
+    const { size } = stats;
     const bytes = new Uint8Array(size);
     const chunk = 1 << 22;
     options.onProgress?.({ loaded: 0, total: size });

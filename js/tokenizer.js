@@ -32,3 +32,44 @@ export class ByteDecoder {
     return this.#decoder.decode(Uint8Array.of(token), { stream: true });
   }
 }
+
+/** Generated text against stop strings: push(text) returns the text that is safe to emit now (what could be the
+ * start of a stop string is held back) and sets `stopped` once a stop string is complete (it is not emitted, nor
+ * anything after it); flush() returns what was held back at the end. */
+export class StopMatcher {
+  #stops;
+  #pending = '';
+  stopped = false;
+
+  constructor(stops) {
+    this.#stops = stops;
+  }
+
+  push(text) {
+    const pending = this.#pending + text;
+    const at = Math.min(...this.#stops.map((s) => pending.indexOf(s)).filter((i) => i >= 0));
+    if (at !== Infinity) {
+      this.stopped = true;
+      this.#pending = '';
+      return pending.slice(0, at);
+    }
+    // the longest end of `pending` that begins a stop string stays pending
+    let held = 0;
+    for (const stop of this.#stops) {
+      for (let k = Math.min(stop.length - 1, pending.length); k > held; k--) {
+        if (pending.endsWith(stop.slice(0, k))) {
+          held = k;
+          break;
+        }
+      }
+    }
+    this.#pending = pending.slice(pending.length - held);
+    return pending.slice(0, pending.length - held);
+  }
+
+  flush() {
+    const rest = this.#pending;
+    this.#pending = '';
+    return rest;
+  }
+}

@@ -1,22 +1,59 @@
-// worker.js — the engine's side of the browser worker: a plain message protocol over the same classes
-// Node uses directly. The page talks to it through client.js; it never blocks the page's thread.
+// worker.js — the engine's side of the browser worker: it runs the same classes as Node (model.js, layer.js) and
+// answers the page's proxies (client.js) over a plain message protocol. Every argument is checked here, once, by
+// those classes; the page never blocks.
 //
 // Requests (page -> worker), each with a numeric id:
-//   { op: 'load', source, options }            -> { handle, info }   (progress: { id, progress })
-//   { op: 'layer', cell, options, handle }     -> { info }
-//   { op: 'call', handle, method, args, newHandle? } -> the method's result (a new State is stored as newHandle)
-//   { op: 'generate', handle, prompt, options } -> pieces { id, piece }, then the state's token count
-//   { op: 'abort', target }                    aborts request `target` (a load, a generate, or a call whose
-//                                              last argument has signal: true, as forward's options may)
-// Replies: { id, ok } or { id, error: { code, message } }. Handles are chosen by the page.
+//   { op: 'create', id, handle, what: 'load' | 'MinGRU' | 'MinLSTM', args }   -> { info }
+//   { op: 'call', id, handle, method, args, newHandle? }
+//       -> { value, tokens }, or for a method that makes a State (kept as newHandle) { tokens }; an async iterator
+//          (generate) first streams { id, piece } messages
+//   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
+// In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
+// { $callback: true } for a function (onProgress): the worker calls it by posting { id, callback: value }.
+// Replies: { id, ok } or { id, error: { code, message } }; `tokens` maps the handle of every State the call touched
+// to its token count (the page's proxies keep it for their `tokens` getter). Handles are chosen by the page.
 import { MinGRU, MinLSTM } from './layer.js';
 import { load, State } from './model.js';
 
 const objects = new Map(); // handle -> Model | State | layer
+const handles = new WeakMap(); // and back
+
+function keep(handle, o) {
+  objects.set(handle, o);
+  handles.set(o, handle);
+}
 const aborts = new Map(); // request id -> AbortController
 
-function reply(id, ok, transfer = []) {
-  self.postMessage({ id, ok }, transfer);
+const CREATE = { load, MinGRU: (options) => MinGRU.create(options), MinLSTM: (options) => MinLSTM.create(options) };
+
+function object(handle) {
+  const o = objects.get(handle);
+  if (!o) throw Object.assign(new Error('the object was disposed, or the call that made it failed'), { code: 'MG_EDISPOSED' });
+  return o;
+}
+
+/** An argument as the page sent it, with the stand-ins of the protocol replaced (one level into option objects). */
+function decode(value, id, controller) {
+  const one = (v) => {
+    if (v?.$state !== undefined) return object(v.$state);
+    if (v?.$signal) return controller.signal;
+    if (v?.$callback) return (arg) => self.postMessage({ id, callback: arg });
+    return v;
+  };
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value.$state !== undefined) return one(value);
+  return Object.getPrototypeOf(value) === Object.prototype ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v)])) : value;
+}
+
+/** handle -> token count of every State among `things` (the call's target and arguments). */
+function tokenCounts(things) {
+  const counts = {};
+  for (const o of things) {
+    if (!(o instanceof State) || !handles.has(o)) continue;
+    try {
+      counts[handles.get(o)] = o.tokens;
+    } catch {} // disposed meanwhile: its proxy says so itself
+  }
+  return counts;
 }
 
 function buffersOf(value) {
@@ -25,69 +62,38 @@ function buffersOf(value) {
   return [];
 }
 
-function object(handle) {
-  const o = objects.get(handle);
-  if (!o) throw Object.assign(new Error('the object was disposed'), { code: 'MG_EDISPOSED' });
-  return o;
-}
-
-/** Arguments may name states by handle: { state: 7 } becomes the State; { signal: true } becomes `signal`. */
-function withStates(options, signal) {
-  if (!options || typeof options !== 'object') return options;
-  const o = options.signal === true ? { ...options, signal } : options;
-  return typeof o.state === 'number' ? { ...o, state: object(o.state) } : o;
-}
-
-function modelInfo(lm) {
-  return { config: lm.config, metadata: lm.metadata, identity: lm.identity, backend: lm.backend };
+function info(o) {
+  if (o instanceof MinGRU || o instanceof MinLSTM) {
+    return { cell: o.cell, dim: o.dim, dimInner: o.dimInner, expansionFactor: o.expansionFactor, backend: o.backend };
+  }
+  return { config: o.config, metadata: o.metadata, identity: o.identity, backend: o.backend };
 }
 
 const ops = {
-  async load(id, { source, options }) {
-    const controller = new AbortController();
-    aborts.set(id, controller);
-    try {
-      const lm = await load(source, { ...options, signal: controller.signal, onProgress: (progress) => self.postMessage({ id, progress }) });
-      return { info: modelInfo(lm), model: lm };
-    } finally {
-      aborts.delete(id);
-    }
+  async create(id, { handle, what, args }, controller) {
+    const made = await CREATE[what](...args.map((a) => decode(a, id, controller)));
+    keep(handle, made);
+    return { info: info(made) };
   },
 
-  async layer(id, { cell, options }) {
-    const layer = await (cell === 'MinGRU' ? MinGRU : MinLSTM).create(options);
-    return { info: { cell: layer.cell, dim: layer.dim, dimInner: layer.dimInner, expansionFactor: layer.expansionFactor, backend: layer.backend }, model: layer };
-  },
-
-  async call(id, { handle, method, args, newHandle }) {
+  async call(id, { handle, method, args, newHandle }, controller) {
     const target = object(handle);
-    const controller = new AbortController();
-    aborts.set(id, controller);
-    let result;
-    try {
-      result = await target[method](...args.map((a, i) => (i === args.length - 1 ? withStates(a, controller.signal) : a)));
-    } finally {
-      aborts.delete(id);
+    const decoded = args.map((a) => decode(a, id, controller));
+    const states = [target, ...decoded.flatMap((a) => (a && typeof a === 'object' ? [a, ...Object.values(a)] : []))];
+    let value = target[method](...decoded);
+    if (value?.[Symbol.asyncIterator]) {
+      for await (const piece of value) self.postMessage({ id, piece });
+      value = undefined;
+    } else {
+      value = await value;
     }
-    if (result instanceof State) {
-      objects.set(newHandle, result);
-      return { tokens: result.tokens };
+    if (value instanceof State) {
+      keep(newHandle, value);
+      return { tokens: { [newHandle]: value.tokens } };
     }
-    if (method === 'dispose') objects.delete(handle); // a disposed model's states refuse use by themselves
-    const state = args.at(-1)?.state;
-    return { value: result, tokens: typeof state === 'number' ? object(state).tokens : target instanceof State ? target.tokens : undefined };
-  },
-
-  async generate(id, { handle, prompt, options }) {
-    const controller = new AbortController();
-    aborts.set(id, controller);
-    try {
-      const o = withStates(options);
-      for await (const piece of object(handle).generate(prompt, { ...o, signal: controller.signal })) self.postMessage({ id, piece });
-      return { tokens: o.state ? o.state.tokens : undefined };
-    } finally {
-      aborts.delete(id);
-    }
+    const tokens = tokenCounts(states);
+    if (method === 'dispose') objects.delete(handle); // its proxy refuses later calls itself
+    return { value, tokens };
   },
 };
 
@@ -97,15 +103,14 @@ self.onmessage = async ({ data }) => {
     aborts.get(data.target)?.abort();
     return;
   }
+  const controller = new AbortController();
+  aborts.set(id, controller);
   try {
-    const result = await ops[op](id, data);
-    if (result.model) {
-      objects.set(data.handle, result.model);
-      reply(id, { info: result.info });
-    } else {
-      reply(id, result, buffersOf(result.value));
-    }
+    const ok = await ops[op](id, data, controller);
+    self.postMessage({ id, ok }, buffersOf(ok.value));
   } catch (e) {
     self.postMessage({ id, error: { code: e.code ?? 'MG_EWORKER', message: e.message } });
+  } finally {
+    aborts.delete(id);
   }
 };

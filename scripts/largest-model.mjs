@@ -24,7 +24,7 @@ if (args[0] === '--try') {
     let text = '';
     for await (const piece of lm.generate('In', { maxTokens: 8 })) text += piece;
     result.ok = logits.every(Number.isFinite) && text.length > 0;
-    result.heap = lm._rt.heapStats();
+    result.heap = lm._engine.heapStats();
   } catch (e) {
     result.ok = false;
     result.code = e.code;

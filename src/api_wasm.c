@@ -1,18 +1,30 @@
-/* api_wasm.c — the functions exported to JavaScript. Only plain ints, doubles and pointers cross the
- * boundary: no structs, no 64-bit ints (a seed arrives as two 32-bit halves). Every function returns
- * a status; messages come from mg_last_error(). */
+/* api_wasm.c — the functions exported to JavaScript (js/engine.js calls them all, and nothing else does).
+ * Plain ints, doubles and pointers cross the boundary, no 64-bit ints (a seed arrives as two 32-bit halves);
+ * a struct crosses as JSON with named fields. Functions return a status; messages come from mg_last_error(),
+ * the status's name from mg_strerror(). */
 #include <emscripten.h>
+#include <inttypes.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "internal.h"
+#include "model.h" /* MG_RECENT, MG_BLOCK */
 
 EMSCRIPTEN_KEEPALIVE void *mgw_malloc(int bytes) { return bytes > 0 ? malloc((size_t)bytes) : NULL; }
 EMSCRIPTEN_KEEPALIVE void mgw_free(void *p) { free(p); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_last_error(void) { return mg_last_error(); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_strerror(int status) { return mg_strerror(status); }
 EMSCRIPTEN_KEEPALIVE int mgw_has_simd(void) { return mg_has_simd(); }
+
+/* A small JSON text, valid until the next call that returns one (JS parses it at once). */
+static char json[512];
+
+/* The engine's limits that the JS API checks options against. */
+EMSCRIPTEN_KEEPALIVE const char *mgw_limits(void) {
+    snprintf(json, sizeof json, "{\"penaltyWindow\":%d,\"forwardBlock\":%d}", MG_RECENT, MG_BLOCK);
+    return json;
+}
 /* Bytes of the heap that malloc has handed out and not got back (mallinfo's uordblks): the tests check that it
  * comes back to where it was after load/dispose cycles, aborted calls and long generations. */
 EMSCRIPTEN_KEEPALIVE double mgw_heap_used(void) { return (double)mallinfo().uordblks; }
@@ -59,15 +71,18 @@ EMSCRIPTEN_KEEPALIVE int mgw_model_load(void *data, int size, int kernel, mg_mod
     return mg_model_load(data, (size_t)(unsigned)size, &p, out);
 }
 
-/* The config as 16 doubles: cell, num_tokens, dim, depth, expansion_factor, dim_inner, has_out, ff_mult,
- * ff_inner, conv_kernel_size, tokenizer, quantized, n_params, identity (high 32 bits), identity (low 32 bits),
- * scan block. */
-EMSCRIPTEN_KEEPALIVE void mgw_model_info(const mg_model *m, double *out) {
+/* The config (mg_config) with the names of the JS API's model.config; the identity as 16 hex digits. */
+EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
     const mg_config *c = mg_model_config(m);
-    double v[16] = {c->cell, c->num_tokens, c->dim, c->depth, c->expansion_factor, c->dim_inner, c->has_out,
-                    c->ff_mult, c->ff_inner, c->conv_kernel_size, c->tokenizer, c->quantized, (double)c->n_params,
-                    (double)(c->identity >> 32), (double)(c->identity & 0xffffffffu), 0};
-    for (int i = 0; i < 16; i++) out[i] = v[i];
+    snprintf(json, sizeof json,
+             "{\"cell\":\"%s\",\"numTokens\":%d,\"dim\":%d,\"depth\":%d,\"expansionFactor\":%.17g,"
+             "\"dimInner\":%d,\"ffMult\":%.17g,\"ffInner\":%d,\"convKernelSize\":%d,\"tokenizer\":\"%s\","
+             "\"quantized\":%s,\"parameters\":%" PRIu64 ",\"identity\":\"%016" PRIx64 "\"}",
+             c->cell == MG_CELL_GRU ? "gru" : "lstm", c->num_tokens, c->dim, c->depth, c->expansion_factor,
+             c->dim_inner, c->ff_mult, c->ff_inner, c->conv_kernel_size,
+             c->tokenizer == MG_TOKENIZER_BYTES ? "bytes" : "none", c->quantized ? "true" : "false", c->n_params,
+             c->identity);
+    return json;
 }
 
 EMSCRIPTEN_KEEPALIVE int mgw_model_meta_count(const mg_model *m) { return mg_model_meta_count(m); }
@@ -97,14 +112,6 @@ EMSCRIPTEN_KEEPALIVE int mgw_lm_step(mg_model *m, mg_state *s, int token, float 
     return mg_lm_step(m, s, token, logits);
 }
 
-/* Logits after the state's last token, copied to out [V]; MG_EINVAL for an empty state. */
-EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_model *m, const mg_state *s, float *out) {
-    const float *l = mg_state_logits(s);
-    if (!l) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
-    memcpy(out, l, (size_t)mg_model_config(m)->num_tokens * sizeof(float));
-    return MG_OK;
-}
-
 /* rng: 8 bytes of generator state owned by the caller (advanced). */
 EMSCRIPTEN_KEEPALIVE int mgw_lm_generate_next(mg_model *m, mg_state *s, double temperature, int top_k, double top_p,
                                               double min_p, double repetition_penalty, int penalty_window,
@@ -120,4 +127,3 @@ EMSCRIPTEN_KEEPALIVE void mgw_rng_seed(uint64_t *rng, unsigned lo, unsigned hi) 
 /* ---- threads */
 
 EMSCRIPTEN_KEEPALIVE int mgw_set_threads(int n) { return mg_set_threads(n); }
-EMSCRIPTEN_KEEPALIVE int mgw_get_threads(void) { return mg_get_threads(); }

@@ -279,13 +279,55 @@ static int check_layout(mg_safetensors *st) {
     return status;
 }
 
+/* Files of other formats that get passed as models, known by their first bytes (after any whitespace). */
+#define PICKLE "a Python pickle, such as an older PyTorch checkpoint (.pt, .pth): convert a checkpoint with tools/convert.py"
+static const struct {
+    const char *magic;
+    size_t len;
+    const char *what;
+} foreign_formats[] = {
+    {"PK\3\4", 4, "a zip archive, such as a PyTorch checkpoint (.pt, .pth): convert a checkpoint with tools/convert.py"},
+    {"\x80\x02", 2, PICKLE}, {"\x80\x03", 2, PICKLE}, {"\x80\x04", 2, PICKLE}, {"\x80\x05", 2, PICKLE},
+    {"GGUF", 4, "a GGUF model (llama.cpp's format), which mingru cannot read"},
+    {"version https://git-lfs", 23, "a Git LFS pointer, not the model itself: fetch the file with git lfs pull"},
+    {"<", 1, "an HTML or XML page (a wrong URL, or a server's error page?)"},
+    {"{", 1, "a JSON file (a config.json, or a server's error message?)"},
+};
+
+/* ONNX is protobuf (a ModelProto) without a magic number. Exporters write field 1, ir_version, first: the
+ * key byte 0x08, the version (one byte so far), then the key of the next field: producer_name (0x12),
+ * producer_version, domain, model_version, doc_string, graph or opset_import (0x42). */
+static int looks_like_onnx(const uint8_t *b, size_t size) {
+    static const uint8_t next_keys[] = {0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42};
+    return size >= 3 && b[0] == 0x08 && b[1] >= 1 && b[1] < 0x80 && memchr(next_keys, b[2], sizeof next_keys);
+}
+
+/* What a file that is not safetensors looks like, or NULL if it looks like nothing known. */
+static const char *foreign_format(const uint8_t *buf, size_t size) {
+    if (looks_like_onnx(buf, size)) return "an ONNX model, which mingru cannot read";
+    size_t at = 0;
+    while (at < size && (buf[at] == ' ' || buf[at] == '\t' || buf[at] == '\n' || buf[at] == '\r')) at++;
+    for (size_t i = 0; i < sizeof foreign_formats / sizeof *foreign_formats; i++)
+        if (size - at >= foreign_formats[i].len && !memcmp(buf + at, foreign_formats[i].magic, foreign_formats[i].len))
+            return foreign_formats[i].what;
+    return NULL;
+}
+
 int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st) {
     memset(st, 0, sizeof *st);
     if (!buf || size < 8) return mg_fail(MG_EBADFILE, "the file is %zu bytes: too short for a safetensors header", buf ? size : 0);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | buf[i];
+    /* A length over the limit, or a header that is not JSON, is the first sign of a file of another format.
+     * (A length that runs past the end is a truncated safetensors file.) */
+    int fits = n >= 2 && n <= size - 8;
+    cursor c = {(const char *)buf + 8, (const char *)buf + 8 + (fits ? n : 0)};
+    if (n > MAX_HEADER || (fits && !peek(&c, '{'))) {
+        const char *what = foreign_format(buf, size);
+        if (what) return mg_fail(MG_EBADFILE, "the file is not a safetensors model: it looks like %s", what);
+    }
     if (n > MAX_HEADER) return mg_fail(MG_EBADFILE, "the header length %llu is over the 100 MB limit", (unsigned long long)n);
-    if (n < 2 || n > size - 8)
+    if (!fits)
         return mg_fail(MG_EBADFILE, "the header length %llu does not fit in the %zu-byte file", (unsigned long long)n, size);
     st->data = buf + 8 + n;
     st->data_size = size - 8 - n;
@@ -299,7 +341,6 @@ int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st) {
         mg_safetensors_free(st);
         return mg_fail(MG_ENOMEM, "out of memory reading the header");
     }
-    cursor c = {(const char *)buf + 8, (const char *)buf + 8 + n};
     int status = parse_header(&c, st, max_tensors);
     if (!status) status = check_layout(st);
     if (status) mg_safetensors_free(st);

@@ -68,7 +68,13 @@ test('both builds give the same outputs in the browser, and the API works throug
     assert.ok(r.progress.loaded > 0 && r.progress.loaded === r.progress.total);
     assert.ok(r.text.length > 0);
     assert.equal(r.text, r.textAgain, 'same seed, same text');
+    assert.equal(r.restoredTokensAtOnce, undefined);
     assert.equal(r.restoredTokens, 2);
+    assert.match(r.badStateBytes, /^MG_EBADFILE loadState: .*not a saved mingru state/);
+    assert.match(r.foreignState, /^MG_EMISMATCH loadState: /);
+    assert.equal(r.foreignStateInCall, 'MG_EMISMATCH step: the state belongs to another model');
+    assert.equal(r.badTopP, 'MG_EINVAL generate: topP must be a number in (0, 1], got 2');
+    assert.equal(r.disposedState, 'MG_EDISPOSED state.save: the state was disposed');
     assert.equal(r.sameStep, true);
     assert.equal(r.rangeError, 'MG_ERANGE');
     assert.equal(r.abortResult, 'MG_EABORTED', 'an aborted forward rejects');

@@ -1,41 +1,87 @@
-// The demo page (web/) in Debian's chromium via playwright-core: it loads the demo model, streams at
-// least 200 bytes of text from a prompt, Stop stops it, nothing is logged as an error; screenshots at
-// desktop and phone sizes go to tests/output/ (not committed).
+// The demo page (web/) in Debian's chromium via playwright-core: it loads the Q8 demo model by default,
+// streams text from a prompt, Stop stops it, the output stays in view on a phone, the speed line is cleared
+// when a run starts, Max tokens 0 is refused without calling generate, the state's size and the tokens it
+// read are shown and right, it works without COOP/COEP on one thread, and nothing is logged as an error.
+// Screenshots at desktop and phone sizes go to tests/output/ (not committed).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { load } from '../js/index.js';
 import { serve } from '../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--no-first-run', '--disable-sync', '--disable-quic'];
 const skip = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
-const model = process.env.DEMO_MODEL; // e.g. ../tests/fixtures/lm/gru-d24-l3-conv3.safetensors; default: the demo model
+const model = process.env.DEMO_MODEL || null; // e.g. ../tests/fixtures/lm/gru-d24-l3-conv3.safetensors; default: the demo model
 const output = new URL('./output/', import.meta.url);
+const DESKTOP = { width: 1100, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const bytes = (text) => new TextEncoder().encode(text).length;
 
-let browser, server, url;
+let browser, server, url, plainServer, plainUrl;
 
 before(async () => {
   if (skip) return;
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   ({ server, url } = await serve({ isolation: true }));
+  ({ server: plainServer, url: plainUrl } = await serve({ isolation: false }));
   mkdirSync(output, { recursive: true });
 });
 
 after(async () => {
   await browser?.close();
   server?.close();
+  plainServer?.close();
 });
 
-test('the demo generates streaming text, Stop stops it, no console errors', { skip }, async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+/**
+ * Opens the demo and waits for its model. The page counts the messages it posts to the engine's worker (every
+ * call of the API is one) in window.workerMessages; `problems` collects console errors and page errors.
+ */
+async function openDemo(viewport, { base = url, query = model ? `?model=${encodeURIComponent(model)}` : '' } = {}) {
+  const page = await browser.newPage({ viewport });
   const problems = [];
+  const requested = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
   page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${url}/web/${model ? `?model=${encodeURIComponent(model)}` : ''}`);
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  await page.addInitScript(() => {
+    window.workerMessages = 0;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (...args) {
+      window.workerMessages++;
+      return post.apply(this, args);
+    };
+  });
+  await page.goto(`${base}/web/${query}`);
   await page.waitForSelector('#generate:not([disabled])', { timeout: 60000 });
+  return { page, problems, requested };
+}
+
+/** Sets the prompt, max tokens and seed, presses Generate and waits until the run is over. */
+async function run(page, { prompt = 'And it came to pass', maxTokens = '40', seed = '1' } = {}) {
+  await page.fill('#prompt', prompt);
+  await page.fill('#max-tokens', maxTokens);
+  await page.fill('#seed', seed);
+  await page.click('#generate');
+  await page.waitForSelector('#generate:not([disabled])', { timeout: 60000 });
+}
+
+/** The bytes and tokens read shown in the state line. */
+async function stateInfo(page) {
+  const text = await page.textContent('#state-info');
+  const m = text.match(/^state: ([\d,]+) bytes, the same after 10 or 10,000 tokens · ([\d,]+) tokens read$/);
+  assert.ok(m, `state line: ${JSON.stringify(text)}`);
+  return { bytes: Number(m[1].replaceAll(',', '')), tokens: Number(m[2].replaceAll(',', '')) };
+}
+
+test('the demo generates streaming text, Stop stops it, no console errors', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP);
   assert.match(await page.textContent('#backend'), /2 threads|\d+ threads?, SIMD/);
+  assert.equal(await page.evaluate(() => document.getElementById('controls').open), true, 'Sampling is open on a wide screen');
   await page.fill('#prompt', 'And it came to pass, when the king');
   await page.fill('#max-tokens', '100000');
   await page.click('#generate');
@@ -46,12 +92,100 @@ test('the demo generates streaming text, Stop stops it, no console errors', { sk
   const stopped = await page.textContent('#output-text');
   await page.waitForTimeout(500);
   assert.equal(await page.textContent('#output-text'), stopped, 'text kept coming after Stop');
-  assert.ok(new TextEncoder().encode(stopped).length >= 200);
+  assert.ok(bytes(stopped) >= 200);
   assert.equal(await page.isEnabled('#generate'), true, 'Generate is usable again');
   console.log(`generated after Stop: ${JSON.stringify(stopped.slice(0, 300))}`);
-  await page.screenshot({ path: new URL('demo-desktop.png', output).pathname, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: new URL('demo-phone.png', output).pathname, fullPage: true });
+  await page.screenshot({ path: fileURLToPath(new URL('demo-desktop.png', output)), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: fileURLToPath(new URL('demo-phone.png', output)), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the demo loads the Q8 model by default and its info line says what the select does not', { skip }, async () => {
+  const { page, problems, requested } = await openDemo(DESKTOP, { query: '' });
+  assert.ok(requested.includes('/models/kjv.q8.safetensors'), `requests: ${requested.join(' ')}`);
+  assert.ok(!requested.includes('/models/kjv.safetensors'), 'the F32 model was downloaded too');
+  assert.equal(await page.inputValue('#model-file'), '../models/kjv.q8.safetensors');
+  const info = await page.textContent('#model-info');
+  assert.equal(info, 'minGRU, 3.4M parameters, int8, 3.5 MB');
+  assert.doesNotMatch(info, /King James|KJV/, 'the info line repeats the model name');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('on a 390x844 screen the output is in view after Generate', { skip }, async () => {
+  const { page, problems } = await openDemo(PHONE);
+  const generate = async (screenshot) => {
+    await page.evaluate(() => scrollTo(0, 0));
+    await page.click('#generate');
+    await page.waitForSelector('#generate:not([disabled])', { timeout: 60000 });
+    await page.screenshot({ path: fileURLToPath(new URL(screenshot, output)) });
+    const box = await page.evaluate(() => document.getElementById('output').getBoundingClientRect().toJSON());
+    assert.ok(box.top >= 0 && box.bottom <= PHONE.height && box.height > 0, `the output is outside the viewport: ${JSON.stringify(box)}`);
+  };
+  assert.equal(await page.evaluate(() => document.getElementById('controls').open), false, 'Sampling is open on a phone');
+  await page.evaluate(() => (document.getElementById('max-tokens').value = '60')); // the field is in the closed Sampling
+  await generate('demo-phone-generate.png');
+  await page.click('#controls summary'); // open Sampling: now Generate must scroll the output into view
+  await generate('demo-phone-sampling-open.png');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the speed line is cleared when a run starts: after an empty prompt or an error it shows no old figures', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP);
+  await run(page);
+  assert.match(await page.textContent('#speed'), /^\d+ tokens, \d+ tokens\/s$/);
+  await run(page, { prompt: '' });
+  assert.equal(await page.textContent('#speed'), '–');
+  assert.match(await page.textContent('#note'), /prompt is empty/);
+  await run(page);
+  assert.match(await page.textContent('#speed'), /tokens\/s/);
+  await run(page, { seed: '-1' }); // the engine refuses the seed
+  assert.equal(await page.textContent('#speed'), '–');
+  assert.match(await page.textContent('#note'), /^Generation failed: .*seed/);
+  assert.equal(await page.isVisible('#note'), true);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('Max tokens 0 or empty says so and does not call generate', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP);
+  const messages = () => page.evaluate(() => window.workerMessages);
+  let before = await messages();
+  await run(page);
+  assert.ok(await messages() > before, 'a run posts nothing to the worker: the count is broken');
+  for (const maxTokens of ['0', '']) {
+    before = await messages();
+    await run(page, { maxTokens });
+    assert.equal(await page.textContent('#note'), 'Max tokens is 0: nothing to generate.');
+    assert.equal(await page.isVisible('#note'), true);
+    assert.equal(await page.textContent('#output'), '', 'the previous output is still shown');
+    assert.equal(await page.textContent('#speed'), '–');
+    assert.equal(await messages(), before, 'the engine was called');
+  }
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('without COOP/COEP (one thread) the state line shows a constant size and the tokens read', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP, { base: plainUrl });
+  assert.match(await page.textContent('#backend'), /^1 thread, SIMD$/);
+  const lm = await load(fileURLToPath(new URL(model ?? '../models/kjv.q8.safetensors', new URL('../web/', import.meta.url))));
+  const expected = (await lm.createState().save()).length; // in Node, by another build
+  lm.dispose();
+  assert.deepEqual(await stateInfo(page), { bytes: expected, tokens: 0 });
+  const seen = [];
+  for (const [prompt, maxTokens] of [['And God said', '30'], ['In the beginning God created the heaven and the earth.', '600']]) {
+    await run(page, { prompt, maxTokens });
+    const text = await page.textContent('#output-text');
+    if (!text.includes('\uFFFD')) assert.equal(bytes(text), Number(maxTokens), 'one byte a token, and no fewer than maxTokens');
+    const shown = await stateInfo(page);
+    assert.deepEqual(shown, { bytes: expected, tokens: bytes(prompt) + Number(maxTokens) });
+    seen.push(shown);
+  }
+  console.log(`state after ${seen.map((s) => s.tokens).join(' and ')} tokens: ${seen.map((s) => s.bytes).join(' and ')} bytes`);
   assert.deepEqual(problems, []);
   await page.close();
 });

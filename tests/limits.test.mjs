@@ -86,11 +86,11 @@ test('a model too large for wasm32 memory is refused with MG_ENOMEM naming its s
 test('an F16 model whose F32 copies do not fit is refused (MG_ENOMEM), its memory returned, the engine usable', async () => {
   const small = await load(fixturePath(gru.files.f32));
   const state = small.createState();
-  const before = small._rt.heapStats().used;
+  const before = small._engine.heapStats().used;
   // 0.85 GiB of F16 weights: 1.7 GiB of F32 copies on top of the file do not fit in 2 GiB (docs/robustness.md)
   const big = makeModel({ dim: 1024, depth: 32, expansionFactor: 1.5, ffMult: 4, convKernelSize: 3 }, { dtype: 'f16', fill: 'zeros' });
   await assert.rejects(load(big), refused('MG_ENOMEM', /out of memory converting tensor layers\.\d+\..*weight: the model file is \d+ bytes.*limited to 2 GiB/));
-  assert.equal(small._rt.heapStats().used, before, 'the failed load returned every byte');
+  assert.equal(small._engine.heapStats().used, before, 'the failed load returned every byte');
   await small.forward(gru.tokens.slice(0, 10), { state });
   const lm = await load(fixturePath(lstm.files.f32));
   assert.equal(lm.config.cell, 'lstm');

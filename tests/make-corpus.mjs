@@ -31,6 +31,15 @@ function rawLength(n, rest = Buffer.alloc(0)) {
   return Buffer.concat([len, rest]);
 }
 
+const text = (s) => Buffer.from(s, 'utf8');
+const hex = (s) => Buffer.from(s, 'hex');
+// a .pt file as torch.save writes it (PyTorch >= 1.6): a zip archive (version 0, flags 0x0808, no sizes) whose
+// first entry, archive/data.pkl, is padded by an extra field "FB" to start at byte 64, then the pickle
+const torchZip = Buffer.concat([hex('504b03040000080800000000000000000000000000000000000010001200'), text('archive/data.pklFB'),
+  hex('0e00'), text('Z'.repeat(14)), hex('80027d71002e')]);
+// a .pt file of the older format: a pickle (protocol 2) that starts with torch's magic number as a LONG1
+const torchPickle = hex('80028a0a6cfc9c46f9206aa850192e80024de9032e');
+
 const someTensor = 'layers.0.2.to_hidden_and_gate.weight';
 const cases = {
   'empty.MG_EBADFILE': Buffer.alloc(0),
@@ -98,6 +107,17 @@ const cases = {
     t.dtype = 'I8';
     t.data_offsets[1] = t.data_offsets[0] + t.shape[0];
   }),
+  // files of other formats, as they get passed for a model: the engine says what each looks like
+  'foreign-pytorch-zip.MG_EBADFILE': torchZip,
+  'foreign-pytorch-pickle.MG_EBADFILE': torchPickle,
+  'foreign-gguf.MG_EBADFILE': Buffer.concat([text('GGUF'), hex('030000000000000000000000000000000000000000000000')]),
+  // an ONNX ModelProto: ir_version 8, producer_name "pytorch", producer_version "2.1.0", then the graph's key
+  'foreign-onnx.MG_EBADFILE': Buffer.concat([hex('08081207'), text('pytorch'), hex('1a05'), text('2.1.0'), hex('3a00')]),
+  'foreign-html.MG_EBADFILE': text('<!DOCTYPE html>\n<html lang="en">\n<head><title>404 Not Found</title></head>\n<body>Not Found</body>\n</html>\n'),
+  'foreign-html-after-blank-lines.MG_EBADFILE': text('\n\n  <html><body>Sign in to continue</body></html>\n'),
+  'foreign-xml.MG_EBADFILE': text('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'),
+  'foreign-json.MG_EBADFILE': text('{"error":"Repository not found"}'),
+  'foreign-git-lfs-pointer.MG_EBADFILE': text('version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 3565432\n'),
 };
 
 rmSync(out, { recursive: true, force: true });

@@ -3,13 +3,13 @@
 // the heap traps there, where the shipped build would return whatever the memory holds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getRuntime } from '../js/runtime.js';
+import { getEngine } from '../js/runtime.js';
 
 const SAFE = process.env.MINGRU_TEST_BUILD === 'safe';
 
 for (const threads of [1, 2]) {
   test(`the checked build (${threads === 1 ? 'single thread' : 'threads'}) traps a read outside the heap`, { skip: !SAFE && 'only with MINGRU_TEST_BUILD=safe' }, async () => {
-    const rt = await getRuntime(threads);
+    const rt = await getEngine(threads);
     const beyond = rt.memory.buffer.byteLength - 4096; // inside the memory, above everything malloc handed out
     assert.ok(beyond > rt.heapStats().used);
     assert.throws(() => rt.mod._mgw_state_tokens(beyond), /segmentation fault/);

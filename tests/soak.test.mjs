@@ -33,7 +33,7 @@ function stateFloats(bytes) {
   return new Float32Array(bytes.slice(44, bytes.length - recent).buffer);
 }
 
-const heap = (lm) => lm._rt.heapStats();
+const heap = (lm) => lm._engine.heapStats();
 
 test(`generating ${GENERATE} tokens keeps the heap flat (after 1,000 tokens = at the end) and the logits finite`, async () => {
   const lm = await load(small, { threads: 1 });
@@ -65,7 +65,7 @@ test(`${CYCLES} load/dispose cycles (demo Q8 model, an F16 fixture converted at 
     const s = lm.createState();
     await lm.forward([1, 2, 3], { state: s });
     s.clone(); // freed by the model's dispose, with s
-    const rt = lm._rt;
+    const rt = lm._engine;
     lm.dispose();
     return rt;
   };

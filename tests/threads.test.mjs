@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { before, test } from 'node:test';
 import { load, MinGRU, MinLSTM } from '../js/index.js';
-import { getRuntime } from '../js/runtime.js';
+import { getEngine } from '../js/runtime.js';
 import { closeRatio, randomFloats } from './golden.mjs';
 import { fixturePath, lmCases } from './lm-fixtures.mjs';
 
@@ -15,7 +15,7 @@ const COUNTS = [1, 2, 3, 4];
 // these models are small: without this the pool would run most of their jobs on one thread (jobs under 64 KB
 // do), and the parallel paths would go untested; every other test runs with the default
 before(async () => {
-  for (const n of COUNTS.slice(1)) (await getRuntime(n)).setMinParallelWork(0);
+  for (const n of COUNTS.slice(1)) (await getEngine(n)).setMinParallelWork(0);
 });
 
 for (const Cls of [MinGRU, MinLSTM]) {
