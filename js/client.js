@@ -6,7 +6,7 @@
 // worker last reported it, whether they are disposed or busy.
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
-import { decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
+import { withTokenizer } from './tokenizer.js';
 
 let worker = null;
 let nextId = 1;
@@ -216,18 +216,6 @@ export class Model extends Remote {
     return (await this._call('step', [token, options])).value;
   }
 
-  encode(text) {
-    this._live('encode');
-    needBytes(this.config, 'encode');
-    return encodeBytes(text);
-  }
-
-  decode(tokens) {
-    this._live('decode');
-    needBytes(this.config, 'decode');
-    return decodeBytes(tokens);
-  }
-
   /** As in Node: an async iterator of text pieces, made in the worker. Stopping the iteration stops the worker. */
   async *generate(prompt, options) {
     const stop = new AbortController(); // aborted by the caller's signal, or when the iteration stops early
@@ -255,6 +243,7 @@ export class Model extends Remote {
     }
   }
 }
+withTokenizer(Model);
 
 class Layer extends Remote {
   /** @internal */

@@ -80,7 +80,8 @@ export interface ModelConfig {
 
 /** A sequence's recurrent state; its size does not depend on the sequence's length. */
 export class State {
-  /** Tokens consumed since creation or reset. */
+  /** Tokens consumed since creation or reset. In a page, as the worker last reported it: right after
+   * loadState() undefined until the worker has read the bytes. */
   readonly tokens: number;
   busy: boolean;
   clone(): State;

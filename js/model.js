@@ -5,7 +5,7 @@ import { KERNEL_NAMES } from './engine.js';
 import { getEngine, resolveThreads } from './runtime.js';
 import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
-import { ByteDecoder, StopMatcher, decodeBytes, encodeBytes, needBytes } from './tokenizer.js';
+import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
 
 const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
@@ -224,20 +224,6 @@ export class Model {
     return this.#withState(state, 'step', (s) => this._engine.lmStep(m, s, token, this.config.numTokens, 'step'));
   }
 
-  /** The text as token ids (byte-level tokenizer: its UTF-8 bytes). */
-  encode(text) {
-    this._live('encode');
-    needBytes(this.config, 'encode');
-    return encodeBytes(text);
-  }
-
-  /** Token ids back to text. */
-  decode(tokens) {
-    this._live('decode');
-    needBytes(this.config, 'decode');
-    return decodeBytes(tokens);
-  }
-
   /**
    * Generates text after `prompt`, as an async iterator of decoded pieces (never half a character).
    * Options (sampling.js): maxTokens (256), temperature (1; 0 = greedy), topK (0 = off), topP (1), minP (0),
@@ -288,6 +274,7 @@ export class Model {
     this.#ptr = 0;
   }
 }
+withTokenizer(Model);
 
 /**
  * Loads a model from a .safetensors file made by tools/convert.py.

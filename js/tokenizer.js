@@ -8,6 +8,25 @@ export function needBytes(config, what) {
   if (config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${config.tokenizer}", not "bytes"`);
 }
 
+/** Gives a model class (Node's and the page's proxy) its encode(text) and decode(tokens): the byte-level tokenizer,
+ * where the model's config has it; they use the class's `_live(method)` and `config`. */
+export function withTokenizer(Model) {
+  Object.assign(Model.prototype, {
+    /** The text as token ids (byte-level tokenizer: its UTF-8 bytes). */
+    encode(text) {
+      this._live('encode');
+      needBytes(this.config, 'encode');
+      return encodeBytes(text);
+    },
+    /** Token ids back to text. */
+    decode(tokens) {
+      this._live('decode');
+      needBytes(this.config, 'decode');
+      return decodeBytes(tokens);
+    },
+  });
+}
+
 export function encodeBytes(text) {
   if (typeof text !== 'string') fail('MG_EINVAL', `encode: text must be a string, got ${typeof text}`);
   return encoder.encode(text);
