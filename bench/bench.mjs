@@ -19,7 +19,7 @@
 // Writes bench/results/bench-DATE.json and .md. Peers need bench/node_modules (npm ci in bench/, which
 // this script runs when missing) and /usr/bin/python3 with torch.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parameterCount, randomModel } from './random-model.mjs';
@@ -69,8 +69,8 @@ function compile(what, bin, sources, flags, libs = []) {
 }
 function buildNative() {
   compile('the bandwidth probe', bandwidthBin, [`${here}bandwidth.c`], []);
-  const sources = ['error', 'rng', 'matmul', 'cell', 'layer', 'safetensors', 'model', 'state', 'lm', 'sample', 'pool']
-    .map((s) => `${root}src/${s}.c`).concat(`${here}native-engine.c`);
+  const sources = readdirSync(`${root}src`).filter((f) => f.endsWith('.c') && f !== 'api_wasm.c') // the core, as CMake's
+    .map((f) => `${root}src/${f}`).concat(`${here}native-engine.c`);
   compile('the native engine', nativeBin, sources, ['-DNDEBUG', '-DMINGRU_THREADS', `-I${root}include`, `-I${root}src`], ['-lm']);
 }
 

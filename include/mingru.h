@@ -227,10 +227,20 @@ typedef struct {
     float top_p;              /* keep the smallest set whose probability reaches top_p; 1 = all */
     float min_p;              /* drop tokens below min_p * the top probability; 0 = none */
     float repetition_penalty; /* > 1 discourages the last penalty_window tokens (CTRL-style); 1 = off */
-    int penalty_window;       /* how many recent tokens the penalty looks at (<= 256) */
+    int penalty_window;       /* how many recent tokens the penalty looks at (<= MG_MAX_PENALTY_WINDOW) */
 } mg_sampler_params;
 
+#define MG_MAX_PENALTY_WINDOW 256
+
 mg_sampler_params mg_sampler_default_params(void);
+
+/* Picks a token from logits[V] (not modified) with params p and the seeded generator *rng (advanced; the same
+ * logits, recent tokens, params and rng give the same token on every platform). recent[0..n_recent) are the
+ * tokens read so far, oldest first (the penalty looks at the last penalty_window of them; NULL when n_recent is
+ * 0). probs [V] and order [V] are the caller's scratch. Returns MG_OK and sets *token, or MG_EINVAL naming a
+ * parameter out of range, or MG_ERANGE for a recent token outside [0, V). */
+int mg_sample(const float *logits, int V, const int32_t *recent, int n_recent, const mg_sampler_params *p,
+              float *probs, int *order, uint64_t *rng, int32_t *token);
 
 /* Samples the next token from the state's logits with a seeded generator (*rng is advanced), then feeds
  * it (mg_lm_step), so the state is always after the returned token. MG_EINVAL for an empty state or

@@ -78,7 +78,7 @@ typedef struct {
     int packed;         /* f32 is laid out by mg_pack_f32 (models pack at load for kernels that can) */
 } mg_matrix;
 
-/* C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc, split over the pool by
+/* linear.c: C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc, split over the pool by
  * output columns. mg_linear_act then adds bias[w->rows] (if not NULL) and applies act to its columns. */
 enum { MG_ACT_NONE = 0, MG_ACT_GELU = 1 };
 void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc);
@@ -104,7 +104,7 @@ size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks);
 void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
                  float *hidden, float *scratch, int n_chunks);
 
-/* The time chunks to use for T steps on the current pool: one per thread when T is long enough. */
+/* scan.c. The time chunks to use for T steps on the current pool: one per thread when T is long enough. */
 int mg_scan_chunks_for(int T);
 
 /* The linear recurrence h_t = a_t * h_{t-1} + b_t over T steps of n channels, in place.
@@ -113,5 +113,7 @@ int mg_scan_chunks_for(int T);
  * the three-phase chunked scan (local scans, carries in order, fix-up); carry needs n_chunks * n floats.
  * Any n_chunks >= 1 gives the same values up to rounding. */
 void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry);
+/* The same on the pool (phases 1 and 3 in parallel when the job is large enough): the cells' scan. */
+void mg_scan(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry);
 
 #endif

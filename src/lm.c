@@ -126,11 +126,13 @@ int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, ui
     if (!m || !s || !p || !rng || !token) return mg_fail(MG_EINVAL, "mg_lm_generate_next: NULL argument");
     if (s->model != m) return mg_fail(MG_EMISMATCH, "mg_lm_generate_next: the state belongs to another model");
     if (!s->n_tokens) return mg_fail(MG_EINVAL, "mg_lm_generate_next: the state is empty; feed a prompt first");
-    if (!(p->temperature >= 0) || !isfinite(p->temperature) || p->top_k < 0 || !(p->top_p > 0 && p->top_p <= 1) ||
-        !(p->min_p >= 0 && p->min_p <= 1) || !(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty) ||
-        p->penalty_window < 0 || p->penalty_window > MG_RECENT)
-        return mg_fail(MG_EINVAL, "mg_lm_generate_next: sampler parameters out of range");
-    int32_t t = mg_sample(m, s->logits, p, s, rng);
+    /* the state's recent tokens, oldest first, from its ring */
+    int32_t recent[MG_RECENT];
+    int n = s->n_tokens < MG_RECENT ? (int)s->n_tokens : MG_RECENT;
+    for (int j = 0; j < n; j++) recent[j] = s->recent[(s->n_tokens - (uint64_t)n + (uint64_t)j) % MG_RECENT];
+    int32_t t;
+    int st = mg_sample(s->logits, m->cfg.num_tokens, recent, n, p, m->scratch.probs, m->scratch.order, rng, &t);
+    if (st) return st;
     *token = t;
     return mg_lm_step(m, s, t, NULL);
 }

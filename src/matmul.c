@@ -1,11 +1,9 @@
-/* matmul.c — C = A W^T: plain-C reference kernels and wasm-SIMD kernels (same signatures), for F32
- * weights and for int8 weights with per-row scales.
+/* matmul.c — the kernels alone, C = A W^T: plain-C reference kernels and vector kernels (same signatures), for F32
+ * weights and for int8 weights with per-row scales. linear.c splits them over the pool.
  * A: [M, K] with row stride lda; W: [N, K] row-major (PyTorch's nn.Linear weight); C: [M, N], stride ldc. */
 #include <math.h>
 
 #include "internal.h"
-
-#include <stdatomic.h>
 
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
     for (int m = 0; m < M; m++) {
@@ -323,62 +321,4 @@ int mg_kernels_select(int kernel, mg_kernels *k) {
 #endif
     default: return 0;
     }
-}
-
-typedef struct {
-    const mg_kernels *k;
-    const mg_matrix *w;
-    int M, lda, ldc, act;
-    const float *A, *bias;
-    float *C;
-    atomic_int next;    /* the next piece not yet taken */
-} linear_job;
-
-/* nn.GELU(): x * Phi(x) with the exact erf. */
-static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-
-/* Columns [n0, n1) of C, then their bias and activation. */
-static void linear_rows(const linear_job *j, int n0, int n1) {
-    const mg_matrix *w = j->w;
-    size_t off = (size_t)n0 * w->cols;
-    if (w->q8)
-        j->k->q8(j->M, n1 - n0, w->cols, j->A, j->lda, w->q8 + off, w->scale + n0, j->C + n0, j->ldc);
-    else if (w->packed)
-        j->k->packed(j->M, n1 - n0, w->cols, j->A, j->lda, w->f32 + off, j->C + n0, j->ldc);
-    else
-        j->k->f32(j->M, n1 - n0, w->cols, j->A, j->lda, w->f32 + off, j->C + n0, j->ldc);
-    if (!j->bias && j->act == MG_ACT_NONE) return;
-    for (int m = 0; m < j->M; m++) {
-        float *c = j->C + (size_t)m * j->ldc;
-        for (int n = n0; n < n1; n++) {
-            float v = j->bias ? c[n] + j->bias[n] : c[n];
-            c[n] = j->act == MG_ACT_GELU ? gelu(v) : v;
-        }
-    }
-}
-
-/* The threads take pieces of the output columns until none are left, rather than a fixed share each: a thread
- * that is slowed down (another program on its core, a slower core, the hypervisor) then holds up only its
- * current piece. About four pieces per thread, whole panels of 8 rows; one piece when the job runs on one
- * thread. Which thread does a piece does not change its result. */
-static void linear_task(void *ctx, int ith, int nth) {
-    linear_job *j = ctx;
-    int rows = j->w->rows, chunk = nth == 1 ? rows : ((rows + 4 * nth - 1) / (4 * nth) + 7) / 8 * 8;
-    (void)ith;
-    for (;;) {
-        int n0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * chunk;
-        if (n0 >= rows) return;
-        linear_rows(j, n0, n0 + chunk < rows ? n0 + chunk : rows);
-    }
-}
-
-void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
-                   const float *bias, int act) {
-    linear_job j = {k, w, M, lda, ldc, act, A, bias, C, 0};
-    size_t weight_bytes = (size_t)w->rows * w->cols * (w->q8 ? 1 : sizeof(float));
-    mg_pool_run(linear_task, &j, weight_bytes * M);
-}
-
-void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
-    mg_linear_act(k, w, M, A, lda, C, ldc, NULL, MG_ACT_NONE);
 }

@@ -272,17 +272,19 @@ static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_dat
     if (!m->kernels.packed || !w->f32) return;
     size_t bytes = (size_t)w->rows * w->cols * sizeof(float);
     const uint8_t *at = (const uint8_t *)w->f32;
-    int in_place = !(at >= data && at < data + size) || writable_data;
-    float *src = (float *)w->f32, *dst = in_place ? src : own(m, bytes);
-    if (in_place) src = malloc(bytes);
-    if (!src || !dst) {
-        if (in_place) free(src);
+    /* Overwrite the matrix where it is when the model may write there (a copy it made, or a file it owns): the
+     * row-major original is then read from a temporary copy. Otherwise pack into a new buffer the model owns. */
+    int overwrite = !(at >= data && at < data + size) || writable_data;
+    float *packed = overwrite ? (float *)w->f32 : own(m, bytes);
+    float *original = overwrite ? malloc(bytes) : NULL;
+    if (!packed || (overwrite && !original)) {
+        free(original);
         return;
     }
-    if (in_place) memcpy(src, w->f32, bytes);
-    mg_pack_f32(src, w->rows, w->cols, dst);
-    if (in_place) free(src);
-    w->f32 = dst;
+    if (overwrite) memcpy(original, w->f32, bytes);
+    mg_pack_f32(overwrite ? original : w->f32, w->rows, w->cols, packed);
+    free(original);
+    w->f32 = packed;
     w->packed = 1;
 }
 

@@ -1,50 +1,16 @@
-/* model.h — the language model's structs, shared by the loader (model.c), the passes (lm.c) and the
- * sampler (sample.c). A reader sees every buffer a forward pass touches here. */
+/* model.h — the language model's structs, shared by the loader (model.c), the states (state.c) and the passes
+ * (lm.c). A reader sees every buffer a forward pass touches here. */
 #ifndef MINGRU_MODEL_H
 #define MINGRU_MODEL_H
 
 #include "internal.h"
+#include "safetensors.h"
 
 /* Tokens per block of a prefill: forward runs the parallel scan over blocks of this many tokens, carrying
  * the state between blocks, so its scratch does not grow with the prompt. */
 #define MG_BLOCK 128
 /* Recent tokens a state remembers for the repetition penalty. */
-#define MG_RECENT 256
-/* Longest tensor name the loader accepts, in bytes. */
-#define MG_MAX_NAME 1024
-
-/* ---- safetensors.c: the file's table of contents */
-
-enum { MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_I8 };
-#define MG_MAX_DIMS 8
-
-typedef struct {
-    char *name;
-    int dtype;                    /* MG_DT_* */
-    int ndim;
-    uint64_t shape[MG_MAX_DIMS];
-    uint64_t begin, end;          /* byte offsets in the data section */
-    int used;                     /* claimed by the model (unclaimed tensors are an error) */
-} mg_tensor_info;
-
-typedef struct {
-    char *key, *value;
-} mg_meta;
-
-typedef struct {
-    mg_tensor_info *tensors;      /* sorted by name */
-    int n_tensors;
-    mg_meta *meta;
-    int n_meta;
-    const uint8_t *data;          /* the data section */
-    uint64_t data_size;
-} mg_safetensors;
-
-/* Parses and checks the header of a .safetensors buffer: bounds, dtypes, shapes against sizes, offsets
- * inside the data and not overlapping. MG_EBADFILE with a message on any problem. */
-int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st);
-void mg_safetensors_free(mg_safetensors *st);
-mg_tensor_info *mg_safetensors_find(const mg_safetensors *st, const char *name);
+#define MG_RECENT MG_MAX_PENALTY_WINDOW
 
 /* ---- the model */
 
@@ -92,6 +58,7 @@ struct mg_model {
 /* The recurrent state of one sequence. */
 struct mg_state {
     const mg_model *model;
+    float *floats;           /* one buffer holding h, conv and logits (n_state_floats of the model) */
     float *h;                /* (depth, Di) hidden state of every cell */
     float *conv;             /* (depth, k-1, D) the last k-1 conv inputs of every layer, oldest first */
     float *logits;           /* (V) after the last token, valid when n_tokens > 0 */
@@ -99,7 +66,5 @@ struct mg_state {
     uint64_t n_tokens;
 };
 
-/* sample.c: picks a token from logits[V] (not modified) with the model's scratch. */
-int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_params *p, const mg_state *s, uint64_t *rng);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "safetensors.h"
 
 #define MAX_HEADER ((uint64_t)100 << 20) /* 100 MB */
 #define MAX_TENSORS 100000

@@ -1,8 +1,9 @@
-/* sample.c — choosing the next token from logits: repetition penalty, temperature, top-k, top-p,
- * min-p, then a draw from a seeded generator (rng.c), so the same seed gives the same text. */
+/* sample.c — choosing the next token from logits, standalone (no model, no state): repetition penalty,
+ * temperature, top-k, top-p, min-p, then a draw from a seeded generator (rng.c), so the same seed gives the same
+ * text. The sampler parameters are checked here, once for the C API (mg_lm_generate_next calls this). */
 #include <math.h>
 
-#include "model.h"
+#include "internal.h"
 
 mg_sampler_params mg_sampler_default_params(void) {
     mg_sampler_params p = {1.0f, 0, 1.0f, 0.0f, 1.0f, 64};
@@ -24,19 +25,38 @@ static void sort_by_prob(int *ids, int n, const float *prob) {
         }
 }
 
-int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_params *p, const mg_state *s, uint64_t *rng) {
-    int V = m->cfg.num_tokens;
-    float *z = m->scratch.probs;
-    int *order = m->scratch.order;
+#define MG_STR_(x) #x
+#define MG_STR(x) MG_STR_(x)
+
+/* Why the params are out of range (NULL if they are not). */
+static const char *params_problem(const mg_sampler_params *p) {
+    if (!(p->temperature >= 0) || !isfinite(p->temperature)) return "temperature must be finite and >= 0";
+    if (p->top_k < 0) return "top_k must be >= 0";
+    if (!(p->top_p > 0 && p->top_p <= 1)) return "top_p must be in (0, 1]";
+    if (!(p->min_p >= 0 && p->min_p <= 1)) return "min_p must be in [0, 1]";
+    if (!(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty)) return "repetition_penalty must be finite and > 0";
+    if (p->penalty_window < 0 || p->penalty_window > MG_MAX_PENALTY_WINDOW) return "penalty_window must be in [0, " MG_STR(MG_MAX_PENALTY_WINDOW) "]";
+    return NULL;
+}
+
+int mg_sample(const float *logits, int V, const int32_t *recent, int n_recent, const mg_sampler_params *p, float *z,
+              int *order, uint64_t *rng, int32_t *token) {
+    if (!logits || !p || !z || !order || !rng || !token || (n_recent > 0 && !recent))
+        return mg_fail(MG_EINVAL, "mg_sample: NULL argument");
+    if (V <= 0 || n_recent < 0) return mg_fail(MG_EINVAL, "mg_sample: V must be > 0 and n_recent >= 0, got %d and %d", V, n_recent);
+    const char *problem = params_problem(p);
+    if (problem) return mg_fail(MG_EINVAL, "mg_sample: %s", problem);
+    int n_penalised = n_recent < p->penalty_window ? n_recent : p->penalty_window;
+    for (int j = n_recent - n_penalised; j < n_recent; j++)
+        if (recent[j] < 0 || recent[j] >= V) return mg_fail(MG_ERANGE, "mg_sample: recent token %d is outside [0, %d)", recent[j], V);
     for (int i = 0; i < V; i++) z[i] = logits[i];
 
     /* repetition penalty (CTRL): a recent token's logit is divided by the penalty if positive, else
      * multiplied; once per token however often it recurs (order[] marks the tokens already done) */
     if (p->repetition_penalty != 1.0f) {
-        uint64_t n = s->n_tokens < (uint64_t)p->penalty_window ? s->n_tokens : (uint64_t)p->penalty_window;
         for (int i = 0; i < V; i++) order[i] = 0;
-        for (uint64_t j = 0; j < n; j++) {
-            int t = s->recent[(s->n_tokens - 1 - j) % MG_RECENT];
+        for (int j = n_recent - n_penalised; j < n_recent; j++) {
+            int t = recent[j];
             if (order[t]) continue;
             order[t] = 1;
             z[t] = z[t] > 0 ? z[t] / p->repetition_penalty : z[t] * p->repetition_penalty;
@@ -47,7 +67,7 @@ int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_param
     int best = 0;
     for (int i = 1; i < V; i++)
         if (z[i] > z[best]) best = i;
-    if (p->temperature == 0.0f) return best;
+    if (p->temperature == 0.0f) return *token = best, MG_OK;
 
     /* softmax(z / temperature), stable */
     double total = 0;
@@ -77,7 +97,7 @@ int32_t mg_sample(const mg_model *m, const float *logits, const mg_sampler_param
     double r = (double)mg_rng_uniform(rng) * kept, acc = 0;
     for (int i = 0; i < n; i++) {
         acc += z[order[i]];
-        if (r < acc) return order[i];
+        if (r < acc) return *token = order[i], MG_OK;
     }
-    return order[n - 1];
+    return *token = order[n - 1], MG_OK;
 }

@@ -17,30 +17,26 @@ static size_t n_conv(const mg_model *m) {
     int k = m->cfg.conv_kernel_size;
     return k > 1 ? (size_t)m->cfg.depth * (size_t)(k - 1) * m->cfg.dim : 0;
 }
+/* The floats of a state: h, then conv, then logits, in one buffer. */
+static size_t n_floats(const mg_model *m) { return n_h(m) + n_conv(m) + (size_t)m->cfg.num_tokens; }
 
 int mg_state_create(const mg_model *m, mg_state **out) {
     if (!m || !out) return mg_fail(MG_EINVAL, "mg_state_create: model and out must not be NULL");
     mg_state *s = calloc(1, sizeof *s);
-    if (s) {
-        s->model = m;
-        s->h = calloc(n_h(m), sizeof(float));
-        s->conv = calloc(n_conv(m) + 1, sizeof(float));
-        s->logits = calloc((size_t)m->cfg.num_tokens, sizeof(float));
-    }
-    if (!s || !s->h || !s->conv || !s->logits) {
-        mg_state_free(s);
+    float *f = calloc(n_floats(m), sizeof(float));
+    if (!s || !f) {
+        free(s);
+        free(f);
         return mg_fail(MG_ENOMEM, "out of memory for a state");
     }
+    *s = (mg_state){.model = m, .floats = f, .h = f, .conv = f + n_h(m), .logits = f + n_h(m) + n_conv(m)};
     *out = s;
     return MG_OK;
 }
 
 int mg_state_reset(mg_state *s) {
     if (!s) return mg_fail(MG_EINVAL, "mg_state_reset: state is NULL");
-    const mg_model *m = s->model;
-    memset(s->h, 0, n_h(m) * sizeof(float));
-    memset(s->conv, 0, n_conv(m) * sizeof(float));
-    memset(s->logits, 0, (size_t)m->cfg.num_tokens * sizeof(float));
+    memset(s->floats, 0, n_floats(s->model) * sizeof(float));
     memset(s->recent, 0, sizeof s->recent);
     s->n_tokens = 0;
     return MG_OK;
@@ -49,10 +45,7 @@ int mg_state_reset(mg_state *s) {
 int mg_state_copy(mg_state *dst, const mg_state *src) {
     if (!dst || !src) return mg_fail(MG_EINVAL, "mg_state_copy: states must not be NULL");
     if (dst->model != src->model) return mg_fail(MG_EMISMATCH, "mg_state_copy: the states belong to different models");
-    const mg_model *m = src->model;
-    memcpy(dst->h, src->h, n_h(m) * sizeof(float));
-    memcpy(dst->conv, src->conv, n_conv(m) * sizeof(float));
-    memcpy(dst->logits, src->logits, (size_t)m->cfg.num_tokens * sizeof(float));
+    memcpy(dst->floats, src->floats, n_floats(src->model) * sizeof(float));
     memcpy(dst->recent, src->recent, sizeof src->recent);
     dst->n_tokens = src->n_tokens;
     return MG_OK;
@@ -70,9 +63,7 @@ const float *mg_state_logits(const mg_state *s) { return s && s->n_tokens ? s->l
 
 void mg_state_free(mg_state *s) {
     if (!s) return;
-    free(s->h);
-    free(s->conv);
-    free(s->logits);
+    free(s->floats);
     free(s);
 }
 

@@ -1,8 +1,9 @@
 /* Sampling draws from the right distribution: with no filter the frequencies of 40000 draws match
  * softmax(logits / T) within 0.01; top-k, top-p and min-p never draw outside their sets and keep the
- * relative frequencies inside; the repetition penalty demotes recent tokens. Logits are made by hand. */
+ * relative frequencies inside; the repetition penalty demotes recent tokens; the same seed gives the same
+ * draws; bad parameters are refused, naming them. Logits are made by hand: the sampler needs no model. */
 #include "check.h"
-#include "model.h"
+#include "internal.h"
 
 #define V 256
 #define DRAWS 40000
@@ -14,19 +15,20 @@ static void softmax(const float *z, float t, double *p) {
     for (int i = 0; i < V; i++) p[i] /= sum;
 }
 
-int main(void) {
-    /* a model is needed only for its scratch and vocabulary: use a fixture */
-    FILE *f = fopen("tests/fixtures/lm/gru-d32-l2.safetensors", "rb");
-    CHECK(f != NULL, "fixture missing (run from the repository root)");
-    if (!f) return check_report("test-sample");
-    static unsigned char buf[1 << 20];
-    size_t size = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    mg_model *m;
-    CHECK(mg_model_load(buf, size, NULL, &m) == MG_OK, "%s", mg_last_error());
-    mg_state *s;
-    mg_state_create(m, &s);
+static float probs[V];
+static int order[V];
+static int32_t recent[2];
+static int n_recent;
 
+/* One draw; -1 (and a failed check) if the sampler refuses. */
+static int32_t sample(const float *logits, const mg_sampler_params *sp, uint64_t *rng) {
+    int32_t t = -1;
+    int st = mg_sample(logits, V, recent, n_recent, sp, probs, order, rng, &t);
+    CHECK(st == MG_OK, "mg_sample refused: %s", mg_last_error());
+    return st == MG_OK ? t : -1;
+}
+
+int main(void) {
     float logits[V];
     for (int i = 0; i < V; i++) logits[i] = -6.0f;
     for (int i = 0; i < 8; i++) logits[10 + i] = 2.0f - 0.4f * (float)i; /* eight likely tokens, 10..17 */
@@ -41,7 +43,7 @@ int main(void) {
         sp.temperature = temps[ti];
         softmax(logits, temps[ti], p);
         memset(count, 0, sizeof count);
-        for (int i = 0; i < DRAWS; i++) count[mg_sample(m, logits, &sp, s, &rng)]++;
+        for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
         double worst = 0;
         for (int i = 0; i < V; i++) worst = fmax(worst, fabs((double)count[i] / DRAWS - p[i]));
         CHECK(worst < 0.01, "temperature %.1f: frequencies off by %.4f", temps[ti], worst);
@@ -52,7 +54,7 @@ int main(void) {
     sp.top_k = 3;
     softmax(logits, 1.0f, p);
     memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[mg_sample(m, logits, &sp, s, &rng)]++;
+    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
     double z3 = p[10] + p[11] + p[12];
     for (int i = 0; i < V; i++) {
         double want = i >= 10 && i <= 12 ? p[i] / z3 : 0;
@@ -66,7 +68,7 @@ int main(void) {
     int nucleus = 0;
     while (mass < 0.6) mass += p[10 + nucleus++];
     memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[mg_sample(m, logits, &sp, s, &rng)]++;
+    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
     for (int i = 0; i < V; i++)
         if (i < 10 || i >= 10 + nucleus) CHECK(count[i] == 0, "top-p drew token %d outside the nucleus of %d", i, nucleus);
     CHECK(count[10 + nucleus - 1] > 0, "top-p never drew the last nucleus token");
@@ -75,22 +77,48 @@ int main(void) {
     sp = mg_sampler_default_params();
     sp.min_p = 0.3f;
     memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[mg_sample(m, logits, &sp, s, &rng)]++;
+    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
     for (int i = 0; i < V; i++)
         if (p[i] < 0.3 * p[10]) CHECK(count[i] == 0, "min-p drew token %d (p %.4f < 0.3 * %.4f)", i, p[i], p[10]);
 
     /* 5. temperature 0 is argmax; a strong repetition penalty on recent tokens moves it */
     sp = mg_sampler_default_params();
     sp.temperature = 0;
-    CHECK(mg_sample(m, logits, &sp, s, &rng) == 10, "greedy is not the argmax");
-    int32_t recent[2] = {10, 11};
-    mg_lm_forward(m, s, recent, 2, NULL, 0); /* the state's recent tokens are now 10, 11 */
+    CHECK(sample(logits, &sp, &rng) == 10, "greedy is not the argmax");
+    recent[0] = 10, recent[1] = 11, n_recent = 2; /* the tokens read so far, oldest first */
     sp.repetition_penalty = 3.0f;
-    CHECK(mg_sample(m, logits, &sp, s, &rng) == 12, "the penalty did not demote tokens 10 and 11");
+    CHECK(sample(logits, &sp, &rng) == 12, "the penalty did not demote tokens 10 and 11");
     sp.penalty_window = 1; /* only 11 is recent enough */
-    CHECK(mg_sample(m, logits, &sp, s, &rng) == 10, "the penalty window is not respected");
+    CHECK(sample(logits, &sp, &rng) == 10, "the penalty window is not respected");
+    n_recent = 0;
 
-    mg_state_free(s);
-    mg_model_free(m);
+    /* 6. the same seed, the same draws; another seed, other draws */
+    sp = mg_sampler_default_params();
+    int32_t a[64], b[64], c[64];
+    uint64_t r1 = 42, r2 = 42, r3 = 43;
+    int same = 1, differ = 0;
+    for (int i = 0; i < 64; i++) a[i] = sample(logits, &sp, &r1), b[i] = sample(logits, &sp, &r2), c[i] = sample(logits, &sp, &r3);
+    for (int i = 0; i < 64; i++) same &= a[i] == b[i], differ |= a[i] != c[i];
+    CHECK(same && differ, "seeded draws: same seed %s, another seed %s", same ? "same" : "DIFFERENT", differ ? "differs" : "THE SAME");
+
+    /* 7. bad parameters and arguments are refused, naming the problem; the token is left alone */
+    struct { const char *name; mg_sampler_params p; int status; } bad[] = {
+        {"temperature", {-1.0f, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL}, {"temperature", {INFINITY, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
+        {"top_k", {1.0f, -1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},      {"top_p", {1.0f, 0, 0.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
+        {"top_p", {1.0f, 0, 1.5f, 0.0f, 1.0f, 64}, MG_EINVAL},       {"min_p", {1.0f, 0, 1.0f, -0.1f, 1.0f, 64}, MG_EINVAL},
+        {"min_p", {1.0f, 0, 1.0f, NAN, 1.0f, 64}, MG_EINVAL},        {"repetition_penalty", {1.0f, 0, 1.0f, 0.0f, 0.0f, 64}, MG_EINVAL},
+        {"penalty_window", {1.0f, 0, 1.0f, 0.0f, 1.0f, 257}, MG_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int32_t t = 77;
+        int st = mg_sample(logits, V, NULL, 0, &bad[i].p, probs, order, &rng, &t);
+        CHECK(st == bad[i].status && strstr(mg_last_error(), bad[i].name) && t == 77, "bad %s: status %d, \"%s\"", bad[i].name, st, mg_last_error());
+    }
+    int32_t t = 77, far[1] = {V};
+    sp = mg_sampler_default_params();
+    sp.repetition_penalty = 2.0f;
+    CHECK(mg_sample(logits, V, far, 1, &sp, probs, order, &rng, &t) == MG_ERANGE && t == 77, "a recent token outside [0, V) was taken");
+    CHECK(mg_sample(logits, 0, NULL, 0, &sp, probs, order, &rng, &t) == MG_EINVAL, "V = 0 was taken");
+    CHECK(mg_sample(NULL, V, NULL, 0, &sp, probs, order, &rng, &t) == MG_EINVAL, "NULL logits were taken");
     return check_report("test-sample");
 }
