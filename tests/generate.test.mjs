@@ -25,7 +25,9 @@ test('generate is reproducible by seed, and another seed gives other text', asyn
   const d = (await collect(lm.generate('In the beginning', { maxTokens: 120, seed: 43 }))).join('');
   assert.equal(a, b);
   assert.notEqual(a, d);
-  assert.ok(a.length > 0);
+  const s = lm.createState(); // the same run on a state: it read the prompt and exactly 120 tokens more
+  assert.equal((await collect(lm.generate('In the beginning', { maxTokens: 120, seed: 42, state: s }))).join(''), a);
+  assert.equal(s.tokens, lm.encode('In the beginning').length + 120);
   lm.dispose();
 });
 
@@ -85,6 +87,18 @@ test('a state continues a generation; stop strings end it before the stop text',
   const more = (await collect(lm.generate('', { maxTokens: 10, seed: 1, state: s }))).join('');
   assert.equal(s.tokens, 35);
   assert.ok(first.length > 0 && more.length > 0);
+  // greedy, the two parts are the argmax path from 'Hello' (an independent loop over step), 20 then 10 tokens
+  const g = lm.createState();
+  const greedy = (await collect(lm.generate('Hello', { maxTokens: 20, temperature: 0, state: g }))).join('') +
+    (await collect(lm.generate('', { maxTokens: 10, temperature: 0, state: g }))).join('');
+  const r = lm.createState();
+  const path = [];
+  for (let logits = await lm.forward(lm.encode('Hello'), { state: r }); path.length < 30; logits = await lm.step(path.at(-1), { state: r })) {
+    path.push(logits.indexOf(Math.max(...logits))); // the lowest id among equal maxima, as the sampler takes
+  }
+  // each generate decodes its own tokens as a stream: an unfinished character at its end is not emitted
+  const streamed = (tokens) => ((d) => tokens.map((t) => d.push(t)).join(''))(new ByteDecoder());
+  assert.equal(greedy, streamed(path.slice(0, 20)) + streamed(path.slice(20)));
   // pick a stop string that occurs in the unconstrained text, then check generation ends right before it
   const full = (await collect(lm.generate('Hello', { maxTokens: 200, seed: 5 }))).join('');
   const stop = full.slice(50, 52);
@@ -108,7 +122,9 @@ test('an AbortSignal ends generation cleanly and the model stays usable; a busy 
   }
   assert.ok(s.tokens < 1000, `stopped after ${s.tokens} tokens`);
   const after = (await collect(lm.generate('abc', { maxTokens: 10, seed: 2 }))).join('');
-  assert.ok(after.length > 0);
+  const fresh = await load(modelPath); // a model that never saw the abort
+  assert.equal(after, (await collect(fresh.generate('abc', { maxTokens: 10, seed: 2 }))).join(''));
+  fresh.dispose();
   lm.dispose();
 });
 
@@ -179,7 +195,7 @@ test('load fetches an http URL with progress events, and reports HTTP errors', a
   }
 });
 
-test('npx mingru-wasm info and generate', () => {
+test('npx mingru-wasm info and generate', async () => {
   const bin = new URL('../bin/mingru.mjs', import.meta.url).pathname;
   const info = spawnSync(process.execPath, [bin, 'info', modelPath], { encoding: 'utf8' });
   assert.equal(info.status, 0, info.stderr);
@@ -189,7 +205,10 @@ test('npx mingru-wasm info and generate', () => {
   const run = (seed) => spawnSync(process.execPath, [bin, 'generate', modelPath, '--prompt', 'Once', '--max-tokens', '40', '--seed', seed, '--top-k', '20', '--temperature', '0.8'], { encoding: 'utf8' });
   const a = run('4'), b = run('4');
   assert.equal(a.status, 0, a.stderr);
-  assert.ok(a.stdout.startsWith('Once') && a.stdout.length > 5);
+  const lm = await load(modelPath);
+  const text = (await collect(lm.generate('Once', { maxTokens: 40, seed: 4, topK: 20, temperature: 0.8 }))).join('');
+  lm.dispose();
+  assert.equal(a.stdout, `Once${text}\n`);
   assert.equal(a.stdout, b.stdout);
   const bad = spawnSync(process.execPath, [bin, 'generate', modelPath], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
