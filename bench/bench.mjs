@@ -22,7 +22,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parameterCount, randomModel } from './random-model.mjs';
+import { makeModel, parameterCount } from '../tests/helpers/model-maker.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const here = new URL('.', import.meta.url).pathname;
@@ -43,8 +43,9 @@ mkdirSync(work, { recursive: true });
 const random = (name, dim, depth) => {
   const config = { cell: 'gru', numTokens: 256, dim, depth, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0 };
   const f32 = `${work}${name}.safetensors`, q8 = `${work}${name}.q8.safetensors`;
-  if (!existsSync(f32)) writeFileSync(f32, randomModel(config));
-  if (!existsSync(q8)) writeFileSync(q8, randomModel(config, 1, { q8: true }));
+  const meta = { name: 'random', description: 'random weights, for benchmarks' };
+  if (!existsSync(f32)) writeFileSync(f32, makeModel(config, meta));
+  if (!existsSync(q8)) writeFileSync(q8, makeModel(config, { ...meta, dtype: 'q8' }));
   return { name, f32, q8, parameters: parameterCount(config), config: `random, dim ${dim}, depth ${depth}` };
 };
 const MODELS = {

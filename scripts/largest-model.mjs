@@ -14,7 +14,7 @@ const config = (depth) => ({ cell: 'gru', numTokens: 256, dim: 1024, depth, expa
 
 if (args[0] === '--try') {
   const [, dtype, depth] = args;
-  const { makeModel, parameterCount } = await import('../tests/model-maker.mjs');
+  const { makeModel, parameterCount } = await import('../tests/helpers/model-maker.mjs');
   const { load } = await import('../js/index.js');
   const bytes = makeModel(config(Number(depth)), { dtype, fill: 'zeros' });
   const result = { dtype, depth: Number(depth), parameters: parameterCount(config(Number(depth))), bytes: bytes.length };

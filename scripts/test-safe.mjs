@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const files = process.argv.slice(2);
 const tests = files.length ? files : ['safe-build', 'limits', 'soak', 'lm', 'corpus', 'generate', 'layer-errors', 'layer-golden',
-  'layer-consistency'].map((name) => `tests/${name}.test.mjs`);
+  'layer-consistency'].map((name) => `tests/js/${name}.test.mjs`);
 
 function run(cmd, args, env = process.env) {
   console.error(`> ${cmd} ${args.join(' ')}`);

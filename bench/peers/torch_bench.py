@@ -43,7 +43,7 @@ def read_safetensors(path):
     for name, info in header.items():
         if info["dtype"] != "F32":
             raise ValueError(f"{path}: tensor {name} is {info['dtype']}; the peers read F32 models only "
-                             f"(write one with tools/convert.py --dtype f32 or bench/random-model.mjs without q8)")
+                             f"(write one with tools/convert.py --dtype f32 or tests/helpers/model-maker.mjs with dtype f32)")
         start, end = info["data_offsets"]
         arr = np.frombuffer(data, dtype="<f4", count=(end - start) // 4, offset=base + start)
         tensors[name] = arr.reshape(info["shape"]).astype(np.float32)

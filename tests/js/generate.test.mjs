@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { load } from '../js/index.js';
-import { ByteDecoder } from '../js/tokenizer.js';
-import { fixturePath, lmCases } from './lm-fixtures.mjs';
+import { load } from '../../js/index.js';
+import { ByteDecoder } from '../../js/tokenizer.js';
+import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
 
 const c = lmCases().find((x) => x.cell === 'gru' && x.convKernelSize && !x.oldNorm);
 const modelPath = fixturePath(c.files.f32);
@@ -196,7 +196,7 @@ test('load fetches an http URL with progress events, and reports HTTP errors', a
 });
 
 test('npx mingru-wasm info and generate', async () => {
-  const bin = new URL('../bin/mingru.mjs', import.meta.url).pathname;
+  const bin = new URL('../../bin/mingru.mjs', import.meta.url).pathname;
   const info = spawnSync(process.execPath, [bin, 'info', modelPath], { encoding: 'utf8' });
   assert.equal(info.status, 0, info.stderr);
   assert.match(info.stdout, /cell:\s+minGRU/);

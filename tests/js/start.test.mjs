@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { launch, skipBrowser } from './chromium.mjs';
+import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 let work, clone, env, server, browser;
 
 /** A PATH of one directory with node, npm, git and sh (npm runs scripts through it) in it, and an environment

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../js/index.js';
+import { load } from '../../js/index.js';
 
-const bin = fileURLToPath(new URL('../bin/mingru.mjs', import.meta.url));
-const MODEL = fileURLToPath(new URL('../models/kjv.q8.safetensors', import.meta.url));
-const TINY = fileURLToPath(new URL('./fixtures/lm/tiny-gru-d4-l2-conv2.safetensors', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/mingru.mjs', import.meta.url));
+const MODEL = fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url));
+const TINY = fileURLToPath(new URL('../fixtures/lm/tiny-gru-d4-l2-conv2.safetensors', import.meta.url));
 const MISSING = join(tmpdir(), 'no-such-dir', 'model.safetensors');
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 const work = mkdtempSync(join(tmpdir(), 'mingru-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -292,7 +292,7 @@ const foreign = [
 for (const [name, corpusName, looks] of foreign) {
   test(`${name} (${corpusName}) is refused as MG_EBADFILE, saying what it looks like, by info and load()`, async () => {
     const path = join(work, name);
-    copyFileSync(new URL(`./corpus/${corpusName}.MG_EBADFILE.safetensors`, import.meta.url), path);
+    copyFileSync(new URL(`../corpus/${corpusName}.MG_EBADFILE.safetensors`, import.meta.url), path);
     const message = `load: the file is not a safetensors model: it looks like ${looks}`;
     assert.deepEqual(run('info', path), failed(`MG_EBADFILE: ${message}`));
     await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message });

@@ -3,15 +3,11 @@
 // and the single-thread build otherwise, with the same outputs; the engine runs in the package's worker,
 // so the page keeps drawing frames during a long forward; no console errors.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { serve } from '../scripts/serve.mjs';
-import { closeRatio } from './golden.mjs';
+import { serve } from '../../scripts/serve.mjs';
+import { closeRatio } from '../helpers/golden.mjs';
+import { launch, skipBrowser as skip } from '../helpers/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-sync', '--disable-quic'];
-const skip = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
 
 let browser;
 const servers = [];
@@ -33,8 +29,7 @@ async function run(isolation) {
 
 before(async () => {
   if (skip) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launch();
   results.isolated = await run(true);
   results.plain = await run(false);
   for (const [k, r] of Object.entries(results)) console.log(`${k}: backend ${JSON.stringify(r.backend)}, long forward ${r.longMs?.toFixed(0)} ms, ${r.framesDuring} frames meanwhile`);

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { load } from '../js/index.js';
+import { load } from '../../js/index.js';
 
-const dir = new URL('./corpus/', import.meta.url);
+const dir = new URL('../corpus/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
 
 // NAME -> what its message must name (the tensor, key or format that make-corpus.mjs changed)

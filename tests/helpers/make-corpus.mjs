@@ -2,11 +2,11 @@
 // Writes tests/corpus/: broken .safetensors files made from a valid small model, each named
 // NAME.EXPECTED_CODE.safetensors. The C tests (native under ASan/UBSan, and wasm) and the Node tests load
 // every file and require that exact error code, with no crash and no read out of bounds.
-//   node tests/make-corpus.mjs            (re-run when the base model's format changes)
+//   node tests/helpers/make-corpus.mjs            (re-run when the base model's format changes)
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
-const base = readFileSync(new URL('./fixtures/lm/tiny-gru-d4-l2-conv2.safetensors', import.meta.url));
-const out = new URL('./corpus/', import.meta.url);
+const base = readFileSync(new URL('../fixtures/lm/tiny-gru-d4-l2-conv2.safetensors', import.meta.url));
+const out = new URL('../corpus/', import.meta.url);
 const headerLength = Number(base.readBigUInt64LE(0));
 const header = JSON.parse(base.subarray(8, 8 + headerLength).toString('utf8'));
 const data = base.subarray(8 + headerLength);

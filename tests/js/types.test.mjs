@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 function check(source) {
@@ -18,7 +18,7 @@ function check(source) {
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(root, join(dir, 'node_modules', 'mingru-wasm'), 'dir'); // resolved through package.json's exports
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
-    copyFileSync(new URL('./types/tsconfig.json', import.meta.url), join(dir, 'tsconfig.json'));
+    copyFileSync(new URL('../types/tsconfig.json', import.meta.url), join(dir, 'tsconfig.json'));
     writeFileSync(join(dir, 'example.ts'), source);
     return spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
   } finally {
@@ -28,7 +28,7 @@ function check(source) {
 
 test('the typed example compiles against the declarations', async () => {
   const { readFileSync } = await import('node:fs');
-  const r = check(readFileSync(new URL('./types/example.ts', import.meta.url), 'utf8'));
+  const r = check(readFileSync(new URL('../types/example.ts', import.meta.url), 'utf8'));
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 

@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { load, MingruError } from '../js/index.js';
-import { fixturePath, lmCases } from './lm-fixtures.mjs';
-import { makeModel } from './model-maker.mjs';
+import { load, MingruError } from '../../js/index.js';
+import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
+import { makeModel } from '../helpers/model-maker.mjs';
 
 const cases = lmCases();
 const gru = cases.find((c) => c.cell === 'gru' && c.convKernelSize && !c.oldNorm);
 const lstm = cases.find((c) => c.cell === 'lstm');
-const corpus = (name) => new Uint8Array(readFileSync(new URL(`./corpus/${name}`, import.meta.url)));
+const corpus = (name) => new Uint8Array(readFileSync(new URL(`../corpus/${name}`, import.meta.url)));
 
 function refused(code, pattern) {
   return (e) => {

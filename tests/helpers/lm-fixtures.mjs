@@ -3,7 +3,7 @@
 // float32 logits[T, V]).
 import { readFileSync } from 'node:fs';
 
-export const fixtureDir = new URL('./fixtures/lm/', import.meta.url);
+export const fixtureDir = new URL('../fixtures/lm/', import.meta.url);
 
 export function lmCases() {
   const manifest = JSON.parse(readFileSync(new URL('manifest.json', fixtureDir), 'utf8'));

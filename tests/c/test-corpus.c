@@ -1,5 +1,5 @@
 /* Hostile and broken model files: every file in tests/corpus/ (named NAME.EXPECTED_CODE.safetensors, made
- * by tests/make-corpus.mjs) is refused with its code and a message; every valid fixture in
+ * by tests/helpers/make-corpus.mjs) is refused with its code and a message; every valid fixture in
  * tests/fixtures/lm/ loads; every truncation and many byte flips of a valid file are refused or loaded
  * without a crash. Each file sits in a buffer of exactly its size, so a read past the end is caught by
  * AddressSanitizer (native) or lands outside the data (wasm). */

@@ -4,18 +4,15 @@
 // read are shown and right, it works without COOP/COEP on one thread, and nothing is logged as an error.
 // Screenshots at desktop and phone sizes go to tests/output/ (not committed).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../js/index.js';
-import { serve } from '../scripts/serve.mjs';
+import { load } from '../../js/index.js';
+import { serve } from '../../scripts/serve.mjs';
+import { launch, skipBrowser as skip } from '../helpers/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-sync', '--disable-quic'];
-const skip = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
 const model = process.env.DEMO_MODEL || null; // e.g. ../tests/fixtures/lm/gru-d24-l3-conv3.safetensors; default: the demo model
-const output = new URL('./output/', import.meta.url);
+const output = new URL('../output/', import.meta.url);
 const DESKTOP = { width: 1100, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const bytes = (text) => new TextEncoder().encode(text).length;
@@ -24,8 +21,7 @@ let browser, server, url, plainServer, plainUrl;
 
 before(async () => {
   if (skip) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launch();
   ({ server, url } = await serve({ isolation: true }));
   ({ server: plainServer, url: plainUrl } = await serve({ isolation: false }));
   mkdirSync(output, { recursive: true });
@@ -172,7 +168,7 @@ test('Max tokens 0 or empty says so and does not call generate', { skip }, async
 test('without COOP/COEP (one thread) the state line shows a constant size and the tokens read', { skip }, async () => {
   const { page, problems } = await openDemo(DESKTOP, { base: plainUrl });
   assert.match(await page.textContent('#backend'), /^1 thread, SIMD$/);
-  const lm = await load(fileURLToPath(new URL(model ?? '../models/kjv.q8.safetensors', new URL('../web/', import.meta.url))));
+  const lm = await load(fileURLToPath(new URL(model ?? '../models/kjv.q8.safetensors', new URL('../../web/', import.meta.url))));
   const expected = (await lm.createState().save()).length; // in Node, by another build
   lm.dispose();
   assert.deepEqual(await stateInfo(page), { bytes: expected, tokens: 0 });

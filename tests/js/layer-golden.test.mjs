@@ -2,8 +2,8 @@
 // relative, with both matrix kernels, through forward and (for T = 1 cases and as a loop) step.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MinGRU, MinLSTM } from '../js/index.js';
-import { closeRatio, readGolden } from './golden.mjs';
+import { MinGRU, MinLSTM } from '../../js/index.js';
+import { closeRatio, readGolden } from '../helpers/golden.mjs';
 
 const cases = readGolden();
 

@@ -1,7 +1,7 @@
 // Every bad argument is refused with a MingruError that has a code and a message naming the problem.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MinGRU, MinLSTM, MingruError } from '../js/index.js';
+import { MinGRU, MinLSTM, MingruError } from '../../js/index.js';
 
 function rejectsWith(promiseOrFn, code, pattern) {
   return assert.rejects(async () => (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn), (e) => {

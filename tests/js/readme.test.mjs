@@ -1,23 +1,20 @@
 // Every example in README.md is run: each JavaScript block, and each shell block that uses the package, must
 // be marked `<!-- example: NAME -->`; this file runs the Node ones against this repository (imported as
-// 'mingru-wasm' through package.json's exports) and the page example in chromium; tests/package.test.mjs runs the
+// 'mingru-wasm' through package.json's exports) and the page example in chromium; tests/js/package.test.mjs runs the
 // Node, command-line and page examples again from the packed tarball (the page one bundled by Vite).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../js/index.js';
-import { readmeBlocks, readmeExample } from './readme-examples.mjs';
-import { sendFile, serve } from '../scripts/serve.mjs';
+import { load } from '../../js/index.js';
+import { readmeBlocks, readmeExample } from '../helpers/readme-examples.mjs';
+import { sendFile, serve } from '../../scripts/serve.mjs';
+import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-sync', '--disable-quic'];
-const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(root, 'models', 'kjv.q8.safetensors');
 // which test runs which example
 const RUNS = {
@@ -115,8 +112,7 @@ window.result = { text: out.textContent, backend: lm.backend };
       return true;
     },
   });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const browser = await launch();
   try {
     const tab = await browser.newPage();
     const problems = [];

@@ -18,18 +18,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../js/index.js';
-import { readmeExample, shellCommands } from './readme-examples.mjs';
-import { sendFile, serve } from '../scripts/serve.mjs';
+import { load } from '../../js/index.js';
+import { readmeExample, shellCommands } from '../helpers/readme-examples.mjs';
+import { sendFile, serve } from '../../scripts/serve.mjs';
+import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-sync', '--disable-quic'];
-const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
 const PYTHON = '/usr/bin/python3'; // the README's, which has Debian's torch
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
 const skipTorch = !hasTorch && !process.env.CI && `no torch and numpy for ${PYTHON}`;
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(root, 'models', 'kjv.q8.safetensors');
 const VITE = 'vite@8.3.8';
 const SAMPLING = { maxTokens: 100, temperature: 0.8, topK: 40, seed: 1 }; // the README examples'
@@ -166,8 +163,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `the two browser builds' wasm: ${assets}`);
   for (const f of assets) assert.ok(!readFileSync(join(dist, 'assets', f), 'latin1').includes(root), `${f} names ${root}`);
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const browser = await launch();
   try {
     for (const isolation of [true, false]) {
       // only the built files; the model never from the HTTP cache, so that a second load not reaching the
@@ -241,8 +237,7 @@ test("Vite's dev server serves the same project, threaded with the README's vite
   let log = '';
   dev.stdout.on('data', (d) => (log += d));
   dev.stderr.on('data', (d) => (log += d));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const browser = await launch();
   try {
     const t0 = performance.now();
     // eslint-disable-next-line no-control-regex -- Vite may colour its banner (under CI=true it does)

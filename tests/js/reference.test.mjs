@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closeRatio, readGolden } from './golden.mjs';
+import { closeRatio, readGolden } from '../helpers/golden.mjs';
 
 const python = process.env.MINGRU_PYTHON ?? '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
@@ -20,7 +20,7 @@ test('tools/reference.py regenerates tests/fixtures/golden-layers.bin (inputs ex
     const dir = mkdtempSync(join(tmpdir(), 'mingru-ref-'));
     try {
       const out = join(dir, 'golden.bin');
-      const r = spawnSync(python, [new URL('../tools/reference.py', import.meta.url).pathname, out], { encoding: 'utf8' });
+      const r = spawnSync(python, [new URL('../../tools/reference.py', import.meta.url).pathname, out], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const fresh = readGolden(out), committed = readGolden();
       assert.equal(fresh.length, committed.length);
@@ -40,9 +40,9 @@ test('tools/lm_fixtures.py (reference minLM + tools/convert.py) regenerates test
   { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'mingru-lm-'));
     try {
-      const r = spawnSync(python, [new URL('../tools/lm_fixtures.py', import.meta.url).pathname, dir], { encoding: 'utf8' });
+      const r = spawnSync(python, [new URL('../../tools/lm_fixtures.py', import.meta.url).pathname, dir], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      const committed = new URL('./fixtures/lm/', import.meta.url);
+      const committed = new URL('../fixtures/lm/', import.meta.url);
       const names = readdirSync(committed).sort();
       assert.deepEqual(readdirSync(dir).sort(), names);
       for (const name of names) {
@@ -67,7 +67,7 @@ test('tools/convert.py reads wrapped and prefixed checkpoints and refuses broken
     try {
       const script = `
 import sys, torch
-sys.path.insert(0, ${JSON.stringify(new URL('../tools', import.meta.url).pathname)})
+sys.path.insert(0, ${JSON.stringify(new URL('../../tools', import.meta.url).pathname)})
 from reference import MinLMRef
 torch.manual_seed(0)
 sd = MinLMRef(256, 16, 2, ff_mult=2, expansion=1.5).state_dict()
@@ -80,7 +80,7 @@ torch.save([1, 2], d + '/list.pt')
 `;
       const made = spawnSync(python, ['-c', script, dir], { encoding: 'utf8' });
       assert.equal(made.status, 0, made.stderr);
-      const convert = (name, ...args) => spawnSync(python, [new URL('../tools/convert.py', import.meta.url).pathname,
+      const convert = (name, ...args) => spawnSync(python, [new URL('../../tools/convert.py', import.meta.url).pathname,
         join(dir, name), join(dir, `${name}.safetensors`), ...args], { encoding: 'utf8' });
       const ok = convert('wrapped.pt', '--dtype', 'q8', '--name', 'tiny');
       assert.equal(ok.status, 0, ok.stderr);
@@ -96,7 +96,7 @@ torch.save([1, 2], d + '/list.pt')
     }
   });
 
-const CONVERT = fileURLToPath(new URL('../tools/convert.py', import.meta.url));
+const CONVERT = fileURLToPath(new URL('../../tools/convert.py', import.meta.url));
 
 test('tools/convert.py refuses a whole pickled module (torch.save(model)), importable class or not, asking for its state_dict',
   { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
@@ -108,7 +108,7 @@ test('tools/convert.py refuses a whole pickled module (torch.save(model)), impor
       const script = `
 import sys, torch
 from torch import nn
-sys.path[:0] = [${JSON.stringify(fileURLToPath(new URL('../tools', import.meta.url)))}, '.']
+sys.path[:0] = [${JSON.stringify(fileURLToPath(new URL('../../tools', import.meta.url)))}, '.']
 from reference import MinLMRef
 import my_models
 class MinLM(nn.Module):

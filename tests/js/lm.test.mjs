@@ -3,9 +3,9 @@
 // forward then step equals forward over the longer sequence, states save and restore, tokens are checked.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { load, MingruError } from '../js/index.js';
-import { closeRatio } from './golden.mjs';
-import { fixturePath, lmCases } from './lm-fixtures.mjs';
+import { load, MingruError } from '../../js/index.js';
+import { closeRatio } from '../helpers/golden.mjs';
+import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
 
 const cases = lmCases();
 

@@ -1,7 +1,7 @@
 // Reads tests/fixtures/golden-layers.bin (format in tools/reference.py, write_golden) and compares arrays.
 import { readFileSync } from 'node:fs';
 
-export function readGolden(path = new URL('./fixtures/golden-layers.bin', import.meta.url)) {
+export function readGolden(path = new URL('../fixtures/golden-layers.bin', import.meta.url)) {
   const buf = readFileSync(path);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (buf.subarray(0, 8).toString('latin1') !== 'MGGOLD01') throw new Error('not a golden fixture');

@@ -2,8 +2,8 @@
 // over the concatenated sequence, and the seeded nn.Linear-like initialisation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MinGRU, MinLSTM } from '../js/index.js';
-import { closeRatio, randomFloats } from './golden.mjs';
+import { MinGRU, MinLSTM } from '../../js/index.js';
+import { closeRatio, randomFloats } from '../helpers/golden.mjs';
 
 for (const Cls of [MinGRU, MinLSTM]) {
   test(`${Cls.name}: minGRU-pytorch's README check, dim 512, expansion 1.5, [1, 2048, 512]: last forward output equals 2048 steps to 1e-4`, async () => {

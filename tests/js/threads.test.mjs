@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { before, test } from 'node:test';
-import { load, MinGRU, MinLSTM } from '../js/index.js';
-import { getEngine } from '../js/runtime.js';
-import { closeRatio, randomFloats } from './golden.mjs';
-import { fixturePath, lmCases } from './lm-fixtures.mjs';
+import { load, MinGRU, MinLSTM } from '../../js/index.js';
+import { getEngine } from '../../js/runtime.js';
+import { closeRatio, randomFloats } from '../helpers/golden.mjs';
+import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
 
 const COUNTS = [1, 2, 3, 4];
 
@@ -76,7 +76,7 @@ test("threads 'auto' takes the threaded build in Node, one thread per core up to
 });
 
 test('a Node program using the threaded build exits by itself when done', () => {
-  const script = `import { load } from ${JSON.stringify(new URL('../js/index.js', import.meta.url).href)};
+  const script = `import { load } from ${JSON.stringify(new URL('../../js/index.js', import.meta.url).href)};
     const lm = await load(${JSON.stringify(fixturePath(lmCases()[0].files.f32))}, { threads: 4 });
     await lm.forward([1, 2, 3]);
     console.log('threads', lm.backend.threads);`;

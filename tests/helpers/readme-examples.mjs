@@ -2,7 +2,7 @@
 // fenced block right after a line `<!-- example: NAME -->`; the tests run each by its name.
 import { readFileSync } from 'node:fs';
 
-export const README = new URL('../README.md', import.meta.url);
+export const README = new URL('../../README.md', import.meta.url);
 
 /** Every fenced block: { lang, name (the example's, or null), code, line (1-based, of the fence) }. */
 export function readmeBlocks(text = readFileSync(README, 'utf8')) {

@@ -3,7 +3,7 @@
 // the heap traps there, where the shipped build would return whatever the memory holds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getEngine } from '../js/runtime.js';
+import { getEngine } from '../../js/runtime.js';
 
 const SAFE = process.env.MINGRU_TEST_BUILD === 'safe';
 

@@ -10,14 +10,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { load } from '../js/index.js';
-import { fixturePath, lmCases } from './lm-fixtures.mjs';
-import { makeModel } from './model-maker.mjs';
+import { load } from '../../js/index.js';
+import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
+import { makeModel } from '../helpers/model-maker.mjs';
 
 const SAFE = process.env.MINGRU_TEST_BUILD === 'safe';
 const GENERATE = SAFE ? 5000 : 100000;
 const CYCLES = SAFE ? 100 : 1000;
-const demoQ8 = new Uint8Array(readFileSync(new URL('../models/kjv.q8.safetensors', import.meta.url)));
+const demoQ8 = new Uint8Array(readFileSync(new URL('../../models/kjv.q8.safetensors', import.meta.url)));
 const lstmF16 = new Uint8Array(readFileSync(fixturePath(lmCases().find((c) => c.files.f16 && c.cell === 'lstm').files.f16)));
 const small = makeModel({ dim: 64, depth: 2 }, { seed: 5 });
 
@@ -106,7 +106,7 @@ test('aborting load at random points (a streamed response, a file path) leaves n
     const tick = () => (turns-- > 0 ? setImmediate(tick) : controller.abort());
     tick();
     try {
-      const other = await load(new URL('../models/kjv.safetensors', import.meta.url).pathname, { signal: controller.signal });
+      const other = await load(new URL('../../models/kjv.safetensors', import.meta.url).pathname, { signal: controller.signal });
       other.dispose();
     } catch (e) {
       assert.equal(e.code, 'MG_EABORTED', e.message);

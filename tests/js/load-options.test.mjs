@@ -4,18 +4,14 @@
 // without a Cache API, ignores (it loads as usual). The server sends Cache-Control: no-store, so the browser's
 // HTTP cache cannot be what answers.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../js/index.js';
-import { sendFile, serve } from '../scripts/serve.mjs';
+import { load } from '../../js/index.js';
+import { sendFile, serve } from '../../scripts/serve.mjs';
+import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-sync', '--disable-quic'];
-const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI && `no chromium at ${CHROMIUM}`;
-const root = fileURLToPath(new URL('..', import.meta.url));
-const MODEL = fileURLToPath(new URL('../models/kjv.q8.safetensors', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const MODEL = fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url));
 const TOKEN = 'Bearer let-me-in';
 
 let server, url, browser;
@@ -78,8 +74,7 @@ test('bad cache and fetchOptions options are MG_EINVAL', async () => {
 });
 
 test('browser: fetchOptions and cache: true through the worker; the second load comes from the Cache API', { skip: skipBrowser }, async () => {
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launch();
   const page = await browser.newPage();
   const problems = [];
   page.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && problems.push(m.text()));
