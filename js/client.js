@@ -109,14 +109,16 @@ class Remote {
 
   /** @internal a call that returns at once: chained, its error goes to the next call */
   _then(method, args = []) {
-    this.#ready = this.#ready.then(() => request({ op: 'call', handle: this._handle, method }, args));
+    const send = () => request({ op: 'call', handle: this._handle, method }, args);
+    // sent after the earlier ones even if one failed (a dispose must reach the worker); the first error is kept
+    this.#ready = this.#ready.then(send, (e) => send().then(() => Promise.reject(e), () => Promise.reject(e)));
     this.#ready.catch(() => {});
   }
 
   /** @internal a call that makes a State and returns it at once */
   _make(method, args, tokens) {
     const handle = nextHandle++;
-    const made = this.#settle().then(() => request({ op: 'call', handle: this._handle, method, newHandle: handle }, args));
+    const made = this.#ready.then(() => request({ op: 'call', handle: this._handle, method, newHandle: handle }, args));
     return new State(this instanceof State ? this._model : this, handle, made, tokens);
   }
 

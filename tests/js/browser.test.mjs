@@ -70,6 +70,9 @@ test('both builds give the same outputs in the browser, and the API works throug
     assert.equal(r.foreignStateInCall, 'MG_EMISMATCH step: the state belongs to another model');
     assert.equal(r.badTopP, 'MG_EINVAL generate: topP must be a number in (0, 1], got 2');
     assert.equal(r.disposedState, 'MG_EDISPOSED state.save: the state was disposed');
+    assert.equal(r.busyReset, 'MG_EBUSY state.reset: a generate() or forward() is running on this state');
+    assert.equal(r.afterBusyReset, 'resolved');
+    assert.ok(r.tokensAfterBusyReset > 3, `the worker's count after the refused reset: ${r.tokensAfterBusyReset}`);
     assert.equal(r.sameStep, true);
     assert.equal(r.rangeError, 'MG_ERANGE');
     assert.equal(r.abortResult, 'MG_EABORTED', 'an aborted forward rejects');
