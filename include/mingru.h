@@ -223,7 +223,7 @@ const float *mg_state_logits(const mg_state *s);
 
 typedef struct {
     float temperature;        /* 0 = greedy (argmax); else logits / temperature */
-    int top_k;                /* keep the k most likely tokens; 0 = all */
+    int top_k;                /* keep the k most likely tokens (<= V); 0 = all */
     float top_p;              /* keep the smallest set whose probability reaches top_p; 1 = all */
     float min_p;              /* drop tokens below min_p * the top probability; 0 = none */
     float repetition_penalty; /* > 1 discourages the last penalty_window tokens (CTRL-style); 1 = off */

@@ -2,7 +2,7 @@
 // Runs the Node tests of the engine's memory-touching paths against the checked WebAssembly builds: the same C
 // linked with Emscripten's -sASSERTIONS=2 -sSAFE_HEAP=1 (dist-safe/, built here by scripts/build.mjs --safe),
 // where any load or store outside the heap, or misaligned, aborts. js/runtime.js takes those builds when
-// MINGRU_TEST_BUILD=safe; tests/safe-build.test.mjs checks that they are the ones loaded.
+// MINGRU_TEST_BUILD=safe; tests/js/safe-build.test.mjs checks that they are the ones loaded.
 //   node scripts/test-safe.mjs [test files...]        (npm run test:safe; part of npm test)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -272,9 +272,12 @@ static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_dat
     if (!m->kernels.packed || !w->f32) return;
     size_t bytes = (size_t)w->rows * w->cols * sizeof(float);
     const uint8_t *at = (const uint8_t *)w->f32;
-    /* Overwrite the matrix where it is when the model may write there (a copy it made, or a file it owns): the
-     * row-major original is then read from a temporary copy. Otherwise pack into a new buffer the model owns. */
-    int overwrite = !(at >= data && at < data + size) || writable_data;
+    /* Overwrite the matrix where it is when the model may write there: a copy it made at load (outside the
+     * file: converted or realigned) or a file it owns. The caller's own bytes are never written (it may reuse
+     * them), so those matrices are packed into a new buffer the model owns. mg_pack_f32 cannot work in place:
+     * when overwriting, the row-major original is read from a temporary copy. */
+    int in_file = at >= data && at < data + size;
+    int overwrite = !in_file || writable_data;
     float *packed = overwrite ? (float *)w->f32 : own(m, bytes);
     float *original = overwrite ? malloc(bytes) : NULL;
     if (!packed || (overwrite && !original)) {

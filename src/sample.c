@@ -25,18 +25,18 @@ static void sort_by_prob(int *ids, int n, const float *prob) {
         }
 }
 
-#define MG_STR_(x) #x
-#define MG_STR(x) MG_STR_(x)
-
-/* Why the params are out of range (NULL if they are not). */
-static const char *params_problem(const mg_sampler_params *p) {
-    if (!(p->temperature >= 0) || !isfinite(p->temperature)) return "temperature must be finite and >= 0";
-    if (p->top_k < 0) return "top_k must be >= 0";
-    if (!(p->top_p > 0 && p->top_p <= 1)) return "top_p must be in (0, 1]";
-    if (!(p->min_p >= 0 && p->min_p <= 1)) return "min_p must be in [0, 1]";
-    if (!(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty)) return "repetition_penalty must be finite and > 0";
-    if (p->penalty_window < 0 || p->penalty_window > MG_MAX_PENALTY_WINDOW) return "penalty_window must be in [0, " MG_STR(MG_MAX_PENALTY_WINDOW) "]";
-    return NULL;
+/* The params' ranges, checked once here for the whole C API: MG_EINVAL naming the first one out of range. */
+static int check_params(const mg_sampler_params *p, int V) {
+    if (!(p->temperature >= 0) || !isfinite(p->temperature))
+        return mg_fail(MG_EINVAL, "mg_sample: temperature must be finite and >= 0, got %g", p->temperature);
+    if (p->top_k < 0 || p->top_k > V) return mg_fail(MG_EINVAL, "mg_sample: top_k must be in [0, %d], got %d", V, p->top_k);
+    if (!(p->top_p > 0 && p->top_p <= 1)) return mg_fail(MG_EINVAL, "mg_sample: top_p must be in (0, 1], got %g", p->top_p);
+    if (!(p->min_p >= 0 && p->min_p <= 1)) return mg_fail(MG_EINVAL, "mg_sample: min_p must be in [0, 1], got %g", p->min_p);
+    if (!(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty))
+        return mg_fail(MG_EINVAL, "mg_sample: repetition_penalty must be finite and > 0, got %g", p->repetition_penalty);
+    if (p->penalty_window < 0 || p->penalty_window > MG_MAX_PENALTY_WINDOW)
+        return mg_fail(MG_EINVAL, "mg_sample: penalty_window must be in [0, %d], got %d", MG_MAX_PENALTY_WINDOW, p->penalty_window);
+    return MG_OK;
 }
 
 int mg_sample(const float *logits, int V, const int32_t *recent, int n_recent, const mg_sampler_params *p, float *z,
@@ -44,8 +44,8 @@ int mg_sample(const float *logits, int V, const int32_t *recent, int n_recent, c
     if (!logits || !p || !z || !order || !rng || !token || (n_recent > 0 && !recent))
         return mg_fail(MG_EINVAL, "mg_sample: NULL argument");
     if (V <= 0 || n_recent < 0) return mg_fail(MG_EINVAL, "mg_sample: V must be > 0 and n_recent >= 0, got %d and %d", V, n_recent);
-    const char *problem = params_problem(p);
-    if (problem) return mg_fail(MG_EINVAL, "mg_sample: %s", problem);
+    int st = check_params(p, V);
+    if (st) return st;
     int n_penalised = n_recent < p->penalty_window ? n_recent : p->penalty_window;
     for (int j = n_recent - n_penalised; j < n_recent; j++)
         if (recent[j] < 0 || recent[j] >= V) return mg_fail(MG_ERANGE, "mg_sample: recent token %d is outside [0, %d)", recent[j], V);

@@ -104,9 +104,10 @@ int main(void) {
     /* 7. bad parameters and arguments are refused, naming the problem; the token is left alone */
     struct { const char *name; mg_sampler_params p; int status; } bad[] = {
         {"temperature", {-1.0f, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL}, {"temperature", {INFINITY, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
-        {"top_k", {1.0f, -1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},      {"top_p", {1.0f, 0, 0.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
-        {"top_p", {1.0f, 0, 1.5f, 0.0f, 1.0f, 64}, MG_EINVAL},       {"min_p", {1.0f, 0, 1.0f, -0.1f, 1.0f, 64}, MG_EINVAL},
-        {"min_p", {1.0f, 0, 1.0f, NAN, 1.0f, 64}, MG_EINVAL},        {"repetition_penalty", {1.0f, 0, 1.0f, 0.0f, 0.0f, 64}, MG_EINVAL},
+        {"top_k", {1.0f, -1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},      {"top_k", {1.0f, V + 1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
+        {"top_p", {1.0f, 0, 0.0f, 0.0f, 1.0f, 64}, MG_EINVAL},       {"top_p", {1.0f, 0, 1.5f, 0.0f, 1.0f, 64}, MG_EINVAL},
+        {"min_p", {1.0f, 0, 1.0f, -0.1f, 1.0f, 64}, MG_EINVAL},      {"min_p", {1.0f, 0, 1.0f, NAN, 1.0f, 64}, MG_EINVAL},
+        {"repetition_penalty", {1.0f, 0, 1.0f, 0.0f, 0.0f, 64}, MG_EINVAL},
         {"penalty_window", {1.0f, 0, 1.0f, 0.0f, 1.0f, 257}, MG_EINVAL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -116,7 +117,10 @@ int main(void) {
     }
     int32_t t = 77, far[1] = {V};
     sp = mg_sampler_default_params();
-    sp.repetition_penalty = 2.0f;
+    sp.top_k = V, sp.penalty_window = MG_MAX_PENALTY_WINDOW, sp.min_p = 1.0f; /* the ends of the ranges are taken */
+    CHECK(mg_sample(logits, V, NULL, 0, &sp, probs, order, &rng, &t) == MG_OK && t == 10, "the ends of the ranges were refused: %s", mg_last_error());
+    sp = mg_sampler_default_params();
+    sp.repetition_penalty = 2.0f, t = 77;
     CHECK(mg_sample(logits, V, far, 1, &sp, probs, order, &rng, &t) == MG_ERANGE && t == 77, "a recent token outside [0, V) was taken");
     CHECK(mg_sample(logits, 0, NULL, 0, &sp, probs, order, &rng, &t) == MG_EINVAL, "V = 0 was taken");
     CHECK(mg_sample(NULL, V, NULL, 0, &sp, probs, order, &rng, &t) == MG_EINVAL, "NULL logits were taken");
