@@ -37,7 +37,7 @@ CASES = [
     ("lstm-d16-l2-conv4-e1", "lstm", 16, 2, 1.0, 3, 4, False, ()),
     ("gru-d40-l1-e1", "gru", 40, 1, 1.0, 2, 0, False, ()),
     ("oldnorm-gru-d32-l2-conv3", "gru", 32, 2, 1.5, 4, 3, True, ()),
-    # the smallest: also the base of the broken-file corpus (tests/make-corpus.mjs); q8 puts I8 after F32
+    # the smallest: also the base of the broken-file corpus (tests/helpers/make-corpus.mjs); q8 puts I8 after F32
     ("tiny-gru-d4-l2-conv2", "gru", 4, 2, 1.5, 2, 2, False, ("q8",)),
 ]
 

@@ -195,7 +195,7 @@ def golden_case(name, cell, dim, expansion, batch, seq_len, with_prev, seed):
 
 
 def write_golden(path, cases):
-    """The fixture format read by tests/golden.c and tests/golden.mjs, little-endian:
+    """The fixture format read by tests/c/golden.h and tests/helpers/golden.mjs, little-endian:
     "MGGOLD01", u32 n_cases; per case: u32 name length, name (UTF-8), u32 cell (0 gru, 1 lstm), u32 dim,
     f64 expansion_factor, u32 dim_inner, u32 batch, u32 seq_len, u32 has_prev, u32 has_out, then float32
     arrays: w_in [n_gates*dim_inner, dim], w_out [dim, dim_inner] if has_out, x [batch, seq_len, dim],

@@ -84,9 +84,14 @@ test('a state continues a generation; stop strings end it before the stop text',
   const s = lm.createState();
   const first = (await collect(lm.generate('Hello', { maxTokens: 20, seed: 1, state: s }))).join('');
   assert.equal(s.tokens, 25);
+  const saved = await s.save();
   const more = (await collect(lm.generate('', { maxTokens: 10, seed: 1, state: s }))).join('');
   assert.equal(s.tokens, 35);
-  assert.ok(first.length > 0 && more.length > 0);
+  // seeded, the first part is a run without a state, the second a run from the saved state loaded elsewhere
+  assert.equal(first, (await collect(lm.generate('Hello', { maxTokens: 20, seed: 1 }))).join(''));
+  const restored = lm.loadState(saved);
+  assert.equal(more, (await collect(lm.generate('', { maxTokens: 10, seed: 1, state: restored }))).join(''));
+  assert.equal(restored.tokens, 35);
   // greedy, the two parts are the argmax path from 'Hello' (an independent loop over step), 20 then 10 tokens
   const g = lm.createState();
   const greedy = (await collect(lm.generate('Hello', { maxTokens: 20, temperature: 0, state: g }))).join('') +

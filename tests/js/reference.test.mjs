@@ -14,58 +14,58 @@ import { closeRatio, readGolden } from '../helpers/golden.mjs';
 const python = process.env.MINGRU_PYTHON ?? '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
-// In CI torch is installed by .ci/run, so the check always runs there; elsewhere it is skipped without torch.
-test('tools/reference.py regenerates tests/fixtures/golden-layers.bin (inputs exactly, outputs to 1e-5)',
-  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mingru-ref-'));
+/** A test run with PyTorch in a fresh temporary folder, removed after it. In CI torch is installed by .ci/run, so
+ * these always run there; elsewhere they are skipped without torch. */
+function torchTest(name, prefix, fn) {
+  test(name, { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
     try {
-      const out = join(dir, 'golden.bin');
-      const r = spawnSync(python, [new URL('../../tools/reference.py', import.meta.url).pathname, out], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      const fresh = readGolden(out), committed = readGolden();
-      assert.equal(fresh.length, committed.length);
-      fresh.forEach((c, i) => {
-        const k = committed[i];
-        for (const key of ['name', 'cell', 'dim', 'expansionFactor', 'dimInner', 'batch', 'seqLen']) assert.equal(c[key], k[key]);
-        for (const key of ['wIn', 'wOut', 'x', 'prevHidden']) assert.deepEqual(c[key], k[key], `${c.name} ${key}`);
-        assert.ok(closeRatio(c.output, k.output, 1e-5, 1e-5) <= 1, `${c.name} output`);
-        assert.ok(closeRatio(c.hidden, k.hidden, 1e-5, 1e-5) <= 1, `${c.name} hidden`);
-      });
+      fn(dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+}
 
-test('tools/lm_fixtures.py (reference minLM + tools/convert.py) regenerates tests/fixtures/lm (models exactly, logits to 1e-5)',
-  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mingru-lm-'));
-    try {
-      const r = spawnSync(python, [new URL('../../tools/lm_fixtures.py', import.meta.url).pathname, dir], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      const committed = new URL('../fixtures/lm/', import.meta.url);
-      const names = readdirSync(committed).sort();
-      assert.deepEqual(readdirSync(dir).sort(), names);
-      for (const name of names) {
-        const fresh = readFileSync(join(dir, name)), old = readFileSync(new URL(name, committed));
-        if (!name.endsWith('.expected.bin')) {
-          assert.ok(fresh.equals(old), `${name} differs`);
-          continue;
-        }
-        const T = old.readUInt32LE(8), header = 16 + 4 * T;
-        assert.ok(fresh.subarray(0, header).equals(old.subarray(0, header)), `${name}: tokens differ`);
-        const f32 = (b) => new Float32Array(b.buffer.slice(b.byteOffset + header, b.byteOffset + b.length));
-        assert.ok(closeRatio(f32(fresh), f32(old), 1e-5, 1e-5) <= 1, `${name}: logits differ`);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+torchTest('tools/reference.py regenerates tests/fixtures/golden-layers.bin (inputs exactly, outputs to 1e-5)',
+  'mingru-ref-', (dir) => {
+  const out = join(dir, 'golden.bin');
+  const r = spawnSync(python, [new URL('../../tools/reference.py', import.meta.url).pathname, out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const fresh = readGolden(out), committed = readGolden();
+  assert.equal(fresh.length, committed.length);
+  fresh.forEach((c, i) => {
+    const k = committed[i];
+    for (const key of ['name', 'cell', 'dim', 'expansionFactor', 'dimInner', 'batch', 'seqLen']) assert.equal(c[key], k[key]);
+    for (const key of ['wIn', 'wOut', 'x', 'prevHidden']) assert.deepEqual(c[key], k[key], `${c.name} ${key}`);
+    assert.ok(closeRatio(c.output, k.output, 1e-5, 1e-5) <= 1, `${c.name} output`);
+    assert.ok(closeRatio(c.hidden, k.hidden, 1e-5, 1e-5) <= 1, `${c.name} hidden`);
   });
+});
 
-test('tools/convert.py reads wrapped and prefixed checkpoints and refuses broken ones, naming the tensor',
-  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mingru-convert-'));
-    try {
-      const script = `
+torchTest('tools/lm_fixtures.py (reference minLM + tools/convert.py) regenerates tests/fixtures/lm (models exactly, logits to 1e-5)',
+  'mingru-lm-', (dir) => {
+  const r = spawnSync(python, [new URL('../../tools/lm_fixtures.py', import.meta.url).pathname, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const committed = new URL('../fixtures/lm/', import.meta.url);
+  const names = readdirSync(committed).sort();
+  assert.deepEqual(readdirSync(dir).sort(), names);
+  for (const name of names) {
+    const fresh = readFileSync(join(dir, name)), old = readFileSync(new URL(name, committed));
+    if (!name.endsWith('.expected.bin')) {
+      assert.ok(fresh.equals(old), `${name} differs`);
+      continue;
+    }
+    const T = old.readUInt32LE(8), header = 16 + 4 * T;
+    assert.ok(fresh.subarray(0, header).equals(old.subarray(0, header)), `${name}: tokens differ`);
+    const f32 = (b) => new Float32Array(b.buffer.slice(b.byteOffset + header, b.byteOffset + b.length));
+    assert.ok(closeRatio(f32(fresh), f32(old), 1e-5, 1e-5) <= 1, `${name}: logits differ`);
+  }
+});
+
+torchTest('tools/convert.py reads wrapped and prefixed checkpoints and refuses broken ones, naming the tensor',
+  'mingru-convert-', (dir) => {
+  const script = `
 import sys, torch
 sys.path.insert(0, ${JSON.stringify(new URL('../../tools', import.meta.url).pathname)})
 from reference import MinLMRef
@@ -78,34 +78,29 @@ bad = dict(sd); bad['layers.1.3.weight'] = torch.ones(15); torch.save(bad, d + '
 extra = dict(sd); extra['layers.0.2.extra'] = torch.ones(3); torch.save(extra, d + '/extra.pt')
 torch.save([1, 2], d + '/list.pt')
 `;
-      const made = spawnSync(python, ['-c', script, dir], { encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-      const convert = (name, ...args) => spawnSync(python, [new URL('../../tools/convert.py', import.meta.url).pathname,
-        join(dir, name), join(dir, `${name}.safetensors`), ...args], { encoding: 'utf8' });
-      const ok = convert('wrapped.pt', '--dtype', 'q8', '--name', 'tiny');
-      assert.equal(ok.status, 0, ok.stderr);
-      assert.match(ok.stdout, /minGRU LM, 2 layers, dim 16, inner 24/);
-      for (const [name, pattern] of [['missing.pt', /layers\.1\.4\.0\.bias is missing/], ['shape.pt', /layers\.1\.3\.weight has shape \[15\]/],
-        ['extra.pt', /layers\.0\.2\.extra is not part/], ['list.pt', /not a state_dict/], ['nonexistent.pt', /No such file/]]) {
-        const r = convert(name);
-        assert.equal(r.status, 1, `${name}: ${r.stdout}`);
-        assert.match(r.stderr, pattern);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  const made = spawnSync(python, ['-c', script, dir], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const convert = (name, ...args) => spawnSync(python, [new URL('../../tools/convert.py', import.meta.url).pathname,
+    join(dir, name), join(dir, `${name}.safetensors`), ...args], { encoding: 'utf8' });
+  const ok = convert('wrapped.pt', '--dtype', 'q8', '--name', 'tiny');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /minGRU LM, 2 layers, dim 16, inner 24/);
+  for (const [name, pattern] of [['missing.pt', /layers\.1\.4\.0\.bias is missing/], ['shape.pt', /layers\.1\.3\.weight has shape \[15\]/],
+    ['extra.pt', /layers\.0\.2\.extra is not part/], ['list.pt', /not a state_dict/], ['nonexistent.pt', /No such file/]]) {
+    const r = convert(name);
+    assert.equal(r.status, 1, `${name}: ${r.stdout}`);
+    assert.match(r.stderr, pattern);
+  }
+});
 
 const CONVERT = fileURLToPath(new URL('../../tools/convert.py', import.meta.url));
 
-test('tools/convert.py refuses a whole pickled module (torch.save(model)), importable class or not, asking for its state_dict',
-  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mingru-convert-module-'));
-    try {
-      // importable.pt: tools/reference.py's MinLMRef, which convert.py can import (tools/ is its sys.path[0]);
-      // script.pt: a class of the saving script's __main__; module.pt: a class of a module convert.py cannot find
-      writeFileSync(join(dir, 'my_models.py'), 'from torch import nn\nclass MinLM(nn.Module):\n    pass\n');
-      const script = `
+torchTest('tools/convert.py refuses a whole pickled module (torch.save(model)), importable class or not, asking for its state_dict',
+  'mingru-convert-module-', (dir) => {
+  // importable.pt: tools/reference.py's MinLMRef, which convert.py can import (tools/ is its sys.path[0]);
+  // script.pt: a class of the saving script's __main__; module.pt: a class of a module convert.py cannot find
+  writeFileSync(join(dir, 'my_models.py'), 'from torch import nn\nclass MinLM(nn.Module):\n    pass\n');
+  const script = `
 import sys, torch
 from torch import nn
 sys.path[:0] = [${JSON.stringify(fileURLToPath(new URL('../../tools', import.meta.url)))}, '.']
@@ -117,26 +112,23 @@ torch.save(MinLMRef(256, 16, 2), 'importable.pt')
 torch.save(MinLM(), 'script.pt')
 torch.save(my_models.MinLM(), 'module.pt')
 `;
-      const made = spawnSync(python, ['-c', script], { cwd: dir, encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-      rmSync(join(dir, 'my_models.py'));
-      const saveSd = (name) => `not a state_dict: save it with torch.save(model.state_dict(), '${name}') and convert that\n`;
-      const unimportable = (name, why) => `convert.py: error: ${name} holds a pickled object whose class cannot be imported here (${why}), `
-        + `such as a whole module saved with torch.save(model, ...), ${saveSd(name)}`;
-      for (const [name, stderr] of [
-        ['importable.pt', `convert.py: error: importable.pt holds a whole MinLMRef module, ${saveSd('importable.pt')}`],
-        ['script.pt', unimportable('script.pt', `Can't get attribute 'MinLM' on <module '__main__' from '${CONVERT}'>`)],
-        ['module.pt', unimportable('module.pt', "No module named 'my_models'")]]) {
-        const r = spawnSync(python, [CONVERT, name, 'out.safetensors'], { cwd: dir, encoding: 'utf8' });
-        assert.equal(r.stderr, stderr, name);
-        assert.equal(r.status, 1, name);
-        assert.equal(r.stdout, '', name);
-        assert.ok(!existsSync(join(dir, 'out.safetensors')), name);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  const made = spawnSync(python, ['-c', script], { cwd: dir, encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  rmSync(join(dir, 'my_models.py'));
+  const saveSd = (name) => `not a state_dict: save it with torch.save(model.state_dict(), '${name}') and convert that\n`;
+  const unimportable = (name, why) => `convert.py: error: ${name} holds a pickled object whose class cannot be imported here (${why}), `
+    + `such as a whole module saved with torch.save(model, ...), ${saveSd(name)}`;
+  for (const [name, stderr] of [
+    ['importable.pt', `convert.py: error: importable.pt holds a whole MinLMRef module, ${saveSd('importable.pt')}`],
+    ['script.pt', unimportable('script.pt', `Can't get attribute 'MinLM' on <module '__main__' from '${CONVERT}'>`)],
+    ['module.pt', unimportable('module.pt', "No module named 'my_models'")]]) {
+    const r = spawnSync(python, [CONVERT, name, 'out.safetensors'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.stderr, stderr, name);
+    assert.equal(r.status, 1, name);
+    assert.equal(r.stdout, '', name);
+    assert.ok(!existsSync(join(dir, 'out.safetensors')), name);
+  }
+});
 
 // the first python3 on PATH without torch (pyenv's, on the development machine), if any
 const bare = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'python3'))
