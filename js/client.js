@@ -218,6 +218,10 @@ export class Model extends Remote {
     return (await this._call('step', [token, options])).value;
   }
 
+  async evaluate(data, options) {
+    return (await busyWhile(options?.state, this._call('evaluate', [data, options]))).value;
+  }
+
   /** As in Node: an async iterator of text pieces, made in the worker. Stopping the iteration stops the worker. */
   async *generate(prompt, options) {
     const stop = new AbortController(); // aborted by the caller's signal, or when the iteration stops early

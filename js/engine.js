@@ -197,6 +197,11 @@ export class Engine {
     this.#check(this.#mod._mgw_state_reset(state), what);
   }
 
+  /** The logits after the state's last token [V]; MG_EINVAL for an empty state. */
+  stateLogits(model, state, numTokens, what) {
+    return this.#withBuffers({}, { logits: numTokens }, (p) => this.#check(this.#mod._mgw_state_logits(model, state, p.logits), what)).logits;
+  }
+
   /** Tokens the state has read since it was created or reset. */
   stateTokens(state) {
     return this.#mod._mgw_state_tokens(state);

@@ -78,6 +78,14 @@ export interface ModelConfig {
   readonly trainingData?: string;
 }
 
+/** What evaluate() measured: `tokens` predicted, their total `bits` (-log2 of the probabilities). */
+export interface Evaluation {
+  tokens: number;
+  bits: number;
+  bitsPerToken: number;
+  bitsPerByte: number | null;
+}
+
 /** A sequence's recurrent state; its size does not depend on the sequence's length. */
 export class State {
   /** Tokens consumed since creation or reset. In a page, as the worker last reported it: right after
@@ -121,6 +129,10 @@ export class Model {
   loadState(bytes: Uint8Array): State;
   /** logits [numTokens] of the last token, or [n, numTokens] with allLogits; an abort through `signal` rejects
    * with MG_EABORTED and leaves the state as it was */
+  /** The bits the model needs for `data` (text, or token ids), each token predicted from those before it: from an
+   * empty state the first token is context only (n - 1 predictions); with a state that has read tokens, every token
+   * is predicted from it and the state is left after them. bitsPerByte is null unless the tokenizer is 'bytes'. */
+  evaluate(data: string | Tokens, options?: { state?: State; signal?: AbortSignal }): Promise<Evaluation>;
   forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
   step(token: number, options?: { state?: State }): Promise<Float32Array>;
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;

@@ -87,6 +87,15 @@ function checkSignal(signal, what) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
 }
 
+/** log softmax(row)[t], in doubles. */
+function logSoftmaxAt(row, t) {
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  return row[t] - max - Math.log(sum);
+}
+
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Calls `fn` between pieces of long work, at most every 8 ms, to let timers and abort signals run. */
@@ -186,34 +195,70 @@ export class Model {
   }
 
   /** forward() with a signal: blocks of the engine's own prefill block (128 tokens), so the logits are the same as
-   * in one call. The event loop runs between blocks (every 8 ms), so an abort can land; meanwhile the state is
-   * busy. On any failure the state is restored from a snapshot taken at the start. */
+   * in one call. */
   async #forwardAbortable(tokens, state, allLogits, signal) {
+    const { numTokens } = this.config;
+    const result = new Float32Array((allLogits ? tokens.length : 1) * numTokens);
+    await this.#feed(tokens, state, 'forward', { signal, block: this._engine.limits.forwardBlock, allLogits }, (logits, at) =>
+      result.set(logits, allLogits ? at * numTokens : 0));
+    return result;
+  }
+
+  /** Feeds `tokens` in blocks of `block` tokens and calls onBlock(logits, at) after each (the logits of the block's
+   * last token, or of all of them with allLogits; `at`, the block's first position). The event loop runs between
+   * blocks (every 8 ms), so an abort of `signal` can land; meanwhile the state is busy. An abort rejects with
+   * MG_EABORTED; on it or any failure the state is restored from a snapshot taken at the start. */
+  async #feed(tokens, state, what, { signal, block, allLogits }, onBlock) {
     const engine = this._engine;
     const { numTokens } = this.config;
-    const { forwardBlock } = engine.limits;
-    const aborted = () => new MingruError('MG_EABORTED', 'forward was aborted', { cause: signal.reason });
-    if (signal.aborted) throw aborted();
-    return this.#withState(state, 'forward', async (s) => {
-      const snapshot = engine.stateClone(s, 'forward');
+    const aborted = () => new MingruError('MG_EABORTED', `${what} was aborted`, { cause: signal.reason });
+    if (signal?.aborted) throw aborted();
+    return this.#withState(state, what, async (s) => {
+      const snapshot = engine.stateClone(s, what);
       try {
-        const result = new Float32Array((allLogits ? tokens.length : 1) * numTokens);
         const pause = yielder();
-        for (let at = 0; at < tokens.length; at += forwardBlock) {
+        for (let at = 0; at < tokens.length; at += block) {
           if (at > 0) await pause();
-          if (signal.aborted) throw aborted();
-          const block = tokens.slice(at, at + forwardBlock);
-          const logits = engine.lmForward(this._live('forward'), s, block, { numTokens, allLogits }, 'forward');
-          result.set(logits, allLogits ? at * numTokens : 0);
+          if (signal?.aborted) throw aborted();
+          onBlock(engine.lmForward(this._live(what), s, tokens.slice(at, at + block), { numTokens, allLogits }, what), at);
         }
-        return result;
       } catch (e) {
-        if (this.#ptr) engine.stateCopy(s, snapshot, 'forward'); // back to where it was
+        if (this.#ptr) engine.stateCopy(s, snapshot, what); // back to where it was
         throw e;
       } finally {
         engine.stateFree(snapshot); // a state does not need its model to be freed
       }
     }, true);
+  }
+
+  /**
+   * How many bits the model needs for `data` (text, or token ids): each token predicted from the ones before it.
+   * From an empty state the first token is context only (n - 1 predictions, as minGRU-pytorch's return_loss);
+   * with a `state` that has read tokens, every token is predicted from it, and the state is left after them.
+   * @returns {Promise<{tokens: number, bits: number, bitsPerToken: number, bitsPerByte: number | null}>} `tokens`
+   *   predicted; bitsPerByte for the byte tokenizer (a token is a byte), else null
+   */
+  async evaluate(data, { state, signal } = {}) {
+    this._live('evaluate');
+    const { numTokens: V, tokenizer } = this.config;
+    if (typeof data === 'string') needBytes(this.config, 'evaluate');
+    const tokens = tokenArray(typeof data === 'string' ? encodeBytes(data) : data, V, 'evaluate');
+    checkSignal(signal, 'evaluate');
+    let bits = 0, predicted = 0, previous = null; // the logits that predict the next token
+    const engine = this._engine;
+    // the state's own logits predict the first token (a state that has read nothing predicts nothing)
+    if (state instanceof State && engine.stateTokens(state._handle(this, 'evaluate')) > 0) {
+      previous = engine.stateLogits(this._live('evaluate'), state._handle(this, 'evaluate'), V, 'evaluate');
+    }
+    await this.#feed(tokens, state, 'evaluate', { signal, block: 8 * engine.limits.forwardBlock, allLogits: true }, (logits, at) => {
+      const n = logits.length / V;
+      for (let i = 0; i < n; i++) {
+        const row = i === 0 ? previous : logits.subarray((i - 1) * V, i * V);
+        if (row) bits -= logSoftmaxAt(row, tokens[at + i]) / Math.LN2, predicted++;
+      }
+      previous = logits.subarray((n - 1) * V);
+    });
+    return { tokens: predicted, bits, bitsPerToken: predicted ? bits / predicted : 0, bitsPerByte: tokenizer === 'bytes' ? (predicted ? bits / predicted : 0) : null };
   }
 
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numTokens] */

@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "model.h" /* MG_RECENT, MG_BLOCK */
@@ -96,6 +97,13 @@ EMSCRIPTEN_KEEPALIVE int mgw_state_copy(mg_state *dst, const mg_state *src) { re
 EMSCRIPTEN_KEEPALIVE int mgw_state_reset(mg_state *s) { return mg_state_reset(s); }
 EMSCRIPTEN_KEEPALIVE double mgw_state_tokens(const mg_state *s) { return (double)mg_state_tokens(s); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_save_size(const mg_state *s) { return (int)mg_state_save_size(s); }
+/* The logits after the state's last token, copied to out [V]; MG_EINVAL for an empty state. */
+EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_model *m, const mg_state *s, float *out) {
+    const float *l = mg_state_logits(s);
+    if (!l) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
+    memcpy(out, l, (size_t)mg_model_config(m)->num_tokens * sizeof(float));
+    return MG_OK;
+}
 EMSCRIPTEN_KEEPALIVE int mgw_state_save(const mg_state *s, void *buf, int size) {
     return mg_state_save(s, buf, (size_t)(unsigned)size);
 }

@@ -58,7 +58,10 @@ test('both builds give the same outputs in the browser, and the API works throug
   const { isolated, plain } = results;
   assert.ok(closeRatio(Float32Array.from(isolated.logits), Float32Array.from(plain.logits), 1e-5, 1e-5) <= 1);
   assert.ok(closeRatio(Float32Array.from(isolated.layer), Float32Array.from(plain.layer), 1e-6, 1e-5) <= 1);
+  assert.ok(Math.abs(isolated.evaluated.bits / plain.evaluated.bits - 1) < 1e-5);
   for (const r of [isolated, plain]) {
+    assert.equal(r.evaluated.tokens, 11);
+    assert.equal(r.evaluated.bitsPerByte, r.evaluated.bits / 11);
     assert.equal(r.config.dim, 24);
     assert.ok(r.progress.loaded > 0 && r.progress.loaded === r.progress.total);
     assert.ok(r.text.length > 0);
