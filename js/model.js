@@ -247,9 +247,8 @@ export class Model {
     let bits = 0, predicted = 0, previous = null; // the logits that predict the next token
     const engine = this._engine;
     // the state's own logits predict the first token (a state that has read nothing predicts nothing)
-    if (state instanceof State && engine.stateTokens(state._handle(this, 'evaluate')) > 0) {
-      previous = engine.stateLogits(this._live('evaluate'), state._handle(this, 'evaluate'), V, 'evaluate');
-    }
+    const s = state instanceof State ? state._handle(this, 'evaluate') : 0;
+    if (s && engine.stateTokens(s) > 0) previous = engine.stateLogits(this._live('evaluate'), s, V, 'evaluate');
     await this.#feed(tokens, state, 'evaluate', { signal, block: 8 * engine.limits.forwardBlock, allLogits: true }, (logits, at) => {
       const n = logits.length / V;
       for (let i = 0; i < n; i++) {
