@@ -247,6 +247,55 @@ int mg_sample(const float *logits, int V, const int32_t *recent, int n_recent, c
  * bad params. Same model, state, params and rng: same token. */
 int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, uint64_t *rng, int32_t *token);
 
+/* ---------------------------------------------------------------- training
+ *
+ * A trainer runs minibatches through the model (the same forward as inference, keeping what the backward pass
+ * needs), back-propagates the mean cross-entropy, clips the gradients as torch.nn.utils.clip_grad_norm_ and
+ * takes one torch.optim.AdamW step. The model's weights become F32 training weights when the first trainer is
+ * created (a Q8 or F16 model is trained from its weights made F32); the model runs with the updated weights
+ * after every step. */
+
+typedef struct {
+    float lr;           /* learning rate, > 0 */
+    float beta1, beta2; /* the moments' decay rates, in [0, 1) */
+    float eps;          /* added to the square root of the second moment, > 0 */
+    float weight_decay; /* decoupled decay of every parameter (AdamW), >= 0 */
+    float clip;         /* clip_grad_norm_'s max_norm; 0 = no clipping */
+} mg_adamw_params;
+
+typedef struct mg_trainer mg_trainer;
+
+/* torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01; clip 0. */
+mg_adamw_params mg_adamw_default_params(void);
+
+/* Makes m's weights trainable (see above) and a trainer with zero moments. MG_ENOMEM when the F32 weights,
+ * gradients and moments (4 floats per parameter) do not fit. */
+int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out);
+/* Changes the hyperparameters for the next steps (e.g. a learning-rate schedule); the moments stay. */
+int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p);
+
+/* One training step on `batch` rows of seq_len + 1 tokens (tokens[batch][seq_len + 1]: the inputs are each
+ * row's first seq_len, the targets its last seq_len; every row starts from an empty state). *loss (may be NULL)
+ * is the mean cross-entropy in nats before the update. Activation memory grows to batch x seq_len on first use:
+ * MG_ENOMEM names the figures when it does not fit. MG_ERANGE for a token outside [0, num_tokens). */
+int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
+/* The same without the update: fills the gradients (mg_trainer_grads) and the loss only. */
+int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
+/* The gradients of the last step or mg_trainer_gradients call (before clipping), laid out as the model's
+ * parameters (mg_model_tensor's offsets), and their global L2 norm. */
+const float *mg_trainer_grads(const mg_trainer *t);
+double mg_trainer_grad_norm(const mg_trainer *t);
+/* AdamW steps taken. */
+long mg_trainer_steps(const mg_trainer *t);
+void mg_trainer_free(mg_trainer *t);
+
+/* The model's tensors in PyTorch's parameter order (minLM's state_dict names): tensor i's name (owned by the
+ * model), its dims (shape[0..ndim), up to 3) and its offset in the F32 parameters (mg_model_weights). */
+int mg_model_n_tensors(const mg_model *m);
+int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint64_t shape[3], size_t *offset);
+/* The F32 parameters (n_params floats, row-major, in tensor order) once the model is trainable, else NULL. */
+const float *mg_model_weights(const mg_model *m);
+
 #ifdef __cplusplus
 }
 #endif

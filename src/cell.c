@@ -51,28 +51,115 @@ size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks) {
     return rows * c->n_gates * c->dim_inner + (size_t)n_chunks * c->dim_inner;
 }
 
-void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
-                 float *hidden, float *proj, int n_chunks) {
-    int D = c->dim, di = c->dim_inner, ld = c->n_gates * di;
+/* Gates and scan in place on the projection rows: afterwards the hidden slot of row t holds h_t. */
+static void recur(const mg_cell *c, float *proj, int B, int T, const float *h0, float *hidden, int n_chunks) {
+    int di = c->dim_inner, ld = c->n_gates * di;
     size_t rows = (size_t)B * T;
     float *carry = proj + rows * ld;
-
-    /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
-    mg_linear(k, &c->w_in, (int)rows, x, D, proj, ld);
     gates_job gj = {c, proj, rows};
     mg_pool_run(gates, &gj, rows * ld * sizeof(float) * 4); /* counted 4 times over for the exponentials */
-
     /* h_t = a_t h_{t-1} + b_t, per sequence of the batch */
     for (int s = 0; s < B; s++) {
         float *ps = proj + (size_t)s * T * ld;
         mg_scan(ps + di, ps, ld, T, di, h0 ? h0 + (size_t)s * di : NULL, n_chunks, carry);
         if (hidden) memcpy(hidden + (size_t)s * di, ps + (size_t)(T - 1) * ld, di * sizeof(float));
     }
+}
 
+void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const float *h0, float *y, float *hidden,
+                      float *proj, int n_chunks) {
+    int D = c->dim, ld = c->n_gates * c->dim_inner;
+    size_t rows = (size_t)B * T;
+    recur(c, proj, B, T, h0, hidden, n_chunks);
     /* y = to_out(h) */
     if (c->has_out) {
         mg_linear(k, &c->w_out, (int)rows, proj, ld, y, D);
     } else {
         for (size_t r = 0; r < rows; r++) memcpy(y + r * D, proj + r * ld, D * sizeof(float));
     }
+}
+
+void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
+                 float *hidden, float *proj, int n_chunks) {
+    /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
+    mg_linear(k, &c->w_in, B * T, x, c->dim, proj, c->n_gates * c->dim_inner);
+    mg_cell_run_proj(c, k, B, T, h0, y, hidden, proj, n_chunks);
+}
+
+/* ---- backward */
+
+static float dg(float x) { /* g'(x) */
+    float s = sigmoid(x);
+    return x >= 0.0f ? 1.0f : s * (1.0f - s);
+}
+
+size_t mg_cell_backward_scratch(const mg_cell *c, int rows, int n_chunks) {
+    size_t r = (size_t)rows, di = (size_t)c->dim_inner, ld = (size_t)c->n_gates * di;
+    size_t lin_in = mg_linear_backward_scratch(rows, (int)ld, c->dim);
+    size_t lin_out = c->has_out ? mg_linear_backward_scratch(rows, c->dim, (int)di) : 0;
+    return mg_cell_scratch(c, r, n_chunks) + 4 * r * di + r * ld + (lin_in > lin_out ? lin_in : lin_out);
+}
+
+void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, const float *w_out, const float *x,
+                      const float *kproj, int B, int T, const float *dy, float *dx, float *dw_in, float *dw_out,
+                      float *scratch, int n_chunks) {
+    int D = c->dim, di = c->dim_inner, ld = c->n_gates * di, rows = B * T;
+    float *proj = scratch, *dh = proj + mg_cell_scratch(c, (size_t)rows, n_chunks), *a = dh + (size_t)rows * di;
+    float *rev = a + (size_t)rows * di, *dk = rev + 2 * (size_t)rows * di, *lin = dk + (size_t)rows * ld;
+    float *carry = proj + (size_t)rows * ld;
+
+    /* h again, by the forward's own gates and scan from the saved projection */
+    memcpy(proj, kproj, (size_t)rows * ld * sizeof(float));
+    recur(c, proj, B, T, NULL, NULL, n_chunks);
+
+    /* dh = dy W_out (dW_out += dy^T h), or dy itself without to_out */
+    if (c->has_out) {
+        memset(dh, 0, (size_t)rows * di * sizeof(float));
+        mg_linear_backward(k, w_out, D, di, rows, proj, ld, dy, D, dh, dw_out, NULL, lin);
+    } else {
+        memcpy(dh, dy, (size_t)rows * di * sizeof(float));
+    }
+
+    /* a_t from the projection; then c_t = dh_t + a_{t+1} c_{t+1} in dh, per sequence */
+    for (int r = 0; r < rows; r++) {
+        const float *k1 = kproj + (size_t)r * ld + di, *k2 = k1 + di;
+        float *ar = a + (size_t)r * di;
+        for (int i = 0; i < di; i++) {
+            if (c->cell == MG_CELL_GRU) {
+                ar[i] = sigmoid(-k1[i]);
+            } else {
+                float f = sigmoid(k1[i]), in = sigmoid(k2[i]);
+                ar[i] = f / (f + in);
+            }
+        }
+    }
+    for (int s = 0; s < B; s++)
+        mg_scan_reverse(a + (size_t)s * T * di, dh + (size_t)s * T * di, di, T, di, n_chunks, carry, rev);
+
+    /* db_t = c_t, da_t = c_t h_{t-1}, through the gates to dk:
+     *   GRU:  a = 1 - z, b = z g(k_h):          dk_h = c z g'(k_h),  dk_z = (c g(k_h) - da) z (1 - z)
+     *   LSTM: a = f/(f+i), b = p g(k_h), p = i/(f+i):  dk_h = c p g'(k_h),  dp = c g(k_h) - da,
+     *         dk_i = dp f/(f+i)^2 i (1 - i),  dk_f = -dp i/(f+i)^2 f (1 - f) */
+    for (int r = 0; r < rows; r++) {
+        const float *kh = kproj + (size_t)r * ld, *k1 = kh + di, *k2 = k1 + di, *cg = dh + (size_t)r * di;
+        const float *hp = r % T ? proj + (size_t)(r - 1) * ld : NULL;
+        float *dkh = dk + (size_t)r * ld, *dk1 = dkh + di, *dk2 = dk1 + di;
+        for (int i = 0; i < di; i++) {
+            float da = hp ? cg[i] * hp[i] : 0.0f, gv = g(kh[i]);
+            if (c->cell == MG_CELL_GRU) {
+                float z = sigmoid(k1[i]);
+                dkh[i] = cg[i] * z * dg(kh[i]);
+                dk1[i] = (cg[i] * gv - da) * z * (1.0f - z);
+            } else {
+                float f = sigmoid(k1[i]), in = sigmoid(k2[i]), sum = f + in, p = in / sum;
+                float dp = cg[i] * gv - da;
+                dkh[i] = cg[i] * p * dg(kh[i]);
+                dk2[i] = dp * f / (sum * sum) * in * (1.0f - in);
+                dk1[i] = -dp * in / (sum * sum) * f * (1.0f - f);
+            }
+        }
+    }
+
+    /* dx += dk W_in,  dW_in += dk^T x */
+    mg_linear_backward(k, w_in, ld, D, rows, x, D, dk, ld, dx, dw_in, NULL, lin);
 }

@@ -56,7 +56,13 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
 /* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);
+void mg_unpack_f32(const float *P, int N, int K, float *W); /* the inverse */
 void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc);
+/* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
+ * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
+ * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
+void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
+
 #endif
 
 /* The kernels one handle uses, chosen once from an MG_KERNEL_* value. */
@@ -85,6 +91,15 @@ void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, i
 void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
                    const float *bias, int act);
 
+/* Backward of C = A W^T (+ bias), with W the row-major F32 [N, K] weights (the training masters):
+ *   dA [M, K] += dC W,  dW [N, K] += dC^T A,  dbias [N] += sum over rows of dC   (NULL ones are skipped)
+ * dC has row stride ldc, A lda; scratch holds mg_linear_backward_scratch(M, N, K) floats. On the pool. */
+size_t mg_linear_backward_scratch(int M, int N, int K);
+void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M, const float *A, int lda,
+                        const float *dC, int ldc, float *dA, float *dW, float *dbias, float *scratch);
+float mg_gelu(float x);      /* nn.GELU() */
+float mg_gelu_grad(float x); /* its derivative */
+
 /* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
 typedef struct {
     int cell;        /* MG_CELL_GRU or MG_CELL_LSTM */
@@ -104,6 +119,19 @@ size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks);
 void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
                  float *hidden, float *scratch, int n_chunks);
 
+/* The same from the projection rows proj [B*T, n_gates*Di] already computed (mg_cell_run = the projection, then this). */
+void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const float *h0, float *y, float *hidden,
+                      float *proj, int n_chunks);
+
+/* Backward of mg_cell_run from a zero h0, given its input x [B*T, D] and its projection kproj (before the gates),
+ * with the row-major weights w_in, w_out (the training masters): recomputes h by the forward's own code, then
+ *   dx += ..., dw_in += ..., dw_out += ...   for the output gradient dy [B*T, D].
+ * scratch: mg_cell_backward_scratch(c, B*T, n_chunks) floats; n_chunks as the forward used. */
+size_t mg_cell_backward_scratch(const mg_cell *c, int rows, int n_chunks);
+void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, const float *w_out, const float *x,
+                      const float *kproj, int B, int T, const float *dy, float *dx, float *dw_in, float *dw_out,
+                      float *scratch, int n_chunks);
+
 /* scan.c. The time chunks to use for T steps on the current pool: one per thread when T is long enough. */
 int mg_scan_chunks_for(int T);
 
@@ -115,5 +143,15 @@ int mg_scan_chunks_for(int T);
 void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry);
 /* The same on the pool (phases 1 and 3 in parallel when the job is large enough): the cells' scan. */
 void mg_scan(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry);
+
+/* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
+ * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
+ * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
+void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
+
+/* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
+ * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
+ * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
+void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
 
 #endif

@@ -14,8 +14,11 @@ typedef struct {
     atomic_int next;    /* the next piece not yet taken */
 } linear_job;
 
-/* nn.GELU(): x * Phi(x) with the exact erf. */
-static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+/* nn.GELU(): x * Phi(x) with the exact erf; its derivative Phi(x) + x phi(x). */
+float mg_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+float mg_gelu_grad(float x) {
+    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
 
 /* Columns [n0, n1) of C, then their bias and activation. */
 static void linear_rows(const linear_job *j, int n0, int n1) {
@@ -32,7 +35,7 @@ static void linear_rows(const linear_job *j, int n0, int n1) {
         float *c = j->C + (size_t)m * j->ldc;
         for (int n = n0; n < n1; n++) {
             float v = j->bias ? c[n] + j->bias[n] : c[n];
-            c[n] = j->act == MG_ACT_GELU ? gelu(v) : v;
+            c[n] = j->act == MG_ACT_GELU ? mg_gelu(v) : v;
         }
     }
 }
@@ -61,4 +64,55 @@ void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *
 
 void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
     mg_linear_act(k, w, M, A, lda, C, ldc, NULL, MG_ACT_NONE);
+}
+
+/* ---- backward */
+
+/* out [C, R] = in [R, C]^T (in has row stride ld) */
+static void transpose(const float *in, int R, int C, int ld, float *out) {
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) out[(size_t)c * R + r] = in[(size_t)r * ld + c];
+}
+
+/* P = B [N, K] as the matrix the kernels multiply by: packed where they pack (into P), else B itself. */
+static mg_matrix operand(const mg_kernels *k, const float *B, int N, int K, float *P) {
+    if (!k->packed) return (mg_matrix){.f32 = B, .rows = N, .cols = K};
+    mg_pack_f32(B, N, K, P);
+    return (mg_matrix){.f32 = P, .rows = N, .cols = K, .packed = 1};
+}
+
+static void accumulate(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+size_t mg_linear_backward_scratch(int M, int N, int K) {
+    size_t m = (size_t)M, n = (size_t)N, k = (size_t)K;
+    size_t dA = 2 * k * n + m * k, dW = n * m + 2 * k * m + n * k;
+    return dA > dW ? dA : dW;
+}
+
+void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M, const float *A, int lda,
+                        const float *dC, int ldc, float *dA, float *dW, float *dbias, float *scratch) {
+    size_t m = (size_t)M, n = (size_t)N, kk = (size_t)K;
+    /* dA [M, K] += dC [M, N] W [N, K]: the kernels take W^T [K, N] as their row-major weights */
+    if (dA) {
+        float *Wt = scratch, *P = Wt + kk * n, *tmp = P + kk * n;
+        transpose(W, N, K, K, Wt);
+        mg_matrix op = operand(k, Wt, K, N, P);
+        mg_linear(k, &op, M, dC, ldc, tmp, K);
+        accumulate(dA, tmp, m * kk);
+    }
+    /* dW [N, K] += dC^T [N, M] A [M, K]: rows of dC^T times A^T [K, M] as the weights */
+    if (dW) {
+        float *dCt = scratch, *At = dCt + n * m, *P = At + kk * m, *tmp = P + kk * m;
+        transpose(dC, M, N, ldc, dCt);
+        transpose(A, M, K, lda, At);
+        mg_matrix op = operand(k, At, K, M, P);
+        mg_linear(k, &op, N, dCt, M, tmp, K);
+        accumulate(dW, tmp, n * kk);
+    }
+    /* dbias [N] += sum over rows of dC */
+    if (dbias)
+        for (size_t r = 0; r < m; r++)
+            for (size_t c = 0; c < n; c++) dbias[c] += dC[r * ldc + c];
 }

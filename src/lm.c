@@ -14,16 +14,31 @@
 
 #include "model.h"
 
-/* torch.nn.RMSNorm(dim): x * rsqrt(mean(x^2) + eps) * weight, eps = float32 machine epsilon. */
-static void rmsnorm(float *out, const float *x, const float *w, int T, int D) {
-    const float eps = 1.1920928955078125e-07f;
+/* torch.nn.RMSNorm(dim): out = x * r * w with r = rsqrt(mean(x^2) + eps), eps = float32 machine epsilon. */
+#define RMS_EPS 1.1920928955078125e-07f
+void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D) {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * D;
         float *ot = out + (size_t)t * D;
         float ss = 0.0f;
         for (int i = 0; i < D; i++) ss += xt[i] * xt[i];
-        float r = 1.0f / sqrtf(ss / (float)D + eps);
+        float r = 1.0f / sqrtf(ss / (float)D + RMS_EPS);
         for (int i = 0; i < D; i++) ot[i] = xt[i] * r * w[i];
+    }
+}
+
+/* dw += dout * x * r;  dx += r * (dout * w) - x * r^3 / D * sum(dout * w * x) */
+void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int T, int D) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * D, *gt = dout + (size_t)t * D;
+        float *dxt = dx + (size_t)t * D;
+        double ss = 0.0, dot = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i], dot += (double)gt[i] * w[i] * xt[i];
+        float r = 1.0f / sqrtf((float)(ss / D) + RMS_EPS), c = (float)(dot / D) * r * r * r;
+        for (int i = 0; i < D; i++) {
+            dw[i] += gt[i] * xt[i] * r;
+            dxt[i] += r * gt[i] * w[i] - c * xt[i];
+        }
     }
 }
 
@@ -31,8 +46,9 @@ static void add(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* x = token_emb[tokens] (an int8 row is scaled back to floats). */
-static void embed(const mg_model *m, const int32_t *tokens, int T, float *x) {
+/* x = token_emb[tokens] (an int8 row is scaled back to floats). Its backward, a scatter-add into the
+ * embedding's gradient rows, is one line in train.c. */
+void mg_embed(const mg_model *m, const int32_t *tokens, int T, float *x) {
     const mg_matrix *e = &m->token_emb;
     int D = e->cols;
     for (int t = 0; t < T; t++) {
@@ -47,23 +63,43 @@ static void embed(const mg_model *m, const int32_t *tokens, int T, float *x) {
     }
 }
 
+/* The causal depthwise conv over a window of k-1 earlier inputs then T new ones (rows of D):
+ *   u_t = b_dw + sum_j w_dw[:, j] * win_{t+j}     (win_{t+k-1} is input t) */
+void mg_conv_depthwise(const mg_lm_layer *L, int D, int k, const float *win, int T, float *u) {
+    for (int t = 0; t < T; t++) {
+        float *ut = u + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            float acc = L->conv_dw_b[c];
+            for (int j = 0; j < k; j++) acc += L->conv_dw[(size_t)c * k + j] * win[(size_t)(t + j) * D + c];
+            ut[c] = acc;
+        }
+    }
+}
+
+/* dtaps[:, j] += sum_t du_t * win_{t+j};  dbias += sum_t du_t;  dwin_{t+j} += du_t * w_dw[:, j] */
+void mg_conv_depthwise_backward(const mg_lm_layer *L, int D, int k, const float *win, int T, const float *du,
+                                float *dwin, float *dtaps, float *dbias) {
+    for (int t = 0; t < T; t++) {
+        const float *dut = du + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            dbias[c] += dut[c];
+            for (int j = 0; j < k; j++) {
+                dtaps[(size_t)c * k + j] += dut[c] * win[(size_t)(t + j) * D + c];
+                dwin[(size_t)(t + j) * D + c] += dut[c] * L->conv_dw[(size_t)c * k + j];
+            }
+        }
+    }
+}
+
 /* x = conv(x) + x over T rows, where the conv sees the layer's last k-1 inputs (kept in `past`) first:
- *   u_t = b_dw + sum_j w_dw[:, j] * in_{t-k+1+j}   (depthwise, causal)
- *   x_t += u_t W_pw^T + b_pw                       (pointwise) */
+ *   u = depthwise(past, x);  x_t += u_t W_pw^T + b_pw   (pointwise) */
 static void conv_block(const mg_model *m, const mg_lm_layer *L, float *x, int T, float *past) {
     const mg_scratch *s = &m->scratch;
     int D = m->cfg.dim, k = m->cfg.conv_kernel_size;
     float *win = s->window; /* rows: k-1 past inputs, then the T new ones */
     memcpy(win, past, (size_t)(k - 1) * D * sizeof(float));
     memcpy(win + (size_t)(k - 1) * D, x, (size_t)T * D * sizeof(float));
-    for (int t = 0; t < T; t++) {
-        float *u = s->xn + (size_t)t * D;
-        for (int c = 0; c < D; c++) {
-            float acc = L->conv_dw_b[c];
-            for (int j = 0; j < k; j++) acc += L->conv_dw[(size_t)c * k + j] * win[(size_t)(t + j) * D + c];
-            u[c] = acc;
-        }
-    }
+    mg_conv_depthwise(L, D, k, win, T, s->xn);
     mg_linear_act(&m->kernels, &L->conv_pw, T, s->xn, D, s->y, D, L->conv_pw_b, MG_ACT_NONE);
     add(x, s->y, (size_t)T * D);
     memcpy(past, win + (size_t)T * D, (size_t)(k - 1) * D * sizeof(float));
@@ -76,25 +112,25 @@ static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, f
     int D = c->dim, F = c->ff_inner, k = c->conv_kernel_size;
     float *x = s->x;
 
-    embed(m, tokens, T, x);
+    mg_embed(m, tokens, T, x);
     for (int l = 0; l < c->depth; l++) {
         const mg_lm_layer *L = &m->layers[l];
         /* x = conv(x) + x */
         if (k) conv_block(m, L, x, T, st->conv + (size_t)l * (k - 1) * D);
         /* x = cell(norm1(x), h) + x */
-        rmsnorm(s->xn, x, L->norm1, T, D);
+        mg_rmsnorm(s->xn, x, L->norm1, T, D);
         float *h = st->h + (size_t)l * c->dim_inner;
         mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, mg_scan_chunks_for(T));
         add(x, s->y, (size_t)T * D);
         /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D) */
-        rmsnorm(s->xn, x, L->norm2, T, D);
+        mg_rmsnorm(s->xn, x, L->norm2, T, D);
         mg_linear_act(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F, L->ff1_b, MG_ACT_GELU);
         mg_linear_act(&m->kernels, &L->ff2, T, s->hidden, F, s->y, D, L->ff2_b, MG_ACT_NONE);
         add(x, s->y, (size_t)T * D);
     }
     /* logits = to_logits(norm(x)), for every row or only the last */
     int first = all ? 0 : T - 1;
-    rmsnorm(s->xn, x + (size_t)first * D, m->norm, T - first, D);
+    mg_rmsnorm(s->xn, x + (size_t)first * D, m->norm, T - first, D);
     mg_linear(&m->kernels, &m->to_logits, T - first, s->xn, D, all ? logits : st->logits, c->num_tokens);
     if (all) memcpy(st->logits, logits + (size_t)(T - 1) * c->num_tokens, (size_t)c->num_tokens * sizeof(float));
 

@@ -122,6 +122,14 @@ void mg_pack_f32(const float *W, int N, int K, float *P) {
     memcpy(P + (size_t)N8 * K, W + (size_t)N8 * K, (size_t)(N - N8) * K * sizeof(float));
 }
 
+void mg_unpack_f32(const float *P, int N, int K, float *W) {
+    int N8 = N / NR * NR;
+    for (int p = 0; p < N8; p += NR)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < NR; j++) W[(size_t)(p + j) * K + k] = P[(size_t)p * K + (size_t)k * NR + j];
+    memcpy(W + (size_t)N8 * K, P + (size_t)N8 * K, (size_t)(N - N8) * K * sizeof(float));
+}
+
 void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc) {
     int N8 = N / NR * NR;
     for (int n = 0; n < N8; n += NR) {

@@ -183,52 +183,71 @@ static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, m
     return MG_OK;
 }
 
-#define NAME(...) (snprintf(name, sizeof name, __VA_ARGS__), name)
-
-static int bind_weights(mg_model *m) {
+/* The model's tensors in PyTorch's order (the views they bind are set up here too). */
+static int list_tensors(mg_model *m) {
     const mg_config *c = &m->cfg;
     int D = c->dim, V = c->num_tokens, Di = c->dim_inner, F = c->ff_inner, k = c->conv_kernel_size;
     int G = c->cell == MG_CELL_GRU ? 2 : 3;
-    char name[128];
-    int st;
-    if ((st = matrix(m, "token_emb.weight", V, D, 2, &m->token_emb))) return st;
     m->layers = calloc((size_t)c->depth, sizeof *m->layers);
-    if (!m->layers) return mg_fail(MG_ENOMEM, "out of memory for %d layers", c->depth);
+    m->tensors = calloc((size_t)c->depth * 13 + 3, sizeof *m->tensors);
+    if (!m->layers || !m->tensors) return mg_fail(MG_ENOMEM, "out of memory for %d layers", c->depth);
+    int n = 0;
+#define SLOT(view_matrix, view_vector, init_, fan, nd, d0, d1, d2, ...)                                         \
+    do {                                                                                                        \
+        mg_tensor_slot *t = &m->tensors[n++];                                                                   \
+        *t = (mg_tensor_slot){.ndim = nd, .shape = {d0, d1, d2}, .count = (size_t)(d0) * (d1) * (d2),           \
+                              .init = init_, .fan_in = fan, .matrix = view_matrix, .vector = view_vector,        \
+                              .q8 = view_matrix != NULL, .name = {0}};                                           \
+        snprintf(t->name, sizeof t->name, __VA_ARGS__);                                                         \
+    } while (0)
+    SLOT(&m->token_emb, NULL, MG_INIT_NORMAL, 0, 2, V, D, 1, "token_emb.weight");
     for (int i = 0; i < c->depth; i++) {
         mg_lm_layer *L = &m->layers[i];
-        if (k) {
-            uint64_t dw[3] = {(uint64_t)D, 1, (uint64_t)k};
-            mg_tensor_info *t = NULL;
-            if ((st = claim(m, NAME("layers.%d.0.net.0.weight", i), 3, dw, &t)) || (st = floats_of(m, t, &L->conv_dw)) ||
-                (st = vector(m, NAME("layers.%d.0.net.0.bias", i), (uint64_t)D, &L->conv_dw_b)) ||
-                (st = matrix(m, NAME("layers.%d.0.net.1.weight", i), D, D, 3, &L->conv_pw)) ||
-                (st = vector(m, NAME("layers.%d.0.net.1.bias", i), (uint64_t)D, &L->conv_pw_b)))
-                return st;
-        }
         L->cell = (mg_cell){c->cell, D, Di, G, c->has_out, {0}, {0}};
+        if (k) {
+            SLOT(NULL, &L->conv_dw, MG_INIT_UNIFORM, k, 3, D, 1, k, "layers.%d.0.net.0.weight", i);
+            SLOT(NULL, &L->conv_dw_b, MG_INIT_UNIFORM, k, 1, D, 1, 1, "layers.%d.0.net.0.bias", i);
+            SLOT(&L->conv_pw, NULL, MG_INIT_UNIFORM, D, 3, D, D, 1, "layers.%d.0.net.1.weight", i);
+            SLOT(NULL, &L->conv_pw_b, MG_INIT_UNIFORM, D, 1, D, 1, 1, "layers.%d.0.net.1.bias", i);
+        }
         const char *proj = c->cell == MG_CELL_GRU ? "to_hidden_and_gate" : "to_hidden_and_f_i_gate";
-        if ((st = vector(m, NAME("layers.%d.1.weight", i), (uint64_t)D, &L->norm1)) ||
-            (st = matrix(m, NAME("layers.%d.2.%s.weight", i, proj), G * Di, D, 2, &L->cell.w_in)) ||
-            (c->has_out && (st = matrix(m, NAME("layers.%d.2.to_out.weight", i), D, Di, 2, &L->cell.w_out))) ||
-            (st = vector(m, NAME("layers.%d.3.weight", i), (uint64_t)D, &L->norm2)) ||
-            (st = matrix(m, NAME("layers.%d.4.0.weight", i), F, D, 2, &L->ff1)) ||
-            (st = vector(m, NAME("layers.%d.4.0.bias", i), (uint64_t)F, &L->ff1_b)) ||
-            (st = matrix(m, NAME("layers.%d.4.2.weight", i), D, F, 2, &L->ff2)) ||
-            (st = vector(m, NAME("layers.%d.4.2.bias", i), (uint64_t)D, &L->ff2_b)))
-            return st;
+        SLOT(NULL, &L->norm1, MG_INIT_ONES, 0, 1, D, 1, 1, "layers.%d.1.weight", i);
+        SLOT(&L->cell.w_in, NULL, MG_INIT_UNIFORM, D, 2, G * Di, D, 1, "layers.%d.2.%s.weight", i, proj);
+        if (c->has_out) SLOT(&L->cell.w_out, NULL, MG_INIT_UNIFORM, Di, 2, D, Di, 1, "layers.%d.2.to_out.weight", i);
+        SLOT(NULL, &L->norm2, MG_INIT_ONES, 0, 1, D, 1, 1, "layers.%d.3.weight", i);
+        SLOT(&L->ff1, NULL, MG_INIT_UNIFORM, D, 2, F, D, 1, "layers.%d.4.0.weight", i);
+        SLOT(NULL, &L->ff1_b, MG_INIT_UNIFORM, D, 1, F, 1, 1, "layers.%d.4.0.bias", i);
+        SLOT(&L->ff2, NULL, MG_INIT_UNIFORM, F, 2, D, F, 1, "layers.%d.4.2.weight", i);
+        SLOT(NULL, &L->ff2_b, MG_INIT_UNIFORM, F, 1, D, 1, 1, "layers.%d.4.2.bias", i);
     }
-    if ((st = vector(m, "norm.weight", (uint64_t)D, &m->norm)) || (st = matrix(m, "to_logits.weight", V, D, 2, &m->to_logits)))
-        return st;
+    SLOT(NULL, &m->norm, MG_INIT_ONES, 0, 1, D, 1, 1, "norm.weight");
+    SLOT(&m->to_logits, NULL, MG_INIT_UNIFORM, D, 2, V, D, 1, "to_logits.weight");
+#undef SLOT
+    size_t at = 0;
+    for (int i = 0; i < n; i++) m->tensors[i].offset = at, at += m->tensors[i].count;
+    m->n_tensors = n;
+    return MG_OK;
+}
+
+static int bind_weights(mg_model *m) {
+    int st = list_tensors(m);
+    for (int i = 0; !st && i < m->n_tensors; i++) {
+        mg_tensor_slot *s = &m->tensors[i];
+        mg_tensor_info *t = NULL;
+        if (s->matrix) {
+            st = matrix(m, s->name, (int)s->shape[0], (int)s->shape[1], s->ndim, s->matrix);
+        } else if (!(st = claim(m, s->name, s->ndim, s->shape, &t))) {
+            st = floats_of(m, t, s->vector);
+        }
+    }
+    if (st) return st;
     for (int i = 0; i < m->st.n_tensors; i++) {
         const mg_tensor_info *t = &m->st.tensors[i];
-        if (!t->used) return mg_fail(MG_EBADFILE, "tensor %s is not part of a %s model of this config", t->name, c->cell ? "minLSTM" : "minGRU");
-        size_t len = strlen(t->name);
-        if (len < 6 || strcmp(t->name + len - 6, ".scale")) {
-            uint64_t n = 1;
-            for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
-            m->cfg.n_params += n;
-        }
+        if (!t->used)
+            return mg_fail(MG_EBADFILE, "tensor %s is not part of a %s model of this config", t->name,
+                           m->cfg.cell ? "minLSTM" : "minGRU");
     }
+    for (int i = 0; i < m->n_tensors; i++) m->cfg.n_params += m->tensors[i].count;
     return MG_OK;
 }
 
@@ -293,14 +312,63 @@ static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_dat
 
 /* Packs every weight matrix the kernels multiply by (not the embedding: it is a lookup table). */
 static void pack_weights(mg_model *m, const void *data, size_t size, int writable_data) {
-    for (int i = 0; i < m->cfg.depth; i++) {
-        mg_lm_layer *L = &m->layers[i];
-        mg_matrix *ws[] = {&L->cell.w_in, L->cell.has_out ? &L->cell.w_out : NULL,
-                           m->cfg.conv_kernel_size ? &L->conv_pw : NULL, &L->ff1, &L->ff2};
-        for (size_t j = 0; j < sizeof ws / sizeof *ws; j++)
-            if (ws[j]) pack(m, data, size, writable_data, ws[j]);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].matrix && m->tensors[i].matrix != &m->token_emb)
+            pack(m, data, size, writable_data, m->tensors[i].matrix);
+}
+
+/* ---- training weights */
+
+/* Row-major F32 values of a bound matrix: unpacked, or dequantized (q * scale). */
+static void matrix_values(const mg_matrix *w, float *out) {
+    size_t C = (size_t)w->cols;
+    if (w->q8) {
+        for (size_t i = 0; i < (size_t)w->rows * C; i++) out[i] = (float)w->q8[i] * w->scale[i / C];
+    } else if (w->packed) {
+        mg_unpack_f32(w->f32, w->rows, w->cols, out);
+    } else {
+        memcpy(out, w->f32, (size_t)w->rows * C * sizeof(float));
     }
-    pack(m, data, size, writable_data, &m->to_logits);
+}
+
+int mg_model_make_trainable(mg_model *m) {
+    if (!m) return mg_fail(MG_EINVAL, "mg_model_make_trainable: model is NULL");
+    if (m->params) return MG_OK;
+    size_t n = (size_t)m->cfg.n_params;
+    float *params = own(m, n * sizeof(float));
+    if (!params) return mg_fail(MG_ENOMEM, "out of memory for the %zu F32 training weights (%zu MB)", n, n * 4 >> 20);
+    /* the packed copies first, so that a failure leaves the model as it was */
+    for (int i = 0; i < m->n_tensors; i++) {
+        mg_tensor_slot *s = &m->tensors[i];
+        if (!s->matrix || s->matrix == &m->token_emb || !m->kernels.packed) continue;
+        s->packed = s->matrix->packed ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
+        if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
+    }
+    for (int i = 0; i < m->n_tensors; i++) {
+        mg_tensor_slot *s = &m->tensors[i];
+        float *at = params + s->offset;
+        if (s->vector) {
+            memcpy(at, *s->vector, s->count * sizeof(float));
+            *s->vector = at;
+        } else {
+            matrix_values(s->matrix, at);
+            *s->matrix = (mg_matrix){.f32 = at, .rows = s->matrix->rows, .cols = s->matrix->cols};
+        }
+    }
+    m->params = params;
+    m->cfg.quantized = 0;
+    mg_model_params_changed(m);
+    return MG_OK;
+}
+
+void mg_model_params_changed(mg_model *m) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        mg_tensor_slot *s = &m->tensors[i];
+        if (!s->packed) continue;
+        mg_pack_f32(m->params + s->offset, s->matrix->rows, s->matrix->cols, s->packed);
+        s->matrix->f32 = s->packed;
+        s->matrix->packed = 1;
+    }
 }
 
 int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out) {
@@ -334,6 +402,7 @@ void mg_model_free(mg_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
+    free(m->tensors);
     mg_safetensors_free(&m->st);
     if (m->owns_data) free((void *)m->data);
     free(m);

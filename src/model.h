@@ -28,6 +28,23 @@ typedef struct {
     const float *ff2_b;      /* (D) */
 } mg_lm_layer;
 
+/* One tensor of the model file, in PyTorch's parameter order (minLM's state_dict order): the one table of names
+ * and shapes, used to bind a file's tensors, to initialise a new model, to lay out the training parameters
+ * and to save. */
+enum { MG_INIT_ONES, MG_INIT_NORMAL, MG_INIT_UNIFORM }; /* nn.RMSNorm; nn.Embedding N(0, 1); U(+-1/sqrt(fan_in)) */
+typedef struct {
+    char name[64];
+    int ndim;
+    uint64_t shape[3];
+    size_t count;          /* elements */
+    size_t offset;         /* where it starts in m->params */
+    int init, fan_in;      /* how mg_model_create initialises it (MG_INIT_*; fan_in for MG_INIT_UNIFORM) */
+    int q8;                /* a matrix that a q8 file stores as I8 + scale (all matrices but the conv's taps) */
+    mg_matrix *matrix;     /* the view it binds: a matrix ... */
+    const float **vector;  /* ... or a vector (norms, biases, the conv's taps) */
+    float *packed;         /* training: the matrix laid out for the kernels, refreshed from params (or NULL) */
+} mg_tensor_slot;
+
 /* Memory reused by every layer and every call (allocated once, at load). */
 typedef struct {
     float *x;        /* (BLOCK, D) the residual stream */
@@ -48,6 +65,9 @@ struct mg_model {
     const float *norm;       /* (D) */
     mg_matrix to_logits;     /* (V, D) */
     mg_scratch scratch;
+    mg_tensor_slot *tensors; /* (n_tensors) in PyTorch's order */
+    int n_tensors;
+    float *params;           /* (n_params) F32 row-major copies of every tensor, in slot order, once trainable */
     mg_safetensors st;       /* the table of contents, for metadata */
     void **owned;            /* buffers converted at load (F16/BF16, unaligned F32), freed with the model */
     int n_owned;
@@ -66,5 +86,20 @@ struct mg_state {
     uint64_t n_tokens;
 };
 
+
+/* model.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
+ * made F32); the views then read them (matrices through packed copies where the kernels pack). Idempotent. */
+int mg_model_make_trainable(mg_model *m);
+/* Refreshes the packed copies after m->params changed. */
+void mg_model_params_changed(mg_model *m);
+
+/* lm.c: the pieces of the forward pass that training runs too, with their backward passes beside them.
+ * Backward functions accumulate (+=) into the gradients they are given. */
+void mg_embed(const mg_model *m, const int32_t *tokens, int T, float *x);
+void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D);
+void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int T, int D);
+void mg_conv_depthwise(const mg_lm_layer *L, int D, int k, const float *win, int T, float *u);
+void mg_conv_depthwise_backward(const mg_lm_layer *L, int D, int k, const float *win, int T, const float *du,
+                                float *dwin, float *dtaps, float *dbias);
 
 #endif

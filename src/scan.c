@@ -4,6 +4,8 @@
  * state, keeping the running product of a; (2) the states entering the chunks are carried in order; (3) each
  * chunk adds prod(a) * carry_in to its steps. Phases 1 and 3 run on the pool, a chunk a thread; with a single
  * chunk the threads take disjoint channels instead. Every chunking gives the same values up to rounding. */
+#include <string.h>
+
 #include "internal.h"
 
 /* Phase 1 of the chunked scan on steps [t0, t1): a local scan from `from` (NULL = zeros). With
@@ -91,4 +93,16 @@ void mg_scan(float *a, float *b, int ld, int T, int n, const float *h0, int n_ch
 
 void mg_scan_chunked(float *a, float *b, int ld, int T, int n, const float *h0, int n_chunks, float *carry) {
     scan(a, b, ld, T, n, h0, n_chunks, carry, 0);
+}
+
+void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev) {
+    /* reversed step s is step T-1-s: C_s = a_{T-s} C_{s-1} + g_{T-1-s}, with C_{-1} = 0 */
+    float *ra = rev, *rg = rev + (size_t)T * n;
+    for (int s = 0; s < T; s++) {
+        const float *as = s ? a + (size_t)(T - s) * ld : NULL, *gs = g + (size_t)(T - 1 - s) * ld;
+        float *ras = ra + (size_t)s * n, *rgs = rg + (size_t)s * n;
+        for (int i = 0; i < n; i++) ras[i] = as ? as[i] : 0.0f, rgs[i] = gs[i];
+    }
+    mg_scan(ra, rg, n, T, n, NULL, n_chunks, carry);
+    for (int s = 0; s < T; s++) memcpy(g + (size_t)(T - 1 - s) * ld, rg + (size_t)s * n, (size_t)n * sizeof(float));
 }

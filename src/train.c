@@ -1,0 +1,347 @@
+/* train.c — learning: a minibatch through the model keeping what the backward pass needs, the backward pass
+ * (each layer's backward sits beside its forward: lm.c, cell.c, scan.c, linear.c), the cross-entropy, and
+ * torch's clip_grad_norm_ + AdamW over flat arrays laid out as the parameters (m->params).
+ *
+ * The forward is the inference code (mg_embed, mg_rmsnorm, mg_linear_act, mg_cell_run_proj, ...) run over
+ * batch x seq_len rows from empty states. Saved per layer (rows N = batch * seq_len): its input x (N, D), the
+ * inputs of its two norms x1, x2 (N, D), the cell's projection before the gates (N, G*Di) and the feed-forward's
+ * pre-activation (N, F); the norms' outputs, the GELU and the scan are recomputed in the backward pass. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+struct mg_trainer {
+    mg_model *m;
+    mg_adamw_params p;
+    size_t n;              /* parameters */
+    float *grad;           /* (n) dL/dparams, laid out as m->params */
+    float *m1, *m2;        /* (n) AdamW's first and second moments */
+    long steps;
+    double grad_norm;      /* of the last gradients, before clipping */
+    /* activations for up to `rows` rows (batch x seq_len), grown on demand; one allocation */
+    size_t rows, seq_cap;
+    float *mem;
+    float **xin, **x1, **x2, **kp, **z1; /* per layer (depth + 1 inputs: xin[depth] is the final norm's input) */
+    float *logits;         /* (N, V), then the softmax's gradient */
+    float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *win, *dwin, *work;
+};
+
+mg_adamw_params mg_adamw_default_params(void) {
+    mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f};
+    return p;
+}
+
+static int check_params(const mg_adamw_params *p) {
+    if (!(p->lr > 0) || !isfinite(p->lr)) return mg_fail(MG_EINVAL, "lr must be a positive number, got %g", p->lr);
+    if (!(p->beta1 >= 0 && p->beta1 < 1)) return mg_fail(MG_EINVAL, "beta1 must be in [0, 1), got %g", p->beta1);
+    if (!(p->beta2 >= 0 && p->beta2 < 1)) return mg_fail(MG_EINVAL, "beta2 must be in [0, 1), got %g", p->beta2);
+    if (!(p->eps > 0) || !isfinite(p->eps)) return mg_fail(MG_EINVAL, "eps must be a positive number, got %g", p->eps);
+    if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay))
+        return mg_fail(MG_EINVAL, "weight_decay must be a number >= 0, got %g", p->weight_decay);
+    if (!(p->clip >= 0) || !isfinite(p->clip))
+        return mg_fail(MG_EINVAL, "clip must be a number >= 0 (0 = no clipping), got %g", p->clip);
+    return MG_OK;
+}
+
+int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
+    if (!m || !out) return mg_fail(MG_EINVAL, "mg_trainer_create: model and out must not be NULL");
+    *out = NULL;
+    mg_adamw_params prm = p ? *p : mg_adamw_default_params();
+    int st = check_params(&prm);
+    if (st) return st;
+    size_t n = (size_t)m->cfg.n_params;
+    mg_trainer *t = calloc(1, sizeof *t);
+    if (t) {
+        t->grad = calloc(n, sizeof(float));
+        t->m1 = calloc(n, sizeof(float));
+        t->m2 = calloc(n, sizeof(float));
+        t->xin = calloc((size_t)m->cfg.depth + 1, sizeof(float *) * 5);
+    }
+    if (!t || !t->grad || !t->m1 || !t->m2 || !t->xin) {
+        mg_trainer_free(t);
+        return mg_fail(MG_ENOMEM, "out of memory for the gradients and AdamW's moments (%zu MB)", 3 * n * 4 >> 20);
+    }
+    if ((st = mg_model_make_trainable(m))) {
+        mg_trainer_free(t);
+        return st;
+    }
+    int L = m->cfg.depth + 1;
+    t->x1 = t->xin + L, t->x2 = t->x1 + L, t->kp = t->x2 + L, t->z1 = t->kp + L;
+    t->m = m, t->p = prm, t->n = n;
+    *out = t;
+    return MG_OK;
+}
+
+int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p) {
+    if (!t || !p) return mg_fail(MG_EINVAL, "mg_trainer_set_params: trainer and params must not be NULL");
+    int st = check_params(p);
+    if (!st) t->p = *p;
+    return st;
+}
+
+const float *mg_trainer_grads(const mg_trainer *t) { return t ? t->grad : NULL; }
+double mg_trainer_grad_norm(const mg_trainer *t) { return t ? t->grad_norm : 0.0; }
+long mg_trainer_steps(const mg_trainer *t) { return t ? t->steps : 0; }
+
+void mg_trainer_free(mg_trainer *t) {
+    if (!t) return;
+    free(t->grad), free(t->m1), free(t->m2), free(t->xin), free(t->mem);
+    free(t);
+}
+
+/* ---- memory for batch x seq_len */
+
+/* Lays out (or, with base NULL, only counts) the activation buffers for N rows of sequences of T. */
+static size_t layout(mg_trainer *t, float *base, size_t N, size_t T) {
+    const mg_config *c = &t->m->cfg;
+    size_t D = (size_t)c->dim, F = (size_t)c->ff_inner, V = (size_t)c->num_tokens, k = (size_t)c->conv_kernel_size;
+    const mg_cell *cell = &t->m->layers[0].cell;
+    size_t G = (size_t)cell->n_gates * c->dim_inner, at = 0;
+    int chunks = mg_scan_chunks_for((int)T);
+#define TAKE(ptr, count) (base ? (ptr) = base + at : 0, at += (count))
+    for (int l = 0; l <= c->depth; l++) {
+        TAKE(t->xin[l], N * D);
+        if (l == c->depth) break;
+        TAKE(t->x1[l], N * D), TAKE(t->x2[l], N * D), TAKE(t->kp[l], N * G), TAKE(t->z1[l], N * F);
+    }
+    TAKE(t->logits, N * V);
+    TAKE(t->xn, N * D), TAKE(t->y, N * D), TAKE(t->u, N * D), TAKE(t->dx, N * D), TAKE(t->dxn, N * D);
+    TAKE(t->hid, N * F), TAKE(t->dhid, N * F);
+    TAKE(t->proj, mg_cell_scratch(cell, N, chunks));
+    TAKE(t->win, (T + k) * D), TAKE(t->dwin, (T + k) * D);
+    /* the largest scratch of a backward step: the cell's, or a linear layer's (ff, conv, head) */
+    size_t work = mg_cell_backward_scratch(cell, (int)N, chunks);
+    size_t lin[] = {mg_linear_backward_scratch((int)N, (int)F, (int)D), mg_linear_backward_scratch((int)N, (int)D, (int)F),
+                    mg_linear_backward_scratch((int)N, (int)D, (int)D), mg_linear_backward_scratch((int)N, (int)V, (int)D)};
+    for (size_t i = 0; i < sizeof lin / sizeof *lin; i++) work = lin[i] > work ? lin[i] : work;
+    TAKE(t->work, work);
+#undef TAKE
+    return at;
+}
+
+static int reserve(mg_trainer *t, int batch, int seq_len) {
+    size_t N = (size_t)batch * seq_len, T = (size_t)seq_len;
+    if (N <= t->rows && T <= t->seq_cap) return MG_OK;
+    size_t rows = N > t->rows ? N : t->rows, seq = T > t->seq_cap ? T : t->seq_cap;
+    size_t floats = layout(t, NULL, rows, seq);
+    float *mem = floats <= MG_MAX_FLOATS ? malloc(floats * sizeof(float)) : NULL;
+    if (!mem)
+        return mg_fail(MG_ENOMEM, "training on batch %d x seq_len %d needs %zu MB of activations and scratch, which "
+                       "could not be allocated (the weights, gradients and moments take %zu MB more); use a smaller "
+                       "batch or seq_len", batch, seq_len, floats * 4 >> 20, t->n * 16 >> 20);
+    free(t->mem);
+    t->mem = mem, t->rows = rows, t->seq_cap = seq;
+    layout(t, mem, rows, seq);
+    return MG_OK;
+}
+
+/* ---- the passes */
+
+/* Where tensor `view` (a matrix or vector the model binds) lives in params / grads. */
+static size_t offset_of(const mg_model *m, const void *view) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if ((const void *)m->tensors[i].matrix == view || (const void *)m->tensors[i].vector == view)
+            return m->tensors[i].offset;
+    return 0; /* not reached: every view has a slot */
+}
+#define P(view) (m->params + offset_of(m, view))
+#define GR(view) (t->grad + offset_of(m, view))
+
+/* Rows [s*T, s*T + T) of the conv's input behind k-1 zero rows (each sequence starts empty). */
+static void conv_window(const mg_trainer *t, const float *x, int s, int T) {
+    int D = t->m->cfg.dim, k = t->m->cfg.conv_kernel_size;
+    memset(t->win, 0, (size_t)(k - 1) * D * sizeof(float));
+    memcpy(t->win + (size_t)(k - 1) * D, x + (size_t)s * T * D, (size_t)T * D * sizeof(float));
+}
+
+/* The forward pass over B rows of T inputs, saving the activations; returns the mean cross-entropy and leaves
+ * dL/dlogits in t->logits. */
+static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
+    mg_model *m = t->m;
+    const mg_config *c = &m->cfg;
+    int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
+    int G = m->layers[0].cell.n_gates * c->dim_inner, chunks = mg_scan_chunks_for(T);
+
+    /* x = token_emb[inputs] */
+    for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
+    for (int l = 0; l < c->depth; l++) {
+        const mg_lm_layer *L = &m->layers[l];
+        float *x = t->x1[l];
+        /* x1 = conv(x) + x */
+        memcpy(x, t->xin[l], (size_t)N * D * sizeof(float));
+        if (k) {
+            for (int s = 0; s < B; s++) {
+                conv_window(t, t->xin[l], s, T);
+                mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
+            }
+            mg_linear_act(&m->kernels, &L->conv_pw, N, t->u, D, t->y, D, L->conv_pw_b, MG_ACT_NONE);
+            for (size_t i = 0; i < (size_t)N * D; i++) x[i] += t->y[i];
+        }
+        /* x2 = cell(norm1(x1)) + x1, keeping the projection */
+        mg_rmsnorm(t->xn, x, L->norm1, N, D);
+        mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
+        memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
+        mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, chunks);
+        for (size_t i = 0; i < (size_t)N * D; i++) t->x2[l][i] = x[i] + t->y[i];
+        /* x' = ff(norm2(x2)) + x2, keeping the pre-activation */
+        mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
+        mg_linear_act(&m->kernels, &L->ff1, N, t->xn, D, t->z1[l], F, L->ff1_b, MG_ACT_NONE);
+        for (size_t i = 0; i < (size_t)N * F; i++) t->hid[i] = mg_gelu(t->z1[l][i]);
+        mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
+        for (size_t i = 0; i < (size_t)N * D; i++) t->xin[l + 1][i] = t->x2[l][i] + t->y[i];
+    }
+    /* logits = to_logits(norm(x)); loss = mean over rows of -log softmax(logits)[target];
+     * dL/dlogits = (softmax - onehot(target)) / N */
+    mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
+    mg_linear(&m->kernels, &m->to_logits, N, t->xn, D, t->logits, V);
+    double loss = 0.0;
+    for (int r = 0; r < N; r++) {
+        float *z = t->logits + (size_t)r * V, mx = z[0];
+        int target = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
+        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += exp((double)z[v] - mx);
+        loss += log(sum) + mx - z[target];
+        for (int v = 0; v < V; v++) z[v] = (float)(exp((double)z[v] - mx) / sum / N);
+        z[target] -= 1.0f / (float)N;
+    }
+    return loss / N;
+}
+
+/* The backward pass: gradients of every parameter into t->grad (zeroed first). */
+static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
+    mg_model *m = t->m;
+    const mg_config *c = &m->cfg;
+    const mg_kernels *K = &m->kernels;
+    int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
+    int Di = c->dim_inner, G = m->layers[0].cell.n_gates * Di, chunks = mg_scan_chunks_for(T);
+    size_t ND = (size_t)N * D;
+    memset(t->grad, 0, t->n * sizeof(float));
+
+    /* head: logits = norm(x) W^T */
+    mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
+    memset(t->dxn, 0, ND * sizeof(float));
+    mg_linear_backward(K, P(&m->to_logits), V, D, N, t->xn, D, t->logits, V, t->dxn, GR(&m->to_logits), NULL, t->work);
+    memset(t->dx, 0, ND * sizeof(float));
+    mg_rmsnorm_backward(t->dx, GR(&m->norm), t->dxn, t->xin[c->depth], m->norm, N, D);
+
+    for (int l = c->depth - 1; l >= 0; l--) {
+        const mg_lm_layer *L = &m->layers[l];
+        /* x' = ff(norm2(x2)) + x2 */
+        mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
+        for (size_t i = 0; i < (size_t)N * F; i++) t->hid[i] = mg_gelu(t->z1[l][i]);
+        memset(t->dhid, 0, (size_t)N * F * sizeof(float));
+        mg_linear_backward(K, P(&L->ff2), D, F, N, t->hid, F, t->dx, D, t->dhid, GR(&L->ff2), GR(&L->ff2_b), t->work);
+        for (size_t i = 0; i < (size_t)N * F; i++) t->dhid[i] *= mg_gelu_grad(t->z1[l][i]);
+        memset(t->dxn, 0, ND * sizeof(float));
+        mg_linear_backward(K, P(&L->ff1), F, D, N, t->xn, D, t->dhid, F, t->dxn, GR(&L->ff1), GR(&L->ff1_b), t->work);
+        mg_rmsnorm_backward(t->dx, GR(&L->norm2), t->dxn, t->x2[l], L->norm2, N, D);
+        /* x2 = cell(norm1(x1)) + x1 */
+        mg_rmsnorm(t->xn, t->x1[l], L->norm1, N, D);
+        memset(t->dxn, 0, ND * sizeof(float));
+        mg_cell_backward(&L->cell, K, P(&L->cell.w_in), c->has_out ? P(&L->cell.w_out) : NULL, t->xn, t->kp[l], B, T,
+                         t->dx, t->dxn, GR(&L->cell.w_in), c->has_out ? GR(&L->cell.w_out) : NULL, t->work, chunks);
+        mg_rmsnorm_backward(t->dx, GR(&L->norm1), t->dxn, t->x1[l], L->norm1, N, D);
+        (void)G;
+        /* x1 = pw(dw(x)) + x */
+        if (k) {
+            for (int s = 0; s < B; s++) {
+                conv_window(t, t->xin[l], s, T);
+                mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
+            }
+            memset(t->dxn, 0, ND * sizeof(float));
+            mg_linear_backward(K, P(&L->conv_pw), D, D, N, t->u, D, t->dx, D, t->dxn, GR(&L->conv_pw), GR(&L->conv_pw_b),
+                               t->work);
+            for (int s = 0; s < B; s++) {
+                conv_window(t, t->xin[l], s, T);
+                memset(t->dwin, 0, (size_t)(T + k - 1) * D * sizeof(float));
+                mg_conv_depthwise_backward(L, D, k, t->win, T, t->dxn + (size_t)s * T * D, t->dwin, GR(&L->conv_dw),
+                                           GR(&L->conv_dw_b));
+                float *dxs = t->dx + (size_t)s * T * D, *dw = t->dwin + (size_t)(k - 1) * D;
+                for (size_t i = 0; i < (size_t)T * D; i++) dxs[i] += dw[i];
+            }
+        }
+    }
+    /* x = token_emb[inputs]: scatter the rows back */
+    float *gemb = GR(&m->token_emb);
+    for (int r = 0; r < N; r++) {
+        const float *d = t->dx + (size_t)r * D;
+        float *row = gemb + (size_t)tokens[(size_t)(r / T) * (T + 1) + r % T] * D;
+        for (int i = 0; i < D; i++) row[i] += d[i];
+    }
+}
+
+/* torch.nn.utils.clip_grad_norm_(params, clip): scale by min(1, clip / (norm + 1e-6)); then torch.optim.AdamW:
+ *   p *= 1 - lr wd;  m1 = b1 m1 + (1 - b1) g;  m2 = b2 m2 + (1 - b2) g^2;
+ *   p -= lr / (1 - b1^t) * m1 / (sqrt(m2) / sqrt(1 - b2^t) + eps) */
+static void adamw(mg_trainer *t) {
+    const mg_adamw_params *p = &t->p;
+    float scale = 1.0f;
+    if (p->clip > 0) {
+        float coef = (float)(p->clip / (t->grad_norm + 1e-6));
+        scale = coef < 1.0f ? coef : 1.0f;
+    }
+    t->steps++;
+    double bc1 = 1.0 - pow(p->beta1, (double)t->steps), bc2 = 1.0 - pow(p->beta2, (double)t->steps);
+    float step_size = (float)(p->lr / bc1), bc2_sqrt = (float)sqrt(bc2), decay = 1.0f - p->lr * p->weight_decay;
+    float *w = t->m->params;
+    for (size_t i = 0; i < t->n; i++) {
+        float g = t->grad[i] * scale;
+        w[i] *= decay;
+        t->m1[i] = t->m1[i] * p->beta1 + g * (1.0f - p->beta1);
+        t->m2[i] = t->m2[i] * p->beta2 + g * g * (1.0f - p->beta2);
+        w[i] -= step_size * t->m1[i] / (sqrtf(t->m2[i]) / bc2_sqrt + p->eps);
+    }
+    mg_model_params_changed(t->m);
+}
+
+static int check_batch(const mg_trainer *t, const int32_t *tokens, int batch, int seq_len) {
+    if (!t || !tokens) return mg_fail(MG_EINVAL, "trainer and tokens must not be NULL");
+    if (batch < 1 || seq_len < 1) return mg_fail(MG_EINVAL, "batch and seq_len must be >= 1, got %d and %d", batch, seq_len);
+    if ((long long)batch * seq_len > (1 << 24)) return mg_fail(MG_EINVAL, "batch x seq_len must be <= 2^24, got %d x %d", batch, seq_len);
+    int V = t->m->cfg.num_tokens;
+    for (size_t i = 0; i < (size_t)batch * (seq_len + 1); i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return mg_fail(MG_ERANGE, "token %d at position %zu (row %zu, column %zu) is outside [0, %d)", (int)tokens[i],
+                           i, i / (size_t)(seq_len + 1), i % (size_t)(seq_len + 1), V);
+    return MG_OK;
+}
+
+int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {
+    int st = check_batch(t, tokens, batch, seq_len);
+    if (!st) st = reserve(t, batch, seq_len);
+    if (st) return st;
+    double l = forward(t, tokens, batch, seq_len);
+    backward(t, tokens, batch, seq_len);
+    double ss = 0.0;
+    for (size_t i = 0; i < t->n; i++) ss += (double)t->grad[i] * t->grad[i];
+    t->grad_norm = sqrt(ss);
+    if (loss) *loss = (float)l;
+    return MG_OK;
+}
+
+int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {
+    int st = mg_trainer_gradients(t, tokens, batch, seq_len, loss);
+    if (st) return st;
+    adamw(t);
+    return MG_OK;
+}
+
+/* ---- the model's tensors */
+
+int mg_model_n_tensors(const mg_model *m) { return m ? m->n_tensors : 0; }
+
+int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint64_t shape[3], size_t *offset) {
+    if (!m || i < 0 || i >= m->n_tensors)
+        return mg_fail(MG_EINVAL, "tensor index %d is outside [0, %d)", i, m ? m->n_tensors : 0);
+    const mg_tensor_slot *s = &m->tensors[i];
+    if (name) *name = s->name;
+    if (ndim) *ndim = s->ndim;
+    if (shape) memcpy(shape, s->shape, sizeof s->shape);
+    if (offset) *offset = s->offset;
+    return MG_OK;
+}
+
+const float *mg_model_weights(const mg_model *m) { return m ? m->params : NULL; }
