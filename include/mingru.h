@@ -289,6 +289,32 @@ double mg_trainer_grad_norm(const mg_trainer *t);
 long mg_trainer_steps(const mg_trainer *t);
 void mg_trainer_free(mg_trainer *t);
 
+/* ---------------------------------------------------------------- writing and making models */
+
+enum { MG_DTYPE_F32 = 0, MG_DTYPE_F16 = 1, MG_DTYPE_Q8 = 2 };
+
+/* The model (with its current weights) as a .safetensors file of docs/format.md, in F32, F16 or Q8 (int8 matrices
+ * with per-row scales): the bytes tools/convert.py writes for the same weights and metadata. kv holds n_kv
+ * key/value pairs (kv[2i], kv[2i+1]) that replace or add __metadata__ entries (a NULL value removes one; the
+ * structural keys cannot be set). *out is malloc'd: free() it. MG_EINVAL for an F16 save of values beyond its range. */
+int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv, uint8_t **out, size_t *size);
+
+typedef struct {
+    int cell;                /* MG_CELL_GRU or MG_CELL_LSTM */
+    int num_tokens;          /* vocabulary (256: the bytes tokenizer) */
+    int dim, depth;
+    double expansion_factor; /* the cells' inner width dim * expansion_factor */
+    double ff_mult;          /* the feed-forward's inner width dim * ff_mult */
+    int conv_kernel_size;    /* 0: no causal conv */
+    uint64_t seed;           /* the same seed, the same weights on every platform */
+} mg_create_params;
+
+/* minLM's defaults at dim 256, depth 4: minGRU, 256 tokens, expansion 1.5, ff_mult 4, no conv, seed 0. */
+mg_create_params mg_create_default_params(void);
+/* A new model initialised as PyTorch initialises minLM (nn.Embedding N(0, 1); nn.Linear / nn.Conv1d weights and
+ * biases U(+-1/sqrt(fan_in)); norms 1), from a seeded generator. MG_EINVAL names a parameter out of range. */
+int mg_model_create(const mg_create_params *p, const mg_model_params *mp, mg_model **out);
+
 /* The model's tensors in PyTorch's parameter order (minLM's state_dict names): tensor i's name (owned by the
  * model), its dims (shape[0..ndim), up to 3) and its offset in the F32 parameters (mg_model_weights). */
 int mg_model_n_tensors(const mg_model *m);

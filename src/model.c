@@ -184,7 +184,7 @@ static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, m
 }
 
 /* The model's tensors in PyTorch's order (the views they bind are set up here too). */
-static int list_tensors(mg_model *m) {
+int mg_model_list_tensors(mg_model *m) {
     const mg_config *c = &m->cfg;
     int D = c->dim, V = c->num_tokens, Di = c->dim_inner, F = c->ff_inner, k = c->conv_kernel_size;
     int G = c->cell == MG_CELL_GRU ? 2 : 3;
@@ -208,6 +208,7 @@ static int list_tensors(mg_model *m) {
             SLOT(NULL, &L->conv_dw, MG_INIT_UNIFORM, k, 3, D, 1, k, "layers.%d.0.net.0.weight", i);
             SLOT(NULL, &L->conv_dw_b, MG_INIT_UNIFORM, k, 1, D, 1, 1, "layers.%d.0.net.0.bias", i);
             SLOT(&L->conv_pw, NULL, MG_INIT_UNIFORM, D, 3, D, D, 1, "layers.%d.0.net.1.weight", i);
+            m->tensors[n - 1].q8 = 0; /* docs/format.md: q8 files keep the conv in F32 */
             SLOT(NULL, &L->conv_pw_b, MG_INIT_UNIFORM, D, 1, D, 1, 1, "layers.%d.0.net.1.bias", i);
         }
         const char *proj = c->cell == MG_CELL_GRU ? "to_hidden_and_gate" : "to_hidden_and_f_i_gate";
@@ -230,7 +231,7 @@ static int list_tensors(mg_model *m) {
 }
 
 static int bind_weights(mg_model *m) {
-    int st = list_tensors(m);
+    int st = mg_model_list_tensors(m);
     for (int i = 0; !st && i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
         mg_tensor_info *t = NULL;
@@ -331,6 +332,11 @@ static void matrix_values(const mg_matrix *w, float *out) {
     }
 }
 
+void mg_tensor_values(const mg_tensor_slot *s, float *out) {
+    if (s->vector) memcpy(out, *s->vector, s->count * sizeof(float));
+    else matrix_values(s->matrix, out);
+}
+
 int mg_model_make_trainable(mg_model *m) {
     if (!m) return mg_fail(MG_EINVAL, "mg_model_make_trainable: model is NULL");
     if (m->params) return MG_OK;
@@ -347,13 +353,9 @@ int mg_model_make_trainable(mg_model *m) {
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
         float *at = params + s->offset;
-        if (s->vector) {
-            memcpy(at, *s->vector, s->count * sizeof(float));
-            *s->vector = at;
-        } else {
-            matrix_values(s->matrix, at);
-            *s->matrix = (mg_matrix){.f32 = at, .rows = s->matrix->rows, .cols = s->matrix->cols};
-        }
+        mg_tensor_values(s, at);
+        if (s->vector) *s->vector = at;
+        else *s->matrix = (mg_matrix){.f32 = at, .rows = s->matrix->rows, .cols = s->matrix->cols};
     }
     m->params = params;
     m->cfg.quantized = 0;

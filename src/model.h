@@ -90,6 +90,10 @@ struct mg_state {
 /* model.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
  * made F32); the views then read them (matrices through packed copies where the kernels pack). Idempotent. */
 int mg_model_make_trainable(mg_model *m);
+/* A tensor's values as F32, row-major (unpacked, dequantized). */
+void mg_tensor_values(const mg_tensor_slot *s, float *out);
+/* The model's tensor table for m->cfg (sets up m->layers too). */
+int mg_model_list_tensors(mg_model *m);
 /* Refreshes the packed copies after m->params changed. */
 void mg_model_params_changed(mg_model *m);
 

@@ -4,6 +4,7 @@
  * object whose keys are tensor names (values: {"dtype", "shape", "data_offsets"}) plus an optional
  * "__metadata__" object of strings. This is a parser for exactly that shape of JSON: every read is
  * bounds-checked, nothing is trusted, and any problem is an MG_EBADFILE naming what is wrong. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,4 +360,112 @@ mg_tensor_info *mg_safetensors_find(const mg_safetensors *st, const char *name) 
     mg_tensor_info key = {0};
     key.name = (char *)name;
     return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, by_name);
+}
+
+/* ---- the writer */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int failed;
+} text;
+
+static void put(text *t, const char *s, size_t len) {
+    if (t->failed) return;
+    if (t->n + len + 1 > t->cap) {
+        size_t cap = (t->n + len + 1) * 2;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->failed = 1;
+            return;
+        }
+        t->p = p, t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, len);
+    t->n += len;
+}
+
+static void putf(text *t, const char *fmt, unsigned long long a, unsigned long long b) {
+    char buf[64];
+    int len = snprintf(buf, sizeof buf, fmt, a, b);
+    put(t, buf, (size_t)len);
+}
+
+/* A JSON string as Python's json.dumps writes it (ensure_ascii): printable ASCII as is but for " and \, the
+ * rest escaped, code points above U+FFFF as surrogate pairs; a byte that is not UTF-8 as U+FFFD. */
+static void put_string(text *t, const char *s) {
+    put(t, "\"", 1);
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u) {
+        unsigned cp = *u, len = cp < 0x80 ? 1 : (cp >> 5) == 6 ? 2 : (cp >> 4) == 14 ? 3 : (cp >> 3) == 30 ? 4 : 0;
+        if (len > 1) {
+            cp &= 0x7F >> len;
+            for (unsigned i = 1; i < len; i++) {
+                if ((u[i] & 0xC0) != 0x80) len = 0;
+                if (!len) break;
+                cp = cp << 6 | (u[i] & 0x3F);
+            }
+        }
+        if (!len) cp = 0xFFFD, len = 1;
+        u += len;
+        const char *esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r"
+                        : cp == '\t' ? "\\t" : cp == '\b' ? "\\b" : cp == '\f' ? "\\f" : NULL;
+        if (esc) {
+            put(t, esc, 2);
+        } else if (cp >= 0x20 && cp < 0x7F) {
+            char ch = (char)cp;
+            put(t, &ch, 1);
+        } else if (cp > 0xFFFF) {
+            cp -= 0x10000;
+            putf(t, "\\u%04llx\\u%04llx", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+        } else {
+            putf(t, "\\u%04llx", cp, 0);
+        }
+    }
+    put(t, "\"", 1);
+}
+
+int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *tensors, int n, uint8_t **out,
+                         size_t *size) {
+    static const char *names[] = {"F32", "F16", "BF16", "I8"};
+    static const int order[] = {MG_DT_F32, MG_DT_F16, MG_DT_I8};
+    text h = {0};
+    put(&h, "{\"__metadata__\":{", 17);
+    for (int i = 0; i < n_meta; i++) {
+        if (i) put(&h, ",", 1);
+        put_string(&h, meta[i].key);
+        put(&h, ":", 1);
+        put_string(&h, meta[i].value);
+    }
+    put(&h, "}", 1);
+    size_t offset = 0;
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < n; i++) {
+            const mg_tensor_out *t = &tensors[i];
+            if (t->dtype != order[o]) continue;
+            put(&h, ",", 1);
+            put_string(&h, t->name);
+            put(&h, ":{\"dtype\":\"", 11);
+            put(&h, names[t->dtype], strlen(names[t->dtype]));
+            put(&h, "\",\"shape\":[", 11);
+            for (int d = 0; d < t->ndim; d++) putf(&h, d ? ",%llu" : "%llu", t->shape[d], 0);
+            putf(&h, "],\"data_offsets\":[%llu,%llu]}", offset, offset + t->bytes);
+            offset += t->bytes;
+        }
+    put(&h, "}", 1);
+    while (!h.failed && (8 + h.n) % 64) put(&h, " ", 1);
+    uint8_t *buf = h.failed ? NULL : malloc(8 + h.n + offset);
+    if (!buf) {
+        free(h.p);
+        return mg_fail(MG_ENOMEM, "out of memory writing a %zu MB model file", (8 + h.n + offset) >> 20);
+    }
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)h.n >> (8 * i));
+    memcpy(buf + 8, h.p, h.n);
+    uint8_t *at = buf + 8 + h.n;
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < n; i++)
+            if (tensors[i].dtype == order[o]) memcpy(at, tensors[i].data, tensors[i].bytes), at += tensors[i].bytes;
+    free(h.p);
+    *out = buf, *size = 8 + h.n + offset;
+    return MG_OK;
 }

@@ -39,4 +39,21 @@ int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st);
 void mg_safetensors_free(mg_safetensors *st);
 mg_tensor_info *mg_safetensors_find(const mg_safetensors *st, const char *name);
 
+/* A tensor to write: its raw little-endian bytes. */
+typedef struct {
+    const char *name;
+    int dtype; /* MG_DT_F32, MG_DT_F16 or MG_DT_I8 */
+    int ndim;
+    uint64_t shape[3];
+    const void *data;
+    size_t bytes;
+} mg_tensor_out;
+
+/* A .safetensors file laid out as tools/convert.py writes it, byte for byte: the header's JSON as Python's
+ * json.dumps(separators=(",", ":")) (metadata first, in the given order), tensors back to back, widest dtype
+ * first (F32, F16, I8; the given order within each), the header padded with spaces so that the data starts on
+ * a 64-byte boundary. *out is malloc'd. */
+int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *tensors, int n, uint8_t **out,
+                         size_t *size);
+
 #endif
