@@ -13,6 +13,7 @@ let nextId = 1;
 let nextHandle = 1;
 const pending = new Map(); // request id -> { resolve, reject, onPiece, callback }
 const states = new Map(); // handle -> State, to take the token counts of replies
+const trainers = new Set();
 
 function startWorker() {
   if (worker) return worker;
@@ -88,7 +89,8 @@ class Remote {
   /** @internal throws, as the worker would, if `method` is called after dispose() */
   _live(method) {
     if (!this.#disposed) return;
-    const [prefix, noun] = this instanceof State ? ['state.', 'state'] : this instanceof Model ? ['', 'model'] : [`${this.cell}.`, 'layer'];
+    const [prefix, noun] = this instanceof State ? ['state.', 'state'] : this instanceof Model ? ['', 'model']
+      : this instanceof Trainer ? ['trainer.', 'trainer'] : [`${this.cell}.`, 'layer'];
     fail('MG_EDISPOSED', `${prefix}${method}: the ${noun} was disposed`);
   }
 
@@ -115,18 +117,18 @@ class Remote {
     this.#ready.catch(() => {});
   }
 
-  /** @internal a call that makes a State and returns it at once */
-  _make(method, args, tokens) {
+  /** @internal a call that makes a State (or, with Class, a Trainer) and returns it at once */
+  _make(method, args, tokens, Class = State) {
     const handle = nextHandle++;
     const made = this.#ready.then(() => request({ op: 'call', handle: this._handle, method, newHandle: handle }, args));
-    return new State(this instanceof State ? this._model : this, handle, made, tokens);
+    return new Class(this instanceof State ? this._model : this, handle, made, tokens);
   }
 
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
     this._then('dispose');
-    if (this instanceof Model) for (const s of states.values()) if (s._model === this) s._drop(); // as in the worker
+    if (this instanceof Model) for (const s of [...states.values(), ...trainers]) if (s._model === this) s._drop(); // as in the worker
   }
 
   /** @internal disposed with its model */
@@ -223,33 +225,71 @@ export class Model extends Remote {
   }
 
   /** As in Node: an async iterator of text pieces, made in the worker. Stopping the iteration stops the worker. */
-  async *generate(prompt, options) {
-    const stop = new AbortController(); // aborted by the caller's signal, or when the iteration stops early
-    const given = options?.signal;
-    if (given instanceof AbortSignal) given.aborted ? stop.abort() : given.addEventListener('abort', () => stop.abort(), { once: true });
-    const signal = given === undefined || given instanceof AbortSignal ? stop.signal : given; // a wrong one: the worker says so
-    const queue = [];
-    let wake = null;
-    let finished = null;
-    const call = this._call('generate', [prompt, { ...options, signal }], { onPiece: (piece) => (queue.push(piece), wake?.()) });
-    busyWhile(options?.state, call).then((r) => (finished = { r }), (e) => (finished = { e })).then(() => wake?.());
-    try {
-      for (;;) {
-        if (queue.length) {
-          yield queue.shift();
-          continue;
-        }
-        if (finished) break;
-        await new Promise((resolve) => (wake = resolve));
-        wake = null;
-      }
-      if (finished.e) throw finished.e;
-    } finally {
-      if (!finished) stop.abort(); // the consumer stopped early: stop the worker too
-    }
+  generate(prompt, options) {
+    return stream(this, 'generate', prompt, options);
+  }
+
+  /** As in Node: an async iterator of progress objects; the steps run in the worker on its thread pool. */
+  train(data, options) {
+    return stream(this, 'train', data, options);
+  }
+
+  trainer(options) {
+    this._live('trainer');
+    return this._make('trainer', [options], undefined, Trainer);
+  }
+
+  async save(options) {
+    return (await this._call('save', [options])).value;
   }
 }
 withTokenizer(Model);
+
+/** The pieces of an async iterator that runs in the worker (generate, train). Stopping the iteration stops it there. */
+async function* stream(model, method, first, options) {
+  const stop = new AbortController(); // aborted by the caller's signal, or when the iteration stops early
+  const given = options?.signal;
+  if (given instanceof AbortSignal) given.aborted ? stop.abort() : given.addEventListener('abort', () => stop.abort(), { once: true });
+  const signal = given === undefined || given instanceof AbortSignal ? stop.signal : given; // a wrong one: the worker says so
+  const queue = [];
+  let wake = null;
+  let finished = null;
+  const call = model._call(method, [first, { ...options, signal }], { onPiece: (piece) => (queue.push(piece), wake?.()) });
+  busyWhile(options?.state, call).then((r) => (finished = { r }), (e) => (finished = { e })).then(() => wake?.());
+  try {
+    for (;;) {
+      if (queue.length) {
+        yield queue.shift();
+        continue;
+      }
+      if (finished) break;
+      await new Promise((resolve) => (wake = resolve));
+      wake = null;
+    }
+    if (finished.e) throw finished.e;
+  } finally {
+    if (!finished) stop.abort(); // the consumer stopped early: stop the worker too
+  }
+}
+
+/** A trainer in the worker: step() runs there, on the thread pool. */
+export class Trainer extends Remote {
+  /** @internal */
+  constructor(model, handle, ready) {
+    super(handle, ready);
+    this._model = model;
+    trainers.add(this);
+  }
+
+  async step(tokens, options) {
+    return (await this._call('step', [tokens, options])).value;
+  }
+
+  dispose() {
+    super.dispose();
+    trainers.delete(this);
+  }
+}
 
 class Layer extends Remote {
   /** @internal */
@@ -287,6 +327,13 @@ export class MinLSTM extends Layer {
   static create(options) {
     return Layer._create.call(this, 'MinLSTM', options);
   }
+}
+
+/** As in Node: a new model, made in the worker. */
+export async function create(options) {
+  const handle = nextHandle++;
+  const { info } = await request({ op: 'create', what: 'create', handle }, [options]);
+  return new Model(handle, info);
 }
 
 /** As in Node, with what a worker cannot be sent made sendable: a relative URL is resolved against the page, a

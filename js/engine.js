@@ -249,6 +249,50 @@ export class Engine {
     return this.#withBuffers({}, { logits: numTokens }, (p) => this.#check(this.#mod._mgw_lm_step(model, state, token, p.logits), what)).logits;
   }
 
+  // ---- training and writing models
+
+  /** A trainer of the model (torch's AdamW + clip_grad_norm_); the model's weights become F32 training weights. */
+  trainerCreate(model, { lr, betas, eps, weightDecay, clip }, what) {
+    return this.#handleOut(what, (out) => this.#mod._mgw_trainer_create(model, lr, betas[0], betas[1], eps, weightDecay, clip, out));
+  }
+
+  trainerSetParams(trainer, { lr, betas, eps, weightDecay, clip }, what) {
+    this.#check(this.#mod._mgw_trainer_set_params(trainer, lr, betas[0], betas[1], eps, weightDecay, clip), what);
+  }
+
+  /** One step on batch rows of seqLen + 1 checked ids; returns { loss (nats, before the update), gradNorm }. */
+  trainerStep(trainer, tokens, batch, seqLen, what) {
+    const out = this.#withBuffers({ tokens: [Int32Array, tokens] }, { loss: 1 },
+      (p) => this.#check(this.#mod._mgw_trainer_step(trainer, p.tokens, batch, seqLen, p.loss), what));
+    return { loss: out.loss[0], gradNorm: this.#mod._mgw_trainer_grad_norm(trainer) };
+  }
+
+  trainerFree(trainer) {
+    this.#mod._mgw_trainer_free(trainer);
+  }
+
+  /** The model as a .safetensors file: dtype 'f32' | 'f16' | 'q8'; metadata: key -> string (null removes). */
+  modelSave(model, dtype, metadata, what) {
+    const utf8 = new TextEncoder();
+    const strings = Object.entries(metadata).flat().map((v) => (v === null ? 0 : this.#push(Uint8Array, [...utf8.encode(v), 0])));
+    const kv = this.#push(Uint32Array, strings.length ? strings : [0]), out = this.#alloc(8);
+    try {
+      this.#check(this.#mod._mgw_model_save(model, { f32: 0, f16: 1, q8: 2 }[dtype], kv, strings.length / 2, out), what);
+      const [ptr, size] = new Uint32Array(this.#memory.buffer, out, 2);
+      const file = new Uint8Array(this.#memory.buffer, ptr, size).slice();
+      this.#free(ptr);
+      return file;
+    } finally {
+      for (const ptr of [...strings, kv, out]) this.#free(ptr);
+    }
+  }
+
+  /** A new model (PyTorch's minLM init from `seed`); returns its handle. */
+  modelCreate({ cell, numTokens, dim, depth, expansionFactor, ffMult, convKernelSize, seed }, kernel, what) {
+    return this.#handleOut(what, (out) => this.#mod._mgw_model_create(cell === 'lstm' ? 1 : 0, numTokens, dim, depth,
+      expansionFactor, ffMult, convKernelSize, ...halves(seed), KERNELS[kernel], out));
+  }
+
   /** A seeded sampler: next(model, state, params) samples a token after the state and feeds it; free() when done. */
   sampler(seed) {
     const rng = this.#alloc(16); // 8 bytes of generator state, then the token's out-slot

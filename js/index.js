@@ -6,12 +6,15 @@
 import * as client from './client.js';
 import * as layer from './layer.js';
 import * as model from './model.js';
+import * as training from './train.js';
 
 const inPage = typeof window !== 'undefined' && typeof document !== 'undefined' && typeof Worker !== 'undefined';
 
 export const load = inPage ? client.load : model.load;
+export const create = inPage ? client.create : model.create;
 export const Model = inPage ? client.Model : model.Model;
 export const State = inPage ? client.State : model.State;
+export const Trainer = inPage ? client.Trainer : training.Trainer;
 export const MinGRU = inPage ? client.MinGRU : layer.MinGRU;
 export const MinLSTM = inPage ? client.MinLSTM : layer.MinLSTM;
 export { MingruError } from './errors.js';

@@ -6,6 +6,7 @@ import { getEngine, resolveThreads } from './runtime.js';
 import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
 import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
+import { Trainer, createOptions, saveOptions, train, trainerOptions } from './train.js';
 
 const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
@@ -112,6 +113,7 @@ function yielder() {
 export class Model {
   #ptr;
   #states = new Set();
+  #trainers = new Set();
 
   /** @internal */
   constructor(engine, ptr) {
@@ -309,16 +311,73 @@ export class Model {
     }
   }
 
+  /**
+   * An optimizer of this model's weights: torch.optim.AdamW(lr, betas, eps, weightDecay) after
+   * clip_grad_norm_(clip). The weights become F32 training weights (a Q8/F16 model is trained from its weights
+   * made F32); generate, evaluate and save use the trained weights after every step.
+   * @returns {Trainer}
+   */
+  trainer(options = {}) {
+    const m = this._live('trainer');
+    const o = trainerOptions(options ?? {}, 'trainer');
+    const t = new Trainer(this, this._engine.trainerCreate(m, o, 'trainer'), o);
+    this.#trainers.add(t);
+    return t;
+  }
+
+  /** @internal */
+  _forgetTrainer(t) {
+    this.#trainers.delete(t);
+  }
+
+  /**
+   * Trains on `data` (text or token ids): an async iterator of { step, loss, tokensPerSecond, validationBits? }.
+   * Options: steps or seconds (how long), batchSize (8), seqLen (128), lr (1e-3), warmup (0 steps), betas, eps,
+   * weightDecay (0.01), clip (1), seed (0: the windows drawn), validation (text or ids: bits per token every
+   * validationEvery (50) steps and at the last), signal (an abort ends the iteration; what was learned stays).
+   */
+  train(data, options) {
+    this._live('train');
+    return train(this, data, options);
+  }
+
+  /**
+   * The model with its current weights as a .safetensors file (docs/format.md): dtype 'f32' | 'f16' | 'q8';
+   * name, description, license, trainingData replace the file's metadata. Loadable by load() and PyTorch.
+   * @returns {Promise<Uint8Array>}
+   */
+  async save(options) {
+    const m = this._live('save');
+    const { dtype, metadata } = saveOptions(options ?? {});
+    return this._engine.modelSave(m, dtype, metadata, 'save');
+  }
+
   /** Frees the model and every state made from it; later use throws MG_EDISPOSED. */
   dispose() {
     if (!this.#ptr) return;
     for (const s of this.#states) s._drop();
     this.#states.clear();
+    for (const t of this.#trainers) t._drop();
+    this.#trainers.clear();
     this._engine.modelFree(this.#ptr);
     this.#ptr = 0;
   }
 }
 withTokenizer(Model);
+
+/**
+ * A new model to train, initialised as PyTorch initialises minLM, from `seed` (the same seed, the same weights).
+ * Options: cell ('gru' | 'lstm'), numTokens (256: bytes), dim (256), depth (4), expansionFactor (1.5), ffMult (4),
+ * convKernelSize (0: none), seed (0), threads, kernel (as load()).
+ * @returns {Promise<Model>}
+ */
+export async function create(options = {}) {
+  const { threads: t, kernel = 'auto', ...rest } = options ?? {};
+  const o = createOptions(rest);
+  if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `create: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
+  const engine = await getEngine(await resolveThreads(t, 'create'));
+  return new Model(engine, engine.modelCreate(o, kernel, 'create'));
+}
 
 /**
  * Loads a model from a .safetensors file made by tools/convert.py.

@@ -3,19 +3,20 @@
 // those classes; the page never blocks.
 //
 // Requests (page -> worker), each with a numeric id:
-//   { op: 'create', id, handle, what: 'load' | 'MinGRU' | 'MinLSTM', args }   -> { info }
+//   { op: 'create', id, handle, what: 'load' | 'create' | 'MinGRU' | 'MinLSTM', args }   -> { info }
 //   { op: 'call', id, handle, method, args, newHandle? }
-//       -> { value, tokens }, or for a method that makes a State (kept as newHandle) { tokens }; an async iterator
-//          (generate) first streams { id, piece } messages
+//       -> { value, tokens }, or for a method that makes a State or a Trainer (kept as newHandle) { tokens }; an
+//          async iterator (generate, train) first streams { id, piece } messages
 //   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
 // In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
 // { $callback: true } for a function (onProgress): the worker calls it by posting { id, callback: value }.
 // Replies: { id, ok } or { id, error: { code, message } }; `tokens` maps the handle of every State the call touched
 // to its token count (the page's proxies keep it for their `tokens` getter). Handles are chosen by the page.
 import { MinGRU, MinLSTM } from './layer.js';
-import { load, State } from './model.js';
+import { create, load, State } from './model.js';
+import { Trainer } from './train.js';
 
-const objects = new Map(); // handle -> Model | State | layer
+const objects = new Map(); // handle -> Model | State | Trainer | layer
 const handles = new WeakMap(); // and back
 
 function keep(handle, o) {
@@ -24,7 +25,7 @@ function keep(handle, o) {
 }
 const aborts = new Map(); // request id -> AbortController
 
-const CREATE = { load, MinGRU: (options) => MinGRU.create(options), MinLSTM: (options) => MinLSTM.create(options) };
+const CREATE = { load, create, MinGRU: (options) => MinGRU.create(options), MinLSTM: (options) => MinLSTM.create(options) };
 
 function object(handle) {
   const o = objects.get(handle);
@@ -87,9 +88,9 @@ const ops = {
     } else {
       value = await value;
     }
-    if (value instanceof State) {
+    if (value instanceof State || value instanceof Trainer) {
       keep(newHandle, value);
-      return { tokens: { [newHandle]: value.tokens } };
+      return { tokens: value instanceof State ? { [newHandle]: value.tokens } : {} };
     }
     const tokens = tokenCounts(states);
     if (method === 'dispose') objects.delete(handle); // its proxy refuses later calls itself

@@ -132,6 +132,43 @@ EMSCRIPTEN_KEEPALIVE int mgw_lm_generate_next(mg_model *m, mg_state *s, double t
 /* Seeds 8 bytes of generator state from two 32-bit halves. */
 EMSCRIPTEN_KEEPALIVE void mgw_rng_seed(uint64_t *rng, unsigned lo, unsigned hi) { *rng = (uint64_t)hi << 32 | lo; }
 
+/* ---- training and writing models */
+
+EMSCRIPTEN_KEEPALIVE int mgw_trainer_create(mg_model *m, double lr, double beta1, double beta2, double eps,
+                                            double weight_decay, double clip, mg_trainer **out) {
+    mg_adamw_params p = {(float)lr, (float)beta1, (float)beta2, (float)eps, (float)weight_decay, (float)clip};
+    return mg_trainer_create(m, &p, out);
+}
+EMSCRIPTEN_KEEPALIVE int mgw_trainer_set_params(mg_trainer *t, double lr, double beta1, double beta2, double eps,
+                                                double weight_decay, double clip) {
+    mg_adamw_params p = {(float)lr, (float)beta1, (float)beta2, (float)eps, (float)weight_decay, (float)clip};
+    return mg_trainer_set_params(t, &p);
+}
+EMSCRIPTEN_KEEPALIVE int mgw_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {
+    return mg_trainer_step(t, tokens, batch, seq_len, loss);
+}
+EMSCRIPTEN_KEEPALIVE double mgw_trainer_grad_norm(const mg_trainer *t) { return mg_trainer_grad_norm(t); }
+EMSCRIPTEN_KEEPALIVE void mgw_trainer_free(mg_trainer *t) { mg_trainer_free(t); }
+
+/* kv: n_kv key/value string pairs; out: 8 bytes receiving the file's pointer and size (free the file with mgw_free). */
+EMSCRIPTEN_KEEPALIVE int mgw_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv, uint32_t *out) {
+    uint8_t *file;
+    size_t size;
+    int st = mg_model_save(m, dtype, kv, n_kv, &file, &size);
+    if (!st) out[0] = (uint32_t)(uintptr_t)file, out[1] = (uint32_t)size;
+    return st;
+}
+
+EMSCRIPTEN_KEEPALIVE int mgw_model_create(int cell, int num_tokens, int dim, int depth, double expansion_factor,
+                                          double ff_mult, int conv_kernel_size, unsigned seed_lo, unsigned seed_hi,
+                                          int kernel, mg_model **out) {
+    mg_create_params p = {cell, num_tokens, dim, depth, expansion_factor, ff_mult, conv_kernel_size,
+                          (uint64_t)seed_hi << 32 | seed_lo};
+    mg_model_params mp = mg_model_default_params();
+    mp.kernel = kernel;
+    return mg_model_create(&p, &mp, out);
+}
+
 /* ---- threads */
 
 EMSCRIPTEN_KEEPALIVE int mgw_set_threads(int n) { return mg_set_threads(n); }
