@@ -136,10 +136,94 @@ export class Model {
   forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
   step(token: number, options?: { state?: State }): Promise<Float32Array>;
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;
+  /** torch.optim.AdamW after clip_grad_norm_; the weights become F32 training weights (Q8/F16 made F32) */
+  trainer(options?: TrainerOptions): Trainer;
+  /** trains on random windows of `data` drawn with `seed`: one progress object per step; an abort ends the
+   * iteration and the model keeps what it learned */
+  train(data: string | Tokens, options: TrainOptions): AsyncGenerator<TrainProgress, void, void>;
+  /** the model with its current weights as a .safetensors file (docs/format.md), loadable by load() and PyTorch */
+  save(options?: SaveOptions): Promise<Uint8Array>;
   encode(text: string): Uint8Array;
   decode(tokens: Tokens): string;
   dispose(): void;
 }
+
+export interface TrainerOptions {
+  /** default 1e-3 */
+  lr?: number;
+  /** default [0.9, 0.999] */
+  betas?: [number, number];
+  /** default 1e-8 */
+  eps?: number;
+  /** decoupled, on every parameter; default 0.01 */
+  weightDecay?: number;
+  /** clip_grad_norm_'s max norm; 0 = none; default 1 */
+  clip?: number;
+}
+
+export class Trainer {
+  /** AdamW steps taken */
+  readonly steps: number;
+  /** the learning rate of the next steps (Node and workers; set it between steps for a schedule) */
+  lr: number;
+  /** `tokens`: batch rows of seqLen + 1 ids; returns the batch's mean cross-entropy (nats) before the update */
+  step(tokens: Tokens, options: { batch: number; seqLen: number; signal?: AbortSignal }): Promise<number>;
+  dispose(): void;
+}
+
+export interface TrainOptions extends TrainerOptions {
+  /** how long: a number of steps, or seconds (one of them is needed) */
+  steps?: number;
+  seconds?: number;
+  /** windows per step, default 8 */
+  batchSize?: number;
+  /** tokens per window (plus one target), default 128 */
+  seqLen?: number;
+  /** steps of linear learning-rate warmup, default 0 */
+  warmup?: number;
+  /** the windows drawn; default 0 */
+  seed?: number;
+  /** text or ids scored (bits per token) every validationEvery steps (default 50) and at the last step */
+  validation?: string | Tokens;
+  validationEvery?: number;
+  signal?: AbortSignal;
+}
+
+export interface TrainProgress {
+  step: number;
+  /** mean cross-entropy of the step's batch, in nats, before its update */
+  loss: number;
+  tokensPerSecond: number;
+  validationBits?: number;
+}
+
+export interface SaveOptions {
+  /** default 'f32' */
+  dtype?: 'f32' | 'f16' | 'q8';
+  name?: string;
+  description?: string;
+  license?: string;
+  trainingData?: string;
+}
+
+export interface CreateOptions {
+  /** default 'gru' */
+  cell?: 'gru' | 'lstm';
+  /** default 256 (the bytes tokenizer) */
+  numTokens?: number;
+  /** defaults: dim 256, depth 4, expansionFactor 1.5, ffMult 4, convKernelSize 0 (none), seed 0 */
+  dim?: number;
+  depth?: number;
+  expansionFactor?: number;
+  ffMult?: number;
+  convKernelSize?: number;
+  seed?: number;
+  threads?: Threads;
+  kernel?: Kernel;
+}
+
+/** A new model initialised as PyTorch initialises minLM, from `seed`. */
+export function create(options?: CreateOptions): Promise<Model>;
 
 export interface LoadOptions {
   threads?: Threads;

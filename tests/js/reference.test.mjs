@@ -63,6 +63,31 @@ torchTest('tools/lm_fixtures.py (reference minLM + tools/convert.py) regenerates
   }
 });
 
+torchTest('tools/train_fixtures.py (PyTorch autograd + AdamW) regenerates tests/fixtures/train (batches exactly, numbers to 1e-6)',
+  'mingru-train-', (dir) => {
+  const r = spawnSync(python, [new URL('../../tools/train_fixtures.py', import.meta.url).pathname, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const committed = new URL('../fixtures/train/', import.meta.url);
+  const names = readdirSync(committed).sort();
+  assert.deepEqual(readdirSync(dir).sort(), names);
+  for (const name of names) {
+    const fresh = readFileSync(join(dir, name)), old = readFileSync(new URL(name, committed));
+    if (name === 'manifest.json') {
+      assert.ok(fresh.equals(old), 'manifest.json differs');
+      continue;
+    }
+    // the header, names and tokens end where the float32 results (losses, norms, gradients, weights) begin
+    const steps = old.readUInt32LE(16), batch = old.readUInt32LE(8), seqLen = old.readUInt32LE(12);
+    let at = 48;
+    for (let i = 0, n = old.readUInt32LE(44); i < n; i++) at += 4 + old.readUInt32LE(at) + 4;
+    at += 4 * steps * batch * (seqLen + 1);
+    assert.equal(fresh.length, old.length, `${name}: size`);
+    assert.ok(fresh.subarray(0, at).equals(old.subarray(0, at)), `${name}: header, names or batches differ`);
+    const f32 = (b) => new Float32Array(b.buffer.slice(b.byteOffset + at, b.byteOffset + b.length));
+    assert.ok(closeRatio(f32(fresh), f32(old), 1e-6, 1e-6) <= 1, `${name}: results differ`);
+  }
+});
+
 torchTest('tools/convert.py reads wrapped and prefixed checkpoints and refuses broken ones, naming the tensor',
   'mingru-convert-', (dir) => {
   const script = `

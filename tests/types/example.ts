@@ -1,5 +1,5 @@
 // A typed use of the whole public API; tests/types.test.mjs checks it with `tsc --noEmit`.
-import { load, MinGRU, MinLSTM, MingruError, Model, State, type GenerateOptions } from 'mingru-wasm';
+import { create, load, MinGRU, MinLSTM, MingruError, Model, State, Trainer, type GenerateOptions } from 'mingru-wasm';
 
 async function main(): Promise<void> {
   const lm: Model = await load('model.safetensors', { threads: 'auto', onProgress: ({ loaded, total }) => console.log(loaded, total) });
@@ -17,6 +17,18 @@ async function main(): Promise<void> {
     cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd',
   });
   hosted.dispose();
+
+  const fresh = await create({ cell: 'lstm', dim: 64, depth: 2, seed: 1 });
+  const trainer: Trainer = fresh.trainer({ lr: 3e-3, betas: [0.9, 0.95], clip: 1 });
+  const loss: number = await trainer.step(new Int32Array(2 * 9), { batch: 2, seqLen: 8 });
+  trainer.lr = 1e-3;
+  trainer.dispose();
+  for await (const p of fresh.train('some text to learn', { steps: 2, seqLen: 8, batchSize: 2, validation: 'held out' })) {
+    console.log(p.step, p.loss, p.tokensPerSecond, p.validationBits ?? loss);
+  }
+  const file: Uint8Array = await fresh.save({ dtype: 'q8', name: 'mine' });
+  console.log(file.length);
+  fresh.dispose();
 
   const gru = await MinGRU.create({ dim: 8, expansionFactor: 1.5, seed: 3 });
   const { output, hidden } = await gru.forward(new Float32Array(16), { batch: 1, seqLen: 2 });
