@@ -2,11 +2,12 @@
 // The mingru-wasm command (also installed as mingru):
 //   mingru-wasm generate MODEL --prompt TEXT [options]   streams TEXT and what the model writes after it
 //   mingru-wasm info MODEL                               prints the model's configuration and metadata
+//   mingru-wasm train [MODEL | --new ...] TEXT --steps N | --minutes M --out OUT    trains, shows progress, saves
 //   mingru-wasm help [COMMAND], COMMAND --help, --version
 // Every argument is checked before the model is read and before anything is printed (top-k's upper bound,
 // the model's vocabulary size, right after loading). A usage error exits with status 2, a failure with 1.
-import { readFileSync } from 'node:fs';
-import { load } from '../js/index.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { create, load } from '../js/index.js';
 import { getEngine, resolveThreads } from '../js/runtime.js';
 import { optionProblem, rangeText, SAMPLER_OPTIONS } from '../js/sampling.js';
 
@@ -42,6 +43,32 @@ async function limits(model) {
   return { ...engine.limits, numTokens: model?.config.numTokens ?? VOCABULARY };
 }
 
+// train's options: `kind` says how the value is read (an integer, a number, one of some words, text, a flag).
+const TRAIN = {
+  steps: { value: 'N', help: 'train for N steps', kind: 'integer', min: 1 },
+  minutes: { value: 'M', help: 'train for M minutes (instead of --steps)', kind: 'number', min: 0 },
+  out: { value: 'FILE', help: 'write the trained model to FILE (.safetensors); required', kind: 'text' },
+  new: { help: 'train a new model instead of MODEL (sized by the options below)' },
+  cell: { value: 'gru|lstm', help: 'new model: minGRU or minLSTM cells; default gru', kind: ['gru', 'lstm'] },
+  dim: { value: 'N', help: 'new model: width; default 256', kind: 'integer', min: 1 },
+  depth: { value: 'N', help: 'new model: layers; default 4', kind: 'integer', min: 1 },
+  expansion: { value: 'F', help: "new model: the cells' inner width is dim x F; default 1.5", kind: 'number', min: 0 },
+  'ff-mult': { value: 'F', help: "new model: the feed-forward's inner width is dim x F; default 4", kind: 'number', min: 0 },
+  conv: { value: 'K', help: 'new model: causal conv of kernel K before each cell; default 0 (none)', kind: 'integer', min: 0 },
+  batch: { value: 'N', help: 'windows per step; default 8', kind: 'integer', min: 1 },
+  'seq-len': { value: 'N', help: 'tokens per window; default 128', kind: 'integer', min: 1 },
+  lr: { value: 'X', help: 'learning rate (AdamW); default 1e-3', kind: 'number', min: 0 },
+  warmup: { value: 'N', help: 'steps of linear learning-rate warmup; default 0', kind: 'integer', min: 0 },
+  'weight-decay': { value: 'X', help: 'AdamW weight decay; default 0.01', kind: 'number', min: 0, orEqual: true },
+  clip: { value: 'X', help: 'clip the gradient norm to X (0 = no clipping); default 1', kind: 'number', min: 0, orEqual: true },
+  seed: { value: 'S', help: 'the windows drawn and a new model\'s weights; default 0', kind: 'integer', min: 0 },
+  validation: { value: 'FILE', help: 'a held-out text, scored in bits per byte as training goes', kind: 'text' },
+  dtype: { value: 'f32|f16|q8', help: "the saved model's weights; default f32", kind: ['f32', 'f16', 'q8'] },
+  name: { value: 'TEXT', help: "the saved model's name", kind: 'text' },
+  threads: { value: 'N', help: 'threads; default one per core (up to 8)', kind: 'integer', min: 1 },
+  help: HELP,
+};
+
 const COMMANDS = {
   generate: {
     usage: 'generate MODEL --prompt TEXT [options]',
@@ -62,22 +89,34 @@ its metadata, one "key: value" a line.`,
     options: { help: HELP },
     run: info,
   },
+  train: {
+    usage: 'train [MODEL | --new] TEXT --steps N --out OUT',
+    summary: 'fine-tune MODEL (or a new model) on the text in TEXT and save it',
+    about: `Trains the model in MODEL, or a new one with --new, on the file TEXT (read as bytes: the byte-level
+models of this package), on random windows, with PyTorch's AdamW and gradient clipping, then writes it to OUT.
+A progress line shows the step, the loss (bits per byte), the speed and the time left. Ctrl+C stops early and
+saves what was learned (a second Ctrl+C quits without saving). A Q8 or F16 model is trained in F32.`,
+    options: TRAIN,
+    notes: 'Give --steps or --minutes. Integers are decimal digits; other numbers may have an exponent (3e-4).',
+    run: train,
+  },
   help: { usage: 'help [COMMAND]', summary: 'print this help, or the options of COMMAND' },
 };
 
 /** A line of a help's table: a left column `width` wide, then the text. */
 const row = (left, text, width) => `  ${left.padEnd(width)}${text}`;
 
+const WIDTH = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length)) + 2;
 const TOP = `usage: ${NAME} COMMAND ...
 
-Runs minGRU and minLSTM language models (.safetensors files made by tools/convert.py).
+Runs and trains minGRU and minLSTM language models (.safetensors files made by tools/convert.py or by train).
 
 commands:
-${Object.values(COMMANDS).map((c) => row(c.usage, c.summary, 40)).join('\n')}
+${Object.values(COMMANDS).map((c) => row(c.usage, c.summary, WIDTH)).join('\n')}
 
 options:
-${row('-h, --help', 'print this help', 40)}
-${row('--version', 'print the version', 40)}
+${row('-h, --help', 'print this help', WIDTH)}
+${row('--version', 'print the version', WIDTH)}
 
 '${NAME} help COMMAND' lists the options of COMMAND.`;
 
@@ -193,6 +232,90 @@ async function generate(path, values) {
   }
 }
 
+/** train's option `flag` read from its text by its kind; a UsageError names the option and what it must be. */
+function trainOption(flag, text) {
+  const o = TRAIN[flag];
+  const usage = (must) => new UsageError(`--${flag} must be ${must}, got ${text === '' ? '""' : text}`, 'help train');
+  if (Array.isArray(o.kind)) {
+    if (!o.kind.includes(text)) throw usage(`one of ${o.kind.join(', ')}`);
+    return text;
+  }
+  if (o.kind === 'text') {
+    if (text === '') throw usage('not empty');
+    return text;
+  }
+  const n = Number(text);
+  const written = o.kind === 'integer' ? /^[+-]?\d+$/.test(text) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text);
+  const inRange = o.orEqual || o.kind === 'integer' ? n >= o.min : n > o.min;
+  if (!written || !inRange || !Number.isFinite(n)) {
+    throw usage(o.kind === 'integer' ? `an integer >= ${o.min}` : `a number ${o.orEqual ? '>=' : '>'} ${o.min}`);
+  }
+  return n;
+}
+
+const duration = (s) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+  : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${Math.ceil(s)}s`);
+
+/** train [MODEL | --new] TEXT ...: every option checked before anything is read. */
+async function train(positionals, values) {
+  const more = 'help train';
+  const v = Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'new').map(([k, text]) => [k, trainOption(k, text)]));
+  const newModel = values.new === true;
+  const sizing = ['cell', 'dim', 'depth', 'expansion', 'ff-mult', 'conv'].filter((k) => v[k] !== undefined);
+  if (!newModel && sizing.length) throw new UsageError(`--${sizing[0]} sizes a new model: give --new (or leave it out to fine-tune MODEL)`, more);
+  const wanted = newModel ? 1 : 2;
+  if (positionals.length !== wanted) {
+    throw new UsageError(positionals.length < wanted
+      ? `train needs ${newModel ? 'a text file' : 'a model file and a text file'}: ${NAME} train ${newModel ? '--new TEXT' : 'MODEL TEXT'} --steps N --out OUT`
+      : `unexpected argument "${positionals[wanted]}"`, more);
+  }
+  if ((v.steps === undefined) === (v.minutes === undefined)) throw new UsageError('train needs one of --steps N and --minutes M', more);
+  if (v.out === undefined) throw new UsageError('train needs --out FILE: where to write the trained model', more);
+  const [modelPath, textPath] = newModel ? [null, positionals[0]] : positionals;
+  const text = readFileSync(textPath);
+  const validation = v.validation === undefined ? undefined : readFileSync(v.validation);
+  const threads = v.threads;
+  const lm = newModel
+    ? await create({ cell: v.cell, dim: v.dim, depth: v.depth, expansionFactor: v.expansion, ffMult: v['ff-mult'], convKernelSize: v.conv, seed: v.seed, threads })
+    : await load(modelPath, { threads });
+  try {
+    const controller = new AbortController();
+    let stops = 0;
+    const onSigint = () => {
+      if (stops++) process.exit(130); // a second Ctrl+C: quit now
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const started = Date.now(), total = v.steps ?? Infinity, seconds = v.minutes === undefined ? undefined : v.minutes * 60;
+    const tty = process.stderr.isTTY;
+    let last = null, shown = 0;
+    const options = { steps: v.steps, seconds, batchSize: v.batch, seqLen: v['seq-len'], lr: v.lr, warmup: v.warmup, weightDecay: v['weight-decay'],
+      clip: v.clip, seed: v.seed, validation: validation && new Uint8Array(validation), signal: controller.signal };
+    for await (const p of lm.train(new Uint8Array(text), options)) {
+      last = { ...last, ...p };
+      const elapsed = (Date.now() - started) / 1000;
+      const left = seconds !== undefined ? Math.max(0, seconds - elapsed) : (elapsed / p.step) * (total - p.step);
+      const done = seconds !== undefined ? elapsed / seconds : p.step / total;
+      const bar = `[${'='.repeat(Math.round(Math.min(1, done) * 20)).padEnd(20)}]`;
+      const line = `step ${p.step}${total < Infinity ? `/${total}` : ''} ${bar} loss ${(p.loss / Math.LN2).toFixed(3)} bits/byte` +
+        `${last.validationBits !== undefined ? ` (held out ${last.validationBits.toFixed(3)})` : ''}, ` +
+        `${Math.round(p.tokensPerSecond).toLocaleString('en-US')} tokens/s, ${duration(left)} left`;
+      if (tty) process.stderr.write(`\r${line}\x1b[K`);
+      else if (Date.now() - shown > 10000 || p.step === total) process.stderr.write(`${line}\n`), (shown = Date.now());
+    }
+    process.off('SIGINT', onSigint);
+    if (tty && last) process.stderr.write('\n');
+    if (controller.signal.aborted) process.stderr.write(`stopped after ${last?.step ?? 0} steps; saving what was learned\n`);
+    const file = await lm.save({ dtype: v.dtype ?? 'f32', name: v.name });
+    writeFileSync(`${v.out}.partial`, file);
+    renameSync(`${v.out}.partial`, v.out); // never a half-written model under the name asked for
+    console.log(`wrote ${v.out} (${file.length.toLocaleString('en-US')} bytes, ${last?.step ?? 0} steps, last loss ` +
+      `${last ? (last.loss / Math.LN2).toFixed(3) : '-'} bits/byte)`);
+  } finally {
+    lm.dispose();
+  }
+}
+
 async function info(path) {
   const lm = await load(path);
   const c = lm.config;
@@ -222,7 +345,7 @@ async function help([topic, extra]) {
 }
 
 async function main(args) {
-  if (args.length === 0) throw new UsageError(`no command given: ${NAME} generate MODEL --prompt TEXT, or ${NAME} info MODEL`);
+  if (args.length === 0) throw new UsageError(`no command given: ${NAME} generate MODEL --prompt TEXT, ${NAME} info MODEL, or ${NAME} train ...`);
   const [name, ...rest] = args;
   if (name === 'help') return help(rest);
   if (name.startsWith('-')) {
@@ -234,6 +357,7 @@ async function main(args) {
   const more = `help ${name}`;
   const { values, positionals } = parse(rest, command.options, more);
   if (values.help) return console.log(await commandHelp(name));
+  if (name === 'train') return train(positionals, values);
   const [model, extra] = positionals;
   if (model === undefined) throw new UsageError(`${name} needs a model file: ${NAME} ${command.usage}`, more);
   if (extra !== undefined) {

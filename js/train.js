@@ -19,7 +19,7 @@ const integer = (value, what, name, lo, hi = Number.MAX_SAFE_INTEGER) => {
 
 /** The optimizer's options, checked, with the defaults filled in. */
 export function trainerOptions(options, what) {
-  const o = { ...TRAINER_DEFAULTS, ...options };
+  const o = { ...TRAINER_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   number(o.lr, what, 'lr', (x) => x > 0 && x < Infinity, '> 0');
   if (!Array.isArray(o.betas) || o.betas.length !== 2) fail('MG_EINVAL', `${what}: betas must be [beta1, beta2], got ${o.betas}`);
   o.betas.forEach((b, i) => number(b, what, `betas[${i}]`, (x) => x >= 0 && x < 1, 'in [0, 1)'));
@@ -149,8 +149,7 @@ export async function* train(model, data, options = {}) {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
   if (o.validation !== undefined) tokensOf(model, o.validation, what);
   if (ids.length < seqLen + 1) fail('MG_EINVAL', `${what}: the data has ${ids.length} tokens; a window of seqLen + 1 = ${seqLen + 1} needs more (or give a smaller seqLen)`);
-  const given = Object.entries({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip });
-  const { lr, betas, eps, weightDecay, clip } = trainerOptions(Object.fromEntries(given.filter(([, v]) => v !== undefined)), what);
+  const { lr, betas, eps, weightDecay, clip } = trainerOptions({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip }, what);
   const trainer = model.trainer({ lr, betas, eps, weightDecay, clip });
   const random = generator(seed);
   const windows = ids.length - seqLen; // window starts 0 .. n - seqLen - 1
@@ -195,7 +194,8 @@ export function saveOptions({ dtype = 'f32', name, description, license, trainin
 /** create(options)'s options, checked, with minLM's defaults. */
 export function createOptions(options = {}) {
   const what = 'create';
-  const o = { cell: 'gru', numTokens: 256, dim: 256, depth: 4, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0, seed: 0, ...options };
+  const given = Object.entries(options ?? {}).filter(([, v]) => v !== undefined);
+  const o = { cell: 'gru', numTokens: 256, dim: 256, depth: 4, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0, seed: 0, ...Object.fromEntries(given) };
   if (o.cell !== 'gru' && o.cell !== 'lstm') fail('MG_EINVAL', `${what}: cell must be 'gru' or 'lstm', got ${o.cell}`);
   integer(o.numTokens, what, 'numTokens', 1, 2 ** 24);
   integer(o.dim, what, 'dim', 1, 65536);

@@ -39,16 +39,17 @@ async function apiText(prompt, options) {
 
 const TOP_HELP = `usage: mingru-wasm COMMAND ...
 
-Runs minGRU and minLSTM language models (.safetensors files made by tools/convert.py).
+Runs and trains minGRU and minLSTM language models (.safetensors files made by tools/convert.py or by train).
 
 commands:
-  generate MODEL --prompt TEXT [options]  continue TEXT with the model, streamed to stdout; Ctrl+C stops
-  info MODEL                              print the model's configuration and metadata
-  help [COMMAND]                          print this help, or the options of COMMAND
+  generate MODEL --prompt TEXT [options]          continue TEXT with the model, streamed to stdout; Ctrl+C stops
+  info MODEL                                      print the model's configuration and metadata
+  train [MODEL | --new] TEXT --steps N --out OUT  fine-tune MODEL (or a new model) on the text in TEXT and save it
+  help [COMMAND]                                  print this help, or the options of COMMAND
 
 options:
-  -h, --help                              print this help
-  --version                               print the version
+  -h, --help                                      print this help
+  --version                                       print the version
 
 'mingru-wasm help COMMAND' lists the options of COMMAND.
 `;
@@ -114,7 +115,7 @@ test("help info and info --help print info's options", () => {
 });
 
 test('no command, an unknown command and an unknown help topic are usage errors, with the nearest command', () => {
-  assert.deepEqual(run(), usage('no command given: mingru-wasm generate MODEL --prompt TEXT, or mingru-wasm info MODEL', '--help'));
+  assert.deepEqual(run(), usage('no command given: mingru-wasm generate MODEL --prompt TEXT, mingru-wasm info MODEL, or mingru-wasm train ...', '--help'));
   assert.deepEqual(run('generat', MODEL), usage('unknown command generat; did you mean generate?', '--help'));
   assert.deepEqual(run('help', 'inof'), usage('unknown command inof; did you mean info?', '--help'));
   assert.deepEqual(run('frobnicate'), usage('unknown command frobnicate', '--help'));
@@ -298,3 +299,68 @@ for (const [name, corpusName, looks] of foreign) {
     await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message });
   });
 }
+
+// ---- train
+
+const TEXT = fileURLToPath(new URL('../../README.md', import.meta.url)); // not the Bible
+const trainUsage = (message) => usage(message, 'help train');
+
+test('train: every mistake is a usage error naming it, before anything is read', () => {
+  const out = join(work, 'never.safetensors');
+  for (const [args, message] of [
+    [['train', TEXT, '--steps', '3', '--out', out], 'train needs a model file and a text file: mingru-wasm train MODEL TEXT --steps N --out OUT'],
+    [['train', '--new', TINY, TEXT, '--steps', '3', '--out', out], `unexpected argument "${TEXT}"`],
+    [['train', TINY, TEXT, '--out', out], 'train needs one of --steps N and --minutes M'],
+    [['train', TINY, TEXT, '--steps', '3', '--minutes', '1', '--out', out], 'train needs one of --steps N and --minutes M'],
+    [['train', TINY, TEXT, '--steps', '3'], 'train needs --out FILE: where to write the trained model'],
+    [['train', TINY, TEXT, '--steps', '0', '--out', out], '--steps must be an integer >= 1, got 0'],
+    [['train', TINY, TEXT, '--steps', '1e2', '--out', out], '--steps must be an integer >= 1, got 1e2'],
+    [['train', TINY, TEXT, '--minutes', '-1', '--out', out], '--minutes must be a number > 0, got -1'],
+    [['train', TINY, TEXT, '--steps', '3', '--lr', '0', '--out', out], '--lr must be a number > 0, got 0'],
+    [['train', TINY, TEXT, '--steps', '3', '--dtype', 'f8', '--out', out], '--dtype must be one of f32, f16, q8, got f8'],
+    [['train', TINY, TEXT, '--steps', '3', '--dim', '64', '--out', out], '--dim sizes a new model: give --new (or leave it out to fine-tune MODEL)'],
+    [['train', '--new', TEXT, '--steps', '3', '--cell', 'rnn', '--out', out], '--cell must be one of gru, lstm, got rnn'],
+    [['train', TINY, TEXT, '--step', '3', '--out', out], 'unknown option --step; did you mean --steps?'],
+  ]) assert.deepEqual(run(...args), trainUsage(message), args.join(' '));
+  assert.throws(() => readFileSync(out));
+});
+
+test('train --new writes a model that loads, with the name asked for; fine-tuning a Q8 model saves Q8 when asked', async () => {
+  const out = join(work, 'new.safetensors');
+  const r = run('train', '--new', TEXT, '--dim', '16', '--depth', '1', '--cell', 'lstm', '--conv', '2', '--steps', '4', '--batch', '2',
+    '--seq-len', '16', '--seed', '5', '--name', 'readme model', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^wrote .*new\.safetensors \([\d,]+ bytes, 4 steps, last loss \d+\.\d{3} bits\/byte\)\n$/);
+  assert.match(r.stderr, /^step 1\/4 \[=+ *\] loss \d+\.\d{3} bits\/byte, [\d,]+ tokens\/s, \d+s left\n/);
+  const lm = await load(out);
+  assert.deepEqual([lm.config.cell, lm.config.dim, lm.config.depth, lm.config.convKernelSize, lm.config.name], ['lstm', 16, 1, 2, 'readme model']);
+  lm.dispose();
+  const q8 = join(work, 'tuned.q8.safetensors');
+  const t = run('train', TINY, TEXT, '--steps', '2', '--batch', '2', '--seq-len', '8', '--dtype', 'q8', '--out', q8);
+  assert.equal(t.status, 0, t.stderr);
+  const tuned = await load(q8);
+  assert.equal(tuned.config.quantized, true);
+  tuned.dispose();
+});
+
+test('train: Ctrl+C stops and saves what was learned', async () => {
+  const out = join(work, 'stopped.safetensors');
+  const child = spawn(process.execPath, [bin, 'train', TINY, TEXT, '--steps', '1000000', '--batch', '2', '--seq-len', '8', '--out', out]);
+  let stderr = '', stdout = '', sent = false;
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.includes('step 1/') && !sent) sent = child.kill('SIGINT');
+  });
+  child.stdout.on('data', (d) => (stdout += d));
+  const status = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(status, 0, stderr);
+  assert.match(stderr, /stopped after \d+ steps; saving what was learned\n$/);
+  assert.match(stdout, /^wrote .*stopped\.safetensors/);
+  const steps = Number(/(\d+) steps, last loss/.exec(stdout)[1]);
+  assert.ok(steps >= 1 && steps < 1000000);
+  const lm = await load(out);
+  const original = await load(TINY);
+  assert.notDeepEqual(await lm.forward([1, 2, 3]), await original.forward([1, 2, 3]), 'the saved model learned');
+  lm.dispose();
+  original.dispose();
+});
