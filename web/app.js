@@ -1,7 +1,9 @@
 // The demo page: load a model (with progress), stream generated text, stop, live tokens/s and backend, and
-// the recurrent state's size, which stays the same however many tokens it has read.
+// the recurrent state's size, which stays the same however many tokens it has read; "Teach it" (teach.js)
+// fine-tunes the model on the user's text.
 // ?model=URL loads another .safetensors file (the tests use it).
 import { load } from '../js/index.js';
+import { setupTeach } from './teach.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -20,6 +22,8 @@ let lm = null;
 let state = null; // the sequence every run reads and writes; lm.dispose() frees it
 let stateBytes = 0; // the size of state.save(), measured at load and after each run
 let controller = null;
+let generating = false;
+const teach = setupTeach(() => lm, (on) => (ui.generate.disabled = on || generating || !lm));
 
 /** Shows `text` in a message element (#message for the model, #note for a run), or hides it. */
 function say(where, text, kind = 'error') {
@@ -40,6 +44,7 @@ ui.controls.open = matchMedia('(min-width: 40rem)').matches;
 
 async function loadModel(url) {
   ui.generate.disabled = true;
+  teach.loaded(false);
   lm?.dispose();
   lm = null;
   ui.progress.hidden = false;
@@ -65,6 +70,7 @@ async function loadModel(url) {
     stateBytes = (await state.save()).length;
     showState(0);
     ui.generate.disabled = false;
+    teach.loaded(true);
   } catch (e) {
     ui.info.textContent = '';
     say(ui.message, e.code === 'MG_ELOAD' && /404/.test(e.message)
@@ -87,6 +93,7 @@ async function generate() {
   if (maxTokens === 0) return say(ui.note, 'Max tokens is 0: nothing to generate.', 'info');
 
   controller = new AbortController();
+  generating = true;
   ui.generate.disabled = true;
   ui.stop.disabled = false;
   ui.promptOut.textContent = prompt;
@@ -111,7 +118,8 @@ async function generate() {
   } catch (e) {
     say(ui.note, `Generation failed: ${e.message}`);
   } finally {
-    ui.generate.disabled = !lm;
+    generating = false;
+    ui.generate.disabled = !lm || teach.running;
     ui.stop.disabled = true;
   }
 }

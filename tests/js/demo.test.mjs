@@ -4,7 +4,7 @@
 // read are shown and right, it works without COOP/COEP on one thread, and nothing is logged as an error.
 // Screenshots at desktop and phone sizes go to tests/output/ (not committed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../../js/index.js';
@@ -192,5 +192,74 @@ test('the demo says clearly when the model file is missing', { skip }, async () 
   await page.waitForSelector('#message:not([hidden])', { timeout: 30000 });
   assert.match(await page.textContent('#message'), /model file is missing/);
   assert.equal(await page.isDisabled('#generate'), true);
+  await page.close();
+});
+
+// ---- Teach it
+
+const TEACH_TEXT = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8').slice(0, 6000); // not the Bible
+
+/** Pastes the text, sets the seconds, presses Teach and waits for the summary; counts animation frames meanwhile.
+ * Returns the bits per byte before and after, the steps, frames per second and the longest gap between frames. */
+async function teachRun(page, seconds) {
+  await page.fill('#teach-text', TEACH_TEXT);
+  await page.fill('#teach-seconds', String(seconds));
+  await page.evaluate(() => {
+    window.frameTimes = [];
+    const tick = (t) => (window.frameTimes.push(t), window.counting && requestAnimationFrame(tick));
+    window.counting = true;
+    requestAnimationFrame(tick);
+  });
+  await page.click('#teach-start');
+  assert.equal(await page.isDisabled('#generate'), true, 'Generate waits while the model is taught');
+  await page.waitForFunction(() => /before, .* after/.test(document.getElementById('teach-status').textContent), null, { timeout: (seconds + 60) * 1000 });
+  const times = await page.evaluate(() => ((window.counting = false), window.frameTimes));
+  const status = await page.textContent('#teach-status');
+  const m = /^(\d+) steps\. On your text: (\d+\.\d+) bits\/byte before, (\d+\.\d+) after\./.exec(status);
+  assert.ok(m, status);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  return { steps: Number(m[1]), before: Number(m[2]), after: Number(m[3]), fps: times.length / ((times.at(-1) - times[0]) / 1000), longestGap: Math.max(...gaps) };
+}
+
+test('Teach it: 30 s of fine-tuning on a non-KJV text lowers the bits per byte the model needs for it, frames keep coming, the download loads', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP);
+  const r = await teachRun(page, 30);
+  assert.ok(r.steps >= 5, `${r.steps} steps`);
+  assert.ok(r.after < 0.85 * r.before, `${r.before} -> ${r.after} bits per byte`);
+  assert.ok(r.fps > 20 && r.longestGap < 500, `frames: ${r.fps.toFixed(1)} per second, longest gap ${r.longestGap.toFixed(0)} ms`);
+  await page.screenshot({ path: fileURLToPath(new URL('demo-teach.png', output)), fullPage: true });
+  // generate now writes from the taught model
+  await run(page, { prompt: 'The engine', maxTokens: '40' });
+  assert.ok(bytes(await page.textContent('#output-text')) > 0);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#teach-download')]);
+  assert.equal(download.suggestedFilename(), 'mingru-taught.safetensors');
+  const taught = await load(await download.path());
+  const original = await load(fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url)));
+  assert.equal(taught.config.quantized, true, 'a Q8 model is saved as Q8');
+  assert.match(taught.config.name, /taught in the browser$/);
+  const [a, b] = [(await taught.evaluate(TEACH_TEXT)).bitsPerByte, (await original.evaluate(TEACH_TEXT)).bitsPerByte];
+  assert.ok(a < 0.9 * b, `the downloaded model needs ${a} bits per byte, the original ${b}`);
+  taught.dispose();
+  original.dispose();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('Teach it works on the single-thread build (no COOP/COEP), and Stop keeps what was learned', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP, { base: plainUrl });
+  assert.match(await page.textContent('#backend'), /^1 thread/);
+  const r = await teachRun(page, 8);
+  assert.ok(r.after < r.before, `${r.before} -> ${r.after}`);
+  await page.fill('#teach-seconds', '600');
+  await page.click('#teach-start');
+  await page.waitForFunction(() => /^step [3-9]/.test(document.getElementById('teach-status').textContent), null, { timeout: 60000 });
+  await page.click('#teach-stop');
+  await page.waitForFunction(() => /before, .* after/.test(document.getElementById('teach-status').textContent), null, { timeout: 60000 });
+  assert.equal(await page.isDisabled('#generate'), false);
+  assert.equal(await page.isDisabled('#teach-download'), false);
+  await page.fill('#teach-text', 'too short');
+  await page.click('#teach-start');
+  assert.match(await page.textContent('#teach-note'), /more text to learn from/);
+  assert.deepEqual(problems, []);
   await page.close();
 });
