@@ -91,6 +91,11 @@ int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv,
         mg_tensor_values(s, v);
         mg_tensor_out *o = &t[n++];
         *o = (mg_tensor_out){s->name, MG_DT_F32, s->ndim, {s->shape[0], s->shape[1], s->shape[2]}, v, s->count * 4};
+        for (size_t j = 0; dtype != MG_DTYPE_F32 && !st && j < s->count; j++)
+            if (!isfinite(v[j]))
+                st = mg_fail(MG_EINVAL, "tensor %s has a non-finite value (%g at %zu): it cannot be saved as %s", s->name,
+                             v[j], j, dtype == MG_DTYPE_Q8 ? "q8" : "f16");
+        if (st) break;
         if (dtype == MG_DTYPE_Q8 && s->q8) {
             int R = (int)s->shape[0], C = (int)(s->count / s->shape[0]);
             int8_t *q = (int8_t *)(coded + at);
@@ -133,8 +138,8 @@ static void float_repr(double x, char *buf, size_t size) {
 
 /* N(0, 1) by Box-Muller from two uniforms of the seeded generator. */
 static float normal(uint64_t *rng) {
-    double u1 = ((double)(mg_rng_u64(rng) >> 11) + 1.0) / 9007199254740992.0, u2 = (double)mg_rng_uniform(rng);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    float u1 = ((float)(mg_rng_u64(rng) >> 40) + 1.0f) / 16777216.0f, u2 = mg_rng_uniform(rng); /* u1 in (0, 1] */
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
 }
 
 int mg_model_create(const mg_create_params *p, const mg_model_params *mp, mg_model **out) {

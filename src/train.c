@@ -19,6 +19,7 @@ struct mg_trainer {
     float *grad;           /* (n) dL/dparams, laid out as m->params */
     float *m1, *m2;        /* (n) AdamW's first and second moments */
     long steps;
+    double beta1_t, beta2_t; /* beta1^steps, beta2^steps: AdamW's bias corrections */
     double grad_norm;      /* of the last gradients, before clipping */
     /* activations for up to `rows` rows (batch x seq_len), grown on demand; one allocation */
     size_t rows, seq_cap;
@@ -69,7 +70,7 @@ int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
     }
     int L = m->cfg.depth + 1;
     t->x1 = t->xin + L, t->x2 = t->x1 + L, t->kp = t->x2 + L, t->z1 = t->kp + L;
-    t->m = m, t->p = prm, t->n = n;
+    t->m = m, t->p = prm, t->n = n, t->beta1_t = 1.0, t->beta2_t = 1.0;
     *out = t;
     return MG_OK;
 }
@@ -201,10 +202,12 @@ static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         float *z = t->logits + (size_t)r * V, mx = z[0];
         int target = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
         for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        float zt = z[target];
         double sum = 0.0;
-        for (int v = 0; v < V; v++) sum += exp((double)z[v] - mx);
-        loss += log(sum) + mx - z[target];
-        for (int v = 0; v < V; v++) z[v] = (float)(exp((double)z[v] - mx) / sum / N);
+        for (int v = 0; v < V; v++) sum += (z[v] = expf(z[v] - mx)); /* z: exp(logit - max) */
+        loss += (double)logf((float)sum) + mx - zt;
+        float scale = (float)(1.0 / sum / N);
+        for (int v = 0; v < V; v++) z[v] *= scale;
         z[target] -= 1.0f / (float)N;
     }
     return loss / N;
@@ -284,7 +287,8 @@ static void adamw(mg_trainer *t) {
         scale = coef < 1.0f ? coef : 1.0f;
     }
     t->steps++;
-    double bc1 = 1.0 - pow(p->beta1, (double)t->steps), bc2 = 1.0 - pow(p->beta2, (double)t->steps);
+    t->beta1_t *= p->beta1, t->beta2_t *= p->beta2; /* beta^steps, as the betas were at each step */
+    double bc1 = 1.0 - t->beta1_t, bc2 = 1.0 - t->beta2_t;
     float step_size = (float)(p->lr / bc1), bc2_sqrt = (float)sqrt(bc2), decay = 1.0f - p->lr * p->weight_decay;
     float *w = t->m->params;
     for (size_t i = 0; i < t->n; i++) {

@@ -5,7 +5,10 @@
  *     their states: forward with any token ids and lengths, step, sampling with any parameters, save and
  *     load of (corrupted) states, a state of one model used with the other, reset, clone, copy. Besides
  *     "no crash", it checks the contract: a refused call leaves the state as it was, a state of another
- *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back.
+ *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back;
+ *   - training (first byte odd and >= 201): a fresh copy of a model, a trainer with any hyperparameters, steps
+ *     with any batch shapes and token ids, new hyperparameters, saves in every dtype. A refused call changes
+ *     neither the weights nor the step count; a saved model loads back.
  *   run: build/fuzz/fuzz-api -max_total_time=60 tests/fuzz/seeds-api   (seeds: tests/fuzz/make-seeds.mjs) */
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +85,8 @@ static void fuzz_layer(input *in, size_t size) {
 /* ---- language models */
 
 static mg_model *models[2];
+static void *model_bytes[2]; /* the files, for fresh copies */
+static size_t model_sizes[2];
 static const char *model_files[2] = {"tiny-gru-d4-l2-conv2.q8.safetensors", "lstm-d16-l2-conv4-e1.safetensors"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -101,6 +106,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fclose(f);
         mg_model_params p = mg_model_default_params();
         p.take_ownership = 1;
+        model_bytes[i] = malloc((size_t)n);
+        memcpy(model_bytes[i], buf, (size_t)n);
+        model_sizes[i] = (size_t)n;
         REQUIRE(mg_model_load(buf, (size_t)n, &p, &models[i]) == MG_OK);
     }
     return 0;
@@ -243,9 +251,86 @@ static void fuzz_lm(input *in) {
     mg_state_free(s[1]);
 }
 
+/* A hash of the trainable weights, to see that a refused call left them alone. */
+static uint64_t weights_hash(const mg_model *m) {
+    const float *w = mg_model_weights(m);
+    uint64_t h = 1469598103934665603ull;
+    size_t n = (size_t)mg_model_config(m)->n_params;
+    for (size_t i = 0; w && i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &w[i], 4);
+        h = (h ^ b) * 1099511628211ull;
+    }
+    return h;
+}
+
+static void fuzz_train(input *in) {
+    static const float lrs[] = {1e-3f, 3e-2f, 0.0f, -1.0f, NAN, INFINITY, 10.0f, 1e-30f};
+    static const float betas[] = {0.9f, 0.999f, 0.0f, 1.0f, -0.1f, NAN, 0.5f, 0.95f};
+    static const float small[] = {1e-8f, 0.0f, 0.1f, -1e-3f, NAN, INFINITY, 1.0f, 1e30f};
+    int which = (int)take(in, 2);
+    mg_model *m;
+    REQUIRE(mg_model_load(model_bytes[which], model_sizes[which], NULL, &m) == MG_OK);
+    int V = mg_model_config(m)->num_tokens;
+    mg_adamw_params p = {take_float(in, lrs, 8), take_float(in, betas, 8), take_float(in, betas, 8),
+                         take_float(in, small, 8), take_float(in, small, 8), take_float(in, small, 8)};
+    mg_trainer *t = NULL;
+    int valid = p.lr > 0 && isfinite(p.lr) && p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1 && p.eps > 0 &&
+                isfinite(p.eps) && p.weight_decay >= 0 && isfinite(p.weight_decay) && p.clip >= 0 && isfinite(p.clip);
+    int status = mg_trainer_create(m, &p, &t);
+    REQUIRE(valid ? status == MG_OK : status == MG_EINVAL && t == NULL);
+    if (!valid) REQUIRE(mg_model_weights(m) == NULL); /* a refused trainer leaves the model as it was */
+    for (int op = 0; t && op < 6 && in->n; op++) {
+        uint64_t before = weights_hash(m);
+        long steps = mg_trainer_steps(t);
+        switch (take(in, 4)) {
+        case 0: case 1: { /* a step on any shape and ids */
+            int batch = (int)take(in, 5) - 1, seq_len = (int)take(in, 40) - 1;
+            size_t n = batch > 0 && seq_len > 0 ? (size_t)batch * (size_t)(seq_len + 1) : 1;
+            int32_t *tokens = malloc(n * sizeof(int32_t));
+            int ok = batch > 0 && seq_len > 0;
+            for (size_t i = 0; i < n; i++) ok &= (tokens[i] = take_token(in, V)) >= 0 && tokens[i] < V;
+            float loss = NAN;
+            status = mg_trainer_step(t, tokens, batch, seq_len, &loss);
+            REQUIRE(ok ? status == MG_OK : status == MG_EINVAL || status == MG_ERANGE);
+            if (status == MG_OK) REQUIRE(mg_trainer_steps(t) == steps + 1 && (steps > 0 || isfinite(loss)));
+            else REQUIRE(mg_trainer_steps(t) == steps && weights_hash(m) == before);
+            free(tokens);
+            break;
+        }
+        case 2: { /* new hyperparameters: refused ones change nothing */
+            mg_adamw_params q = {take_float(in, lrs, 8), 0.9f, 0.99f, 1e-8f, take_float(in, small, 8), 1.0f};
+            status = mg_trainer_set_params(t, &q);
+            REQUIRE(status == MG_OK || status == MG_EINVAL);
+            break;
+        }
+        default: { /* save in any dtype; what is saved loads back */
+            int dtype = (int)take(in, 4); /* 3 is invalid */
+            uint8_t *file = NULL;
+            size_t size = 0;
+            status = mg_model_save(m, dtype, NULL, 0, &file, &size);
+            REQUIRE(status == MG_OK || status == MG_EINVAL);
+            if (dtype == 3 || dtype == MG_DTYPE_F32) REQUIRE((status == MG_OK) == (dtype == MG_DTYPE_F32));
+            if (status == MG_OK) {
+                mg_model *back;
+                REQUIRE(mg_model_load(file, size, NULL, &back) == MG_OK);
+                mg_model_free(back);
+            }
+            free(file);
+            REQUIRE(weights_hash(m) == before);
+            break;
+        }
+        }
+    }
+    mg_trainer_free(t);
+    mg_model_free(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     input in = {data, size};
-    if (take(&in, 2) == 0) fuzz_layer(&in, size);
-    else fuzz_lm(&in);
+    unsigned part = take(&in, 256); /* even: layers; odd: language models, training from 201 on */
+    if (part % 2 == 0) fuzz_layer(&in, size);
+    else if (part < 201) fuzz_lm(&in);
+    else fuzz_train(&in);
     return 0;
 }

@@ -49,6 +49,14 @@ lm('reset-clone', [forward(1, text('abc')), simple(1, OP.clone), simple(1, OP.re
 lm('out-of-range-tokens', [forward(0, text('ok')), [0, 1, OP.forward, 5, 1, 13, 1, 0, 9, 12, 0, 1, 1], [0, 1, OP.step, 14, 7], [0, 1, OP.step, 15, 200]]);
 lm('empty-forward', [[0, 1, OP.forward, 0, 1, 1, 2], [1, 1, OP.forward, 2, 1, 0, 0], sample(0)]);
 
+// ---- training: [201, model, lr, beta1, beta2, eps, weight decay, clip (table indices), then ops]
+const trainStep = (batch, seqLen, tokens) => [0, batch + 1, seqLen + 1, ...tokens.flatMap(tok)];
+const rows = (batch, seqLen) => Array.from({ length: batch * (seqLen + 1) }, (_, i) => (i * 7 + 3) % 97);
+seeds['train-steps-and-saves'] = [201, 1, 1, 7, 7, 0, 2, 6, trainStep(2, 5, rows(2, 5)), trainStep(1, 8, rows(1, 8)),
+  [2, 0, 2], [3, 0], [3, 1], [3, 2], trainStep(1, 3, rows(1, 3))].flat();
+seeds['train-q8-model-bad-params'] = [203, 0, 3, 0, 1, 0, 0, 0].flat();
+seeds['train-bad-batches'] = [205, 0, 0, 0, 1, 0, 0, 6, trainStep(0, 5, []), [0, 2, 1, 14, 7], trainStep(1, 2, rows(1, 2))].flat();
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 for (const [name, bytes] of Object.entries(seeds)) writeFileSync(new URL(`${name}.bin`, out), Uint8Array.from(bytes));
