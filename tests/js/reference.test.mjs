@@ -181,3 +181,36 @@ except ImportError:
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^usage: convert\.py /);
   });
+
+test('PyTorch reads a model that the engine trained and saved (f32 and q8): the reference gives the engine\'s logits to 1e-4',
+  { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, async () => {
+  const { load } = await import('../../js/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'mingru-saved-'));
+  try {
+    const lm = await load(readFileSync(new URL('../fixtures/lm/gru-d24-l3-conv3.safetensors', import.meta.url)));
+    for await (const _ of lm.train('the engine learns and PyTorch reads what it learned. '.repeat(10), { steps: 5, batchSize: 2, seqLen: 16 }));
+    const tokens = lm.encode('a sentence the reference reads');
+    for (const dtype of ['f32', 'q8']) {
+      const file = join(dir, `${dtype}.safetensors`);
+      writeFileSync(file, await lm.save({ dtype }));
+      const saved = await load(file);
+      const engine = await saved.forward(tokens, { allLogits: true });
+      saved.dispose();
+      const script = `
+import json, sys, torch
+sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../tools', import.meta.url)))})
+from lm_fixtures import read_model_file, rebuild
+model = rebuild(*read_model_file(sys.argv[1]))
+with torch.no_grad():
+    print(json.dumps(model(torch.tensor([${Array.from(tokens).join(',')}])[None])[0].flatten().tolist()))
+`;
+      const r = spawnSync(python, ['-c', script, file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const reference = Float32Array.from(JSON.parse(r.stdout));
+      assert.ok(closeRatio(engine, reference, 1e-4, 1e-4) <= 1, `${dtype}: the engine and PyTorch differ on the saved model`);
+    }
+    lm.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
