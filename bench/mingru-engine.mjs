@@ -2,26 +2,36 @@
 // mingru (WebAssembly) as one engine of npm run bench, one configuration per process:
 //   node bench/mingru-engine.mjs --model FILE --threads N [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
 //                                [--long 100000]
+//   node bench/mingru-engine.mjs --model FILE --threads N --train STEPS --text FILE [--batch 32] [--seq-len 256]
 // Prints one JSON line, the contract of bench/native-engine.c and bench/peers/: tokens/s of a forward over
 // `prefill` tokens and of `steps` teacher-forced steps after a `prompt`-token forward (medians of `runs`),
 // peak RSS, WebAssembly memory, and the logits after the prompt and after the last step. Tokens:
 // t[i] = (i * 7919) % V. With --long N it also generates N tokens on one state and reports the wasm memory
-// after 1,000 and after N tokens, and whether any logit was NaN.
+// after 1,000 and after N tokens, and whether any logit was NaN. With --train: tokens/s of STEPS trainer steps
+// after one untimed one, and every step's loss, as bench/native-engine.c (trainBench: the same in a page).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { load } from '../js/index.js';
+import { trainBench } from './train-bench.mjs';
 
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string' }, threads: { type: 'string', default: '1' }, prefill: { type: 'string', default: '4096' },
     prompt: { type: 'string', default: '64' }, steps: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' },
     long: { type: 'string', default: '0' },
+    train: { type: 'string', default: '0' }, text: { type: 'string' }, batch: { type: 'string', default: '32' },
+    'seq-len': { type: 'string', default: '256' },
   },
 });
 const [threads, prefill, prompt, steps, runs, long] = ['threads', 'prefill', 'prompt', 'steps', 'runs', 'long'].map((k) => Number(a[k]));
 const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 const lm = await load(readFileSync(a.model), { threads });
+if (Number(a.train) > 0) {
+  const r = await trainBench(lm, readFileSync(a.text), { steps: Number(a.train), batch: Number(a.batch), seqLen: Number(a['seq-len']) });
+  console.log(JSON.stringify({ engine: 'mingru', threads: lm.backend.threads, ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  process.exit(0);
+}
 const V = lm.config.numTokens;
 const tokens = Int32Array.from({ length: Math.max(prefill, prompt + steps) }, (_, i) => (i * 7919) % V);
 const memory = () => lm._engine.heapStats().size;

@@ -2,10 +2,14 @@
  * WebAssembly builds, compiled by bench/bench.mjs with gcc -O3 -march=native -pthread.
  *
  *   mingru-native --model FILE.safetensors --threads N [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
+ *   mingru-native --model FILE.safetensors --threads N --train STEPS --text FILE [--batch 32] [--seq-len 256]
  *
  * Prints one JSON line (the contract of the programs in bench/peers/): tokens/s of a forward over `prefill` tokens and of
  * `steps` teacher-forced steps after a `prompt`-token forward (medians of `runs`), peak RSS, and the logits
- * after the prompt and after the last step for the cross-engine check. Tokens: t[i] = (i * 7919) % V. */
+ * after the prompt and after the last step for the cross-engine check. Tokens: t[i] = (i * 7919) % V.
+ * With --train: tokens/s of STEPS AdamW steps (lr 3e-4, betas (0.9, 0.95), weight decay 0.01, clip 1) after one
+ * untimed step, on the windows of the text (its bytes) that every engine of the bench takes: step s's row b starts
+ * at ((s * batch + b) * 7919) % (length - seq_len); and the losses of every step for the cross-engine check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +39,60 @@ static void die(const char *what, int status) {
     exit(1);
 }
 
-static void print_logits(const char *name, const float *v, int n) {
+static void print_floats(const char *name, const float *v, int n) {
     printf("\"%s\":[", name);
     for (int i = 0; i < n; i++) printf("%s%.7g", i ? "," : "", v[i]);
     printf("]");
 }
 
+/* --train: one untimed step, then `steps` timed ones; prints the JSON line. */
+static int train(mg_model *m, int threads, int steps, int batch, int seq_len, const unsigned char *text, long length) {
+    int st;
+    if (length <= seq_len) die("the text is shorter than seq_len + 1", MG_EINVAL);
+    size_t n = (size_t)batch * (seq_len + 1);
+    int32_t *tokens = malloc(sizeof *tokens * n);
+    float *losses = malloc(sizeof *losses * (steps + 1));
+    mg_adamw_params p = mg_adamw_default_params();
+    p.lr = 3e-4f, p.beta2 = 0.95f, p.clip = 1.0f;
+    mg_trainer *t;
+    if ((st = mg_trainer_create(m, &p, &t))) die("trainer", st);
+    double t0 = 0;
+    for (int s = 0; s <= steps; s++) {
+        if (s == 1) t0 = now();
+        for (int b = 0; b < batch; b++) {
+            long start = (long)(((long long)s * batch + b) * 7919 % (length - seq_len));
+            for (int j = 0; j <= seq_len; j++) tokens[(size_t)b * (seq_len + 1) + j] = text[start + j];
+        }
+        if ((st = mg_trainer_step(t, tokens, batch, seq_len, &losses[s]))) die("train step", st);
+    }
+    double tps = (double)steps * batch * seq_len / (now() - t0);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"engine\":\"native\",\"version\":\"gcc %s -O3 -march=native\",\"threads\":%d,", __VERSION__, threads);
+    printf("\"trainTokensPerSecond\":%.3f,\"peakRssBytes\":%ld,", tps, ru.ru_maxrss * 1024L);
+    print_floats("losses", losses, steps + 1);
+    printf("}\n");
+    mg_trainer_free(t);
+    free(tokens), free(losses);
+    return 0;
+}
+
+/* The whole file, malloc'd; exits when it cannot be read. */
+static unsigned char *read_file(const char *path, long *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); exit(1); }
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size ? *size : 1);
+    if (!data || fread(data, 1, *size, f) != (size_t)*size) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
+    fclose(f);
+    return data;
+}
+
 int main(int argc, char **argv) {
-    const char *path = NULL;
-    int threads = 1, prefill = 4096, prompt = 64, steps = 256, runs = 3;
+    const char *path = NULL, *text_path = NULL;
+    int threads = 1, prefill = 4096, prompt = 64, steps = 256, runs = 3, train_steps = 0, batch = 32, seq_len = 256;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) path = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -51,20 +100,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--prompt")) prompt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--train")) train_steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--text")) text_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seq-len")) seq_len = atoi(argv[i + 1]);
         else { fprintf(stderr, "mingru-native: unknown option %s\n", argv[i]); return 2; }
     }
-    if (!path || threads < 1 || prefill < 1 || prompt < 1 || steps < 1 || runs < 1 || runs > 99) {
-        fprintf(stderr, "usage: mingru-native --model FILE --threads N [--prefill N --prompt N --steps N --runs N]\n");
+    if (!path || threads < 1 || prefill < 1 || prompt < 1 || steps < 1 || runs < 1 || runs > 99 || train_steps < 0 ||
+        batch < 1 || seq_len < 1 || (train_steps && !text_path)) {
+        fprintf(stderr, "usage: mingru-native --model FILE --threads N [--prefill N --prompt N --steps N --runs N]\n"
+                        "       mingru-native --model FILE --threads N --train STEPS --text FILE [--batch N --seq-len N]\n");
         return 2;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return 1; }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *data = malloc(size);
-    if (!data || fread(data, 1, size, f) != (size_t)size) { fprintf(stderr, "cannot read %s\n", path); return 1; }
-    fclose(f);
+    long size;
+    void *data = read_file(path, &size);
 
     int st;
     if ((st = mg_set_threads(threads))) die("threads", st);
@@ -72,6 +121,14 @@ int main(int argc, char **argv) {
     params.take_ownership = 1;
     mg_model *m;
     if ((st = mg_model_load(data, size, &params, &m))) die("load", st);
+    if (train_steps) {
+        long length;
+        unsigned char *text = read_file(text_path, &length);
+        st = train(m, threads, train_steps, batch, seq_len, text, length);
+        free(text);
+        mg_model_free(m);
+        return st;
+    }
     int V = mg_model_config(m)->num_tokens;
     int n = prefill > prompt + steps ? prefill : prompt + steps;
     int32_t *tokens = malloc(sizeof *tokens * n);
@@ -101,9 +158,9 @@ int main(int argc, char **argv) {
     printf("{\"engine\":\"native\",\"version\":\"gcc %s -O3 -march=native\",\"threads\":%d,", __VERSION__, threads);
     printf("\"prefillTokensPerSecond\":%.3f,\"stepTokensPerSecond\":%.3f,", median(prefill_tps, runs), median(step_tps, runs));
     printf("\"peakRssBytes\":%ld,\"check\":{", ru.ru_maxrss * 1024L);
-    print_logits("promptLogits", prompt_logits, V);
+    print_floats("promptLogits", prompt_logits, V);
     printf(",");
-    print_logits("stepLogits", logits, V);
+    print_floats("stepLogits", logits, V);
     printf("}}\n");
     mg_state_free(s);
     mg_model_free(m);

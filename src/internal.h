@@ -34,6 +34,10 @@ typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
 #define MG_POOL_MIN_WORK ((size_t)64 << 10)
 void mg_pool_set_min_work(size_t bytes);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
+/* fn(ctx, i0, i1) over the threads' shares of [0, n): for loops whose items are independent (elementwise), so
+ * the result never depends on the number of threads. work as for mg_pool_run. */
+typedef void (*mg_range_fn)(void *ctx, size_t i0, size_t i1);
+void mg_pool_for(mg_range_fn fn, void *ctx, size_t n, size_t work);
 /* Thread ith's share [*i0, *i1) of n items, cut on multiples of align. */
 void mg_split(int n, int ith, int nth, int align, int *i0, int *i1);
 
@@ -57,6 +61,8 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);
 void mg_unpack_f32(const float *P, int N, int K, float *W); /* the inverse */
+/* mg_pack_f32 of B^T, for B [R, C] with row stride ld (the backward pass multiplies by transposes) */
+void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P);
 void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc);
 /* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
  * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
@@ -97,8 +103,8 @@ void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *
 size_t mg_linear_backward_scratch(int M, int N, int K);
 void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M, const float *A, int lda,
                         const float *dC, int ldc, float *dA, float *dW, float *dbias, float *scratch);
-float mg_gelu(float x);      /* nn.GELU() */
-float mg_gelu_grad(float x); /* its derivative */
+float mg_gelu(float x);                        /* nn.GELU() */
+float mg_gelu_grad(float x, float *gelu);      /* its derivative; *gelu = mg_gelu(x) (one erf for both) */
 
 /* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
 typedef struct {

@@ -16,50 +16,65 @@ typedef struct {
 
 /* nn.GELU(): x * Phi(x) with the exact erf; its derivative Phi(x) + x phi(x). */
 float mg_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-float mg_gelu_grad(float x) {
-    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+float mg_gelu_grad(float x, float *gelu) {
+    float phi = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    *gelu = x * phi;
+    return phi + x * 0.39894228040143268f * expf(-0.5f * x * x);
 }
 
-/* Columns [n0, n1) of C, then their bias and activation. */
-static void linear_rows(const linear_job *j, int n0, int n1) {
+/* Rows [m0, m1) and columns [n0, n1) of C, then their bias and activation. */
+static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
     const mg_matrix *w = j->w;
     size_t off = (size_t)n0 * w->cols;
+    const float *A = j->A + (size_t)m0 * j->lda;
+    float *C = j->C + (size_t)m0 * j->ldc + n0;
+    int M = m1 - m0;
     if (w->q8)
-        j->k->q8(j->M, n1 - n0, w->cols, j->A, j->lda, w->q8 + off, w->scale + n0, j->C + n0, j->ldc);
+        j->k->q8(M, n1 - n0, w->cols, A, j->lda, w->q8 + off, w->scale + n0, C, j->ldc);
     else if (w->packed)
-        j->k->packed(j->M, n1 - n0, w->cols, j->A, j->lda, w->f32 + off, j->C + n0, j->ldc);
+        j->k->packed(M, n1 - n0, w->cols, A, j->lda, w->f32 + off, C, j->ldc);
     else
-        j->k->f32(j->M, n1 - n0, w->cols, j->A, j->lda, w->f32 + off, j->C + n0, j->ldc);
+        j->k->f32(M, n1 - n0, w->cols, A, j->lda, w->f32 + off, C, j->ldc);
     if (!j->bias && j->act == MG_ACT_NONE) return;
-    for (int m = 0; m < j->M; m++) {
-        float *c = j->C + (size_t)m * j->ldc;
-        for (int n = n0; n < n1; n++) {
-            float v = j->bias ? c[n] + j->bias[n] : c[n];
+    for (int m = 0; m < M; m++) {
+        float *c = C + (size_t)m * j->ldc;
+        for (int n = 0; n < n1 - n0; n++) {
+            float v = j->bias ? c[n] + j->bias[n0 + n] : c[n];
             c[n] = j->act == MG_ACT_GELU ? mg_gelu(v) : v;
         }
     }
 }
 
-/* The threads take pieces of the output columns until none are left, rather than a fixed share each: a thread
- * that is slowed down (another program on its core, a slower core, the hypervisor) then holds up only its
- * current piece. About four pieces per thread, whole panels of 8 rows; one piece when the job runs on one
- * thread. Which thread does a piece does not change its result. */
+/* The threads take pieces of C until none are left, rather than a fixed share each: a thread that is slowed down
+ * (another program on its core, a slower core, the hypervisor) then holds up only its current piece. A piece is a
+ * block of rows of A small enough to stay in the cache while every panel of weights in the piece passes over it
+ * (A_BLOCK bytes; without it, each panel would stream all of a long A from memory), times a run of columns: about
+ * four pieces per thread, whole panels of 8 rows of W, one piece on one thread. Which thread does a piece, and how
+ * they are cut, does not change a result: each element of C is the same sum in the same order. */
+enum { A_BLOCK = 64 << 10 };
 static void linear_task(void *ctx, int ith, int nth) {
     linear_job *j = ctx;
-    int rows = j->w->rows, chunk = nth == 1 ? rows : ((rows + 4 * nth - 1) / (4 * nth) + 7) / 8 * 8;
+    int rows = j->w->rows, mblock = A_BLOCK / (int)sizeof(float) / j->w->cols / 4 * 4;
+    if (mblock < 4) mblock = 4;
+    int mblocks = (j->M + mblock - 1) / mblock, want = (4 * nth + mblocks - 1) / mblocks;
+    int chunk = nth == 1 ? rows : ((rows + want - 1) / want + 7) / 8 * 8, chunks = (rows + chunk - 1) / chunk;
     (void)ith;
     for (;;) {
-        int n0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * chunk;
-        if (n0 >= rows) return;
-        linear_rows(j, n0, n0 + chunk < rows ? n0 + chunk : rows);
+        int p = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (p >= mblocks * chunks) return;
+        int m0 = p / chunks * mblock, n0 = p % chunks * chunk;
+        linear_piece(j, m0, m0 + mblock < j->M ? m0 + mblock : j->M, n0, n0 + chunk < rows ? n0 + chunk : rows);
     }
 }
 
 void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
                    const float *bias, int act) {
     linear_job j = {k, w, M, lda, ldc, act, A, bias, C, 0};
+    /* the weights' bytes times the rows of A, saturated: in wasm32 a size_t overflowed on large products (a
+     * 1 MB matrix times 8192 rows is 2^33), which put the largest jobs on one thread */
     size_t weight_bytes = (size_t)w->rows * w->cols * (w->q8 ? 1 : sizeof(float));
-    mg_pool_run(linear_task, &j, weight_bytes * M);
+    size_t work = M > 0 && weight_bytes > SIZE_MAX / (size_t)M ? SIZE_MAX : weight_bytes * (size_t)M;
+    mg_pool_run(linear_task, &j, work);
 }
 
 void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc) {
@@ -68,51 +83,84 @@ void mg_linear(const mg_kernels *k, const mg_matrix *w, int M, const float *A, i
 
 /* ---- backward */
 
-/* out [C, R] = in [R, C]^T (in has row stride ld) */
-static void transpose(const float *in, int R, int C, int ld, float *out) {
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) out[(size_t)c * R + r] = in[(size_t)r * ld + c];
+/* The backward pass's data movement, on the pool: each piece of work is a range of columns of B [R, C] (row stride
+ * ld), which the threads share; no sum depends on how they are cut. */
+typedef struct {
+    const float *B;
+    int R, C, ld;
+    float *out;
+} columns_job;
+
+/* out [C, R] = B^T, columns [c0, c1) (rows of out), in tiles that stay in cache */
+static void transpose_columns(void *ctx, size_t c0, size_t c1) {
+    const columns_job *j = ctx;
+    enum { TILE = 32 };
+    for (int r0 = 0; r0 < j->R; r0 += TILE)
+        for (size_t c = c0; c < c1; c++)
+            for (int r = r0; r < r0 + TILE && r < j->R; r++) j->out[c * j->R + r] = j->B[(size_t)r * j->ld + c];
 }
 
-/* P = B [N, K] as the matrix the kernels multiply by: packed where they pack (into P), else B itself. */
-static mg_matrix operand(const mg_kernels *k, const float *B, int N, int K, float *P) {
-    if (!k->packed) return (mg_matrix){.f32 = B, .rows = N, .cols = K};
-    mg_pack_f32(B, N, K, P);
-    return (mg_matrix){.f32 = P, .rows = N, .cols = K, .packed = 1};
+/* mg_pack_f32 of B^T: panels [8 p0, 8 p1) of its rows (the last takes the rows past the last whole panel) */
+static void pack_transposed_panels(void *ctx, size_t p0, size_t p1) {
+    const columns_job *j = ctx;
+    int c0 = (int)p0 * 8, c1 = (size_t)p1 * 8 >= (size_t)j->C / 8 * 8 ? j->C : (int)p1 * 8;
+    mg_pack_f32_transposed(j->B + c0, j->R, c1 - c0, j->ld, j->out + (size_t)c0 * j->R);
 }
 
-static void accumulate(float *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+/* out [C] += the sum over rows of B, columns [c0, c1) */
+static void sum_rows(void *ctx, size_t c0, size_t c1) {
+    const columns_job *j = ctx;
+    for (int r = 0; r < j->R; r++)
+        for (size_t c = c0; c < c1; c++) j->out[c] += j->B[(size_t)r * j->ld + c];
+}
+
+/* out [R, C] (row stride C) += B, columns [c0, c1) */
+static void add_columns(void *ctx, size_t c0, size_t c1) {
+    const columns_job *j = ctx;
+    for (int r = 0; r < j->R; r++)
+        for (size_t c = c0; c < c1; c++) j->out[(size_t)r * j->C + c] += j->B[(size_t)r * j->ld + c];
+}
+
+static void on_columns(mg_range_fn fn, const float *B, int R, int C, int ld, float *out, size_t items) {
+    columns_job j = {B, R, C, ld, out};
+    mg_pool_for(fn, &j, items, (size_t)R * C * 2 * sizeof(float));
+}
+
+/* The matrix the kernels multiply by for B^T, with B [R, C] of row stride ld: packed straight from B where the
+ * kernels pack (into P), else B^T written out (into P). */
+static mg_matrix transposed_operand(const mg_kernels *k, const float *B, int R, int C, int ld, float *P) {
+    if (k->packed) {
+        on_columns(pack_transposed_panels, B, R, C, ld, P, (size_t)(C + 7) / 8);
+        return (mg_matrix){.f32 = P, .rows = C, .cols = R, .packed = 1};
+    }
+    on_columns(transpose_columns, B, R, C, ld, P, (size_t)C);
+    return (mg_matrix){.f32 = P, .rows = C, .cols = R};
 }
 
 size_t mg_linear_backward_scratch(int M, int N, int K) {
     size_t m = (size_t)M, n = (size_t)N, k = (size_t)K;
-    size_t dA = 2 * k * n + m * k, dW = n * m + 2 * k * m + n * k;
+    size_t dA = k * n + m * k, dW = n * m + k * m + n * k;
     return dA > dW ? dA : dW;
 }
 
 void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M, const float *A, int lda,
                         const float *dC, int ldc, float *dA, float *dW, float *dbias, float *scratch) {
     size_t m = (size_t)M, n = (size_t)N, kk = (size_t)K;
-    /* dA [M, K] += dC [M, N] W [N, K]: the kernels take W^T [K, N] as their row-major weights */
+    /* dA [M, K] += dC [M, N] W [N, K]: the kernels take W^T [K, N] as their weights */
     if (dA) {
-        float *Wt = scratch, *P = Wt + kk * n, *tmp = P + kk * n;
-        transpose(W, N, K, K, Wt);
-        mg_matrix op = operand(k, Wt, K, N, P);
+        float *P = scratch, *tmp = P + kk * n;
+        mg_matrix op = transposed_operand(k, W, N, K, K, P);
         mg_linear(k, &op, M, dC, ldc, tmp, K);
-        accumulate(dA, tmp, m * kk);
+        on_columns(add_columns, tmp, M, K, K, dA, kk);
     }
-    /* dW [N, K] += dC^T [N, M] A [M, K]: rows of dC^T times A^T [K, M] as the weights */
+    /* dW [N, K] += dC^T [N, M] A [M, K]: the rows of dC^T times A^T [K, M] as the weights */
     if (dW) {
-        float *dCt = scratch, *At = dCt + n * m, *P = At + kk * m, *tmp = P + kk * m;
-        transpose(dC, M, N, ldc, dCt);
-        transpose(A, M, K, lda, At);
-        mg_matrix op = operand(k, At, K, M, P);
+        float *dCt = scratch, *P = dCt + n * m, *tmp = P + kk * m;
+        on_columns(transpose_columns, dC, M, N, ldc, dCt, n);
+        mg_matrix op = transposed_operand(k, A, M, K, lda, P);
         mg_linear(k, &op, N, dCt, M, tmp, K);
-        accumulate(dW, tmp, n * kk);
+        on_columns(add_columns, tmp, N, K, K, dW, kk);
     }
     /* dbias [N] += sum over rows of dC */
-    if (dbias)
-        for (size_t r = 0; r < m; r++)
-            for (size_t c = 0; c < n; c++) dbias[c] += dC[r * ldc + c];
+    if (dbias) on_columns(sum_rows, dC, M, N, ldc, dbias, n);
 }

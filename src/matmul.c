@@ -122,6 +122,14 @@ void mg_pack_f32(const float *W, int N, int K, float *P) {
     memcpy(P + (size_t)N8 * K, W + (size_t)N8 * K, (size_t)(N - N8) * K * sizeof(float));
 }
 
+void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P) {
+    int C8 = C / NR * NR; /* B^T [C, R]: its panels of 8 rows are 8 side-by-side columns of B, copied row by row */
+    for (int p = 0; p < C8; p += NR)
+        for (int k = 0; k < R; k++) memcpy(P + (size_t)p * R + (size_t)k * NR, B + (size_t)k * ld + p, NR * sizeof(float));
+    for (int r = C8; r < C; r++)
+        for (int k = 0; k < R; k++) P[(size_t)r * R + k] = B[(size_t)k * ld + r];
+}
+
 void mg_unpack_f32(const float *P, int N, int K, float *W) {
     int N8 = N / NR * NR;
     for (int p = 0; p < N8; p += NR)

@@ -123,3 +123,22 @@ void mg_split(int n, int ith, int nth, int align, int *i0, int *i1) {
     *i0 = b0 * align < n ? b0 * align : n;
     *i1 = b1 * align < n ? b1 * align : n;
 }
+
+/* ---- mg_pool_for: an elementwise loop over [0, n) in one contiguous share per thread */
+
+typedef struct {
+    mg_range_fn fn;
+    void *ctx;
+    size_t n;
+} range_job;
+
+static void range_task(void *ctx, int ith, int nth) {
+    const range_job *j = ctx;
+    size_t i0 = j->n * ith / nth, i1 = j->n * (ith + 1) / nth;
+    if (i0 < i1) j->fn(j->ctx, i0, i1);
+}
+
+void mg_pool_for(mg_range_fn fn, void *ctx, size_t n, size_t work) {
+    range_job j = {fn, ctx, n};
+    mg_pool_run(range_task, &j, work);
+}

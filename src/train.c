@@ -26,8 +26,12 @@ struct mg_trainer {
     float *mem;
     float **xin, **x1, **x2, **kp, **z1; /* per layer (depth + 1 inputs: xin[depth] is the final norm's input) */
     float *logits;         /* (N, V), then the softmax's gradient */
-    float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *win, *dwin, *work;
+    float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *dgelu, *win, *dwin, *work;
+    double *row_loss;      /* (rows) each row's cross-entropy, summed in order (the same for any thread count) */
+    double *norm_parts;    /* (n / NORM_BLOCK + 1) the gradient's squared norm, block by block */
 };
+
+enum { NORM_BLOCK = 1 << 14 };
 
 mg_adamw_params mg_adamw_default_params(void) {
     mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f};
@@ -59,8 +63,9 @@ int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
         t->m1 = calloc(n, sizeof(float));
         t->m2 = calloc(n, sizeof(float));
         t->xin = calloc((size_t)m->cfg.depth + 1, sizeof(float *) * 5);
+        t->norm_parts = malloc((n / NORM_BLOCK + 1) * sizeof(double));
     }
-    if (!t || !t->grad || !t->m1 || !t->m2 || !t->xin) {
+    if (!t || !t->grad || !t->m1 || !t->m2 || !t->xin || !t->norm_parts) {
         mg_trainer_free(t);
         return mg_fail(MG_ENOMEM, "out of memory for the gradients and AdamW's moments (%zu MB)", 3 * n * 4 >> 20);
     }
@@ -88,7 +93,7 @@ long mg_trainer_steps(const mg_trainer *t) { return t ? t->steps : 0; }
 
 void mg_trainer_free(mg_trainer *t) {
     if (!t) return;
-    free(t->grad), free(t->m1), free(t->m2), free(t->xin), free(t->mem);
+    free(t->grad), free(t->m1), free(t->m2), free(t->xin), free(t->mem), free(t->row_loss), free(t->norm_parts);
     free(t);
 }
 
@@ -109,7 +114,7 @@ static size_t layout(mg_trainer *t, float *base, size_t N, size_t T) {
     }
     TAKE(t->logits, N * V);
     TAKE(t->xn, N * D), TAKE(t->y, N * D), TAKE(t->u, N * D), TAKE(t->dx, N * D), TAKE(t->dxn, N * D);
-    TAKE(t->hid, N * F), TAKE(t->dhid, N * F);
+    TAKE(t->hid, N * F), TAKE(t->dhid, N * F), TAKE(t->dgelu, N * F);
     TAKE(t->proj, mg_cell_scratch(cell, N, chunks));
     TAKE(t->win, (T + k) * D), TAKE(t->dwin, (T + k) * D);
     /* the largest scratch of a backward step: the cell's, or a linear layer's (ff, conv, head) */
@@ -128,12 +133,14 @@ static int reserve(mg_trainer *t, int batch, int seq_len) {
     size_t rows = N > t->rows ? N : t->rows, seq = T > t->seq_cap ? T : t->seq_cap;
     size_t floats = layout(t, NULL, rows, seq);
     float *mem = floats <= MG_MAX_FLOATS ? malloc(floats * sizeof(float)) : NULL;
+    double *row_loss = mem ? malloc(rows * sizeof(double)) : NULL;
+    if (!row_loss) free(mem), mem = NULL;
     if (!mem)
         return mg_fail(MG_ENOMEM, "training on batch %d x seq_len %d needs %zu MB of activations and scratch, which "
                        "could not be allocated (the weights, gradients and moments take %zu MB more); use a smaller "
                        "batch or seq_len", batch, seq_len, floats * 4 >> 20, t->n * 16 >> 20);
-    free(t->mem);
-    t->mem = mem, t->rows = rows, t->seq_cap = seq;
+    free(t->mem), free(t->row_loss);
+    t->mem = mem, t->row_loss = row_loss, t->rows = rows, t->seq_cap = seq;
     layout(t, mem, rows, seq);
     return MG_OK;
 }
@@ -157,6 +164,59 @@ static void conv_window(const mg_trainer *t, const float *x, int s, int T) {
     memcpy(t->win + (size_t)(k - 1) * D, x + (size_t)s * T * D, (size_t)T * D * sizeof(float));
 }
 
+/* ---- elementwise loops, on the pool (mg_pool_for: each item alone, so any thread count gives the same bits) */
+
+typedef struct {
+    const float *a, *b;
+    float *out, *aux;
+} ew_job;
+
+static void add_range(void *c, size_t i0, size_t i1) { /* out = a + b */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
+}
+static void gelu_range(void *c, size_t i0, size_t i1) { /* out = gelu(a) */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] = mg_gelu(j->a[i]);
+}
+static void gelu_grad_range(void *c, size_t i0, size_t i1) { /* out = gelu(a), aux = gelu'(a) */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->aux[i] = mg_gelu_grad(j->a[i], &j->out[i]);
+}
+static void mul_range(void *c, size_t i0, size_t i1) { /* out *= a */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] *= j->a[i];
+}
+static void elementwise(mg_range_fn fn, const float *a, const float *b, float *out, float *aux, size_t n) {
+    ew_job j = {a, b, out, aux};
+    mg_pool_for(fn, &j, n, n * 3 * sizeof(float));
+}
+
+/* Rows [r0, r1) of the softmax cross-entropy: row_loss[r] = log sum exp(z) - z[target]; z becomes dL/dz =
+ * (softmax(z) - onehot(target)) / N. */
+typedef struct {
+    mg_trainer *t;
+    const int32_t *tokens;
+    int T, N;
+} ce_job;
+
+static void cross_entropy_rows(void *c, size_t r0, size_t r1) {
+    const ce_job *j = c;
+    int V = j->t->m->cfg.num_tokens, T = j->T, N = j->N;
+    for (size_t r = r0; r < r1; r++) {
+        float *z = j->t->logits + r * V, mx = z[0];
+        int target = j->tokens[(r / T) * (T + 1) + r % T + 1];
+        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        float zt = z[target];
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += (z[v] = expf(z[v] - mx)); /* z: exp(logit - max) */
+        j->t->row_loss[r] = (double)logf((float)sum) + mx - zt;
+        float scale = (float)(1.0 / sum / N);
+        for (int v = 0; v < V; v++) z[v] *= scale;
+        z[target] -= 1.0f / (float)N;
+    }
+}
+
 /* The forward pass over B rows of T inputs, saving the activations; returns the mean cross-entropy and leaves
  * dL/dlogits in t->logits. */
 static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
@@ -178,38 +238,29 @@ static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
                 mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
             }
             mg_linear_act(&m->kernels, &L->conv_pw, N, t->u, D, t->y, D, L->conv_pw_b, MG_ACT_NONE);
-            for (size_t i = 0; i < (size_t)N * D; i++) x[i] += t->y[i];
+            elementwise(add_range, x, t->y, x, NULL, (size_t)N * D);
         }
         /* x2 = cell(norm1(x1)) + x1, keeping the projection */
         mg_rmsnorm(t->xn, x, L->norm1, N, D);
         mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
         memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
         mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, chunks);
-        for (size_t i = 0; i < (size_t)N * D; i++) t->x2[l][i] = x[i] + t->y[i];
+        elementwise(add_range, x, t->y, t->x2[l], NULL, (size_t)N * D);
         /* x' = ff(norm2(x2)) + x2, keeping the pre-activation */
         mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
         mg_linear_act(&m->kernels, &L->ff1, N, t->xn, D, t->z1[l], F, L->ff1_b, MG_ACT_NONE);
-        for (size_t i = 0; i < (size_t)N * F; i++) t->hid[i] = mg_gelu(t->z1[l][i]);
+        elementwise(gelu_range, t->z1[l], NULL, t->hid, NULL, (size_t)N * F);
         mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
-        for (size_t i = 0; i < (size_t)N * D; i++) t->xin[l + 1][i] = t->x2[l][i] + t->y[i];
+        elementwise(add_range, t->x2[l], t->y, t->xin[l + 1], NULL, (size_t)N * D);
     }
     /* logits = to_logits(norm(x)); loss = mean over rows of -log softmax(logits)[target];
      * dL/dlogits = (softmax - onehot(target)) / N */
     mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
     mg_linear(&m->kernels, &m->to_logits, N, t->xn, D, t->logits, V);
+    ce_job ce = {t, tokens, T, N};
+    mg_pool_for(cross_entropy_rows, &ce, (size_t)N, (size_t)N * V * sizeof(float) * 4);
     double loss = 0.0;
-    for (int r = 0; r < N; r++) {
-        float *z = t->logits + (size_t)r * V, mx = z[0];
-        int target = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
-        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-        float zt = z[target];
-        double sum = 0.0;
-        for (int v = 0; v < V; v++) sum += (z[v] = expf(z[v] - mx)); /* z: exp(logit - max) */
-        loss += (double)logf((float)sum) + mx - zt;
-        float scale = (float)(1.0 / sum / N);
-        for (int v = 0; v < V; v++) z[v] *= scale;
-        z[target] -= 1.0f / (float)N;
-    }
+    for (int r = 0; r < N; r++) loss += t->row_loss[r];
     return loss / N;
 }
 
@@ -219,7 +270,7 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     const mg_config *c = &m->cfg;
     const mg_kernels *K = &m->kernels;
     int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int Di = c->dim_inner, G = m->layers[0].cell.n_gates * Di, chunks = mg_scan_chunks_for(T);
+    int chunks = mg_scan_chunks_for(T);
     size_t ND = (size_t)N * D;
     memset(t->grad, 0, t->n * sizeof(float));
 
@@ -234,10 +285,10 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         const mg_lm_layer *L = &m->layers[l];
         /* x' = ff(norm2(x2)) + x2 */
         mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
-        for (size_t i = 0; i < (size_t)N * F; i++) t->hid[i] = mg_gelu(t->z1[l][i]);
+        elementwise(gelu_grad_range, t->z1[l], NULL, t->hid, t->dgelu, (size_t)N * F);
         memset(t->dhid, 0, (size_t)N * F * sizeof(float));
         mg_linear_backward(K, P(&L->ff2), D, F, N, t->hid, F, t->dx, D, t->dhid, GR(&L->ff2), GR(&L->ff2_b), t->work);
-        for (size_t i = 0; i < (size_t)N * F; i++) t->dhid[i] *= mg_gelu_grad(t->z1[l][i]);
+        elementwise(mul_range, t->dgelu, NULL, t->dhid, NULL, (size_t)N * F);
         memset(t->dxn, 0, ND * sizeof(float));
         mg_linear_backward(K, P(&L->ff1), F, D, N, t->xn, D, t->dhid, F, t->dxn, GR(&L->ff1), GR(&L->ff1_b), t->work);
         mg_rmsnorm_backward(t->dx, GR(&L->norm2), t->dxn, t->x2[l], L->norm2, N, D);
@@ -247,7 +298,6 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         mg_cell_backward(&L->cell, K, P(&L->cell.w_in), c->has_out ? P(&L->cell.w_out) : NULL, t->xn, t->kp[l], B, T,
                          t->dx, t->dxn, GR(&L->cell.w_in), c->has_out ? GR(&L->cell.w_out) : NULL, t->work, chunks);
         mg_rmsnorm_backward(t->dx, GR(&L->norm1), t->dxn, t->x1[l], L->norm1, N, D);
-        (void)G;
         /* x1 = pw(dw(x)) + x */
         if (k) {
             for (int s = 0; s < B; s++) {
@@ -279,6 +329,25 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
 /* torch.nn.utils.clip_grad_norm_(params, clip): scale by min(1, clip / (norm + 1e-6)); then torch.optim.AdamW:
  *   p *= 1 - lr wd;  m1 = b1 m1 + (1 - b1) g;  m2 = b2 m2 + (1 - b2) g^2;
  *   p -= lr / (1 - b1^t) * m1 / (sqrt(m2) / sqrt(1 - b2^t) + eps) */
+typedef struct {
+    mg_trainer *t;
+    float scale, step_size, bc2_sqrt, decay;
+} adamw_job;
+
+static void adamw_range(void *c, size_t i0, size_t i1) {
+    const adamw_job *j = c;
+    const mg_adamw_params *p = &j->t->p;
+    float *w = j->t->m->params, *m1 = j->t->m1, *m2 = j->t->m2;
+    const float *grad = j->t->grad;
+    for (size_t i = i0; i < i1; i++) {
+        float g = grad[i] * j->scale;
+        w[i] *= j->decay;
+        m1[i] = m1[i] * p->beta1 + g * (1.0f - p->beta1);
+        m2[i] = m2[i] * p->beta2 + g * g * (1.0f - p->beta2);
+        w[i] -= j->step_size * m1[i] / (sqrtf(m2[i]) / j->bc2_sqrt + p->eps);
+    }
+}
+
 static void adamw(mg_trainer *t) {
     const mg_adamw_params *p = &t->p;
     float scale = 1.0f;
@@ -289,16 +358,20 @@ static void adamw(mg_trainer *t) {
     t->steps++;
     t->beta1_t *= p->beta1, t->beta2_t *= p->beta2; /* beta^steps, as the betas were at each step */
     double bc1 = 1.0 - t->beta1_t, bc2 = 1.0 - t->beta2_t;
-    float step_size = (float)(p->lr / bc1), bc2_sqrt = (float)sqrt(bc2), decay = 1.0f - p->lr * p->weight_decay;
-    float *w = t->m->params;
-    for (size_t i = 0; i < t->n; i++) {
-        float g = t->grad[i] * scale;
-        w[i] *= decay;
-        t->m1[i] = t->m1[i] * p->beta1 + g * (1.0f - p->beta1);
-        t->m2[i] = t->m2[i] * p->beta2 + g * g * (1.0f - p->beta2);
-        w[i] -= step_size * t->m1[i] / (sqrtf(t->m2[i]) / bc2_sqrt + p->eps);
-    }
+    adamw_job j = {t, scale, (float)(p->lr / bc1), (float)sqrt(bc2), 1.0f - p->lr * p->weight_decay};
+    mg_pool_for(adamw_range, &j, t->n, t->n * 4 * sizeof(float));
     mg_model_params_changed(t->m);
+}
+
+/* The gradient's squared norm over blocks [b0, b1) of NORM_BLOCK parameters. */
+static void norm_blocks(void *c, size_t b0, size_t b1) {
+    mg_trainer *t = c;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i1 = (b + 1) * NORM_BLOCK < t->n ? (b + 1) * NORM_BLOCK : t->n;
+        double ss = 0.0;
+        for (size_t i = b * NORM_BLOCK; i < i1; i++) ss += (double)t->grad[i] * t->grad[i];
+        t->norm_parts[b] = ss;
+    }
 }
 
 static int check_batch(const mg_trainer *t, const int32_t *tokens, int batch, int seq_len) {
@@ -319,8 +392,10 @@ int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int se
     if (st) return st;
     double l = forward(t, tokens, batch, seq_len);
     backward(t, tokens, batch, seq_len);
+    size_t blocks = (t->n + NORM_BLOCK - 1) / NORM_BLOCK;
+    mg_pool_for(norm_blocks, t, blocks, t->n * sizeof(float));
     double ss = 0.0;
-    for (size_t i = 0; i < t->n; i++) ss += (double)t->grad[i] * t->grad[i];
+    for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
     t->grad_norm = sqrt(ss);
     if (loss) *loss = (float)l;
     return MG_OK;

@@ -61,6 +61,19 @@ def sequential_scan(log_a, log_b):
     return SequentialScan.apply(log_a.exp(), log_b.exp())
 
 
+def train_step(model, opt, xs, clip=1.0):
+    """One step on xs [batch, seq_len + 1]: mean cross-entropy of each row's next tokens, backward,
+    clip_grad_norm_(clip), the optimizer's step. Returns the loss before the update (a 0-d tensor).
+    npm run bench times this (bench/peers/torch_bench.py --train)."""
+    logits = model(xs[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), xs[:, 1:].reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss
+
+
 def kjv_text():
     raw = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True, capture_output=True).stdout.decode("utf-8")
     return VERSE_REF.sub("", raw)
@@ -156,12 +169,7 @@ def main():
             group["lr"] = lr
         starts = torch.randint(0, len(train) - a.seq_len - 1, (a.batch,))
         xs = torch.stack([train[s:s + a.seq_len + 1] for s in starts.tolist()])
-        logits = model(xs[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, 256), xs[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = train_step(model, opt, xs)
         step += 1
         tokens += xs[:, 1:].numel()
         if step % 50 == 0:

@@ -4,6 +4,12 @@ scan, one-token steps with its cached `step`) on a mingru .safetensors model and
 
     /usr/bin/python3 bench/peers/torch_bench.py --model FILE.safetensors --threads N \
         [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
+    /usr/bin/python3 bench/peers/torch_bench.py --model FILE.safetensors --threads N \
+        --train STEPS --text FILE [--batch 32] [--seq-len 256]
+
+With --train: tools/train.py's step (its sequential scan, AdamW lr 3e-4 (a fine-tuning rate), betas (0.9, 0.95),
+weight decay 0.01, clip 1), timed over STEPS steps after one untimed one, on the windows every engine of the bench takes: step s, row
+b starts at byte ((s * batch + b) * 7919) % (len(text) - seq_len) of the text. Reports tokens/s and the losses.
 
 Also the safetensors loader of bench/peers/export_onnx.py (load_model).
 """
@@ -75,6 +81,37 @@ def token_at(i, num_tokens):
     return (i * 7919) % num_tokens
 
 
+def window_starts(step, batch, seq_len, length):
+    """The bench's training windows (every engine's): where step `step`'s rows start in a text of `length`."""
+    return [((step * batch + b) * 7919) % (length - seq_len) for b in range(batch)]
+
+
+def train(args):
+    import train as trainer  # tools/train.py
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(args.model)
+    model.train()
+    trainer.MinRNNRef.scan = staticmethod(trainer.sequential_scan)
+    with open(args.text, "rb") as f:
+        text = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
+    if len(text) <= args.seq_len:
+        raise ValueError(f"{args.text}: {len(text)} bytes, fewer than seq_len + 1")
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01)
+    losses = []
+    for s in range(args.train + 1):
+        if s == 1:
+            t0 = time.perf_counter()
+        xs = torch.stack([text[i:i + args.seq_len + 1] for i in window_starts(s, args.batch, args.seq_len, len(text))])
+        losses.append(trainer.train_step(model, opt, xs).item())
+    dt = time.perf_counter() - t0
+    print(json.dumps({
+        "engine": "pytorch", "version": torch.__version__, "threads": args.threads,
+        "trainTokensPerSecond": args.train * args.batch * args.seq_len / dt,
+        "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "losses": losses,
+        "notes": "tools/train.py's train_step with its sequential scan (forward and backward loops over time)",
+    }))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
@@ -83,7 +120,15 @@ def main():
     ap.add_argument("--prompt", type=int, default=64)
     ap.add_argument("--steps", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--train", type=int, default=0, help="time this many training steps instead")
+    ap.add_argument("--text", help="the text to train on (with --train)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=256)
     args = ap.parse_args()
+    if args.train:
+        if not args.text or min(args.train, args.batch, args.seq_len, args.threads) < 1:
+            ap.error("--train needs --text, and --train, --batch, --seq-len and --threads of at least 1")
+        return train(args)
     if min(args.prefill, args.prompt, args.steps, args.runs, args.threads) < 1:
         ap.error("--threads, --prefill, --prompt, --steps and --runs must be at least 1")
 
