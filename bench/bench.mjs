@@ -2,6 +2,7 @@
 // npm run bench: mingru against the runtimes people would use instead, on the same machine in one run.
 //
 //   node bench/bench.mjs [--models demo,10m,45m] [--rounds 3] [--long 100000] [--skip-peers]
+//                        [--parts inference,train] [--train-steps 4] [--no-browser]
 //
 // For each model (the demo model, random minGRU LMs of ~13M and ~48M parameters) and each engine —
 // mingru wasm (F32, Q8), the same C built natively (gcc -O3 -march=native; F32, Q8), PyTorch 1.13 (the
@@ -16,6 +17,11 @@
 // within 1e-3. Also: the machine's memory read bandwidth (bench/bandwidth.c) and what it allows a step that reads
 // every weight, peak RSS per process, the wasm memory after 1,000 and 100,000 generated tokens, the
 // demo model's bits per byte in F32 and Q8, the .wasm sizes, and each target of issue 6, met or not.
+// mingru also runs in headless Chromium (bench/chromium-engine.mjs: the package in a cross-origin-isolated page,
+// through its worker, as users run it), unless --no-browser.
+// Training (--parts train): tokens/s of AdamW steps on batches of 32 x 256 bytes of the held-out text, the demo
+// model's configuration from its weights, for mingru (Node and Chromium), native and PyTorch (tools/train.py's
+// step), 1 and 2 threads; every engine's losses step by step are compared with mingru's.
 // Writes bench/results/bench-DATE.json and .md. Peers need bench/node_modules (npm ci in bench/, which
 // this script runs when missing) and /usr/bin/python3 with torch.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -31,9 +37,13 @@ const { values: opt } = parseArgs({
   options: {
     models: { type: 'string', default: 'demo,10m,45m' }, rounds: { type: 'string', default: '3' },
     long: { type: 'string', default: '100000' },
-    'skip-peers': { type: 'boolean', default: false },
+    'skip-peers': { type: 'boolean', default: false }, parts: { type: 'string', default: 'inference,train' },
+    'train-steps': { type: 'string', default: '4' }, 'no-browser': { type: 'boolean', default: false },
   },
 });
+const parts = new Set(opt.parts.split(','));
+for (const p of parts) if (!['inference', 'train'].includes(p)) throw new Error(`unknown part ${p} (inference, train)`);
+const browser = !opt['no-browser'];
 const log = (s) => process.stderr.write(`${s}\n`);
 const PYTHON = '/usr/bin/python3';
 const TOL = 1e-3;
@@ -94,6 +104,7 @@ function run(engine, m, dtype, threads, extra = []) {
   const file = dtype === 'q8' ? m.q8 : m.f32;
   const cmd = {
     mingru: [process.execPath, [`${here}mingru-engine.mjs`, '--model', file, ...common]],
+    'mingru-chromium': [process.execPath, [`${here}chromium-engine.mjs`, '--model', file, ...common]],
     native: [nativeBin, ['--model', file, ...common]],
     pytorch: [PYTHON, [`${here}peers/torch_bench.py`, '--model', file, ...common]],
     'onnxruntime-web': [process.execPath, [`${here}peers/ort_bench.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
@@ -104,6 +115,7 @@ function run(engine, m, dtype, threads, extra = []) {
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   return { ...out, engine, dtype, model: m.name, threads };
 }
+const ENGINE_NAMES = { mingru: 'mingru (Node)', 'mingru-chromium': 'mingru (Chromium)' };
 
 const maxDiff = (a, b) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])), 0);
 
@@ -113,11 +125,27 @@ if (!opt['skip-peers']) preparePeers();
 // read bandwidth, before and after the rounds (the best of the two): the bound on a step that reads every weight
 const readBandwidth = (threads) => JSON.parse(execFileSync(bandwidthBin, [String(threads)], { encoding: 'utf8' })).readGBps;
 const bandwidth = { 1: readBandwidth(1), 2: readBandwidth(2) };
+// the held-out text (bits per byte of the demo model, and the training batches)
+const val = `${work}kjv-val.txt`;
+if (!existsSync(val)) execFileSync(PYTHON, [`${root}tools/baselines.py`, '--write-val', val], { stdio: ['ignore', 'ignore', 'inherit'] });
 const configs = [];
-for (const m of models) {
+const inferenceEngines = ['mingru', ...(browser ? ['mingru-chromium'] : []), 'native'];
+if (parts.has('inference')) {
+  for (const m of models) {
+    for (const threads of [1, 2]) {
+      for (const dtype of ['f32', 'q8']) for (const engine of inferenceEngines) configs.push({ part: 'inference', engine, m, dtype, threads });
+      if (!opt['skip-peers']) for (const engine of ['pytorch', 'onnxruntime-web']) configs.push({ part: 'inference', engine, m, dtype: 'f32', threads });
+    }
+  }
+}
+const trainSteps = Number(opt['train-steps']);
+if (!(Number.isInteger(trainSteps) && trainSteps >= 1)) throw new Error(`--train-steps must be a whole number >= 1, not ${opt['train-steps']}`);
+const trainModel = MODELS.demo();
+if (parts.has('train')) {
   for (const threads of [1, 2]) {
-    for (const dtype of ['f32', 'q8']) for (const engine of ['mingru', 'native']) configs.push([engine, m, dtype, threads]);
-    if (!opt['skip-peers']) for (const engine of ['pytorch', 'onnxruntime-web']) configs.push([engine, m, 'f32', threads]);
+    for (const engine of [...inferenceEngines, ...(opt['skip-peers'] ? [] : ['pytorch'])]) {
+      configs.push({ part: 'train', engine, m: trainModel, dtype: 'f32', threads, extra: ['--train', String(trainSteps), '--text', val] });
+    }
   }
 }
 const rounds = Number(opt.rounds);
@@ -125,18 +153,31 @@ if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must b
 const results = configs.map(() => []);
 for (let round = 1; round <= rounds; round++) {
   log(`round ${round} of ${rounds}`);
-  configs.forEach((c, i) => results[i].push(run(...c)));
+  configs.forEach((c, i) => results[i].push(run(c.engine, c.m, c.dtype, c.threads, c.extra)));
 }
 for (const t of [1, 2]) bandwidth[t] = Math.max(bandwidth[t], readBandwidth(t));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const rows = results.map((rs) => {
-  const pre = rs.map((r) => r.prefillTokensPerSecond), st = rs.map((r) => r.stepTokensPerSecond);
-  return {
-    ...rs[0], prefillTokensPerSecond: median(pre), stepTokensPerSecond: median(st),
-    prefillRuns: pre, stepRuns: st, prefillRange: [Math.min(...pre), Math.max(...pre)], stepRange: [Math.min(...st), Math.max(...st)],
-    peakRssBytes: Math.max(...rs.map((r) => r.peakRssBytes)),
-  };
+const spread = (xs) => ({ median: median(xs), runs: xs, range: [Math.min(...xs), Math.max(...xs)] });
+const peakRss = (rs) => (rs[0].peakRssBytes === undefined ? undefined : Math.max(...rs.map((r) => r.peakRssBytes)));
+const rows = results.flatMap((rs, i) => {
+  if (configs[i].part !== 'inference') return [];
+  const pre = spread(rs.map((r) => r.prefillTokensPerSecond)), st = spread(rs.map((r) => r.stepTokensPerSecond));
+  return [{
+    ...rs[0], prefillTokensPerSecond: pre.median, stepTokensPerSecond: st.median,
+    prefillRuns: pre.runs, stepRuns: st.runs, prefillRange: pre.range, stepRange: st.range, peakRssBytes: peakRss(rs),
+  }];
 });
+// training: the losses of every engine's run (the same weights, batches and settings) against mingru's in Node
+const trainRows = results.flatMap((rs, i) => {
+  if (configs[i].part !== 'train') return [];
+  const tps = spread(rs.map((r) => r.trainTokensPerSecond));
+  return [{ ...rs[0], trainTokensPerSecond: tps.median, trainRuns: tps.runs, trainRange: tps.range, peakRssBytes: peakRss(rs) }];
+});
+for (const r of trainRows) {
+  const ref = trainRows.find((x) => x.engine === 'mingru' && x.threads === 1) ?? r;
+  r.maxLossDiff = r.losses.reduce((mx, l, i) => Math.max(mx, Math.abs(l - ref.losses[i]) / Math.abs(ref.losses[i])), 0);
+  r.lossesAgree = r.maxLossDiff <= 2e-4;
+}
 for (const r of rows) {
   const ref = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === r.dtype && x.threads === 1);
   r.maxLogitDiff = Math.max(maxDiff(r.check.promptLogits, ref.check.promptLogits), maxDiff(r.check.stepLogits, ref.check.stepLogits));
@@ -151,7 +192,7 @@ for (const r of rows) delete r.check;
 // long generation: the wasm memory after 1,000 and after --long tokens (demo model, Q8, 2 threads)
 const long = Number(opt.long);
 let longRun = null;
-if (long > 0) {
+if (long > 0 && parts.has('inference')) {
   const demo = MODELS.demo();
   log(`generating ${long} tokens with the demo model (Q8, 2 threads)`);
   longRun = run('mingru', demo, 'q8', 2, ['--long', String(long), '--prefill', '64', '--steps', '16']).long;
@@ -159,9 +200,7 @@ if (long > 0) {
 
 // the demo model's bits per byte, F32 and Q8, on the first 60,000 held-out bytes
 let bpb = null;
-if (existsSync(`${root}models/kjv.safetensors`)) {
-  const val = `${work}kjv-val.txt`;
-  if (!existsSync(val)) execFileSync(PYTHON, [`${root}tools/baselines.py`, '--write-val', val], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (parts.has('inference') && existsSync(`${root}models/kjv.safetensors`)) {
   const score = (file) => {
     const out = execFileSync(process.execPath, [`${here}eval-bpb.mjs`, file, val, '--limit', '60000', '--threads', '2'], { encoding: 'utf8' });
     return Number(/: ([\d.]+) bits\/byte/.exec(out)[1]);
@@ -179,19 +218,23 @@ const fmt = (x, d = 0) => (x >= 100 ? x.toFixed(0) : x.toFixed(d || 1));
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
 const date = new Date().toISOString().slice(0, 10);
+const chromium = [...rows, ...trainRows].find((r) => r.browser)?.browser;
+const range = ([lo, hi]) => (rounds > 1 ? ` (${fmt(lo)}–${fmt(hi)})` : '');
+const rss = (r) => (r.peakRssBytes === undefined ? '–' : (r.peakRssBytes / 2 ** 20).toFixed(0));
 const md = [];
-md.push(`# npm run bench, ${date}`, '', `${machine}. Prefill: forward over 4096 tokens; step: 256 tokens after a 64-token prompt; ` +
-  `tokens/s, median over ${rounds} rounds (range in brackets); each round runs every configuration once, in its own process. Logits: largest |difference| from mingru wasm (F32 or Q8, 1 thread) ` +
-  `after the prompt and after the last step; "ok" = within ${TOL}.`, '');
-for (const m of models) {
+md.push(`# npm run bench, ${date}`, '', `${machine}${chromium ? `, headless Chromium ${chromium}` : ''}. ` +
+  `Tokens/s, median over ${rounds} rounds (range in brackets); each round runs every configuration once, in its own process.`, '');
+if (rows.length) md.push('Prefill: forward over 4096 tokens; step: 256 tokens after a 64-token prompt. mingru (Chromium) is the ' +
+  'package in a cross-origin-isolated page, through its worker (every call crosses to the worker and back). Logits: largest ' +
+  `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL}.`, '');
+for (const m of rows.length ? models : []) {
   md.push(`## ${m.name}: ${m.config}, ${(m.parameters / 1e6).toFixed(1)}M parameters`, '');
   md.push('| engine | weights | threads | prefill tok/s | step tok/s | mingru step is | peak RSS MB | logits |', '|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((x) => x.model === m.name)) {
     const ours = get(m.name, 'mingru', r.dtype, r.threads);
-    const range = ([lo, hi]) => (rounds > 1 ? ` (${fmt(lo)}–${fmt(hi)})` : '');
-    md.push(`| ${r.engine} | ${r.dtype.toUpperCase()} | ${r.threads} | ${fmt(r.prefillTokensPerSecond)}${range(r.prefillRange)} | ` +
+    md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.dtype.toUpperCase()} | ${r.threads} | ${fmt(r.prefillTokensPerSecond)}${range(r.prefillRange)} | ` +
       `${fmt(r.stepTokensPerSecond)}${range(r.stepRange)} | ` +
-      `${r.engine === 'mingru' ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} | ` +
+      `${r.engine === 'mingru' ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${rss(r)} | ` +
       `${r.maxLogitDiff.toExponential(1)} ${r.agrees ? 'ok' : 'DIFFERS'} |`);
   }
   const one = get(m.name, 'mingru', 'f32', 1), nat = get(m.name, 'native', 'f32', 1);
@@ -204,9 +247,31 @@ for (const m of models) {
     '(1 / 2 threads); weights that fit in the caches can go faster.', '');
 }
 
+if (trainRows.length) {
+  md.push(`## Training: ${trainModel.config}, ${(trainModel.parameters / 1e6).toFixed(1)}M parameters, from its weights`, '',
+    `${trainSteps} AdamW steps (lr 3e-4, betas (0.9, 0.95), weight decay 0.01, clip 1) after one untimed step, on batches of 32 ` +
+    'windows of 256 + 1 bytes of the held-out text (the same windows for every engine: bench/measure.mjs). Tokens/s = ' +
+    'predicted tokens per second. PyTorch: tools/train.py\'s train_step. Losses: largest relative difference from mingru ' +
+    'in Node on 1 thread over every step; "ok" = within 2e-4.', '');
+  md.push('| engine | threads | train tok/s | PyTorch is | peak RSS MB | losses |', '|---|---|---|---|---|---|');
+  for (const r of trainRows) {
+    const pt = trainRows.find((x) => x.engine === 'pytorch' && x.threads === r.threads);
+    md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.threads} | ${fmt(r.trainTokensPerSecond)}${range(r.trainRange)} | ` +
+      `${pt && r.engine !== 'pytorch' ? ratio(pt.trainTokensPerSecond, r.trainTokensPerSecond) : ''} | ${rss(r)} | ` +
+      `${r.maxLossDiff.toExponential(1)} ${r.lossesAgree ? 'ok' : 'DIFFERS'} |`);
+  }
+  md.push('');
+}
+
 const targets = [];
 const target = (what, value, met) => targets.push({ what, value, met });
-for (const m of models) {
+const getTrain = (engine, threads) => trainRows.find((r) => r.engine === engine && r.threads === threads);
+for (const engine of ['mingru', 'mingru-chromium']) {
+  const w = getTrain(engine, 2), pt = getTrain('pytorch', 2);
+  if (w && pt) target(`training, 2 threads: ${ENGINE_NAMES[engine]} >= 1/2 PyTorch`, ratio(w.trainTokensPerSecond, pt.trainTokensPerSecond), w.trainTokensPerSecond >= pt.trainTokensPerSecond / 2);
+}
+if (trainRows.length) target('every engine trains to the same losses (2e-4)', trainRows.filter((r) => !r.lossesAgree).map((r) => `${r.engine} ${r.threads}`).join(', ') || 'all agree', trainRows.every((r) => r.lossesAgree));
+for (const m of rows.length ? models : []) {
   for (const threads of [1, 2]) {
     // like for like (F32 against the peers' F32), and as shipped (Q8; the peers here have no int8 path)
     const ort = get(m.name, 'onnxruntime-web', 'f32', threads), pt = get(m.name, 'pytorch', 'f32', threads);
@@ -230,7 +295,7 @@ for (const m of models) {
 if (bpb) target('demo model: Q8 bits/byte within 1% of F32', `${bpb.q8.toFixed(4)} vs ${bpb.f32.toFixed(4)} (${((bpb.q8 / bpb.f32 - 1) * 100).toFixed(2)}%)`, bpb.q8 <= bpb.f32 * 1.01);
 for (const [f, size] of Object.entries(wasm)) target(`${f} < 300 KB`, `${(size / 1024).toFixed(0)} KB`, size < 300 * 1024);
 if (longRun) target(`wasm memory flat over ${long.toLocaleString('en-US')} generated tokens`, `${(longRun.wasmMemoryAfter1kBytes / 2 ** 20).toFixed(1)} MB after 1,000 -> ${(longRun.wasmMemoryAfterBytes / 2 ** 20).toFixed(1)} MB; NaN: ${longRun.anyNaN}`, longRun.wasmMemoryAfterBytes === longRun.wasmMemoryAfter1kBytes && !longRun.anyNaN);
-target('every engine gives the same logits (1e-3)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
+if (rows.length) target('every engine gives the same logits (1e-3)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
 
 md.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
 for (const t of targets) md.push(`| ${t.what} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`);
@@ -238,5 +303,5 @@ const text = md.join('\n') + '\n';
 console.log(`\n${text}`);
 mkdirSync(`${here}results`, { recursive: true });
 writeFileSync(`${here}results/bench-${date}.md`, text);
-writeFileSync(`${here}results/bench-${date}.json`, JSON.stringify({ date, machine, bandwidth, models, rows, longRun, bpb, wasm, targets }, null, 1) + '\n');
+writeFileSync(`${here}results/bench-${date}.json`, JSON.stringify({ date, machine, chromium, bandwidth, models, rows, trainRows, longRun, bpb, wasm, targets }, null, 1) + '\n');
 log(`wrote bench/results/bench-${date}.md and .json`);

@@ -8,11 +8,12 @@
 // peak RSS, WebAssembly memory, and the logits after the prompt and after the last step. Tokens:
 // t[i] = (i * 7919) % V. With --long N it also generates N tokens on one state and reports the wasm memory
 // after 1,000 and after N tokens, and whether any logit was NaN. With --train: tokens/s of STEPS trainer steps
-// after one untimed one, and every step's loss, as bench/native-engine.c (trainBench: the same in a page).
+// after one untimed one, and every step's loss, as bench/native-engine.c. The measurements are bench/measure.mjs's,
+// which bench/browser.html runs in a page.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { load } from '../js/index.js';
-import { trainBench } from './train-bench.mjs';
+import { inferenceBench, trainBench } from './measure.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -24,7 +25,6 @@ const { values: a } = parseArgs({
   },
 });
 const [threads, prefill, prompt, steps, runs, long] = ['threads', 'prefill', 'prompt', 'steps', 'runs', 'long'].map((k) => Number(a[k]));
-const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 const lm = await load(readFileSync(a.model), { threads });
 if (Number(a.train) > 0) {
@@ -32,28 +32,8 @@ if (Number(a.train) > 0) {
   console.log(JSON.stringify({ engine: 'mingru', threads: lm.backend.threads, ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
   process.exit(0);
 }
-const V = lm.config.numTokens;
-const tokens = Int32Array.from({ length: Math.max(prefill, prompt + steps) }, (_, i) => (i * 7919) % V);
 const memory = () => lm._engine.heapStats().size;
-const s = lm.createState();
-// warm-up, as the peers do (they step through the prompt): a forward and 64 steps, so that V8 has tiered the
-// step's code up from its baseline compiler before anything is timed
-await lm.forward(tokens.subarray(0, Math.min(prefill, 256)), { state: s });
-for (let i = 0; i < 64; i++) await lm.step(tokens[i], { state: s });
-
-const prefillTps = [], stepTps = [];
-let promptLogits, stepLogits;
-for (let r = 0; r < runs; r++) {
-  s.reset();
-  let t0 = performance.now();
-  await lm.forward(tokens.subarray(0, prefill), { state: s });
-  prefillTps.push(prefill / ((performance.now() - t0) / 1000));
-  s.reset();
-  promptLogits = await lm.forward(tokens.subarray(0, prompt), { state: s });
-  t0 = performance.now();
-  for (let i = 0; i < steps; i++) stepLogits = await lm.step(tokens[prompt + i], { state: s });
-  stepTps.push(steps / ((performance.now() - t0) / 1000));
-}
+const { check, ...speed } = await inferenceBench(lm, { prefill, prompt, steps, runs });
 
 let longRun;
 if (long > 0) {
@@ -76,9 +56,6 @@ if (long > 0) {
 console.log(JSON.stringify({
   engine: 'mingru', version: JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version,
   threads: lm.backend.threads, simd: lm.backend.simd,
-  prefillTokensPerSecond: median(prefillTps), stepTokensPerSecond: median(stepTps),
-  peakRssBytes: process.resourceUsage().maxRSS * 1024, wasmMemoryBytes: memory(), long: longRun,
-  check: { promptLogits: Array.from(promptLogits), stepLogits: Array.from(stepLogits) },
+  ...speed, peakRssBytes: process.resourceUsage().maxRSS * 1024, wasmMemoryBytes: memory(), long: longRun, check,
 }));
-s.dispose();
 lm.dispose();

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// mingru in headless Chromium as one engine of npm run bench: serves the repository cross-origin isolated on
+// 127.0.0.1, opens bench/browser.html with the configuration and prints the page's result as one JSON line (the
+// contract of bench/mingru-engine.mjs, without peakRssBytes: a page cannot see its process's memory).
+//   node bench/chromium-engine.mjs --model FILE --threads N [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
+//   node bench/chromium-engine.mjs --model FILE --threads N --train STEPS --text FILE [--batch 32] [--seq-len 256]
+//   [--relaxed-simd 0] forces the plain build.
+// Files must lie inside the repository (the server's root). Needs Debian's chromium (tests/helpers/chromium.mjs).
+import { relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { launch } from '../tests/helpers/chromium.mjs';
+import { serve } from '../scripts/serve.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string' }, threads: { type: 'string', default: '1' }, prefill: { type: 'string' }, prompt: { type: 'string' },
+    steps: { type: 'string' }, runs: { type: 'string' }, train: { type: 'string' }, text: { type: 'string' },
+    batch: { type: 'string' }, 'seq-len': { type: 'string' }, 'relaxed-simd': { type: 'string' },
+  },
+});
+const url = (file) => {
+  const path = relative(root, resolve(file));
+  if (path.startsWith('..')) throw new Error(`${file} is outside the repository, which the page's server serves`);
+  return `/${path}`;
+};
+const q = new URLSearchParams({ model: url(a.model), threads: a.threads });
+for (const [k, name] of [['prefill'], ['prompt'], ['steps'], ['runs'], ['train'], ['batch'], ['seq-len', 'seqLen'], ['relaxed-simd', 'relaxedSimd']]) {
+  if (a[k] !== undefined) q.set(name ?? k, a[k]);
+}
+if (a.text) q.set('text', url(a.text));
+
+const { server, url: origin } = await serve({ port: 0 });
+const browser = await launch();
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+  await page.goto(`${origin}/bench/browser.html?${q}`);
+  await page.waitForFunction(() => window.result, null, { timeout: 30 * 60 * 1000, polling: 500 });
+  const result = await page.evaluate(() => window.result);
+  if (result.error) throw new Error(`the page failed: ${result.error}`);
+  console.log(JSON.stringify({ ...result, browser: browser.version() }));
+} finally {
+  await browser.close();
+  server.close();
+}
