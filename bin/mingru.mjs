@@ -61,7 +61,8 @@ const TRAIN = {
   warmup: { value: 'N', help: 'steps of linear learning-rate warmup; default 0', kind: 'integer', min: 0 },
   'weight-decay': { value: 'X', help: 'AdamW weight decay; default 0.01', kind: 'number', min: 0, orEqual: true },
   clip: { value: 'X', help: 'clip the gradient norm to X (0 = no clipping); default 1', kind: 'number', min: 0, orEqual: true },
-  seed: { value: 'S', help: 'the windows drawn and a new model\'s weights; default 0', kind: 'integer', min: 0 },
+  dropout: { value: 'P', help: "zero each layer's outputs with probability P while training (below 1); default 0", kind: 'number', min: 0, orEqual: true },
+  seed: { value: 'S', help: 'the windows drawn, the dropout masks and a new model\'s weights; default 0', kind: 'integer', min: 0 },
   validation: { value: 'FILE', help: 'a held-out text, scored in bits per byte as training goes', kind: 'text' },
   dtype: { value: 'f32|f16|q8', help: "the saved model's weights; default f32", kind: ['f32', 'f16', 'q8'] },
   name: { value: 'TEXT', help: "the saved model's name", kind: 'text' },
@@ -290,7 +291,7 @@ async function train(positionals, values) {
     const tty = process.stderr.isTTY;
     let last = null, shown = 0;
     const options = { steps: v.steps, seconds, batchSize: v.batch, seqLen: v['seq-len'], lr: v.lr, warmup: v.warmup, weightDecay: v['weight-decay'],
-      clip: v.clip, seed: v.seed, validation: validation && new Uint8Array(validation), signal: controller.signal };
+      clip: v.clip, dropout: v.dropout, seed: v.seed, validation: validation && new Uint8Array(validation), signal: controller.signal };
     for await (const p of lm.train(new Uint8Array(text), options)) {
       last = { ...last, ...p };
       const elapsed = (Date.now() - started) / 1000;

@@ -261,11 +261,15 @@ typedef struct {
     float eps;          /* added to the square root of the second moment, > 0 */
     float weight_decay; /* decoupled decay of every parameter (AdamW), >= 0 */
     float clip;         /* clip_grad_norm_'s max_norm; 0 = no clipping */
+    float dropout;      /* during training, each element of every layer's output is zeroed with this probability
+                           and the rest scaled by 1 / (1 - dropout), as nn.Dropout after each layer of minLM's
+                           variant with dropout; in [0, 1), 0 = none; inference never drops */
+    uint32_t seed;      /* of the dropout masks: a step's masks depend on (seed, steps taken, layer, element) only */
 } mg_adamw_params;
 
 typedef struct mg_trainer mg_trainer;
 
-/* torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01; clip 0. */
+/* torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01; clip 0; no dropout. */
 mg_adamw_params mg_adamw_default_params(void);
 
 /* Makes m's weights trainable (see above) and a trainer with zero moments. MG_ENOMEM when the F32 weights,

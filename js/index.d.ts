@@ -159,6 +159,11 @@ export interface TrainerOptions {
   weightDecay?: number;
   /** clip_grad_norm_'s max norm; 0 = none; default 1 */
   clip?: number;
+  /** while training, each element of every layer's output is zeroed with this probability, the rest scaled by
+   * 1 / (1 - dropout) (nn.Dropout after each layer); in [0, 1), default 0 */
+  dropout?: number;
+  /** the dropout masks' seed (the same seed, the same masks); default 0 */
+  seed?: number;
 }
 
 export class Trainer {
@@ -181,7 +186,7 @@ export interface TrainOptions extends TrainerOptions {
   seqLen?: number;
   /** steps of linear learning-rate warmup, default 0 */
   warmup?: number;
-  /** the windows drawn; default 0 */
+  /** the windows drawn and the dropout masks; default 0 */
   seed?: number;
   /** text or ids scored (bits per token) every validationEvery steps (default 50) and at the last step */
   validation?: string | Tokens;

@@ -4,8 +4,8 @@
 import { MingruError, fail } from './errors.js';
 import { encodeBytes, needBytes } from './tokenizer.js';
 
-/** torch.optim.AdamW's defaults, and a clip of 1 (0 = none). */
-export const TRAINER_DEFAULTS = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, clip: 1 });
+/** torch.optim.AdamW's defaults, a clip of 1 (0 = none), no dropout (its masks drawn from seed). */
+export const TRAINER_DEFAULTS = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, clip: 1, dropout: 0, seed: 0 });
 
 const number = (value, what, name, ok, range) => {
   if (typeof value !== 'number' || !ok(value)) fail('MG_EINVAL', `${what}: ${name} must be a number ${range}, got ${value}`);
@@ -26,6 +26,8 @@ export function trainerOptions(options, what) {
   number(o.eps, what, 'eps', (x) => x > 0 && x < Infinity, '> 0');
   number(o.weightDecay, what, 'weightDecay', (x) => x >= 0 && x < Infinity, '>= 0');
   number(o.clip, what, 'clip', (x) => x >= 0 && x < Infinity, '>= 0 (0 = no clipping)');
+  number(o.dropout, what, 'dropout', (x) => x >= 0 && x < 1, 'in [0, 1) (0 = none)');
+  integer(o.seed, what, 'seed', 0, 2 ** 32 - 1);
   return o;
 }
 
@@ -149,8 +151,8 @@ export async function* train(model, data, options = {}) {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
   if (o.validation !== undefined) tokensOf(model, o.validation, what);
   if (ids.length < seqLen + 1) fail('MG_EINVAL', `${what}: the data has ${ids.length} tokens; a window of seqLen + 1 = ${seqLen + 1} needs more (or give a smaller seqLen)`);
-  const { lr, betas, eps, weightDecay, clip } = trainerOptions({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip }, what);
-  const trainer = model.trainer({ lr, betas, eps, weightDecay, clip });
+  const { lr, betas, eps, weightDecay, clip, dropout } = trainerOptions({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, dropout: o.dropout, seed }, what);
+  const trainer = model.trainer({ lr, betas, eps, weightDecay, clip, dropout, seed });
   const random = generator(seed);
   const windows = ids.length - seqLen; // window starts 0 .. n - seqLen - 1
   const batch = new Int32Array(batchSize * (seqLen + 1));

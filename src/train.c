@@ -34,7 +34,7 @@ struct mg_trainer {
 enum { NORM_BLOCK = 1 << 14 };
 
 mg_adamw_params mg_adamw_default_params(void) {
-    mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f};
+    mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f, 0.0f, 0};
     return p;
 }
 
@@ -47,6 +47,7 @@ static int check_params(const mg_adamw_params *p) {
         return mg_fail(MG_EINVAL, "weight_decay must be a number >= 0, got %g", p->weight_decay);
     if (!(p->clip >= 0) || !isfinite(p->clip))
         return mg_fail(MG_EINVAL, "clip must be a number >= 0 (0 = no clipping), got %g", p->clip);
+    if (!(p->dropout >= 0 && p->dropout < 1)) return mg_fail(MG_EINVAL, "dropout must be in [0, 1), got %g", p->dropout);
     return MG_OK;
 }
 
@@ -192,6 +193,29 @@ static void elementwise(mg_range_fn fn, const float *a, const float *b, float *o
     mg_pool_for(fn, &j, n, n * 3 * sizeof(float));
 }
 
+/* Dropout after layer l: out *= keep ? 1 / (1 - p) : 0, where element i is kept unless a uniform number drawn from
+ * (seed, step, l, i) alone is below p (so the backward pass draws the same mask again, and threads cannot change it). */
+typedef struct {
+    float *out;
+    uint64_t key;
+    float p, scale;
+} dropout_job;
+
+static void dropout_range(void *c, size_t i0, size_t i1) {
+    const dropout_job *j = c;
+    for (size_t i = i0; i < i1; i++) {
+        uint64_t s = j->key ^ ((uint64_t)i * 0xD6E8FEB86659FD93u);
+        j->out[i] = mg_rng_uniform(&s) < j->p ? 0.0f : j->out[i] * j->scale;
+    }
+}
+
+static void dropout(const mg_trainer *t, int l, float *x, size_t n) {
+    if (t->p.dropout <= 0) return;
+    uint64_t key = ((uint64_t)t->p.seed << 32 | (uint32_t)t->steps) * 0x9E3779B97F4A7C15u + (uint64_t)l * 0xBF58476D1CE4E5B9u;
+    dropout_job j = {x, key, t->p.dropout, 1.0f / (1.0f - t->p.dropout)};
+    mg_pool_for(dropout_range, &j, n, n * 2 * sizeof(float));
+}
+
 /* Rows [r0, r1) of the softmax cross-entropy: row_loss[r] = log sum exp(z) - z[target]; z becomes dL/dz =
  * (softmax(z) - onehot(target)) / N. */
 typedef struct {
@@ -252,6 +276,8 @@ static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         elementwise(gelu_range, t->z1[l], NULL, t->hid, NULL, (size_t)N * F);
         mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
         elementwise(add_range, t->x2[l], t->y, t->xin[l + 1], NULL, (size_t)N * D);
+        /* x' = dropout(x') */
+        dropout(t, l, t->xin[l + 1], (size_t)N * D);
     }
     /* logits = to_logits(norm(x)); loss = mean over rows of -log softmax(logits)[target];
      * dL/dlogits = (softmax - onehot(target)) / N */
@@ -283,6 +309,8 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
 
     for (int l = c->depth - 1; l >= 0; l--) {
         const mg_lm_layer *L = &m->layers[l];
+        /* x' = dropout(x'): the same mask again */
+        dropout(t, l, t->dx, ND);
         /* x' = ff(norm2(x2)) + x2 */
         mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
         elementwise(gelu_grad_range, t->z1[l], NULL, t->hid, t->dgelu, (size_t)N * F);

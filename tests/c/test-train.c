@@ -2,9 +2,9 @@
  * the step-0 gradient of every tensor to 1e-4 of its largest value, its global norm; then N clipped AdamW steps
  * from the same weights on the same batches give the reference's losses step by step (2e-4 relative) and its
  * final weights (5e-3 of the largest weight change: float32's own spread). Also on 2 threads and with the reference kernels, and
- * the errors of bad arguments. */
+ * the errors of bad arguments. Dropout (PyTorch cannot draw our masks) against central finite differences of the loss. */
 #include "check.h"
-#include "internal.h"
+#include "model.h"
 
 typedef struct {
     uint32_t batch, seq_len, steps, n_tensors;
@@ -71,7 +71,7 @@ static void check_case(const char *stem, int kernel) {
     mp.kernel = kernel;
     mg_model *m;
     CHECK(file && mg_model_load(file, size, &mp, &m) == MG_OK, "%s: %s", stem, mg_last_error());
-    mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5]};
+    mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5], 0.0f, 0};
     mg_trainer *t;
     CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
     CHECK(mg_model_n_tensors(m) == (int)f.n_tensors, "%s: %d tensors, the reference has %u", stem,
@@ -160,6 +160,64 @@ static void check_errors(void) {
     free(file);
 }
 
+/* With dropout, the gradient is the loss's: the masks of a step depend on (seed, steps, layer, element) only, so the
+ * loss at w +- h is the same function; central differences at each tensor's largest gradient agree within 3%. */
+static void check_dropout(void) {
+    size_t size;
+    unsigned char *file = read_file("tests/fixtures/lm/gru-d24-l3-conv3.safetensors", &size);
+    mg_model *m;
+    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
+    mg_adamw_params p = mg_adamw_default_params();
+    p.dropout = 0.3f, p.seed = 5;
+    mg_trainer *t;
+    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s", mg_last_error());
+    enum { B = 2, T = 12 };
+    int32_t tokens[B * (T + 1)];
+    for (int i = 0; i < B * (T + 1); i++) tokens[i] = (i * 37 + 11) % mg_model_config(m)->num_tokens;
+    float loss, again, other, plain;
+    CHECK(mg_trainer_gradients(t, tokens, B, T, &loss) == MG_OK, "%s", mg_last_error());
+    size_t n = (size_t)mg_model_config(m)->n_params;
+    float *g = malloc(n * sizeof *g);
+    memcpy(g, mg_trainer_grads(t), n * sizeof *g);
+    CHECK(mg_trainer_gradients(t, tokens, B, T, &again) == MG_OK && again == loss, "the same step draws the same masks");
+    p.seed = 6;
+    mg_trainer_set_params(t, &p);
+    CHECK(mg_trainer_gradients(t, tokens, B, T, &other) == MG_OK && other != loss, "another seed, other masks");
+    p.dropout = 0;
+    mg_trainer_set_params(t, &p);
+    CHECK(mg_trainer_gradients(t, tokens, B, T, &plain) == MG_OK && plain != loss, "dropout changes the loss");
+    p.dropout = 0.3f, p.seed = 5;
+    mg_trainer_set_params(t, &p);
+    int worst = 0;
+    for (int k = 0; k < mg_model_n_tensors(m); k++) {
+        uint64_t shape[3];
+        int ndim;
+        size_t off, count = 1, at;
+        mg_model_tensor(m, k, NULL, &ndim, shape, &off);
+        for (int d = 0; d < ndim; d++) count *= shape[d];
+        at = off; /* the tensor's largest |gradient| */
+        for (size_t i = off; i < off + count; i++) at = fabsf(g[i]) > fabsf(g[at]) ? i : at;
+        float w = m->params[at], h = 1e-2f, up, down;
+        m->params[at] = w + h, mg_model_params_changed(m);
+        mg_trainer_gradients(t, tokens, B, T, &up);
+        m->params[at] = w - h, mg_model_params_changed(m);
+        mg_trainer_gradients(t, tokens, B, T, &down);
+        m->params[at] = w, mg_model_params_changed(m);
+        double fd = ((double)up - down) / (2.0 * h);
+        if (fabs(fd - g[at]) > 0.03 * fabs(g[at]) + 1e-4) {
+            worst = 1;
+            fprintf(stderr, "dropout: tensor %d, parameter %zu: gradient %.6g, finite difference %.6g\n", k, at, g[at], fd);
+        }
+    }
+    CHECK(!worst, "dropout gradients equal the finite differences of the loss");
+    p.dropout = 1.0f;
+    CHECK(mg_trainer_set_params(t, &p) == MG_EINVAL && strstr(mg_last_error(), "dropout"), "dropout 1: %s", mg_last_error());
+    free(g);
+    mg_trainer_free(t);
+    mg_model_free(m);
+    free(file);
+}
+
 int main(void) {
     const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
@@ -171,5 +229,6 @@ int main(void) {
         mg_set_threads(1);
     }
     check_errors();
+    check_dropout();
     return check_report("test-train");
 }

@@ -96,6 +96,24 @@ test('train() is seeded: the same seed gives the same losses, another seed other
   assert.ok(mean(a.slice(-5)) < 0.5 * mean(a.slice(0, 5)), `losses ${a.slice(0, 5)} ... ${a.slice(-5)}`);
 });
 
+test('dropout: seeded masks through the API (same seed, same losses; none, other losses); a model trained with it still learns', async () => {
+  const text = 'Minimal recurrent networks learn in parallel. '.repeat(40);
+  const run = async (dropout, seed = 3) => {
+    const lm = await load(read('lm/gru-d24-l3-conv3.safetensors'), { threads: 2 });
+    const losses = [];
+    for await (const p of lm.train(text, { steps: 25, batchSize: 4, seqLen: 32, lr: 1e-2, dropout, seed })) losses.push(p.loss);
+    const bits = (await lm.evaluate(text)).bitsPerToken;
+    lm.dispose();
+    return { losses, bits };
+  };
+  const a = await run(0.2), b = await run(0.2), none = await run(0);
+  assert.deepEqual(a.losses, b.losses);
+  assert.notEqual(a.losses[0], none.losses[0], 'dropout changes the first loss');
+  const fresh = await load(read('lm/gru-d24-l3-conv3.safetensors'));
+  assert.ok(a.bits < 0.7 * (await fresh.evaluate(text)).bitsPerToken, `bits per token ${a.bits} after training with dropout`);
+  fresh.dispose();
+});
+
 test('an abort ends train() quietly and the model keeps what it learned', async () => {
   const lm = await load(read('lm/gru-d32-l2.safetensors'));
   const text = 'abcabcabd '.repeat(50);
@@ -118,6 +136,8 @@ test('bad options and inputs are refused by name', async () => {
   await refuse(() => lm.trainer({ lr: -1 }), 'MG_EINVAL', /lr must be a number > 0, got -1/);
   await refuse(() => lm.trainer({ betas: [0.9, 1] }), 'MG_EINVAL', /betas\[1\] must be a number in \[0, 1\)/);
   await refuse(() => lm.trainer({ clip: NaN }), 'MG_EINVAL', /clip/);
+  await refuse(() => lm.trainer({ dropout: 1 }), 'MG_EINVAL', /dropout must be a number in \[0, 1\) \(0 = none\), got 1/);
+  await refuse(() => lm.trainer({ seed: -1 }), 'MG_EINVAL', /seed must be an integer in \[0, 4294967295\], got -1/);
   await refuse(() => it('some text', {}), 'MG_EINVAL', /give steps or seconds/);
   await refuse(() => it('short', { steps: 1, seqLen: 16 }), 'MG_EINVAL', /has 5 tokens; a window of seqLen \+ 1 = 17/);
   await refuse(() => it([1, 2, 300, 4], { steps: 1, seqLen: 2 }), 'MG_ERANGE', /token 300 at position 2/);
