@@ -4,8 +4,9 @@ const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 /** Inference: tokens/s of a forward over `prefill` tokens and of `steps` teacher-forced steps after a
  * `prompt`-token forward (medians of `runs`), after a warm-up like the peers' (a forward and 64 steps, so that the
- * engine has tiered the step's code up). Tokens: t[i] = (i * 7919) % V. Returns { prefillTokensPerSecond,
- * stepTokensPerSecond, check: { promptLogits, stepLogits } } (the logits for the cross-engine check). */
+ * engine has tiered the step's code up), and of `steps` tokens generated after the prompt. Tokens: t[i] =
+ * (i * 7919) % V. Returns { prefillTokensPerSecond, stepTokensPerSecond, generateTokensPerSecond, check: {
+ * promptLogits, stepLogits } } (the logits for the cross-engine check). */
 export async function inferenceBench(lm, { prefill = 4096, prompt = 64, steps = 256, runs = 3 } = {}) {
   const V = lm.config.numTokens;
   const tokens = Int32Array.from({ length: Math.max(prefill, prompt + steps) }, (_, i) => (i * 7919) % V);
@@ -25,8 +26,18 @@ export async function inferenceBench(lm, { prefill = 4096, prompt = 64, steps = 
     for (let i = 0; i < steps; i++) stepLogits = await lm.step(tokens[prompt + i], { state: s });
     stepTps.push(steps / ((performance.now() - t0) / 1000));
   }
+  // generation, as users run it (in a page the loop stays in the engine's worker; step above crosses to it and
+  // back for every token): `steps` tokens sampled after the prompt, counted by the state
+  const generateTps = [];
+  for (let r = 0; r < runs; r++) {
+    s.reset();
+    await lm.forward(tokens.subarray(0, prompt), { state: s });
+    const before = s.tokens, t0 = performance.now();
+    for await (const _ of lm.generate('', { state: s, maxTokens: steps, seed: r + 1, temperature: 1 })) { /* pieces */ }
+    generateTps.push((s.tokens - before) / ((performance.now() - t0) / 1000));
+  }
   s.dispose();
-  return { prefillTokensPerSecond: median(prefillTps), stepTokensPerSecond: median(stepTps),
+  return { prefillTokensPerSecond: median(prefillTps), stepTokensPerSecond: median(stepTps), generateTokensPerSecond: median(generateTps),
     check: { promptLogits: Array.from(promptLogits), stepLogits: Array.from(stepLogits) } };
 }
 

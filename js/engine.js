@@ -17,13 +17,14 @@ export class Engine {
   #memory;
 
   /** @internal runtime.js makes engines: `mod` is the Emscripten module, `memory` its WebAssembly.Memory */
-  constructor(mod, memory, threads) {
+  constructor(mod, memory, threads, relaxedSimd = false) {
     this.#mod = mod;
     this.#memory = memory;
     this.#check(mod._mgw_set_threads(threads), 'starting the thread pool');
     /** The thread count this build runs on, and whether its kernels are SIMD. */
     this.threads = threads;
     this.simd = mod._mgw_has_simd() === 1;
+    this.relaxedSimd = relaxedSimd;
     /** The engine's limits for options: { penaltyWindow, forwardBlock }. */
     this.limits = Object.freeze(this.#json(mod._mgw_limits()));
   }

@@ -12,6 +12,8 @@ export class MingruError extends Error {
 export interface Backend {
   readonly threads: number;
   readonly simd: boolean;
+  /** the relaxed-SIMD build runs (see LoadOptions.relaxedSimd) */
+  readonly relaxedSimd: boolean;
 }
 
 export type Threads = 'auto' | number;
@@ -241,6 +243,9 @@ export interface LoadOptions {
    * other sources and where there is no Cache API (Node, pages that are not a secure context). Default false. */
   cache?: boolean;
   kernel?: Kernel;
+  /** take the relaxed-SIMD build (an 8-bit dot product for Q8 weights) where the engine runs it correctly (a
+   * known-answer probe: Chrome/Edge 114+, Firefox 146+); false forces the plain SIMD build. Default true. */
+  relaxedSimd?: boolean;
 }
 
 /** A model from a .safetensors file made by tools/convert.py: a path (Node), URL, bytes, Response or Blob. */

@@ -31,7 +31,7 @@ class Layer {
     this.dim = dim;
     this.expansionFactor = expansionFactor;
     this.dimInner = dimInner;
-    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd });
+    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd, relaxedSimd: engine.relaxedSimd });
   }
 
   static async _create(cell, options, weightName) {

@@ -134,7 +134,7 @@ export class Model {
     /** A hash of the file's bytes (hex); saved states carry it. */
     this.identity = identity;
     /** Which build runs the model: { threads, simd }. */
-    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd });
+    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd, relaxedSimd: engine.relaxedSimd });
   }
 
   /** @internal */
@@ -383,10 +383,12 @@ export async function create(options = {}) {
  * Loads a model from a .safetensors file made by tools/convert.py.
  * @param source a file path (Node), URL or URL string, ArrayBuffer/Uint8Array, Response or Blob
  * @param options { threads: 'auto' | number, onProgress({loaded, total}), signal, fetchOptions, cache,
- *   kernel: 'auto'|'reference'|'simd' }. threads 'auto' (the default) takes the threaded build where
+ *   kernel: 'auto'|'reference'|'simd', relaxedSimd }. threads 'auto' (the default) takes the threaded build where
  *   SharedArrayBuffer is usable (always in Node), with one thread per core up to 8; 1 takes the
  *   single-thread build; more than 1 where threads cannot be had throws MG_ETHREADS. fetchOptions are
  *   fetch()'s (headers for private hosting); cache: true keeps a downloaded file in the Cache API (source.js).
+ *   relaxedSimd (default true) takes the relaxed-SIMD build where the engine runs it correctly; false forces the
+ *   plain one. backend.relaxedSimd says which runs.
  */
 export async function load(source, options = {}) {
   const o = options ?? {};
@@ -398,8 +400,9 @@ export async function load(source, options = {}) {
   }
   const kernel = o.kernel ?? 'auto';
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `load: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
+  if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== 'boolean') fail('MG_EINVAL', `load: relaxedSimd must be true or false, got ${o.relaxedSimd}`);
   const threads = await resolveThreads(o.threads, 'load');
-  const [engine, bytes] = await Promise.all([getEngine(threads), readSource(source, o)]);
+  const [engine, bytes] = await Promise.all([getEngine(threads, o.relaxedSimd ?? true), readSource(source, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
   // The file is copied into the engine's memory (F32 and I8 weights are used there in place; F16/BF16 ones are
   // converted to F32 copies), which wasm32 caps at 2 GB: see docs/robustness.md for the largest loadable model.

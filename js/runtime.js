@@ -61,6 +61,58 @@ const SHIPPED = {
     wasm: () => new URL('../dist/node/mingru-threads.wasm', import.meta.url),
   },
 };
+// The relaxed-SIMD builds (the same C, with the int8 kernel on i32x4.relaxed_dot_i8x16_i7x16_add_s), taken only
+// where relaxedSimdWorks() says the engine runs that instruction correctly.
+const RELAXED = {
+  single: {
+    glue: () => import('../dist/mingru-relaxed.js'),
+    wasm: () => new URL('../dist/mingru-relaxed.wasm', import.meta.url),
+  },
+  threads: {
+    glue: () => import('../dist/mingru-threads-relaxed.js'),
+    wasm: () => new URL('../dist/mingru-threads-relaxed.wasm', import.meta.url),
+    script: () => new URL('../dist/mingru-threads-relaxed.js', import.meta.url),
+    worker: () => new URL('../dist/mingru-threads-relaxed.worker.js', import.meta.url),
+  },
+  threadsNode: {
+    glue: () => nodeGlue((require) => require('../dist/node/mingru-threads-relaxed.js')),
+    wasm: () => new URL('../dist/node/mingru-threads-relaxed.wasm', import.meta.url),
+  },
+};
+
+/* A known-answer test of relaxed SIMD: a module whose one function returns lane 0 of
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c) for the constant vectors below. Validation alone is not enough:
+ * Node 20 behind --experimental-wasm-relaxed-simd validates it, but its baseline compiler drops the accumulator. */
+const PROBE_A = [-128, 127, -3, 4, 5, -6, 7, -8, 9, -10, 11, -12, 13, -14, 15, -16]; // int8
+const PROBE_B = [127, 127, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]; // 7 bits
+const PROBE_C = [1000003, 2, 3, 4]; // int32
+const v128 = (bytes) => [0xfd, 0x0c, ...bytes];
+const i32x4 = (xs) => xs.flatMap((x) => [x & 255, (x >> 8) & 255, (x >> 16) & 255, (x >>> 24) & 255]);
+const PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // wasm 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+  0x03, 0x02, 0x01, 0x00, // function 0 of that type
+  0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export "f"
+  0x0a, 0x40, 0x01, 0x3e, 0x00, // code: one body of 62 bytes, no locals
+  ...v128(PROBE_A.map((x) => x & 255)), ...v128(PROBE_B), ...v128(i32x4(PROBE_C)),
+  0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s
+  0xfd, 0x1b, 0x00, // i32x4.extract_lane 0
+  0x0b,
+]);
+let relaxed;
+
+/** Whether this engine has relaxed SIMD and computes its 8-bit dot product right (probed once). */
+export function relaxedSimdWorks() {
+  if (relaxed === undefined) {
+    const want = PROBE_C[0] + PROBE_A.slice(0, 4).reduce((s, a, i) => s + a * PROBE_B[i], 0);
+    try {
+      relaxed = WebAssembly.validate(PROBE) && new WebAssembly.Instance(new WebAssembly.Module(PROBE)).exports.f() === want;
+    } catch {
+      relaxed = false;
+    }
+  }
+  return relaxed;
+}
 
 // Tests only, in Node: MINGRU_TEST_BUILD=safe takes the checked builds of dist-safe/ instead: the same C with
 // Emscripten's -sASSERTIONS=2 -sSAFE_HEAP=1 (scripts/test-safe.mjs builds them and runs tests on them). Their
@@ -118,8 +170,9 @@ import(${JSON.stringify(url.href)}).then(
   return URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
 }
 
-async function instantiate(threads) {
-  const build = threads === 1 ? BUILDS.single : isNode ? BUILDS.threadsNode : BUILDS.threads;
+async function instantiate(threads, useRelaxed) {
+  const builds = useRelaxed ? RELAXED : BUILDS;
+  const build = threads === 1 ? builds.single : isNode ? builds.threadsNode : builds.threads;
   const url = build.wasm();
   let bytes;
   try {
@@ -159,18 +212,21 @@ async function instantiate(threads) {
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }
-  return new Engine(await createMingruModule(options), memory, threads);
+  return new Engine(await createMingruModule(options), memory, threads, useRelaxed);
 }
 
 const engines = new Map();
 
-/** The engine for a thread count (1 = the single-thread build), loaded once and shared. */
-export function getEngine(threads = 1) {
-  if (!engines.has(threads)) {
-    engines.set(threads, instantiate(threads).catch((e) => {
-      engines.delete(threads);
+/** The engine for a thread count (1 = the single-thread build), loaded once and shared: a relaxed-SIMD build
+ * where the engine passes the probe, unless relaxedSimd is false (the checked builds have no relaxed form). */
+export function getEngine(threads = 1, relaxedSimd = true) {
+  const useRelaxed = relaxedSimd && BUILDS === SHIPPED && relaxedSimdWorks();
+  const key = `${threads}${useRelaxed ? 'r' : ''}`;
+  if (!engines.has(key)) {
+    engines.set(key, instantiate(threads, useRelaxed).catch((e) => {
+      engines.delete(key);
       throw e;
     }));
   }
-  return engines.get(threads);
+  return engines.get(key);
 }

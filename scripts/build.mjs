@@ -8,7 +8,8 @@
 //   node scripts/build.mjs --if-missing   only build the WebAssembly if dist/ lacks it (npm start, npm run bench)
 //   node scripts/build.mjs --safe     the checked builds (-sASSERTIONS=2 -sSAFE_HEAP=1) into dist-safe/, for the tests
 // CMake rebuilds only what changed, so running this again is cheap. The build is reproducible: the same sources
-// and the same Emscripten (Debian's 3.1.6) give the same bytes in any directory.
+// and the same Emscripten (Debian's 3.1.6) give the same bytes in any directory. The relaxed-SIMD builds also need
+// Debian's clang-19 (for src/matmul.c) and npm's binaryen (a dev dependency: its wasm-opt knows the new opcodes).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -19,11 +20,18 @@ const args = new Set(process.argv.slice(2));
 const env = { ...process.env };
 // Debian's Emscripten runs its JS optimizer under Node and needs Debian's acorn from /usr/share/nodejs.
 if (!env.NODE_PATH && existsSync('/usr/share/nodejs')) env.NODE_PATH = '/usr/share/nodejs';
+// npm scripts put node_modules/.bin first on the PATH, and with it npm's binaryen (a dev dependency): the plain
+// builds must get Debian's, which emcc 3.1.6 was made with (the relaxed ones get npm's on purpose, below)
+env.PATH = (env.PATH ?? '').split(':').filter((dir) => !dir.endsWith('node_modules/.bin')).join(':');
 
 /** What the WebAssembly build writes into its output directory (dist/): the files git keeps. */
 export const DIST_FILES = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'mingru-threads.worker.js', 'mingru-threads.wasm',
-  'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json'];
+  'node/mingru-threads.js', 'node/mingru-threads.worker.js', 'node/mingru-threads.wasm', 'node/package.json',
+  'mingru-relaxed.js', 'mingru-relaxed.wasm', 'mingru-threads-relaxed.js', 'mingru-threads-relaxed.worker.js',
+  'mingru-threads-relaxed.wasm', 'node/mingru-threads-relaxed.js', 'node/mingru-threads-relaxed.worker.js',
+  'node/mingru-threads-relaxed.wasm'];
 const DIST_TARGETS = ['mingru', 'mingru-threads', 'mingru-threads-node'];
+const RELAXED_TARGETS = ['mingru-relaxed', 'mingru-threads-relaxed', 'mingru-threads-relaxed-node'];
 
 function run(cmd, cmdArgs) {
   console.error(`> ${cmd} ${cmdArgs.join(' ')}`);
@@ -36,13 +44,26 @@ function run(cmd, cmdArgs) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-/** Configures (through emcmake for the WebAssembly) and builds one CMake tree; no `targets` builds them all. */
-function cmake(dir, { wasm = true, defs = [], targets = [] }) {
-  const configure = ['cmake', '-S', '.', '-B', dir, ...defs];
+/** Configures (through emcmake for the WebAssembly) and builds one CMake tree; no `targets` builds them all.
+ * relaxed: the relaxed-SIMD builds (CMakeLists.txt, MINGRU_RELAXED), linked with npm's binaryen. */
+function cmake(dir, { wasm = true, defs = [], targets = [], relaxed = false }) {
+  const configure = ['cmake', '-S', '.', '-B', dir, ...defs, ...(relaxed ? ['-DMINGRU_RELAXED=ON'] : [])];
+  const saved = env.PATH;
+  if (relaxed) {
+    // Debian's emcc runs wasm-opt from the PATH: npm's binaryen 132, through scripts/binaryen/wasm-opt (its own 108
+    // reads the relaxed opcodes by their pre-standard numbers and writes a broken module)
+    const bin = `${root}scripts/binaryen`;
+    if (!existsSync(`${root}node_modules/binaryen/bin/wasm-opt`)) {
+      console.error('The relaxed-SIMD builds need the binaryen dev dependency: run npm ci (or npm test, which does).');
+      process.exit(1);
+    }
+    env.PATH = `${bin}:${env.PATH}`;
+  }
   if (wasm) run('emcmake', configure);
   else run(configure[0], configure.slice(1));
   const jobs = String(Math.max(1, Math.min(4, availableParallelism())));
   run('cmake', ['--build', dir, '-j', jobs, ...(targets.length ? ['--target', ...targets] : [])]);
+  env.PATH = saved;
 }
 
 /** The files of dist/ that differ from `fresh`'s (or are missing from either), and files dist/ has beyond them. */
@@ -71,6 +92,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else if (args.has('--check')) {
     const fresh = `${root}/build/dist-check/dist`;
     cmake('build/dist-check', { defs: [release, `-DMINGRU_DIST_DIR=${fresh}`] });
+    cmake('build/dist-check-relaxed', { defs: [release, `-DMINGRU_DIST_DIR=${fresh}`], relaxed: true });
     const problems = compare(fresh);
     if (problems.length) {
       console.error(`dist/ is not what the sources build:\n  ${problems.join('\n  ')}\n` +
@@ -81,5 +103,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     if (args.has('--if-missing') && DIST_FILES.every((f) => existsSync(`${root}/dist/${f}`))) process.exit(0);
     cmake('build/wasm', { defs: [release], targets: DIST_TARGETS });
+    cmake('build/wasm-relaxed', { defs: [release], targets: RELAXED_TARGETS, relaxed: true });
   }
 }

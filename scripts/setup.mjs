@@ -18,6 +18,8 @@ const NEEDS = [
   ['cmake', 'the build', () => has('cmake')],
   ['gcc', 'the native C tests (ASan, UBSan)', () => has('cc')],
   ['clang', 'the fuzzers (libFuzzer)', () => has('clang')],
+  ['clang-19', 'the relaxed-SIMD builds (src/matmul.c: LLVM 14 emits pre-standard relaxed opcodes)', () => has('clang-19')],
+  ['lld-19', "clang-19's wasm linker", () => has('wasm-ld-19')],
   ['libclang-rt-14-dev', "libFuzzer's runtime", hasFuzzerRuntime],
   ['python3-torch', 'the PyTorch reference (tools/reference.py, tools/convert.py), at /usr/bin/python3',
     () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0],
@@ -61,7 +63,7 @@ if (missing.length) {
 }
 
 // The dev dependencies (playwright-core drives chromium, typescript checks the types)
-const devDependencies = ['playwright-core', 'typescript'];
+const devDependencies = ['binaryen', 'playwright-core', 'typescript'];
 if (!devDependencies.every((d) => existsSync(`${root}/node_modules/${d}/package.json`))) {
   console.error(`installing the dev dependencies (${devDependencies.join(', ')}) with npm ci`);
   const npm = process.env.npm_execpath;

@@ -43,20 +43,25 @@ void mg_split(int n, int ith, int nth, int align, int *i0, int *i1);
 
 /* matmul.c: C[m, n] = sum_k A[m*lda + k] * W[n*K + k]   for m < M, n < N (so C = A W^T, W row-major
  * [N, K] as PyTorch stores nn.Linear weights); C has row stride ldc. The q8 form has int8 W and
- * C[m, n] = scale[n] * sum_k A[m, k] W[n, k]. */
+ * C[m, n] = scale[n] * sum_k A[m, k] W[n, k]; rowsum[n] = sum_k W[n, k] (kernels that offset the activations
+ * take it back with it). */
 typedef void (*mg_matmul_fn)(int M, int N, int K, const float *A, int lda, const float *W, float *C,
                              int ldc);
 typedef void (*mg_matmul_q8_fn)(int M, int N, int K, const float *A, int lda, const int8_t *W,
-                                const float *scale, float *C, int ldc);
+                                const float *scale, const int32_t *rowsum, float *C, int ldc);
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
-                            float *C, int ldc);
+                            const int32_t *rowsum, float *C, int ldc);
+/* The vector q8 kernel rounds each row of A to integer steps of max|row| / mg_q8_steps: 32767 (int16) in the
+ * plain builds, 63 (7 bits) in the relaxed-SIMD builds, whose i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8
+ * weights by 16 7-bit activations at once. */
+extern const int mg_q8_steps;
 /* The vector kernels (matmul.c): vector extensions over wasm SIMD, SSE/AVX or NEON. */
 #if defined(__wasm_simd128__) || defined(__SSE2__) || defined(__ARM_NEON)
 #define MG_VECTOR 1
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
-void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
-                       int ldc);
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                       const int32_t *rowsum, float *C, int ldc);
 /* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);
@@ -86,6 +91,7 @@ typedef struct {
     const float *f32;   /* (rows, cols), NULL when quantized */
     const int8_t *q8;   /* (rows, cols) */
     const float *scale; /* (rows) */
+    const int32_t *rowsum; /* (rows) the sum of each int8 row */
     int rows, cols;
     int packed;         /* f32 is laid out by mg_pack_f32 (models pack at load for kernels that can) */
 } mg_matrix;

@@ -18,7 +18,8 @@ void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const flo
 }
 
 void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
-                            float *C, int ldc) {
+                            const int32_t *rowsum, float *C, int ldc) {
+    (void)rowsum;
     for (int m = 0; m < M; m++) {
         const float *x = A + (size_t)m * lda;
         for (int n = 0; n < N; n++) {
@@ -181,7 +182,96 @@ void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float 
  * |w| <= 128 a 32-bit sum of at most KB products stays below 2^31. A row with a NaN or infinity goes
  * through the float reference kernel, so those still propagate as they would. */
 enum { KB = 256, MB = 8 }; /* columns per block, rows of A quantized at a time */
+#ifdef __wasm_relaxed_simd__
+#define MG_Q8_STEPS 63
+#else
+#define MG_Q8_STEPS 32767
+#endif
+const int mg_q8_steps = MG_Q8_STEPS;
 
+#ifdef __wasm_relaxed_simd__
+#include <wasm_simd128.h>
+
+/* ---- int8 weights, relaxed SIMD (the relaxed builds: src/matmul.c compiled by clang >= 19, see CMakeLists.txt).
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8 weights by 16 activations of 7 bits and adds the products
+ * four at a time to an int32 accumulator: twice the int16 path's products per instruction. Its 7-bit operand is
+ * read alike by every engine only while its top bit is clear, so each row of A is rounded to integer steps of
+ * max|row| / 63 (in [-63, 63]) and stored as x + 64 (in [1, 127]); the 64 x sum(w) that adds to each dot product
+ * is taken back with the weights' row sums (made at load). Sums stay in int32 over a whole row: each lane adds at
+ * most 4 x 128 x 127 per 16 columns, so rows up to 16M columns cannot overflow. */
+enum { K7 = 8192, R7 = 4 }; /* the longest row done this way (longer ones by the reference), rows of A at a time */
+
+/* x + 64 for x = rint(row / step), step = max|row| / 63; returns the step, NaN for a row with a NaN or an
+ * infinity (the reference kernel then does the row), 1 for an all-zero row. */
+static float q7_row(const float *x, int K, uint8_t *xq) {
+    float amax = 0;
+    int nan = 0;
+    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
+    if (nan || !(amax <= 3.4e38f)) return NAN;
+    float step = amax / (float)MG_Q8_STEPS;
+    step = step >= 1e-30f ? step : 1.0f;
+    float inv = 1.0f / step;
+    for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)__builtin_rintf(x[k] * inv) + 64);
+    return step;
+}
+
+/* The four int32 sums x . w[j][0..n) (x holding the offset activations); the tail past the last whole 16 in C. */
+static inline void dot7_x4(const uint8_t *x, const int8_t *const w[4], int n, int32_t out[4]) {
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        v128_t xv = wasm_v128_load(x + k);
+        s0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[0] + k), xv, s0);
+        s1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[1] + k), xv, s1);
+        s2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[2] + k), xv, s2);
+        s3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[3] + k), xv, s3);
+    }
+    v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 1, 4, 5), wasm_i32x4_shuffle(s0, s1, 2, 3, 6, 7));
+    v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 1, 4, 5), wasm_i32x4_shuffle(s2, s3, 2, 3, 6, 7));
+    wasm_v128_store(out, wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7)));
+    for (; k < n; k++)
+        for (int j = 0; j < 4; j++) out[j] += (int32_t)x[k] * w[j][k];
+}
+
+/* R7 rows of A at a time, each quantized whole; then each group of four weight rows (a few KB, in L1) meets all
+ * of them, so a step (M = 1) reads every weight row once, start to end. */
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                       const int32_t *rowsum, float *C, int ldc) {
+    if (K > K7) {
+        mg_matmul_q8_reference(M, N, K, A, lda, W, scale, rowsum, C, ldc);
+        return;
+    }
+    uint8_t xq[R7][K7] __attribute__((aligned(16)));
+    float sx[R7];
+    for (int m0 = 0; m0 < M; m0 += R7) {
+        int mr = M - m0 < R7 ? M - m0 : R7;
+        for (int i = 0; i < mr; i++) sx[i] = q7_row(A + (size_t)(m0 + i) * lda, K, xq[i]);
+        int n = 0;
+        for (; n + 4 <= N; n += 4) {
+            const int8_t *const w[4] = {W + (size_t)n * K, W + (size_t)(n + 1) * K, W + (size_t)(n + 2) * K,
+                                        W + (size_t)(n + 3) * K};
+            for (int i = 0; i < mr; i++) {
+                int32_t s[4];
+                dot7_x4(xq[i], w, K, s);
+                float *c = C + (size_t)(m0 + i) * ldc + n;
+                for (int j = 0; j < 4; j++) c[j] = (float)(s[j] - 64 * rowsum[n + j]) * sx[i] * scale[n + j];
+            }
+        }
+        for (; n < N; n++) {
+            const int8_t *w = W + (size_t)n * K;
+            for (int i = 0; i < mr; i++) {
+                int32_t s = 0;
+                for (int k = 0; k < K; k++) s += (int32_t)xq[i][k] * w[k];
+                C[(size_t)(m0 + i) * ldc + n] = (float)(s - 64 * rowsum[n]) * sx[i] * scale[n];
+            }
+        }
+        for (int i = 0; i < mr; i++)
+            if (isnan(sx[i])) mg_matmul_q8_reference(1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, NULL,
+                                                      C + (size_t)(m0 + i) * ldc, ldc);
+    }
+}
+
+#else /* the int16 path of the plain builds */
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
 
@@ -225,7 +315,7 @@ static float q8_row_step(const float *x, int K) {
     float amax = 0;
     int nan = 0;
     for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
-    float step = amax / 32767.0f;
+    float step = amax / (float)MG_Q8_STEPS;
     return nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
 }
 
@@ -237,7 +327,7 @@ static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float
     int16_t xq[KSTEP] __attribute__((aligned(16)));
     float sx = q8_row_step(x, K);
     if (isnan(sx)) {
-        mg_matmul_q8_reference(1, N, K, x, K, W, scale, c, N);
+        mg_matmul_q8_reference(1, N, K, x, K, W, scale, NULL, c, N);
         return;
     }
     float inv = 1.0f / sx;
@@ -266,8 +356,9 @@ static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float
     }
 }
 
-void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale, float *C,
-                       int ldc) {
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                       const int32_t *rowsum, float *C, int ldc) {
+    (void)rowsum;
     if (M == 1 && K <= KSTEP) {
         q8_matvec(N, K, A, W, scale, C);
         return;
@@ -310,12 +401,13 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
         for (int i = 0; i < mb; i++) {
             float *c = C + (size_t)(m0 + i) * ldc;
             if (isnan(sx[i]))
-                mg_matmul_q8_reference(1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, c, ldc);
+                mg_matmul_q8_reference(1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, NULL, c, ldc);
             else
                 for (int n = 0; n < N; n++) c[n] *= sx[i] * scale[n];
         }
     }
 }
+#endif /* __wasm_relaxed_simd__ */
 #endif
 
 int mg_has_simd(void) {

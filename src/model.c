@@ -179,6 +179,14 @@ static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, m
     if (s->dtype != MG_DT_F32) return mg_fail(MG_EBADFILE, "tensor %s must be F32", scale_name);
     if ((st = vector(m, scale_name, (uint64_t)rows, &w->scale))) return st;
     w->q8 = (const int8_t *)(m->st.data + t->begin);
+    int32_t *rowsum = own(m, (size_t)rows * sizeof *rowsum);
+    if (!rowsum) return mg_fail(MG_ENOMEM, "out of memory for the row sums of %s", name);
+    for (int r = 0; r < rows; r++) {
+        int32_t sum = 0;
+        for (int c = 0; c < cols; c++) sum += w->q8[(size_t)r * cols + c];
+        rowsum[r] = sum;
+    }
+    w->rowsum = rowsum;
     m->cfg.quantized = 1;
     return MG_OK;
 }

@@ -1,8 +1,8 @@
 /* Every compiled matmul kernel (F32 and int8-with-row-scales) equals a double-precision C = A W^T on
  * awkward sizes (tails in M, N, K; more rows and columns than the q8 kernel's blocks) and row strides wider
  * than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. The vector
- * q8 kernel rounds each row of A to int16 steps of max|row| / 32767 first, so it may also be off by half
- * a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
+ * q8 kernel rounds each row of A to steps of max|row| / mg_q8_steps first (int16; 7 bits in the relaxed-SIMD
+ * builds), so it may also be off by half a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
  * their own q8 path up to K = 8192, checked on both sides of that. */
 #include "check.h"
 #include "internal.h"
@@ -21,6 +21,9 @@ int main(void) {
         fill_uniform(W, (size_t)N * K, -1, 1);
         fill_uniform(scale, N, 0.01f, 0.1f);
         for (int i = 0; i < N * K; i++) Q[i] = (int8_t)(W[i] * 127.0f);
+        Q[0] = -128; /* the full int8 range */
+        int32_t *rowsum = calloc(N, sizeof *rowsum);
+        for (int i = 0; i < N * K; i++) rowsum[i / K] += Q[i];
         if (M > 2) {
             for (int j = 0; j < K; j++) A[lda + j] = 0; /* row 1: zeros */
             A[2 * lda + K / 2] = NAN;                   /* row 2: one NaN */
@@ -38,7 +41,7 @@ int main(void) {
                 if (form == 2 && !k.packed) continue;
                 for (int i = 0; i < M * ldc; i++) C[i] = -12345.0f; /* padding must stay untouched */
                 if (form == 0) k.f32(M, N, K, A, lda, W, C, ldc);
-                if (form == 1) k.q8(M, N, K, A, lda, Q, scale, C, ldc);
+                if (form == 1) k.q8(M, N, K, A, lda, Q, scale, rowsum, C, ldc);
 #ifdef MG_VECTOR
                 if (form == 2) {
                     mg_pack_f32(W, N, K, P);
@@ -59,7 +62,7 @@ int main(void) {
                             amax = fmax(amax, fabs(A[m * lda + j]));
                             wsum += fabs(w);
                         }
-                        double rounding = q8 && choices[ki] != MG_KERNEL_REFERENCE ? 0.5 * amax / 32767 * wsum : 0;
+                        double rounding = q8 && choices[ki] != MG_KERNEL_REFERENCE ? 0.5 * amax / mg_q8_steps * wsum : 0;
                         if (isnan(want))
                             CHECK(isnan(C[m * ldc + n]), "kernel %d form %d: NaN lost at (%d,%d)", choices[ki], form, m, n);
                         else
@@ -71,7 +74,26 @@ int main(void) {
                 }
             }
         }
-        free(A), free(W), free(scale), free(C), free(Q), free(P);
+        /* activations that are whole quantization steps (k / mg_q8_steps of a row whose largest is 1): the vector
+         * q8 kernel rounds nothing, so it must give the exact product (to float rounding), offsets and all */
+        mg_kernels k;
+        if (mg_kernels_select(MG_KERNEL_SIMD, &k)) {
+            for (int m = 0; m < M; m++)
+                for (int j = 0; j < K; j++)
+                    A[m * lda + j] = j == 0 ? 1.0f : (float)((m * 7 + j * 13) % (2 * mg_q8_steps + 1) - mg_q8_steps) / mg_q8_steps;
+            k.q8(M, N, K, A, lda, Q, scale, rowsum, C, ldc);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double want = 0, mag = 0;
+                    for (int j = 0; j < K; j++) {
+                        double p = (double)A[m * lda + j] * Q[n * K + j] * scale[n];
+                        want += p, mag += fabs(p);
+                    }
+                    CHECK(fabs(C[m * ldc + n] - want) <= 1e-5 * (mag + 1e-3), "q8 on whole steps %dx%dx%d at (%d,%d): %g vs %g",
+                          M, N, K, m, n, C[m * ldc + n], want);
+                }
+        }
+        free(A), free(W), free(scale), free(C), free(Q), free(P), free(rowsum);
     }
     return check_report("test-matmul");
 }
