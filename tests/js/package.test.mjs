@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../../js/index.js';
 import { readmeExample, shellCommands } from '../helpers/readme-examples.mjs';
+import { expectedText } from '../helpers/expected-text.mjs';
 import { sendFile, serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
@@ -29,7 +29,6 @@ const skipTorch = !hasTorch && !process.env.CI && `no torch and numpy for ${PYTH
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(root, 'models', 'kjv.q8.safetensors');
 const VITE = 'vite@8.3.8';
-const SAMPLING = { maxTokens: 100, temperature: 0.8, topK: 40, seed: 1 }; // the README examples'
 
 // npm without the settings of the npm that may be running these tests (npm test exports npm_config_* and
 // npm_package_*, which would point a child npm at this repository), with its cache in node_modules/.cache
@@ -59,14 +58,6 @@ function project(name) {
   run('npm', ['init', '-y'], dir);
   run('npm', ['pkg', 'set', 'type=module'], dir);
   return dir;
-}
-
-async function expectedText(prompt, threads) {
-  const lm = await load(MODEL, { threads });
-  let text = '';
-  for await (const piece of lm.generate(prompt, SAMPLING)) text += piece;
-  lm.dispose();
-  return text;
 }
 
 let work, tarball, packed, viteApp;
@@ -160,7 +151,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   assert.doesNotMatch(log, /externalized for browser compatibility|warning|error/i, log);
   const dist = join(dir, 'dist');
   const assets = readdirSync(join(dist, 'assets'));
-  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `the two browser builds' wasm: ${assets}`);
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 4, `the two browser builds' wasm, plain and relaxed: ${assets}`);
   for (const f of assets) assert.ok(!readFileSync(join(dist, 'assets', f), 'latin1').includes(root), `${f} names ${root}`);
 
   const browser = await launch();
@@ -204,7 +195,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
         assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true, relaxedSimd: true }); // Chromium: the relaxed build
         if (isolation) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
         assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
-        assert.equal(runs[0].text, await expectedText('And God said', runs[0].backend.threads), 'the engine\'s text for that seed');
+        assert.equal(runs[0].text, await expectedText('And God said', { threads: runs[0].backend.threads, relaxed: runs[0].backend.relaxedSimd }), 'the engine\'s text for that seed');
         assert.equal(runs[1].text, runs[0].text);
         assert.equal(requests.get('/kjv.q8.safetensors'), 1, 'the reload took the model from the Cache API');
         assert.deepEqual(problems, []);
@@ -254,7 +245,7 @@ test("Vite's dev server serves the same project, threaded with the README's vite
     const r = await page.evaluate(() => window.mingruResult);
     console.log(`vite dev: ${((performance.now() - t0) / 1000).toFixed(1)} s, backend ${JSON.stringify(r.backend)}`);
     assert.ok(r.backend.threads > 1, JSON.stringify(r.backend));
-    assert.equal(r.text, await expectedText('And God said', r.backend.threads));
+    assert.equal(r.text, await expectedText('And God said', { threads: r.backend.threads, relaxed: r.backend.relaxedSimd }));
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
