@@ -46,7 +46,7 @@ for (const p of parts) if (!['inference', 'train'].includes(p)) throw new Error(
 const browser = !opt['no-browser'];
 const log = (s) => process.stderr.write(`${s}\n`);
 const PYTHON = '/usr/bin/python3';
-const TOL = 1e-3;
+const TOL = 1e-3, RELAXED_TOL = 0.5;
 mkdirSync(work, { recursive: true });
 
 // ---------------------------------------------------------------- models
@@ -185,7 +185,9 @@ for (const r of trainRows) {
 for (const r of rows) {
   const ref = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === r.dtype && x.threads === 1);
   r.maxLogitDiff = Math.max(maxDiff(r.check.promptLogits, ref.check.promptLogits), maxDiff(r.check.stepLogits, ref.check.stepLogits));
-  r.agrees = r.maxLogitDiff <= TOL;
+  // the relaxed builds round a Q8 product's activations to 7 bits (docs/kernels.md): their logits stay within
+  // RELAXED_TOL of the plain build's (bits per byte within 0.5% of F32: tests/js/relaxed.test.mjs)
+  r.agrees = r.maxLogitDiff <= (r.relaxedSimd && r.dtype === 'q8' ? RELAXED_TOL : TOL);
   if (r.dtype === 'q8') {
     const f = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === 'f32' && x.threads === 1);
     r.maxLogitDiffVsF32 = Math.max(maxDiff(r.check.promptLogits, f.check.promptLogits), maxDiff(r.check.stepLogits, f.check.stepLogits));
@@ -232,7 +234,8 @@ if (rows.length) md.push('Prefill: forward over 4096 tokens; step: 256 tokens af
   'generate: 256 tokens sampled by `generate()` after the prompt. mingru (Chromium) is the package in a cross-origin-isolated ' +
   'page, through its worker: every `step()` crosses to the worker and back, while `generate()` keeps its loop in the worker; ' +
   'it takes the relaxed-SIMD build, "plain SIMD" the plain one (`relaxedSimd: false`). Logits: largest ' +
-  `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL}.`, '');
+  `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL} ` +
+  `(${RELAXED_TOL} for the relaxed builds' Q8, whose activations are rounded to 7 bits).`, '');
 for (const m of rows.length ? models : []) {
   md.push(`## ${m.name}: ${m.config}, ${(m.parameters / 1e6).toFixed(1)}M parameters`, '');
   md.push('| engine | weights | threads | prefill tok/s | step tok/s | generate tok/s | mingru step is | peak RSS MB | logits |', '|---|---|---|---|---|---|---|---|---|');
@@ -324,7 +327,7 @@ for (const m of browser && rows.length ? models : []) {
 if (bpb) target('demo model: Q8 bits/byte within 1% of F32', `${bpb.q8.toFixed(4)} vs ${bpb.f32.toFixed(4)} (${((bpb.q8 / bpb.f32 - 1) * 100).toFixed(2)}%)`, bpb.q8 <= bpb.f32 * 1.01);
 for (const [f, size] of Object.entries(wasm)) target(`${f} < 300 KB`, `${(size / 1024).toFixed(0)} KB`, size < 300 * 1024);
 if (longRun) target(`wasm memory flat over ${long.toLocaleString('en-US')} generated tokens`, `${(longRun.wasmMemoryAfter1kBytes / 2 ** 20).toFixed(1)} MB after 1,000 -> ${(longRun.wasmMemoryAfterBytes / 2 ** 20).toFixed(1)} MB; NaN: ${longRun.anyNaN}`, longRun.wasmMemoryAfterBytes === longRun.wasmMemoryAfter1kBytes && !longRun.anyNaN);
-if (rows.length) target('every engine gives the same logits (1e-3)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
+if (rows.length) target('every engine gives the same logits (1e-3; relaxed Q8 0.5)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
 
 md.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
 for (const t of targets) md.push(`| ${t.what} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`);
