@@ -134,7 +134,8 @@ typedef struct {
 
 static void range_task(void *ctx, int ith, int nth) {
     const range_job *j = ctx;
-    size_t i0 = j->n * ith / nth, i1 = j->n * (ith + 1) / nth;
+    /* in 64 bits: n x nth can pass 2^32 in wasm32 (n up to 2^29 floats, 16 threads) */
+    size_t i0 = (size_t)((uint64_t)j->n * ith / nth), i1 = (size_t)((uint64_t)j->n * (ith + 1) / nth);
     if (i0 < i1) j->fn(j->ctx, i0, i1);
 }
 
