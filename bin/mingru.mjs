@@ -3,6 +3,7 @@
 //   mingru-wasm generate MODEL --prompt TEXT [options]   streams TEXT and what the model writes after it
 //   mingru-wasm info MODEL                               prints the model's configuration and metadata
 //   mingru-wasm train [MODEL | --new ...] TEXT --steps N | --minutes M --out OUT    trains, shows progress, saves
+//   mingru-wasm compress MODEL FILE -o OUT / decompress MODEL FILE -o OUT   the neural compressor (js/compress.js)
 //   mingru-wasm help [COMMAND], COMMAND --help, --version
 // Every argument is checked before the model is read and before anything is printed (top-k's upper bound,
 // the model's vocabulary size, right after loading). A usage error exits with status 2, a failure with 1.
@@ -70,6 +71,16 @@ const TRAIN = {
   help: HELP,
 };
 
+// compress's and decompress's options
+const CODING = {
+  out: { value: 'OUT', help: 'write the result to OUT; required', kind: 'text', short: 'o' },
+  'no-adapt': { help: 'compress: code with the model as it is, without learning while reading (faster)' },
+  lr: { value: 'X', help: 'compress: the learning rate of the adaptation (AdamW)', kind: 'number', min: 0 },
+  segment: { value: 'N', help: 'compress: learn after every N bytes', kind: 'integer', min: 1 },
+  threads: { value: 'N', help: 'threads; default one per core (up to 8); the result does not depend on it', kind: 'integer', min: 1 },
+  help: HELP,
+};
+
 const COMMANDS = {
   generate: {
     usage: 'generate MODEL --prompt TEXT [options]',
@@ -100,6 +111,27 @@ saves what was learned (a second Ctrl+C quits without saving). A Q8 or F16 model
     options: TRAIN,
     notes: 'Give --steps or --minutes. Integers are decimal digits; other numbers may have an exponent (3e-4).',
     run: train,
+  },
+  compress: {
+    usage: 'compress MODEL FILE -o OUT',
+    summary: 'compress FILE with the model (arithmetic coding), learning while it reads',
+    about: `Codes the bytes of FILE with the probabilities of the byte-level model in MODEL, which learns from
+each segment once it has been coded (dynamic evaluation), and writes OUT: a small header (the model's identity,
+the settings, the length, a CRC-32) and the code. Only the same MODEL file decompresses it, with any thread
+count, in Node or a browser. Where coding would not make FILE smaller, OUT stores it as it is.`,
+    options: CODING,
+    notes: 'A progress line shows the bytes done and the speed.',
+    positionals: true,
+    run: (positionals, values) => coding('compress', positionals, values),
+  },
+  decompress: {
+    usage: 'decompress MODEL FILE -o OUT',
+    summary: 'restore a file made by compress, with the same model',
+    about: `Decodes FILE, made by "${NAME} compress" with the model in MODEL, and writes the original bytes to OUT.
+A file of another model, or a damaged one, is refused with an error naming the problem.`,
+    options: { out: CODING.out, threads: CODING.threads, help: HELP },
+    positionals: true,
+    run: (positionals, values) => coding('decompress', positionals, values),
   },
   help: { usage: 'help [COMMAND]', summary: 'print this help, or the options of COMMAND' },
 };
@@ -234,9 +266,9 @@ async function generate(path, values) {
 }
 
 /** train's option `flag` read from its text by its kind; a UsageError names the option and what it must be. */
-function trainOption(flag, text) {
-  const o = TRAIN[flag];
-  const usage = (must) => new UsageError(`--${flag} must be ${must}, got ${text === '' ? '""' : text}`, 'help train');
+function trainOption(flag, text, specs = TRAIN, more = 'help train') {
+  const o = specs[flag];
+  const usage = (must) => new UsageError(`--${flag} must be ${must}, got ${text === '' ? '""' : text}`, more);
   if (Array.isArray(o.kind)) {
     if (!o.kind.includes(text)) throw usage(`one of ${o.kind.join(', ')}`);
     return text;
@@ -317,6 +349,43 @@ async function train(positionals, values) {
   }
 }
 
+/** compress / decompress MODEL FILE -o OUT: every option checked before anything is read. */
+async function coding(name, positionals, values) {
+  const more = `help ${name}`;
+  const v = Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'no-adapt').map(([k, text]) => [k, trainOption(k, text, CODING, more)]));
+  if (positionals.length !== 2) {
+    throw new UsageError(positionals.length < 2 ? `${name} needs a model file and a file: ${NAME} ${name} MODEL FILE -o OUT` : `unexpected argument "${positionals[2]}"`, more);
+  }
+  if (v.out === undefined) throw new UsageError(`${name} needs -o OUT: where to write the result`, more);
+  if (values['no-adapt'] && (v.lr !== undefined || v.segment !== undefined)) throw new UsageError('--lr and --segment set the adaptation that --no-adapt turns off', more);
+  const [modelPath, path] = positionals;
+  const input = readFileSync(path);
+  const lm = await load(modelPath, { threads: v.threads });
+  try {
+    const started = Date.now(), tty = process.stderr.isTTY;
+    let shown = 0;
+    const onProgress = ({ done, total }) => {
+      if (!tty && Date.now() - shown < 10000 && done < total) return;
+      const s = (Date.now() - started) / 1000, rate = done / Math.max(s, 1e-3);
+      const line = `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} bytes, ` +
+        `${Math.round(rate).toLocaleString('en-US')} bytes/s, ${duration((total - done) / Math.max(rate, 1e-3))} left`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      shown = Date.now();
+    };
+    const adapt = values['no-adapt'] ? false : v.lr !== undefined || v.segment !== undefined ? { lr: v.lr, segment: v.segment } : true;
+    const out = name === 'compress' ? await lm.compress(new Uint8Array(input), { adapt, onProgress }) : await lm.decompress(new Uint8Array(input), { onProgress });
+    if (tty && input.length) process.stderr.write('\n');
+    writeFileSync(`${v.out}.partial`, out);
+    renameSync(`${v.out}.partial`, v.out);
+    const s = (Date.now() - started) / 1000;
+    const bits = name === 'compress' ? out.length * 8 / Math.max(input.length, 1) : input.length * 8 / Math.max(out.length, 1);
+    console.log(`wrote ${v.out}: ${input.length.toLocaleString('en-US')} -> ${out.length.toLocaleString('en-US')} bytes ` +
+      `(${bits.toFixed(3)} bits per byte of the original) in ${s.toFixed(1)} s`);
+  } finally {
+    lm.dispose();
+  }
+}
+
 async function info(path) {
   const lm = await load(path);
   const c = lm.config;
@@ -359,6 +428,7 @@ async function main(args) {
   const { values, positionals } = parse(rest, command.options, more);
   if (values.help) return console.log(await commandHelp(name));
   if (name === 'train') return train(positionals, values);
+  if (command.positionals) return command.run(positionals, values);
   const [model, extra] = positionals;
   if (model === undefined) throw new UsageError(`${name} needs a model file: ${NAME} ${command.usage}`, more);
   if (extra !== undefined) {

@@ -61,6 +61,8 @@ enum {
     MG_KERNEL_AUTO = 0,       /* the fastest kernel compiled in (the SIMD one where built with it) */
     MG_KERNEL_REFERENCE = 1,  /* the plain-C reference kernel */
     MG_KERNEL_SIMD = 2,       /* the vector kernel (wasm SIMD, or SSE/AVX/NEON natively); MG_EINVAL without */
+    MG_KERNEL_PORTABLE = 3,   /* the vector kernel without relaxed SIMD: in wasm, the same results in every engine on
+                                 every machine, and in the plain and relaxed builds (what mg_coder needs) */
 };
 
 /* Returns 1 if the SIMD kernels are compiled in, else 0. */
@@ -292,6 +294,25 @@ double mg_trainer_grad_norm(const mg_trainer *t);
 /* AdamW steps taken. */
 long mg_trainer_steps(const mg_trainer *t);
 void mg_trainer_free(mg_trainer *t);
+
+/* ---------------------------------------------------------------- arithmetic coding (coder.c)
+ * Codes tokens with the model's probabilities: each token with the distribution of the state's logits (uniform
+ * while the state is empty), then one step of the state. The decoder, given the same model, state and coded
+ * bytes, rebuilds the same tokens: the model runs with MG_KERNEL_PORTABLE meanwhile, so the distributions are
+ * the same bits in every engine, build and thread count (see coder.c). Adapting the model between calls (a
+ * trainer's steps) is allowed, the same on both sides. */
+typedef struct mg_coder mg_coder;
+/* An encoder (input NULL) or a decoder of the n coded bytes at input (copied). MG_EINVAL for a vocabulary over
+ * 262144 tokens. */
+int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out);
+/* Codes n tokens after the state, stepping it over each; MG_ERANGE for a token outside [0, num_tokens). */
+int mg_coder_encode(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
+/* Decodes the next n tokens into tokens[n], stepping the state over each. Damaged input decodes into wrong
+ * tokens, never out of bounds: a checksum of the tokens (the caller's) tells. */
+int mg_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n);
+/* Ends the code and gives the coded bytes (owned by the coder: valid until mg_coder_free). */
+int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);
+void mg_coder_free(mg_coder *c);
 
 /* ---------------------------------------------------------------- writing and making models */
 

@@ -239,6 +239,14 @@ export class Model extends Remote {
     return this._make('trainer', [options], undefined, Trainer);
   }
 
+  async compress(data, options) {
+    return (await this._call('compress', [data, options])).value;
+  }
+
+  async decompress(file, options) {
+    return (await this._call('decompress', [file, options])).value;
+  }
+
   async save(options) {
     return (await this._call('save', [options])).value;
   }

@@ -3,7 +3,7 @@
 // JS values. model.js and layer.js keep only the API's logic; runtime.js only picks and loads a build.
 import { MingruError } from './errors.js';
 
-const KERNELS = { auto: 0, reference: 1, simd: 2 };
+const KERNELS = { auto: 0, reference: 1, simd: 2, portable: 3 };
 const CELLS = { MinGRU: 0, MinLSTM: 1 };
 
 /** The kernel names load() and the layers accept. */
@@ -292,6 +292,50 @@ export class Engine {
   modelCreate({ cell, numTokens, dim, depth, expansionFactor, ffMult, convKernelSize, seed }, kernel, what) {
     return this.#handleOut(what, (out) => this.#mod._mgw_model_create(cell === 'lstm' ? 1 : 0, numTokens, dim, depth,
       expansionFactor, ffMult, convKernelSize, ...halves(seed), KERNELS[kernel], out));
+  }
+
+  // ---- arithmetic coding (src/coder.c)
+
+  /** An encoder (input null) or a decoder of the coded bytes `input`; returns its handle. */
+  coderCreate(model, input, what) {
+    const buf = this.#push(Uint8Array, input);
+    try {
+      return this.#handleOut(what, (out) => this.#mod._mgw_coder_create(model, buf, input ? input.length : 0, out));
+    } finally {
+      this.#free(buf); // the coder keeps its own copy
+    }
+  }
+
+  /** Codes `tokens` (checked ids) after the state, stepping it over each. */
+  coderEncode(coder, state, tokens, what) {
+    this.#withBuffers({ tokens: [Int32Array, tokens] }, {}, (p) => this.#check(this.#mod._mgw_coder_encode(coder, state, p.tokens, tokens.length), what));
+  }
+
+  /** Decodes the next n tokens (stepping the state over each); returns them as an Int32Array. */
+  coderDecode(coder, state, n, what) {
+    const ptr = this.#alloc(n * 4);
+    try {
+      this.#check(this.#mod._mgw_coder_decode(coder, state, ptr, n), what);
+      return new Int32Array(this.#memory.buffer, ptr, n).slice();
+    } finally {
+      this.#free(ptr);
+    }
+  }
+
+  /** Ends the code; returns the coded bytes. */
+  coderFinish(coder, what) {
+    const out = this.#alloc(8);
+    try {
+      this.#check(this.#mod._mgw_coder_finish(coder, out), what);
+      const [ptr, size] = new Uint32Array(this.#memory.buffer, out, 2);
+      return new Uint8Array(this.#memory.buffer, ptr, size).slice();
+    } finally {
+      this.#free(out);
+    }
+  }
+
+  coderFree(coder) {
+    this.#mod._mgw_coder_free(coder);
   }
 
   /** A seeded sampler: next(model, state, params) samples a token after the state and feeds it; free() when done. */

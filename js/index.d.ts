@@ -121,6 +121,40 @@ export interface GenerateOptions {
   stop?: string | string[];
 }
 
+/** Learning while reading (dynamic evaluation): after each `segment` tokens have been predicted, one AdamW step on
+ * them. Defaults: compress.js's ADAPT_DEFAULTS (docs/compress.md). */
+export interface AdaptOptions {
+  lr?: number;
+  segment?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** default 0 */
+  weightDecay?: number;
+  clip?: number;
+  /** evaluate only: the model keeps what it learned (default false: its weights are left as they were) */
+  keep?: boolean;
+}
+
+export interface CodingProgress {
+  done: number;
+  total: number;
+}
+
+export interface EvaluateOptions {
+  state?: State;
+  signal?: AbortSignal;
+  /** learn while reading (no `state` then) */
+  adapt?: boolean | AdaptOptions;
+  onProgress?: (p: CodingProgress) => void;
+}
+
+export interface CompressOptions {
+  /** default true */
+  adapt?: boolean | Omit<AdaptOptions, 'keep'>;
+  signal?: AbortSignal;
+  onProgress?: (p: CodingProgress) => void;
+}
+
 export class Model {
   readonly config: ModelConfig;
   readonly metadata: Readonly<Record<string, string>>;
@@ -134,7 +168,7 @@ export class Model {
   /** The bits the model needs for `data` (text, or token ids), each token predicted from those before it: from an
    * empty state the first token is context only (n - 1 predictions); with a state that has read tokens, every token
    * is predicted from it and the state is left after them. bitsPerByte is null unless the tokenizer is 'bytes'. */
-  evaluate(data: string | Tokens, options?: { state?: State; signal?: AbortSignal }): Promise<Evaluation>;
+  evaluate(data: string | Tokens, options?: EvaluateOptions): Promise<Evaluation>;
   forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
   step(token: number, options?: { state?: State }): Promise<Float32Array>;
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;
@@ -145,6 +179,12 @@ export class Model {
   train(data: string | Tokens, options: TrainOptions): AsyncGenerator<TrainProgress, void, void>;
   /** the model with its current weights as a .safetensors file (docs/format.md), loadable by load() and PyTorch */
   save(options?: SaveOptions): Promise<Uint8Array>;
+  /** `data` arithmetic-coded with the model's probabilities, learning while it reads (adapt, default true); the file
+   * (docs/format.md) names the model, the settings, the length and a CRC-32; random data is stored */
+  compress(data: Uint8Array | ArrayBuffer | string, options?: CompressOptions): Promise<Uint8Array>;
+  /** the bytes of a compress() file, with the same model file, in any engine, build or thread count; MG_EMISMATCH
+   * for another model's file, MG_EBADFILE for a damaged one */
+  decompress(file: Uint8Array, options?: { signal?: AbortSignal; onProgress?: (p: CodingProgress) => void }): Promise<Uint8Array>;
   encode(text: string): Uint8Array;
   decode(tokens: Tokens): string;
   dispose(): void;

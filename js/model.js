@@ -7,6 +7,7 @@ import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
 import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
 import { Trainer, createOptions, saveOptions, train, trainerOptions } from './train.js';
+import { adaptOptions, compress, decompress, evaluateAdapting, logSoftmaxAt } from './compress.js';
 
 const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
@@ -86,15 +87,6 @@ function tokenArray(tokens, V, what) {
 
 function checkSignal(signal, what) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
-}
-
-/** log softmax(row)[t], in doubles. */
-function logSoftmaxAt(row, t) {
-  let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  return row[t] - max - Math.log(sum);
 }
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -237,15 +229,25 @@ export class Model {
    * How many bits the model needs for `data` (text, or token ids): each token predicted from the ones before it.
    * From an empty state the first token is context only (n - 1 predictions, as minGRU-pytorch's return_loss);
    * with a `state` that has read tokens, every token is predicted from it, and the state is left after them.
+   * adapt (true or { lr, segment, betas, eps, weightDecay, clip, keep }; compress.js's ADAPT_DEFAULTS): the model
+   * learns while it reads (dynamic evaluation): after each segment has been predicted, one AdamW step on it; on a
+   * copy of its weights unless keep (then the model keeps what it learned). onProgress({ done, total }).
    * @returns {Promise<{tokens: number, bits: number, bitsPerToken: number, bitsPerByte: number | null}>} `tokens`
    *   predicted; bitsPerByte for the byte tokenizer (a token is a byte), else null
    */
-  async evaluate(data, { state, signal } = {}) {
+  async evaluate(data, { state, signal, adapt, onProgress } = {}) {
     this._live('evaluate');
     const { numTokens: V, tokenizer } = this.config;
     if (typeof data === 'string') needBytes(this.config, 'evaluate');
     const tokens = tokenArray(typeof data === 'string' ? encodeBytes(data) : data, V, 'evaluate');
     checkSignal(signal, 'evaluate');
+    const learning = adaptOptions(adapt, 'evaluate');
+    if (onProgress !== undefined && typeof onProgress !== 'function') fail('MG_EINVAL', 'evaluate: onProgress must be a function');
+    if (learning) {
+      if (state !== undefined) fail('MG_EINVAL', 'evaluate: adapt reads from an empty state; it takes no state');
+      const { bits, predicted } = await evaluateAdapting(this, tokens, learning, { signal, onProgress });
+      return { tokens: predicted, bits, bitsPerToken: predicted ? bits / predicted : 0, bitsPerByte: tokenizer === 'bytes' ? (predicted ? bits / predicted : 0) : null };
+    }
     let bits = 0, predicted = 0, previous = null; // the logits that predict the next token
     const engine = this._engine;
     // the state's own logits predict the first token (a state that has read nothing predicts nothing)
@@ -260,6 +262,29 @@ export class Model {
       previous = logits.subarray((n - 1) * V);
     });
     return { tokens: predicted, bits, bitsPerToken: predicted ? bits / predicted : 0, bitsPerByte: tokenizer === 'bytes' ? (predicted ? bits / predicted : 0) : null };
+  }
+
+  /**
+   * The data (bytes or text) coded with the model's probabilities, learning while it reads: adapt (default true)
+   * takes evaluate's adapt options, false codes with the model as it is. The file names the model, the settings,
+   * the length and a CRC-32; decompress() with the same model file gives the bytes back, in any engine, build or
+   * thread count. onProgress({ done, total }), signal (MG_EABORTED). @returns {Promise<Uint8Array>}
+   */
+  compress(data, options) {
+    return compress(this, data, options);
+  }
+
+  /** The bytes a compress() file holds; MG_EMISMATCH for a file of another model, MG_EBADFILE for a damaged one.
+   * @returns {Promise<Uint8Array>} */
+  decompress(file, options) {
+    return decompress(this, file, options);
+  }
+
+  /** @internal a new model with this one's weights made F32, on the same engine (adaptation that must not touch
+   * them learns on it) */
+  _copy(kernel, what) {
+    const engine = this._engine;
+    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), 'f32', {}, what), kernel, what));
   }
 
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numTokens] */

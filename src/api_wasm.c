@@ -172,6 +172,27 @@ EMSCRIPTEN_KEEPALIVE int mgw_model_create(int cell, int num_tokens, int dim, int
     return mg_model_create(&p, &mp, out);
 }
 
+/* ---- arithmetic coding: input NULL makes an encoder */
+
+EMSCRIPTEN_KEEPALIVE int mgw_coder_create(mg_model *m, const uint8_t *input, int n, mg_coder **out) {
+    return mg_coder_create(m, input, (size_t)n, out);
+}
+EMSCRIPTEN_KEEPALIVE int mgw_coder_encode(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
+    return mg_coder_encode(c, s, tokens, n);
+}
+EMSCRIPTEN_KEEPALIVE int mgw_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n) {
+    return mg_coder_decode(c, s, tokens, n);
+}
+/* out: 8 bytes receiving the coded bytes' pointer (the coder's) and size. */
+EMSCRIPTEN_KEEPALIVE int mgw_coder_finish(mg_coder *c, uint32_t *out) {
+    const uint8_t *p;
+    size_t size;
+    int st = mg_coder_finish(c, &p, &size);
+    if (!st) out[0] = (uint32_t)(uintptr_t)p, out[1] = (uint32_t)size;
+    return st;
+}
+EMSCRIPTEN_KEEPALIVE void mgw_coder_free(mg_coder *c) { mg_coder_free(c); }
+
 /* ---- threads */
 
 EMSCRIPTEN_KEEPALIVE int mgw_set_threads(int n) { return mg_set_threads(n); }

@@ -62,6 +62,9 @@ extern const int mg_q8_steps;
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                        const int32_t *rowsum, float *C, int ldc);
+/* The int16-activation int8 kernel: the plain builds' mg_matmul_q8_simd, and in every build the portable one. */
+void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                           const int32_t *rowsum, float *C, int ldc);
 /* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);

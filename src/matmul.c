@@ -208,7 +208,7 @@ static float q7_row(const float *x, int K, uint8_t *xq) {
     int nan = 0;
     for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
     if (nan || !(amax <= 3.4e38f)) return NAN;
-    float step = amax / (float)MG_Q8_STEPS;
+    float step = amax / 32767.0f;
     step = step >= 1e-30f ? step : 1.0f;
     float inv = 1.0f / step;
     for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)__builtin_rintf(x[k] * inv) + 64);
@@ -235,7 +235,7 @@ static inline void dot7_x4(const uint8_t *x, const int8_t *const w[4], int n, in
 
 /* R7 rows of A at a time, each quantized whole; then each group of four weight rows (a few KB, in L1) meets all
  * of them, so a step (M = 1) reads every weight row once, start to end. */
-void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+static void q8_relaxed(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                        const int32_t *rowsum, float *C, int ldc) {
     if (K > K7) {
         mg_matmul_q8_reference(M, N, K, A, lda, W, scale, rowsum, C, ldc);
@@ -271,7 +271,10 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
     }
 }
 
-#else /* the int16 path of the plain builds */
+#endif /* __wasm_relaxed_simd__ */
+
+/* ---- int16 activations: the plain builds' int8 kernel, and every build's portable one (MG_KERNEL_PORTABLE: the
+ * same results in every engine on every machine, which relaxed SIMD does not promise) */
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
 
@@ -315,7 +318,7 @@ static float q8_row_step(const float *x, int K) {
     float amax = 0;
     int nan = 0;
     for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
-    float step = amax / (float)MG_Q8_STEPS;
+    float step = amax / 32767.0f;
     return nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
 }
 
@@ -356,8 +359,8 @@ static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float
     }
 }
 
-void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
-                       const int32_t *rowsum, float *C, int ldc) {
+void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                           const int32_t *rowsum, float *C, int ldc) {
     (void)rowsum;
     if (M == 1 && K <= KSTEP) {
         q8_matvec(N, K, A, W, scale, C);
@@ -407,8 +410,16 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
         }
     }
 }
-#endif /* __wasm_relaxed_simd__ */
+
+void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                       const int32_t *rowsum, float *C, int ldc) {
+#ifdef __wasm_relaxed_simd__
+    q8_relaxed(M, N, K, A, lda, W, scale, rowsum, C, ldc);
+#else
+    mg_matmul_q8_portable(M, N, K, A, lda, W, scale, rowsum, C, ldc);
 #endif
+}
+#endif /* MG_VECTOR */
 
 int mg_has_simd(void) {
 #ifdef MG_VECTOR
@@ -424,7 +435,9 @@ int mg_kernels_select(int kernel, mg_kernels *k) {
 #ifdef MG_VECTOR
     case MG_KERNEL_AUTO:
     case MG_KERNEL_SIMD: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_simd, mg_matmul_packed}; return 1;
+    case MG_KERNEL_PORTABLE: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_portable, mg_matmul_packed}; return 1;
 #else
+    case MG_KERNEL_PORTABLE:
     case MG_KERNEL_AUTO: *k = (mg_kernels){mg_matmul_reference, mg_matmul_q8_reference, NULL}; return 1;
 #endif
     default: return 0;

@@ -32,6 +32,10 @@ struct mg_trainer {
 };
 
 enum { NORM_BLOCK = 1 << 14 };
+/* The scans of training run whole (the pool's threads take channels, not chunks of time), so a step's arithmetic
+ * does not depend on the thread count: the same gradients and weights on 1 or N threads (mg_coder's adaptation
+ * relies on it). */
+enum { TRAIN_SCAN_CHUNKS = 1 };
 
 mg_adamw_params mg_adamw_default_params(void) {
     mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f, 0.0f, 0};
@@ -106,7 +110,7 @@ static size_t layout(mg_trainer *t, float *base, size_t N, size_t T) {
     size_t D = (size_t)c->dim, F = (size_t)c->ff_inner, V = (size_t)c->num_tokens, k = (size_t)c->conv_kernel_size;
     const mg_cell *cell = &t->m->layers[0].cell;
     size_t G = (size_t)cell->n_gates * c->dim_inner, at = 0;
-    int chunks = mg_scan_chunks_for((int)T);
+    int chunks = TRAIN_SCAN_CHUNKS;
 #define TAKE(ptr, count) (base ? (ptr) = base + at : 0, at += (count))
     for (int l = 0; l <= c->depth; l++) {
         TAKE(t->xin[l], N * D);
@@ -247,7 +251,7 @@ static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     mg_model *m = t->m;
     const mg_config *c = &m->cfg;
     int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int G = m->layers[0].cell.n_gates * c->dim_inner, chunks = mg_scan_chunks_for(T);
+    int G = m->layers[0].cell.n_gates * c->dim_inner, chunks = TRAIN_SCAN_CHUNKS;
 
     /* x = token_emb[inputs] */
     for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
@@ -296,7 +300,7 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     const mg_config *c = &m->cfg;
     const mg_kernels *K = &m->kernels;
     int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int chunks = mg_scan_chunks_for(T);
+    int chunks = TRAIN_SCAN_CHUNKS;
     size_t ND = (size_t)N * D;
     memset(t->grad, 0, t->n * sizeof(float));
 

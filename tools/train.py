@@ -74,6 +74,37 @@ def train_step(model, opt, xs, clip=1.0):
     return loss
 
 
+def load_grown(model, state):
+    """Loads a smaller model's state_dict into `model`, which may have more layers or a convolution it lacks.
+    Each new piece starts as the identity on the residual stream (its last projection zeroed), so the grown
+    model computes exactly what the smaller one did and training goes on from there. Returns the new pieces."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        sys.exit(f"--init has tensors this model lacks: {', '.join(unexpected)}")
+    residual_outputs = re.compile(r"^layers\.\d+\.(0\.net\.1\.|2\.to_out\.|4\.2\.)")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name in missing:
+            if residual_outputs.match(name):
+                params[name].zero_()
+    return sorted({".".join(n.split(".")[:3]) for n in missing})
+
+
+def add_dropout(model, p):
+    """nn.Dropout(p) on the residual stream after each layer (minLM's dropout variant)."""
+    model.dropout = drop = torch.nn.Dropout(p)  # a submodule, so model.eval() turns it off
+
+    def forward(tokens):
+        x = model.token_emb(tokens)
+        for conv, norm1, cell, norm2, ff in model.layers:
+            if conv is not None:
+                x = conv(x) + x
+            x = cell(norm1(x))[0] + x
+            x = drop(ff(norm2(x)) + x)
+        return model.to_logits(model.norm(x))
+    model.forward = forward
+
+
 def kjv_text():
     raw = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True, capture_output=True).stdout.decode("utf-8")
     return VERSE_REF.sub("", raw)
@@ -134,8 +165,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
-    ap.add_argument("--init", help="start from this state_dict (same config) instead of random weights")
+    ap.add_argument("--init", help="start from this state_dict or F32 .safetensors instead of random weights (same dim and width; "
+                    "more layers or a convolution may be added: they start as the identity)")
     ap.add_argument("--warmup", type=int, default=200, help="steps of linear learning-rate warm-up")
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="nn.Dropout on the residual stream after each layer, as minLM's dropout variant and the "
+                         "engine's trainer (inference is unchanged)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -148,8 +183,16 @@ def main():
     model = MinLMRef(256, a.dim, a.depth, ff_mult=a.ff_mult, expansion=a.expansion, conv_kernel_size=max(a.conv, 1),
                      enable_conv=a.conv > 0)
     if a.init:
-        model.load_state_dict(torch.load(a.init))
-        print(f"weights from {a.init}", flush=True)
+        if a.init.endswith(".safetensors"):  # an F32 mingru file (same tensor names)
+            from lm_fixtures import read_model_file
+            state = read_model_file(a.init)[1]
+        else:
+            state = torch.load(a.init)
+        grown = load_grown(model, state)
+        print(f"weights from {a.init}" + (f"; new, starting as the identity: {', '.join(grown)}" if grown else ""),
+              flush=True)
+    if a.dropout > 0:
+        add_dropout(model, a.dropout)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: dim {a.dim}, depth {a.depth}, expansion {a.expansion}, ff x{a.ff_mult}, conv {a.conv or 'none'}: "
           f"{params:,} parameters", flush=True)

@@ -45,6 +45,8 @@ commands:
   generate MODEL --prompt TEXT [options]          continue TEXT with the model, streamed to stdout; Ctrl+C stops
   info MODEL                                      print the model's configuration and metadata
   train [MODEL | --new] TEXT --steps N --out OUT  fine-tune MODEL (or a new model) on the text in TEXT and save it
+  compress MODEL FILE -o OUT                      compress FILE with the model (arithmetic coding), learning while it reads
+  decompress MODEL FILE -o OUT                    restore a file made by compress, with the same model
   help [COMMAND]                                  print this help, or the options of COMMAND
 
 options:

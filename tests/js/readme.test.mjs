@@ -28,6 +28,8 @@ const RUNS = {
   'api-states': ['readme.test.mjs'],
   train: ['readme.test.mjs'],
   'cli-train': ['readme.test.mjs'],
+  compress: ['readme.test.mjs'],
+  'cli-compress': ['readme.test.mjs'],
 };
 
 let dir;
@@ -93,6 +95,25 @@ test('the command-line training example runs: a fine-tuned and a new model are w
     assert.match(r.stdout, /^wrote \S+ \([\d,]+ bytes, 20 steps/);
   }
   assert.equal((await load(join(dir, 'new.safetensors'))).config.dim, 64);
+});
+
+test('the compression example runs: a smaller file, restored exactly, and bits per byte while learning', () => {
+  const [first, second] = runNode('compress').split('\n');
+  const m = /^(\d+) bytes -> (\d+); restored exactly: true$/.exec(first);
+  assert.ok(m && Number(m[2]) < Number(m[1]) / 4, first);
+  assert.match(second, /^learning while reading: \d\.\d{3} bits per byte$/);
+});
+
+test('the command-line compression example runs: compress, then decompress gives the file back', () => {
+  const text = 'A text that is not the Bible, to compress. It says a few things twice; it says a few things twice.\n'.repeat(8);
+  writeFileSync(join(dir, 'my-text.txt'), text);
+  for (const args of shellCommands(readmeExample('cli-compress'))) {
+    assert.deepEqual(args.slice(0, 2), ['npx', 'mingru-wasm']);
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'mingru.mjs'), ...args.slice(2)], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^wrote \S+: [\d,]+ -> [\d,]+ bytes \(\d\.\d{3} bits per byte of the original\) in [\d.]+ s\n$/);
+  }
+  assert.equal(readFileSync(join(dir, 'my-text.restored.txt'), 'utf8'), text);
 });
 
 test('the layers example runs: forward, step and getWeights give the documented sizes', () => {

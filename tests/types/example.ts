@@ -27,7 +27,10 @@ async function main(): Promise<void> {
     console.log(p.step, p.loss, p.tokensPerSecond, p.validationBits ?? loss);
   }
   const file: Uint8Array = await fresh.save({ dtype: 'q8', name: 'mine' });
-  console.log(file.length);
+  const packed: Uint8Array = await fresh.compress('some text', { adapt: { lr: 1e-4, segment: 128 }, onProgress: ({ done, total }) => console.log(done, total) });
+  const unpacked: Uint8Array = await fresh.decompress(packed, { signal: AbortSignal.timeout(1000) });
+  const learnt = await fresh.evaluate('some text', { adapt: { keep: true } });
+  console.log(file.length, unpacked.length, learnt.bitsPerByte, (await fresh.compress(new Uint8Array(3), { adapt: false })).length);
   fresh.dispose();
 
   const gru = await MinGRU.create({ dim: 8, expansionFactor: 1.5, seed: 3 });

@@ -1,0 +1,247 @@
+// compress.js — learning while reading (dynamic evaluation: evaluate({ adapt })) and the neural compressor
+// (lm.compress / lm.decompress): arithmetic coding of bytes with the model's probabilities (src/coder.c), the model
+// learning from each segment once it has been coded. The file format is docs/format.md's "Compressed files".
+import { MingruError, fail } from './errors.js';
+import { encodeBytes, needBytes } from './tokenizer.js';
+import { trainerOptions } from './train.js';
+
+/** How the model learns while it reads (Krause et al. 2018): after each `segment` tokens have been predicted, one
+ * AdamW step on them (with the token before them as context), without weight decay (it would pull the weights
+ * to zero, not back to where they were). Chosen on the demo model and the held-out text: docs/compress.md. */
+export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
+
+const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
+const FORMAT = 'mingru-compressed', VERSION = 1;
+const BLOCK = 4096; // tokens per engine call without adaptation (progress and aborts land between calls)
+
+/** adapt (false, true or options) checked, with the defaults filled in; null for no adaptation. */
+export function adaptOptions(adapt, what) {
+  if (adapt === undefined || adapt === false || adapt === null) return null;
+  if (adapt !== true && (typeof adapt !== 'object' || Array.isArray(adapt))) fail('MG_EINVAL', `${what}: adapt must be true, false or an options object, got ${adapt}`);
+  const { segment, keep, ...rest } = adapt === true ? {} : adapt;
+  const known = new Set([...Object.keys(ADAPT_DEFAULTS), 'keep']);
+  for (const k of Object.keys(adapt === true ? {} : adapt)) if (!known.has(k)) fail('MG_EINVAL', `${what}: unknown adapt option ${k} (known: ${[...known].join(', ')})`);
+  const o = trainerOptions({ ...ADAPT_DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)), dropout: 0, seed: 0 }, `${what}: adapt`);
+  const seg = segment ?? ADAPT_DEFAULTS.segment;
+  if (!Number.isInteger(seg) || seg < 1 || seg > 65536) fail('MG_EINVAL', `${what}: adapt.segment must be an integer in [1, 65536], got ${segment}`);
+  if (keep !== undefined && typeof keep !== 'boolean') fail('MG_EINVAL', `${what}: adapt.keep must be true or false, got ${keep}`);
+  return { lr: o.lr, segment: seg, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, keep: keep ?? false };
+}
+
+/**
+ * Reads n tokens segment by segment: `read(model, from, to)` predicts tokens [from, to) (scores, codes or decodes
+ * them into `tokens`), then, with adaptation, the model learns from them. Unless adapt.keep, the learning happens
+ * on a copy of the model's weights made F32 (`copy()`), freed at the end, so the model is left as it was.
+ * `kernel` is the copy's (compress needs 'portable'). onProgress({ done, total }) after each segment; an abort
+ * of `signal` rejects with MG_EABORTED. `end()` runs at the end, whatever happens, before the copy is freed.
+ */
+async function readAdapting(model, { tokens, n, adapt, read, end, what, signal, onProgress, kernel }) {
+  const aborted = () => new MingruError('MG_EABORTED', `${what} was aborted`, { cause: signal.reason });
+  const learner = adapt && !adapt.keep ? model._copy(kernel, what) : model;
+  const trainer = adapt ? learner.trainer({ lr: adapt.lr, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip }) : null;
+  const segment = adapt ? adapt.segment : BLOCK;
+  let last = Date.now();
+  try {
+    for (let from = 0; from < n; from += segment) {
+      if (signal?.aborted) throw aborted();
+      const to = Math.min(n, from + segment);
+      await read(learner, from, to);
+      if (trainer && to < n) {
+        const window = tokens.subarray(Math.max(0, from - 1), to); // the token before the segment is its context
+        if (window.length > 1) await trainer.step(window, { batch: 1, seqLen: window.length - 1 });
+      }
+      onProgress?.({ done: to, total: n });
+      if (Date.now() - last > 8) { // timers and aborts run between segments
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = Date.now();
+      }
+    }
+  } finally {
+    end();
+    trainer?.dispose();
+    if (learner !== model) learner.dispose();
+  }
+}
+
+/** evaluate(data, { adapt }): bits of each segment predicted (by the parallel scan, the state carried), then
+ * learned from. Returns the bits and the number of tokens predicted. */
+export async function evaluateAdapting(model, tokens, adapt, { signal, onProgress }) {
+  const V = model.config.numTokens;
+  const ids = Int32Array.from(tokens);
+  let bits = 0, predicted = 0, previous = null, state = null;
+  await readAdapting(model, {
+    tokens: ids, n: ids.length, adapt, what: 'evaluate', signal, onProgress, kernel: 'auto',
+    read: async (learner, from, to) => {
+      state ??= learner.createState();
+      const logits = await learner.forward(ids.subarray(from, to), { state, allLogits: true });
+      for (let i = from; i < to; i++) {
+        const row = i === from ? previous : logits.subarray((i - from - 1) * V, (i - from) * V);
+        if (row) bits -= logSoftmaxAt(row, ids[i]) / Math.LN2, predicted++;
+      }
+      previous = logits.slice((to - from - 1) * V);
+    },
+    end: () => state?.dispose(),
+  });
+  return { bits, predicted };
+}
+
+/** log softmax(row)[t], in doubles. */
+export function logSoftmaxAt(row, t) {
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  return row[t] - max - Math.log(sum);
+}
+
+// ---- the compressor
+
+/** The bytes to compress: a Uint8Array, an ArrayBuffer or a string (its UTF-8). */
+function bytesOf(data, what) {
+  if (typeof data === 'string') return encodeBytes(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (data instanceof Uint8Array) return data;
+  fail('MG_EINVAL', `${what}: data must be a Uint8Array, an ArrayBuffer or a string`);
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (zlib's). */
+function crc(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const crc32 = (bytes) => crc(bytes).toString(16).padStart(8, '0'); // as 8 hex digits
+
+function callOptions(options, what) {
+  const o = options ?? {};
+  if (typeof o !== 'object') fail('MG_EINVAL', `${what}: options must be an object`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('MG_EINVAL', `${what}: onProgress must be a function`);
+  return o;
+}
+
+/** Codes (or decodes) n tokens with the model, learning as it goes: the same sequence of computations both ways. */
+async function code(model, { tokens, n, adapt, coded, what, signal, onProgress }) {
+  const engine = model._engine;
+  let coder = 0, state = null, result;
+  await readAdapting(model, {
+    tokens, n, adapt, what, signal, onProgress, kernel: 'portable',
+    read: async (learner, from, to) => {
+      if (!coder) {
+        state = learner.createState();
+        coder = engine.coderCreate(learner._live(what), coded ?? null, what);
+      }
+      const s = state._handle(learner, what);
+      if (coded) tokens.set(engine.coderDecode(coder, s, to - from, what), from);
+      else engine.coderEncode(coder, s, tokens.subarray(from, to), what);
+      if (!coded && to === n) result = engine.coderFinish(coder, what);
+    },
+    end: () => {
+      if (coder) engine.coderFree(coder);
+      state?.dispose();
+    },
+  });
+  return coded ? tokens : result;
+}
+
+/**
+ * lm.compress(data, { adapt = true, signal, onProgress }): data coded with the model's probabilities, learning
+ * while it reads (adapt: true, false or options as evaluate's). The file names the model (its identity), the
+ * settings, the length and a CRC-32 of the data; when coding would not make the data smaller, the file stores it.
+ * @returns {Promise<Uint8Array>}
+ */
+export async function compress(model, data, options) {
+  const what = 'compress';
+  model._live(what);
+  needBytes(model.config, what);
+  const o = callOptions(options, what);
+  const bytes = bytesOf(data, what);
+  const adapt = adaptOptions(o.adapt ?? true, what);
+  if (adapt?.keep) fail('MG_EINVAL', `${what}: adapt.keep is not allowed (the decoder starts from the model's weights)`);
+  const tokens = Int32Array.from(bytes);
+  const coded = bytes.length ? await code(model, { tokens, n: bytes.length, adapt, what, signal: o.signal, onProgress: o.onProgress }) : new Uint8Array(0);
+  const stored = coded.length >= bytes.length;
+  const header = {
+    format: FORMAT, version: VERSION, model: model.identity, modelName: model.config.name ?? null,
+    method: stored ? 'stored' : 'model', length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
+    adapt: adapt && !stored ? { lr: adapt.lr, segment: adapt.segment, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip } : null,
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const payload = stored ? bytes : coded;
+  const out = new Uint8Array(13 + json.length + payload.length), view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[4] = VERSION;
+  view.setUint32(5, json.length, true);
+  out.set(json, 9);
+  view.setUint32(9 + json.length, crc(out.subarray(0, 9 + json.length)), true); // the header's own checksum
+  out.set(payload, 13 + json.length);
+  return out;
+}
+
+/** The header of a compressed file, checked against `model`; MG_EBADFILE / MG_EMISMATCH otherwise. */
+export function readHeader(model, file, what) {
+  const bad = (why) => new MingruError('MG_EBADFILE', `${what}: not a mingru compressed file, or a damaged one: ${why}`);
+  if (!(file instanceof Uint8Array)) fail('MG_EINVAL', `${what}: the file must be a Uint8Array`);
+  if (file.length < 9 || MAGIC.some((b, i) => file[i] !== b)) throw bad('it does not start with "MGRZ"');
+  if (file[4] !== VERSION) throw bad(`format version ${file[4]}; this engine reads version ${VERSION}`);
+  const view = new DataView(file.buffer, file.byteOffset, file.length), n = view.getUint32(5, true);
+  if (13 + n > file.length) throw bad(`the header of ${n} bytes runs past the end of the file (${file.length} bytes)`);
+  if (view.getUint32(9 + n, true) !== crc(file.subarray(0, 9 + n))) throw bad("the header's CRC-32 does not match it");
+  let h;
+  try {
+    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(9, 9 + n)));
+  } catch (e) {
+    throw bad(`its header is not valid JSON (${e.message})`);
+  }
+  if (h?.format !== FORMAT || h.version !== VERSION) throw bad(`its header names format ${h?.format} version ${h?.version}`);
+  if (!Number.isSafeInteger(h.length) || h.length < 0 || ![h.crc32, h.payloadCrc32].every((c) => /^[0-9a-f]{8}$/.test(c)) || !['model', 'stored'].includes(h.method)) {
+    throw bad('its header lacks a valid length, crc32, payloadCrc32 or method');
+  }
+  if (h.model !== model.identity) {
+    throw new MingruError('MG_EMISMATCH', `${what}: the file was compressed with another model (identity ${h.model}${h.modelName ? `, "${h.modelName}"` : ''}); ` +
+      `this one is ${model.identity}${model.config.name ? ` ("${model.config.name}")` : ''}. Decompress it with the same model file`);
+  }
+  const payload = file.subarray(13 + n);
+  if (crc32(payload) !== h.payloadCrc32) throw bad(`the CRC-32 of its ${payload.length} coded bytes does not match the header's (truncated or damaged)`);
+  if (h.method === 'stored' && payload.length !== h.length) throw bad(`it stores ${payload.length} bytes, its header says ${h.length}`);
+  let adapt = null;
+  try {
+    adapt = h.adapt === null ? null : adaptOptions(h.adapt, what);
+  } catch (e) {
+    throw bad(`its adaptation settings are invalid (${e.message})`);
+  }
+  return { ...h, adapt, payload };
+}
+
+/** lm.decompress(file, { signal, onProgress }): the bytes lm.compress was given. @returns {Promise<Uint8Array>} */
+export async function decompress(model, file, options) {
+  const what = 'decompress';
+  model._live(what);
+  needBytes(model.config, what);
+  const o = callOptions(options, what);
+  const h = readHeader(model, file, what);
+  let bytes;
+  if (h.method === 'stored') bytes = h.payload.slice();
+  else if (h.length === 0) bytes = new Uint8Array(0);
+  else {
+    const tokens = new Int32Array(h.length);
+    await code(model, { tokens, n: h.length, adapt: h.adapt, coded: h.payload, what, signal: o.signal, onProgress: o.onProgress });
+    bytes = Uint8Array.from(tokens);
+  }
+  if (crc32(bytes) !== h.crc32) {
+    throw new MingruError('MG_EBADFILE', `${what}: the decoded bytes' CRC-32 is ${crc32(bytes)}, not the ${h.crc32} the compressor recorded; ` +
+      "the file's own checksums hold, so this engine computed other probabilities than the compressor's engine (please report it)");
+  }
+  return bytes;
+}
