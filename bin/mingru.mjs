@@ -77,6 +77,7 @@ const CODING = {
   'no-adapt': { help: 'compress: code with the model as it is, without learning while reading (faster)' },
   lr: { value: 'X', help: 'compress: the learning rate of the adaptation (AdamW)', kind: 'number', min: 0 },
   segment: { value: 'N', help: 'compress: learn after every N bytes', kind: 'integer', min: 1 },
+  prime: { value: 'FILE', help: 'read FILE first (a dictionary: decompress needs the same FILE)', kind: 'text' },
   threads: { value: 'N', help: 'threads; default one per core (up to 8); the result does not depend on it', kind: 'integer', min: 1 },
   help: HELP,
 };
@@ -129,7 +130,7 @@ count, in Node or a browser. Where coding would not make FILE smaller, OUT store
     summary: 'restore a file made by compress, with the same model',
     about: `Decodes FILE, made by "${NAME} compress" with the model in MODEL, and writes the original bytes to OUT.
 A file of another model, or a damaged one, is refused with an error naming the problem.`,
-    options: { out: CODING.out, threads: CODING.threads, help: HELP },
+    options: { out: CODING.out, prime: CODING.prime, threads: CODING.threads, help: HELP },
     positionals: true,
     run: (positionals, values) => coding('decompress', positionals, values),
   },
@@ -360,6 +361,7 @@ async function coding(name, positionals, values) {
   if (values['no-adapt'] && (v.lr !== undefined || v.segment !== undefined)) throw new UsageError('--lr and --segment set the adaptation that --no-adapt turns off', more);
   const [modelPath, path] = positionals;
   const input = readFileSync(path);
+  const prime = v.prime === undefined ? undefined : new Uint8Array(readFileSync(v.prime));
   const lm = await load(modelPath, { threads: v.threads });
   try {
     const started = Date.now(), tty = process.stderr.isTTY;
@@ -373,7 +375,7 @@ async function coding(name, positionals, values) {
       shown = Date.now();
     };
     const adapt = values['no-adapt'] ? false : v.lr !== undefined || v.segment !== undefined ? { lr: v.lr, segment: v.segment } : true;
-    const out = name === 'compress' ? await lm.compress(new Uint8Array(input), { adapt, onProgress }) : await lm.decompress(new Uint8Array(input), { onProgress });
+    const out = name === 'compress' ? await lm.compress(new Uint8Array(input), { adapt, prime, onProgress }) : await lm.decompress(new Uint8Array(input), { prime, onProgress });
     if (tty && input.length) process.stderr.write('\n');
     writeFileSync(`${v.out}.partial`, out);
     renameSync(`${v.out}.partial`, v.out);

@@ -8,7 +8,7 @@ import { trainerOptions } from './train.js';
 /** How the model learns while it reads (Krause et al. 2018): after each `segment` tokens have been predicted, one
  * AdamW step on them (with the token before them as context), without weight decay (it would pull the weights
  * to zero, not back to where they were). Chosen on the demo model and the held-out text: docs/compress.md. */
-export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
+export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
 const FORMAT = 'mingru-compressed', VERSION = 1;
@@ -131,34 +131,47 @@ function callOptions(options, what) {
   return o;
 }
 
-/** Codes (or decodes) n tokens with the model, learning as it goes: the same sequence of computations both ways. */
-async function code(model, { tokens, n, adapt, coded, what, signal, onProgress }) {
+/** Codes (or decodes) the n tokens after the first `primed` with the model, learning as it goes: the same
+ * sequence of computations both ways. The first `primed` tokens (the prime, known to both sides) are read, not
+ * coded: a coder whose output is dropped steps the state over them. */
+async function code(model, { tokens, primed, adapt, coded, what, signal, onProgress }) {
   const engine = model._engine;
-  let coder = 0, state = null, result;
+  let coder = 0, reader = 0, state = null, result;
   await readAdapting(model, {
-    tokens, n, adapt, what, signal, onProgress, kernel: 'portable',
+    tokens, n: tokens.length, adapt, what, signal, onProgress, kernel: 'portable',
     read: async (learner, from, to) => {
       if (!coder) {
         state = learner.createState();
         coder = engine.coderCreate(learner._live(what), coded ?? null, what);
+        reader = engine.coderCreate(learner._live(what), null, what);
       }
-      const s = state._handle(learner, what);
-      if (coded) tokens.set(engine.coderDecode(coder, s, to - from, what), from);
-      else engine.coderEncode(coder, s, tokens.subarray(from, to), what);
-      if (!coded && to === n) result = engine.coderFinish(coder, what);
+      const s = state._handle(learner, what), mid = Math.min(Math.max(from, primed), to);
+      if (mid > from) engine.coderEncode(reader, s, tokens.subarray(from, mid), what);
+      if (to === mid) return;
+      if (coded) tokens.set(engine.coderDecode(coder, s, to - mid, what), mid);
+      else engine.coderEncode(coder, s, tokens.subarray(mid, to), what);
+      if (!coded && to === tokens.length) result = engine.coderFinish(coder, what);
     },
     end: () => {
       if (coder) engine.coderFree(coder);
+      if (reader) engine.coderFree(reader);
       state?.dispose();
     },
   });
-  return coded ? tokens : result;
+  return coded ? tokens.subarray(primed) : result;
+}
+
+/** The prime option: bytes both sides read before the data, or an empty array. */
+function primeOf(o, what) {
+  return o.prime === undefined ? new Uint8Array(0) : bytesOf(o.prime, `${what}: prime`);
 }
 
 /**
- * lm.compress(data, { adapt = true, signal, onProgress }): data coded with the model's probabilities, learning
- * while it reads (adapt: true, false or options as evaluate's). The file names the model (its identity), the
- * settings, the length and a CRC-32 of the data; when coding would not make the data smaller, the file stores it.
+ * lm.compress(data, { adapt = true, prime, signal, onProgress }): data coded with the model's probabilities,
+ * learning while it reads (adapt: true, false or options as evaluate's). `prime`: bytes the model reads (and
+ * learns from) first, which decompress must be given too (a dictionary). The file names the model (its
+ * identity), the settings, the prime's length and CRC-32, the data's length and CRC-32; when coding would not make
+ * the data smaller, the file stores it.
  * @returns {Promise<Uint8Array>}
  */
 export async function compress(model, data, options) {
@@ -169,12 +182,15 @@ export async function compress(model, data, options) {
   const bytes = bytesOf(data, what);
   const adapt = adaptOptions(o.adapt ?? true, what);
   if (adapt?.keep) fail('MG_EINVAL', `${what}: adapt.keep is not allowed (the decoder starts from the model's weights)`);
-  const tokens = Int32Array.from(bytes);
-  const coded = bytes.length ? await code(model, { tokens, n: bytes.length, adapt, what, signal: o.signal, onProgress: o.onProgress }) : new Uint8Array(0);
+  const prime = primeOf(o, what);
+  const tokens = new Int32Array(prime.length + bytes.length);
+  tokens.set(prime);
+  tokens.set(bytes, prime.length);
+  const coded = bytes.length ? await code(model, { tokens, primed: prime.length, adapt, what, signal: o.signal, onProgress: o.onProgress }) : new Uint8Array(0);
   const stored = coded.length >= bytes.length;
   const header = {
     format: FORMAT, version: VERSION, model: model.identity, modelName: model.config.name ?? null,
-    method: stored ? 'stored' : 'model', length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
+    method: stored ? 'stored' : 'model', prime: prime.length && !stored ? { length: prime.length, crc32: crc32(prime) } : null, length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
     adapt: adapt && !stored ? { lr: adapt.lr, segment: adapt.segment, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip } : null,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -205,6 +221,7 @@ export function readHeader(model, file, what) {
     throw bad(`its header is not valid JSON (${e.message})`);
   }
   if (h?.format !== FORMAT || h.version !== VERSION) throw bad(`its header names format ${h?.format} version ${h?.version}`);
+  if (h.prime !== null && !(Number.isSafeInteger(h.prime?.length) && /^[0-9a-f]{8}$/.test(h.prime.crc32))) throw bad('its prime is not { length, crc32 }');
   if (!Number.isSafeInteger(h.length) || h.length < 0 || ![h.crc32, h.payloadCrc32].every((c) => /^[0-9a-f]{8}$/.test(c)) || !['model', 'stored'].includes(h.method)) {
     throw bad('its header lacks a valid length, crc32, payloadCrc32 or method');
   }
@@ -224,20 +241,27 @@ export function readHeader(model, file, what) {
   return { ...h, adapt, payload };
 }
 
-/** lm.decompress(file, { signal, onProgress }): the bytes lm.compress was given. @returns {Promise<Uint8Array>} */
+/** lm.decompress(file, { prime, signal, onProgress }): the bytes lm.compress was given (with the same prime, if
+ * it had one). @returns {Promise<Uint8Array>} */
 export async function decompress(model, file, options) {
   const what = 'decompress';
   model._live(what);
   needBytes(model.config, what);
   const o = callOptions(options, what);
   const h = readHeader(model, file, what);
+  const prime = primeOf(o, what);
+  const primeMismatch = h.prime ? h.prime.length !== prime.length || h.prime.crc32 !== crc32(prime) : prime.length > 0;
+  if (h.method === 'model' && primeMismatch) {
+    fail('MG_EMISMATCH', h.prime ? `${what}: the file was compressed after a prime of ${h.prime.length} bytes (CRC-32 ${h.prime.crc32}); give the same bytes as prime` +
+      (prime.length ? `, not these ${prime.length} (CRC-32 ${crc32(prime)})` : '') : `${what}: the file was compressed without a prime; give none`);
+  }
   let bytes;
   if (h.method === 'stored') bytes = h.payload.slice();
   else if (h.length === 0) bytes = new Uint8Array(0);
   else {
-    const tokens = new Int32Array(h.length);
-    await code(model, { tokens, n: h.length, adapt: h.adapt, coded: h.payload, what, signal: o.signal, onProgress: o.onProgress });
-    bytes = Uint8Array.from(tokens);
+    const tokens = new Int32Array(prime.length + h.length);
+    tokens.set(prime);
+    bytes = Uint8Array.from(await code(model, { tokens, primed: prime.length, adapt: h.adapt, coded: h.payload, what, signal: o.signal, onProgress: o.onProgress }));
   }
   if (crc32(bytes) !== h.crc32) {
     throw new MingruError('MG_EBADFILE', `${what}: the decoded bytes' CRC-32 is ${crc32(bytes)}, not the ${h.crc32} the compressor recorded; ` +

@@ -151,6 +151,8 @@ export interface EvaluateOptions {
 export interface CompressOptions {
   /** default true */
   adapt?: boolean | Omit<AdaptOptions, 'keep'>;
+  /** bytes read (and learnt from) before the data, which decompress must be given too: a dictionary */
+  prime?: Uint8Array | ArrayBuffer | string;
   signal?: AbortSignal;
   onProgress?: (p: CodingProgress) => void;
 }
@@ -184,7 +186,7 @@ export class Model {
   compress(data: Uint8Array | ArrayBuffer | string, options?: CompressOptions): Promise<Uint8Array>;
   /** the bytes of a compress() file, with the same model file, in any engine, build or thread count; MG_EMISMATCH
    * for another model's file, MG_EBADFILE for a damaged one */
-  decompress(file: Uint8Array, options?: { signal?: AbortSignal; onProgress?: (p: CodingProgress) => void }): Promise<Uint8Array>;
+  decompress(file: Uint8Array, options?: { prime?: Uint8Array | ArrayBuffer | string; signal?: AbortSignal; onProgress?: (p: CodingProgress) => void }): Promise<Uint8Array>;
   encode(text: string): Uint8Array;
   decode(tokens: Tokens): string;
   dispose(): void;

@@ -148,7 +148,7 @@ static void fuzz_lm(input *in) {
         size_t n_before;
         uint8_t *before = saved(st, &n_before);
         int status = MG_OK, changes = 0;
-        switch (take(in, 8)) {
+        switch (take(in, 9)) {
         case 0: case 1: { /* forward over n tokens, n possibly <= 0 or beyond a block */
             int n = (int)take(in, 200) - 2;
             if (take(in, 4) == 0) n += 256;
@@ -227,6 +227,34 @@ static void fuzz_lm(input *in) {
         case 5: /* reset */
             REQUIRE(mg_state_reset(st) == MG_OK && mg_state_tokens(st) == 0);
             break;
+        case 7: { /* decode any bytes after the state; coding the tokens they gave decodes to the same tokens */
+            size_t n = take(in, 24);
+            const uint8_t *code = in->p;
+            n = n < in->n ? n : in->n;
+            in->p += n, in->n -= n;
+            int k = (int)take(in, 12);
+            int32_t got[12], again[12];
+            mg_coder *dec = NULL, *enc = NULL, *dec2 = NULL;
+            mg_state *a = NULL, *b = NULL, *c = NULL;
+            REQUIRE(mg_state_clone(st, &a) == MG_OK && mg_state_clone(st, &b) == MG_OK && mg_state_clone(st, &c) == MG_OK);
+            REQUIRE(mg_coder_create(m, code, n, &dec) == MG_OK && mg_coder_create(m, NULL, 0, &enc) == MG_OK);
+            status = mg_coder_decode(dec, a, got, k);
+            if (cross) REQUIRE(status == MG_EMISMATCH);
+            else {
+                REQUIRE(status == MG_OK);
+                for (int i = 0; i < k; i++) REQUIRE(got[i] >= 0 && got[i] < V);
+                const uint8_t *out;
+                size_t size;
+                REQUIRE(mg_coder_encode(enc, b, got, k) == MG_OK && mg_coder_finish(enc, &out, &size) == MG_OK);
+                REQUIRE(mg_coder_create(m, out, size, &dec2) == MG_OK && mg_coder_decode(dec2, c, again, k) == MG_OK);
+                REQUIRE(!memcmp(got, again, (size_t)k * sizeof *got));
+                REQUIRE(mg_coder_encode(dec, a, got, 1) == MG_EINVAL); /* a decoder does not encode */
+            }
+            mg_coder_free(dec), mg_coder_free(enc), mg_coder_free(dec2);
+            mg_state_free(a), mg_state_free(b), mg_state_free(c);
+            status = MG_OK; /* st itself is untouched */
+            break;
+        }
         case 6: { /* clone, then copy back (and across models: refused) */
             mg_state *c = NULL;
             REQUIRE(mg_state_clone(st, &c) == MG_OK);

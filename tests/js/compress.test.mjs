@@ -95,6 +95,21 @@ test('compress/decompress: exact round trips of empty, 1 byte, binary and text, 
   assert.ok(same(await lm.decompress(await lm.compress('Grüße, καλημέρα', { adapt: false })), new TextEncoder().encode('Grüße, καλημέρα')), 'a string: its UTF-8');
 });
 
+test('compress with a prime (a dictionary): read first, learnt from, needed again to decompress', async () => {
+  const lm = await model(Q8, 2);
+  const prime = KJV.subarray(0, 700), data = KJV.subarray(700);
+  const plain = await lm.compress(data, { adapt: ADAPT });
+  const primed = await lm.compress(data, { adapt: ADAPT, prime });
+  const coded = (file) => file.length - 13 - new DataView(file.buffer).getUint32(5, true);
+  assert.ok(coded(primed) < coded(plain), `with the prime ${coded(primed)} coded bytes, without ${coded(plain)}`);
+  assert.ok(same(await lm.decompress(primed, { prime }), data));
+  assert.ok(same(await lm.decompress(await lm.compress(data, { adapt: false, prime: new TextDecoder().decode(prime) }), { prime }), data), 'a string prime, no adaptation');
+  await assert.rejects(lm.decompress(primed), (e) => e.code === 'MG_EMISMATCH' && /compressed after a prime of 700 bytes/.test(e.message));
+  await assert.rejects(lm.decompress(primed, { prime: KJV.subarray(1, 701) }), (e) => e.code === 'MG_EMISMATCH' && /not these 700/.test(e.message));
+  await assert.rejects(lm.decompress(plain, { prime }), (e) => e.code === 'MG_EMISMATCH' && /without a prime/.test(e.message));
+  await assert.rejects(lm.compress(data, { prime: 7 }), (e) => e.code === 'MG_EINVAL' && /prime: data must be/.test(e.message));
+});
+
 test('compress: random bytes are stored, growing by the header alone', async () => {
   const lm = await model(Q8, 2);
   const data = noise(3000);
@@ -207,6 +222,11 @@ test('the compress and decompress commands: usage errors before anything is read
   assert.match(text.stderr, /MG_EBADFILE: decompress: not a mingru compressed file/);
   assert.equal(cli('decompress', Q8, 'text.mgz', '-o', 'back.txt').status, 0);
   assert.ok(same(readFileSync(`${dir}/back.txt`), KJV));
+  writeFileSync(`${dir}/prime.txt`, KJV.subarray(0, 400));
+  assert.equal(cli('compress', Q8, 'text.txt', '-o', 'primed.mgz', '--prime', 'prime.txt', '--no-adapt').status, 0);
+  assert.match(cli('decompress', Q8, 'primed.mgz', '-o', 'back2.txt').stderr, /MG_EMISMATCH: decompress: the file was compressed after a prime of 400 bytes/);
+  assert.equal(cli('decompress', Q8, 'primed.mgz', '-o', 'back2.txt', '--prime', 'prime.txt').status, 0);
+  assert.ok(same(readFileSync(`${dir}/back2.txt`), KJV));
 });
 
 let server, browser;
