@@ -142,6 +142,9 @@ void mg_layer_free(mg_layer *layer);
 /* ---------------------------------------------------------------- language models */
 
 enum { MG_TOKENIZER_NONE = 0, MG_TOKENIZER_BYTES = 1 };
+/* The feed-forward: Linear -> GELU -> Linear (minLM); Linear(D, 2F) -> x * gelu(gate) * mult_bias -> Linear (GEGLU,
+ * BorealisAI/minRNNs); none. */
+enum { MG_FF_GELU = 0, MG_FF_GEGLU = 1, MG_FF_NONE = 2 };
 
 /* The configuration of a loaded model (from the file's __metadata__ and tensor shapes). */
 typedef struct {
@@ -151,9 +154,16 @@ typedef struct {
     int depth;               /* layers */
     double expansion_factor; /* dim_inner = floor(dim * expansion_factor) */
     int dim_inner;           /* Di */
-    int has_out;             /* the cell has to_out (expansion_factor != 1) */
+    int has_out;             /* the cell has to_out (expansion_factor != 1, or cell_out "always") */
     double ff_mult;          /* ff_inner = floor(dim * ff_mult) */
     int ff_inner;
+    /* The BorealisAI/minRNNs form (docs/format.md; all 0 for minGRU-pytorch's minLM): */
+    int cell_bias;           /* the cell's projections have biases (to_hidden_and_gate.bias, to_out.bias) */
+    int h0_learned;          /* h0 = g(init_hidden_state) per layer, else zeros */
+    int lstm_sigmoid;        /* minLSTM without coefficient norm: h = sigmoid(f) h + sigmoid(i) g(h~) */
+    int norm_affine;         /* norms are x * weight + bias (a folded BatchNorm), not RMSNorm */
+    int ff;                  /* MG_FF_GELU, MG_FF_GEGLU or MG_FF_NONE */
+    int num_outputs;         /* the head's size (d_out); num_tokens unless the file says otherwise */
     int conv_kernel_size;    /* 0 = no convolution */
     int tokenizer;           /* MG_TOKENIZER_* */
     int quantized;           /* 1 if any weight is int8 */

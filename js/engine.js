@@ -199,8 +199,8 @@ export class Engine {
   }
 
   /** The logits after the state's last token [V]; MG_EINVAL for an empty state. */
-  stateLogits(model, state, numTokens, what) {
-    return this.#withBuffers({}, { logits: numTokens }, (p) => this.#check(this.#mod._mgw_state_logits(model, state, p.logits), what)).logits;
+  stateLogits(model, state, width, what) {
+    return this.#withBuffers({}, { logits: width }, (p) => this.#check(this.#mod._mgw_state_logits(model, state, p.logits), what)).logits;
   }
 
   /** Tokens the state has read since it was created or reset. */
@@ -238,16 +238,16 @@ export class Engine {
 
   /** Feeds `tokens` (checked ids) by the parallel scan. Returns the logits of the last token [V], of every token
    * [n * V] with `allLogits`, or nothing with `logits: false`. */
-  lmForward(model, state, tokens, { numTokens, allLogits = false, logits = true }, what) {
+  lmForward(model, state, tokens, { width, allLogits = false, logits = true }, what) {
     const rows = !logits ? 0 : allLogits ? tokens.length : 1;
-    const out = this.#withBuffers({ tokens: [Int32Array, tokens] }, { logits: rows * numTokens }, (p) =>
+    const out = this.#withBuffers({ tokens: [Int32Array, tokens] }, { logits: rows * width }, (p) =>
       this.#check(this.#mod._mgw_lm_forward(model, state, p.tokens, tokens.length, logits ? p.logits : 0, allLogits ? 1 : 0), what));
     return logits ? out.logits : undefined;
   }
 
   /** Feeds one token; returns its logits [V]. */
-  lmStep(model, state, token, numTokens, what) {
-    return this.#withBuffers({}, { logits: numTokens }, (p) => this.#check(this.#mod._mgw_lm_step(model, state, token, p.logits), what)).logits;
+  lmStep(model, state, token, width, what) {
+    return this.#withBuffers({}, { logits: width }, (p) => this.#check(this.#mod._mgw_lm_step(model, state, token, p.logits), what)).logits;
   }
 
   // ---- training and writing models

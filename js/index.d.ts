@@ -74,6 +74,15 @@ export interface ModelConfig {
   readonly tokenizer: 'bytes' | 'none';
   readonly quantized: boolean;
   readonly parameters: number;
+  /** the logits' size: numTokens, or a BorealisAI/minRNNs task model's d_out */
+  readonly numOutputs: number;
+  /** 'minlm' (minGRU-pytorch) or 'minrnns' (BorealisAI/minRNNs: the features below) */
+  readonly form: 'minlm' | 'minrnns';
+  readonly cellBias: boolean;
+  readonly h0: 'zeros' | 'learned';
+  readonly lstmGates: 'normalized' | 'sigmoid';
+  readonly norm: 'rms' | 'affine';
+  readonly ff: 'gelu' | 'geglu' | 'none';
   readonly name?: string;
   readonly description?: string;
   readonly license?: string;

@@ -177,24 +177,24 @@ export class Model {
   /**
    * Feeds tokens (prefill, by the parallel scan) and leaves `state` after them. With a `signal`, the tokens go
    * in blocks between which other work runs; an abort rejects with MG_EABORTED and leaves the state as it was.
-   * @returns {Promise<Float32Array>} logits [numTokens] of the last token, or [n, numTokens] with allLogits
+   * @returns {Promise<Float32Array>} logits [numOutputs] of the last token, or [n, numOutputs] with allLogits
    */
   async forward(tokens, { state, allLogits = false, signal } = {}) {
     const m = this._live('forward');
-    const { numTokens } = this.config;
+    const { numTokens, numOutputs: width } = this.config;
     tokenArray(tokens, numTokens, 'forward');
     checkSignal(signal, 'forward');
     if (signal) return this.#forwardAbortable(tokens, state, allLogits, signal);
-    return this.#withState(state, 'forward', (s) => this._engine.lmForward(m, s, tokens, { numTokens, allLogits }, 'forward'));
+    return this.#withState(state, 'forward', (s) => this._engine.lmForward(m, s, tokens, { width, allLogits }, 'forward'));
   }
 
   /** forward() with a signal: blocks of the engine's own prefill block (128 tokens), so the logits are the same as
    * in one call. */
   async #forwardAbortable(tokens, state, allLogits, signal) {
-    const { numTokens } = this.config;
-    const result = new Float32Array((allLogits ? tokens.length : 1) * numTokens);
+    const { numOutputs: width } = this.config;
+    const result = new Float32Array((allLogits ? tokens.length : 1) * width);
     await this.#feed(tokens, state, 'forward', { signal, block: this._engine.limits.forwardBlock, allLogits }, (logits, at) =>
-      result.set(logits, allLogits ? at * numTokens : 0));
+      result.set(logits, allLogits ? at * width : 0));
     return result;
   }
 
@@ -204,7 +204,7 @@ export class Model {
    * MG_EABORTED; on it or any failure the state is restored from a snapshot taken at the start. */
   async #feed(tokens, state, what, { signal, block, allLogits }, onBlock) {
     const engine = this._engine;
-    const { numTokens } = this.config;
+    const { numOutputs: width } = this.config;
     const aborted = () => new MingruError('MG_EABORTED', `${what} was aborted`, { cause: signal.reason });
     if (signal?.aborted) throw aborted();
     return this.#withState(state, what, async (s) => {
@@ -214,7 +214,7 @@ export class Model {
         for (let at = 0; at < tokens.length; at += block) {
           if (at > 0) await pause();
           if (signal?.aborted) throw aborted();
-          onBlock(engine.lmForward(this._live(what), s, tokens.slice(at, at + block), { numTokens, allLogits }, what), at);
+          onBlock(engine.lmForward(this._live(what), s, tokens.slice(at, at + block), { width, allLogits }, what), at);
         }
       } catch (e) {
         if (this.#ptr) engine.stateCopy(s, snapshot, what); // back to where it was
@@ -237,7 +237,8 @@ export class Model {
    */
   async evaluate(data, { state, signal, adapt, onProgress } = {}) {
     this._live('evaluate');
-    const { numTokens: V, tokenizer } = this.config;
+    const { numTokens: V, tokenizer, numOutputs } = this.config;
+    if (numOutputs !== V) fail('MG_EINVAL', `evaluate: this model's ${numOutputs} outputs are not its ${V} tokens (a task model): it does not predict its next token`);
     if (typeof data === 'string') needBytes(this.config, 'evaluate');
     const tokens = tokenArray(typeof data === 'string' ? encodeBytes(data) : data, V, 'evaluate');
     checkSignal(signal, 'evaluate');
@@ -287,12 +288,12 @@ export class Model {
     return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), 'f32', {}, what), kernel, what));
   }
 
-  /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numTokens] */
+  /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numOutputs] */
   async step(token, { state } = {}) {
     const m = this._live('step');
     if (!Number.isInteger(token)) fail('MG_EINVAL', `step: token must be an integer, got ${token}`);
     tokenArray([token], this.config.numTokens, 'step');
-    return this.#withState(state, 'step', (s) => this._engine.lmStep(m, s, token, this.config.numTokens, 'step'));
+    return this.#withState(state, 'step', (s) => this._engine.lmStep(m, s, token, this.config.numOutputs, 'step'));
   }
 
   /**
@@ -316,7 +317,7 @@ export class Model {
     const sampler = engine.sampler(o.seed);
     try {
       const tokens = encodeBytes(prompt);
-      if (tokens.length > 0) engine.lmForward(m, s, tokens, { numTokens: this.config.numTokens, logits: false }, 'generate');
+      if (tokens.length > 0) engine.lmForward(m, s, tokens, { width: this.config.numOutputs, logits: false }, 'generate');
       else if (engine.stateTokens(s) === 0) fail('MG_EINVAL', 'generate: the prompt is empty and the state has no tokens to continue from');
       const decoder = new ByteDecoder();
       const stops = new StopMatcher(o.stop);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the libFuzzer harnesses (clang, ASan + UBSan) and runs each for a bounded time; fails on any
 // crash, leak, sanitizer report or broken contract (fuzz-api's REQUIRE). Seeds: for fuzz-model the broken-file
-// corpus (tests/corpus) and the valid fixtures (tests/fixtures/lm); for fuzz-api tests/fuzz/seeds-api (made by
+// corpus (tests/corpus) and the valid fixtures (tests/fixtures/lm, tests/fixtures/minrnns); for fuzz-api tests/fuzz/seeds-api (made by
 // tests/fuzz/make-seeds.mjs). The seeds are copied: what the fuzzer adds stays out of the repository.
 //   node scripts/fuzz.mjs [SECONDS]        (default: FUZZ_SECONDS or 60 per harness)
 import { spawnSync } from 'node:child_process';
@@ -29,6 +29,7 @@ try {
   const model = join(work, 'model');
   cpSync(join(root, 'tests/corpus'), model, { recursive: true });
   cpSync(join(root, 'tests/fixtures/lm'), model, { recursive: true, filter: (f) => !f.endsWith('.bin') && !f.endsWith('.json') });
+  cpSync(join(root, 'tests/fixtures/minrnns'), model, { recursive: true, filter: (f) => f.endsWith('.safetensors') || !f.includes('.') });
   run('build/fuzz/fuzz-model', [`-max_total_time=${seconds}`, '-rss_limit_mb=4096', '-print_final_stats=1', model]);
   const api = join(work, 'api');
   mkdirSync(api);

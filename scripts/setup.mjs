@@ -24,6 +24,7 @@ const NEEDS = [
   ['python3-torch', 'the PyTorch reference (tools/reference.py, tools/convert.py), at /usr/bin/python3',
     () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0],
   ['python3-numpy', 'tools/convert.py', () => spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0],
+  ['python3-yaml', "tools/convert.py --config (BorealisAI/minRNNs's config.yaml)", () => spawnSync('/usr/bin/python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0],
   // Debian's torch otherwise runs on the generic reference BLAS, about 50x slower
   ['libopenblas0-pthread', "a fast BLAS for Debian's torch", () => existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3')],
   ['chromium', 'the browser tests (driven by playwright-core)', () => existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium')],

@@ -78,11 +78,14 @@ EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
     snprintf(json, sizeof json,
              "{\"cell\":\"%s\",\"numTokens\":%d,\"dim\":%d,\"depth\":%d,\"expansionFactor\":%.17g,"
              "\"dimInner\":%d,\"ffMult\":%.17g,\"ffInner\":%d,\"convKernelSize\":%d,\"tokenizer\":\"%s\","
-             "\"quantized\":%s,\"parameters\":%" PRIu64 ",\"identity\":\"%016" PRIx64 "\"}",
+             "\"quantized\":%s,\"parameters\":%" PRIu64 ",\"identity\":\"%016" PRIx64 "\",\"numOutputs\":%d,"
+             "\"form\":\"%s\",\"cellBias\":%s,\"h0\":\"%s\",\"lstmGates\":\"%s\",\"norm\":\"%s\",\"ff\":\"%s\"}",
              c->cell == MG_CELL_GRU ? "gru" : "lstm", c->num_tokens, c->dim, c->depth, c->expansion_factor,
              c->dim_inner, c->ff_mult, c->ff_inner, c->conv_kernel_size,
              c->tokenizer == MG_TOKENIZER_BYTES ? "bytes" : "none", c->quantized ? "true" : "false", c->n_params,
-             c->identity);
+             c->identity, c->num_outputs, mg_model_minrnns_feature(m) ? "minrnns" : "minlm", c->cell_bias ? "true" : "false",
+             c->h0_learned ? "learned" : "zeros", c->lstm_sigmoid ? "sigmoid" : "normalized", c->norm_affine ? "affine" : "rms",
+             c->ff == MG_FF_GEGLU ? "geglu" : c->ff == MG_FF_NONE ? "none" : "gelu");
     return json;
 }
 
@@ -101,7 +104,7 @@ EMSCRIPTEN_KEEPALIVE int mgw_state_save_size(const mg_state *s) { return (int)mg
 EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_model *m, const mg_state *s, float *out) {
     const float *l = mg_state_logits(s);
     if (!l) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
-    memcpy(out, l, (size_t)mg_model_config(m)->num_tokens * sizeof(float));
+    memcpy(out, l, (size_t)mg_model_config(m)->num_outputs * sizeof(float));
     return MG_OK;
 }
 EMSCRIPTEN_KEEPALIVE int mgw_state_save(const mg_state *s, void *buf, int size) {

@@ -4,6 +4,8 @@
  * minLSTM: [k_h, k_f, k_i] = x W_in^T;  f = sigmoid(k_f), i = sigmoid(k_i);
  *          h_t = f/(f+i) h_{t-1} + i/(f+i) g(k_h)
  * then y = h W_out^T (only when expansion_factor != 1), with g(x) = x >= 0 ? x + 0.5 : sigmoid(x).
+ * The BorealisAI/minRNNs cells add biases to both projections (b_in, b_out; to_out always), and their minLSTM
+ * without coefficient norm (c->sigmoid) takes h_t = f h_{t-1} + i g(k_h).
  * Both are the linear recurrence h_t = a_t h_{t-1} + b_t, evaluated directly (no logs needed in C). */
 #include <math.h>
 #include <string.h>
@@ -35,6 +37,12 @@ static void gates(void *ctx, int ith, int nth) {
                 float z = sigmoid(k1[i]);
                 kh[i] = z * g(kh[i]);
                 k1[i] = sigmoid(-k1[i]);
+            }
+        } else if (c->sigmoid) {
+            const float *k2 = k1 + di;
+            for (int i = i0; i < i1; i++) {
+                kh[i] = sigmoid(k2[i]) * g(kh[i]);
+                k1[i] = sigmoid(k1[i]);
             }
         } else {
             const float *k2 = k1 + di;
@@ -73,7 +81,7 @@ void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const
     recur(c, proj, B, T, h0, hidden, n_chunks);
     /* y = to_out(h) */
     if (c->has_out) {
-        mg_linear(k, &c->w_out, (int)rows, proj, ld, y, D);
+        mg_linear_act(k, &c->w_out, (int)rows, proj, ld, y, D, c->b_out, MG_ACT_NONE);
     } else {
         for (size_t r = 0; r < rows; r++) memcpy(y + r * D, proj + r * ld, D * sizeof(float));
     }
@@ -82,7 +90,7 @@ void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const
 void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
                  float *hidden, float *proj, int n_chunks) {
     /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
-    mg_linear(k, &c->w_in, B * T, x, c->dim, proj, c->n_gates * c->dim_inner);
+    mg_linear_act(k, &c->w_in, B * T, x, c->dim, proj, c->n_gates * c->dim_inner, c->b_in, MG_ACT_NONE);
     mg_cell_run_proj(c, k, B, T, h0, y, hidden, proj, n_chunks);
 }
 

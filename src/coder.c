@@ -43,6 +43,9 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
     if (!m || !out || (n && !input)) return mg_fail(MG_EINVAL, "mg_coder_create: NULL argument");
     *out = NULL;
     int V = m->cfg.num_tokens;
+    if (m->cfg.num_outputs != V)
+        return mg_fail(MG_EINVAL, "the coder needs a model that predicts its next token; this one has %d outputs for %d tokens",
+                       m->cfg.num_outputs, V);
     if (((size_t)V << 4) > ((size_t)1 << 22))
         return mg_fail(MG_EINVAL, "the coder takes vocabularies of up to 262144 tokens; this model has %d", V);
     mg_coder *c = calloc(1, sizeof *c);

@@ -121,9 +121,11 @@ typedef struct {
     int dim;         /* D */
     int dim_inner;   /* Di */
     int n_gates;     /* 2 (hidden|gate) or 3 (hidden|f|i) */
-    int has_out;     /* expansion_factor != 1 */
+    int has_out;     /* expansion_factor != 1 (or a minRNNs cell) */
+    int sigmoid;     /* minLSTM gates without the coefficient norm: a = sigmoid(f), b = sigmoid(i) g(k_h) */
     mg_matrix w_in;  /* (n_gates*Di, D) */
     mg_matrix w_out; /* (D, Di), when has_out */
+    const float *b_in, *b_out; /* (n_gates*Di), (D): biases, or NULL */
 } mg_cell;
 
 /* Floats of scratch mg_cell_run needs for `rows` = B*T rows and n_chunks scan chunks. */

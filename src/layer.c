@@ -60,9 +60,9 @@ int mg_layer_create(const mg_layer_params *p, const float *w_in, const float *w_
     }
     if (w_in) memcpy(l->w_in, w_in, n_in * sizeof(float));
     if (w_out && has_out) memcpy(l->w_out, w_out, n_out * sizeof(float));
-    l->cell = (mg_cell){p->cell, p->dim, di, n_gates, has_out,
-                        {.f32 = l->w_in, .rows = n_gates * di, .cols = p->dim},
-                        {.f32 = l->w_out, .rows = p->dim, .cols = di}};
+    l->cell = (mg_cell){.cell = p->cell, .dim = p->dim, .dim_inner = di, .n_gates = n_gates, .has_out = has_out,
+                        .w_in = {.f32 = l->w_in, .rows = n_gates * di, .cols = p->dim},
+                        .w_out = {.f32 = l->w_out, .rows = p->dim, .cols = di}};
     l->kernels = kernels;
     l->scan_chunks = p->scan_chunks;
     *out = l;

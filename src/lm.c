@@ -42,6 +42,15 @@ void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x
     }
 }
 
+/* A norm of the model: RMSNorm (weight), or x * weight + bias (a folded BatchNorm: norm_affine). */
+static void norm(const mg_model *m, float *out, const float *x, const float *w, const float *b, int T, int D) {
+    if (!m->cfg.norm_affine) {
+        mg_rmsnorm(out, x, w, T, D);
+        return;
+    }
+    for (size_t i = 0, n = (size_t)T * D; i < n; i++) out[i] = x[i] * w[i % D] + b[i % D];
+}
+
 static void add(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
@@ -118,21 +127,31 @@ static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, f
         /* x = conv(x) + x */
         if (k) conv_block(m, L, x, T, st->conv + (size_t)l * (k - 1) * D);
         /* x = cell(norm1(x), h) + x */
-        mg_rmsnorm(s->xn, x, L->norm1, T, D);
+        norm(m, s->xn, x, L->norm1, L->norm1_b, T, D);
         float *h = st->h + (size_t)l * c->dim_inner;
         mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, mg_scan_chunks_for(T));
         add(x, s->y, (size_t)T * D);
-        /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D) */
-        mg_rmsnorm(s->xn, x, L->norm2, T, D);
-        mg_linear_act(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F, L->ff1_b, MG_ACT_GELU);
+        /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D), or GEGLU, or none */
+        if (c->ff == MG_FF_NONE) continue;
+        norm(m, s->xn, x, L->norm2, L->norm2_b, T, D);
+        if (c->ff == MG_FF_GEGLU) {
+            /* [u | gate] = Linear(D, 2F);  u * gelu(gate) * mult_bias */
+            mg_linear_act(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, 2 * F, L->ff1_b, MG_ACT_NONE);
+            for (int t = 0; t < T; t++) {
+                float *u = s->hidden + (size_t)t * 2 * F, *out = s->hidden + (size_t)t * F;
+                for (int i = 0; i < F; i++) out[i] = u[i] * mg_gelu(u[F + i]) * L->ff_mult_bias[i];
+            }
+        } else {
+            mg_linear_act(&m->kernels, &L->ff1, T, s->xn, D, s->hidden, F, L->ff1_b, MG_ACT_GELU);
+        }
         mg_linear_act(&m->kernels, &L->ff2, T, s->hidden, F, s->y, D, L->ff2_b, MG_ACT_NONE);
         add(x, s->y, (size_t)T * D);
     }
     /* logits = to_logits(norm(x)), for every row or only the last */
-    int first = all ? 0 : T - 1;
-    mg_rmsnorm(s->xn, x + (size_t)first * D, m->norm, T - first, D);
-    mg_linear(&m->kernels, &m->to_logits, T - first, s->xn, D, all ? logits : st->logits, c->num_tokens);
-    if (all) memcpy(st->logits, logits + (size_t)(T - 1) * c->num_tokens, (size_t)c->num_tokens * sizeof(float));
+    int first = all ? 0 : T - 1, Vo = c->num_outputs;
+    norm(m, s->xn, x + (size_t)first * D, m->norm, m->norm_b, T - first, D);
+    mg_linear(&m->kernels, &m->to_logits, T - first, s->xn, D, all ? logits : st->logits, Vo);
+    if (all) memcpy(st->logits, logits + (size_t)(T - 1) * Vo, (size_t)Vo * sizeof(float));
 
     for (int t = 0; t < T; t++) st->recent[(st->n_tokens + (uint64_t)t) % MG_RECENT] = tokens[t];
     st->n_tokens += (uint64_t)T;
@@ -145,7 +164,7 @@ int mg_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float 
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= m->cfg.num_tokens)
             return mg_fail(MG_ERANGE, "token %d at position %d is outside [0, %d)", (int)tokens[i], i, m->cfg.num_tokens);
-    int V = m->cfg.num_tokens;
+    int V = m->cfg.num_outputs;
     for (int at = 0; at < n; at += MG_BLOCK) {
         int T = n - at < MG_BLOCK ? n - at : MG_BLOCK;
         run_block(m, s, tokens + at, T, all_logits && logits ? logits + (size_t)at * V : NULL, all_logits && logits);
@@ -162,6 +181,9 @@ int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, ui
     if (!m || !s || !p || !rng || !token) return mg_fail(MG_EINVAL, "mg_lm_generate_next: NULL argument");
     if (s->model != m) return mg_fail(MG_EMISMATCH, "mg_lm_generate_next: the state belongs to another model");
     if (!s->n_tokens) return mg_fail(MG_EINVAL, "mg_lm_generate_next: the state is empty; feed a prompt first");
+    if (m->cfg.num_outputs != m->cfg.num_tokens)
+        return mg_fail(MG_EINVAL, "this model's %d outputs are not its %d tokens (a task model, d_out != vocab_size): it "
+                       "does not predict its next token, so it cannot generate", m->cfg.num_outputs, m->cfg.num_tokens);
     /* the state's recent tokens, oldest first, from its ring */
     int32_t recent[MG_RECENT];
     int n = s->n_tokens < MG_RECENT ? (int)s->n_tokens : MG_RECENT;

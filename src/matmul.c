@@ -208,7 +208,7 @@ static float q7_row(const float *x, int K, uint8_t *xq) {
     int nan = 0;
     for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
     if (nan || !(amax <= 3.4e38f)) return NAN;
-    float step = amax / 32767.0f;
+    float step = amax / (float)MG_Q8_STEPS;
     step = step >= 1e-30f ? step : 1.0f;
     float inv = 1.0f / step;
     for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)__builtin_rintf(x[k] * inv) + 64);

@@ -61,6 +61,38 @@ static int meta_is(const mg_model *m, const char *key, const char *a, const char
                    b ? b : "", b ? "\"" : "");
 }
 
+/* An optional key: absent gives 0; else one of the n words (its index). */
+static int meta_word(const mg_model *m, const char *key, const char *const *words, int n, int *which) {
+    const char *v = mg_model_meta(m, key);
+    *which = 0;
+    if (!v) return MG_OK;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, words[i])) return *which = i, MG_OK;
+    char list[128] = "";
+    for (int i = 0; i < n; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "", words[i]);
+    return mg_fail(MG_EBADFILE, "__metadata__ \"%s\" is \"%.40s\", not one of %s", key, v, list);
+}
+
+/* The keys of the BorealisAI/minRNNs form (docs/format.md), each optional with minLM's meaning as default. */
+static int read_minrnns_config(mg_model *m) {
+    mg_config *c = &m->cfg;
+    static const char *const cell_out[] = {"auto", "always"}, *const bias[] = {"0", "1"}, *const h0[] = {"zeros", "learned"},
+                             *const gates[] = {"normalized", "sigmoid"}, *const norm[] = {"rms", "affine"},
+                             *const ff[] = {"gelu", "geglu", "none"};
+    int st, always;
+    if ((st = meta_word(m, "cell_out", cell_out, 2, &always))) return st;
+    if ((st = meta_word(m, "cell_bias", bias, 2, &c->cell_bias))) return st;
+    if ((st = meta_word(m, "h0", h0, 2, &c->h0_learned))) return st;
+    if ((st = meta_word(m, "lstm_gates", gates, 2, &c->lstm_sigmoid))) return st;
+    if ((st = meta_word(m, "norm", norm, 2, &c->norm_affine))) return st;
+    if ((st = meta_word(m, "ff", ff, 3, &c->ff))) return st;
+    if (c->lstm_sigmoid && c->cell != MG_CELL_LSTM) return mg_fail(MG_EBADFILE, "__metadata__ \"lstm_gates\" is for minLSTM cells, not minGRU");
+    c->has_out = c->has_out || always;
+    c->num_outputs = c->num_tokens;
+    if (mg_model_meta(m, "num_outputs") && (st = meta_int(m, "num_outputs", 1, 1 << 24, &c->num_outputs))) return st;
+    return MG_OK;
+}
+
 static int read_config(mg_model *m) {
     mg_config *c = &m->cfg;
     int st, dummy, tok;
@@ -83,7 +115,7 @@ static int read_config(mg_model *m) {
     double ff = floor((double)c->dim * c->ff_mult);
     if (ff < 1 || ff > (double)(1 << 20)) return mg_fail(MG_EBADFILE, "__metadata__: dim * ff_mult gives %g", ff);
     c->ff_inner = (int)ff;
-    return MG_OK;
+    return read_minrnns_config(m);
 }
 
 /* ---- tensors */
@@ -197,7 +229,7 @@ int mg_model_list_tensors(mg_model *m) {
     int D = c->dim, V = c->num_tokens, Di = c->dim_inner, F = c->ff_inner, k = c->conv_kernel_size;
     int G = c->cell == MG_CELL_GRU ? 2 : 3;
     m->layers = calloc((size_t)c->depth, sizeof *m->layers);
-    m->tensors = calloc((size_t)c->depth * 13 + 3, sizeof *m->tensors);
+    m->tensors = calloc((size_t)c->depth * 19 + 4, sizeof *m->tensors);
     if (!m->layers || !m->tensors) return mg_fail(MG_ENOMEM, "out of memory for %d layers", c->depth);
     int n = 0;
 #define SLOT(view_matrix, view_vector, init_, fan, nd, d0, d1, d2, ...)                                         \
@@ -208,10 +240,11 @@ int mg_model_list_tensors(mg_model *m) {
                               .q8 = view_matrix != NULL, .name = {0}};                                           \
         snprintf(t->name, sizeof t->name, __VA_ARGS__);                                                         \
     } while (0)
+    int Vo = c->num_outputs, F2 = c->ff == MG_FF_GEGLU ? 2 * F : F;
     SLOT(&m->token_emb, NULL, MG_INIT_NORMAL, 0, 2, V, D, 1, "token_emb.weight");
     for (int i = 0; i < c->depth; i++) {
         mg_lm_layer *L = &m->layers[i];
-        L->cell = (mg_cell){c->cell, D, Di, G, c->has_out, {0}, {0}};
+        L->cell = (mg_cell){.cell = c->cell, .dim = D, .dim_inner = Di, .n_gates = G, .has_out = c->has_out, .sigmoid = c->lstm_sigmoid};
         if (k) {
             SLOT(NULL, &L->conv_dw, MG_INIT_UNIFORM, k, 3, D, 1, k, "layers.%d.0.net.0.weight", i);
             SLOT(NULL, &L->conv_dw_b, MG_INIT_UNIFORM, k, 1, D, 1, 1, "layers.%d.0.net.0.bias", i);
@@ -221,16 +254,24 @@ int mg_model_list_tensors(mg_model *m) {
         }
         const char *proj = c->cell == MG_CELL_GRU ? "to_hidden_and_gate" : "to_hidden_and_f_i_gate";
         SLOT(NULL, &L->norm1, MG_INIT_ONES, 0, 1, D, 1, 1, "layers.%d.1.weight", i);
+        if (c->norm_affine) SLOT(NULL, &L->norm1_b, MG_INIT_ZEROS, 0, 1, D, 1, 1, "layers.%d.1.bias", i);
+        if (c->h0_learned) SLOT(NULL, &L->h0_init, MG_INIT_NORMAL, 0, 1, Di, 1, 1, "layers.%d.2.init_hidden_state", i);
         SLOT(&L->cell.w_in, NULL, MG_INIT_UNIFORM, D, 2, G * Di, D, 1, "layers.%d.2.%s.weight", i, proj);
+        if (c->cell_bias) SLOT(NULL, &L->cell.b_in, MG_INIT_UNIFORM, D, 1, G * Di, 1, 1, "layers.%d.2.%s.bias", i, proj);
         if (c->has_out) SLOT(&L->cell.w_out, NULL, MG_INIT_UNIFORM, Di, 2, D, Di, 1, "layers.%d.2.to_out.weight", i);
+        if (c->has_out && c->cell_bias) SLOT(NULL, &L->cell.b_out, MG_INIT_UNIFORM, Di, 1, D, 1, 1, "layers.%d.2.to_out.bias", i);
+        if (c->ff == MG_FF_NONE) continue;
         SLOT(NULL, &L->norm2, MG_INIT_ONES, 0, 1, D, 1, 1, "layers.%d.3.weight", i);
-        SLOT(&L->ff1, NULL, MG_INIT_UNIFORM, D, 2, F, D, 1, "layers.%d.4.0.weight", i);
-        SLOT(NULL, &L->ff1_b, MG_INIT_UNIFORM, D, 1, F, 1, 1, "layers.%d.4.0.bias", i);
+        if (c->norm_affine) SLOT(NULL, &L->norm2_b, MG_INIT_ZEROS, 0, 1, D, 1, 1, "layers.%d.3.bias", i);
+        SLOT(&L->ff1, NULL, MG_INIT_UNIFORM, D, 2, F2, D, 1, "layers.%d.4.0.weight", i);
+        SLOT(NULL, &L->ff1_b, MG_INIT_UNIFORM, D, 1, F2, 1, 1, "layers.%d.4.0.bias", i);
+        if (c->ff == MG_FF_GEGLU) SLOT(NULL, &L->ff_mult_bias, MG_INIT_ONES, 0, 1, F, 1, 1, "layers.%d.4.1.mult_bias", i);
         SLOT(&L->ff2, NULL, MG_INIT_UNIFORM, F, 2, D, F, 1, "layers.%d.4.2.weight", i);
         SLOT(NULL, &L->ff2_b, MG_INIT_UNIFORM, F, 1, D, 1, 1, "layers.%d.4.2.bias", i);
     }
     SLOT(NULL, &m->norm, MG_INIT_ONES, 0, 1, D, 1, 1, "norm.weight");
-    SLOT(&m->to_logits, NULL, MG_INIT_UNIFORM, D, 2, V, D, 1, "to_logits.weight");
+    if (c->norm_affine) SLOT(NULL, &m->norm_b, MG_INIT_ZEROS, 0, 1, D, 1, 1, "norm.bias");
+    SLOT(&m->to_logits, NULL, MG_INIT_UNIFORM, D, 2, Vo, D, 1, "to_logits.weight");
 #undef SLOT
     size_t at = 0;
     for (int i = 0; i < n; i++) m->tensors[i].offset = at, at += m->tensors[i].count;
@@ -284,10 +325,10 @@ static int alloc_scratch(mg_model *m) {
     s->xn = own(m, B * D * sizeof(float));
     s->y = own(m, B * D * sizeof(float));
     s->window = own(m, (B + k - 1) * D * sizeof(float));
-    s->hidden = own(m, B * (size_t)c->ff_inner * sizeof(float));
+    s->hidden = own(m, B * (size_t)c->ff_inner * (c->ff == MG_FF_GEGLU ? 2 : 1) * sizeof(float));
     s->cell = own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
-    s->probs = own(m, (size_t)c->num_tokens * sizeof(float));
-    s->order = own(m, (size_t)c->num_tokens * sizeof(int));
+    s->probs = own(m, (size_t)c->num_outputs * sizeof(float));
+    s->order = own(m, (size_t)c->num_outputs * sizeof(int));
     if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->cell || !s->probs || !s->order)
         return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
     return MG_OK;
@@ -369,6 +410,21 @@ int mg_model_make_trainable(mg_model *m) {
     m->cfg.quantized = 0;
     mg_model_params_changed(m);
     return MG_OK;
+}
+
+const char *mg_model_minrnns_feature(const mg_model *m) {
+    const mg_config *c = &m->cfg;
+    return c->cell_bias ? "biases in the cell" : c->h0_learned ? "a learned h0" : c->lstm_sigmoid ? "sigmoid minLSTM gates"
+                        : c->norm_affine ? "affine (BatchNorm) norms" : c->ff != MG_FF_GELU ? (c->ff == MG_FF_GEGLU ? "a GEGLU feed-forward" : "no feed-forward")
+                        : c->num_outputs != c->num_tokens ? "a head of another size than the vocabulary"
+                        : c->has_out != (c->expansion_factor != 1.0) ? "to_out at expansion 1" : NULL;
+}
+
+int mg_model_minlm_only(const mg_model *m, const char *what) {
+    const char *feature = mg_model_minrnns_feature(m);
+    if (!feature) return MG_OK;
+    return mg_fail(MG_EINVAL, "%s supports minGRU-pytorch's minLM; this model has %s (the BorealisAI/minRNNs form), which "
+                   "the engine runs but cannot %s yet", what, feature, what);
 }
 
 void mg_model_params_changed(mg_model *m) {

@@ -20,10 +20,14 @@ typedef struct {
     mg_matrix conv_pw;       /* (D, D)   layers.i.0.net.1.weight, pointwise */
     const float *conv_pw_b;  /* (D) */
     const float *norm1;      /* (D)      layers.i.1.weight */
-    mg_cell cell;            /* layers.i.2: w_in (G*Di, D), w_out (D, Di) */
+    const float *norm1_b;    /* (D)      layers.i.1.bias (affine norms) */
+    mg_cell cell;            /* layers.i.2: w_in (G*Di, D), w_out (D, Di), their biases */
+    const float *h0_init;    /* (Di)     layers.i.2.init_hidden_state: h0 = g(it) (h0_learned) */
     const float *norm2;      /* (D)      layers.i.3.weight */
-    mg_matrix ff1;           /* (F, D)   layers.i.4.0.weight */
-    const float *ff1_b;      /* (F) */
+    const float *norm2_b;    /* (D)      layers.i.3.bias (affine norms) */
+    mg_matrix ff1;           /* (F, D)   layers.i.4.0.weight; (2F, D) for GEGLU: rows x | gate */
+    const float *ff1_b;      /* (F) or (2F) */
+    const float *ff_mult_bias; /* (F)    layers.i.4.1.mult_bias (GEGLU) */
     mg_matrix ff2;           /* (D, F)   layers.i.4.2.weight */
     const float *ff2_b;      /* (D) */
 } mg_lm_layer;
@@ -31,7 +35,7 @@ typedef struct {
 /* One tensor of the model file, in PyTorch's parameter order (minLM's state_dict order): the one table of names
  * and shapes, used to bind a file's tensors, to initialise a new model, to lay out the training parameters
  * and to save. */
-enum { MG_INIT_ONES, MG_INIT_NORMAL, MG_INIT_UNIFORM }; /* nn.RMSNorm; nn.Embedding N(0, 1); U(+-1/sqrt(fan_in)) */
+enum { MG_INIT_ONES, MG_INIT_NORMAL, MG_INIT_UNIFORM, MG_INIT_ZEROS }; /* nn.RMSNorm; nn.Embedding N(0, 1); U(+-1/sqrt(fan_in)); 0 */
 typedef struct {
     char name[64];
     int ndim;
@@ -63,7 +67,8 @@ struct mg_model {
     mg_matrix token_emb;     /* (V, D) */
     mg_lm_layer *layers;     /* (depth) */
     const float *norm;       /* (D) */
-    mg_matrix to_logits;     /* (V, D) */
+    const float *norm_b;     /* (D) affine norms */
+    mg_matrix to_logits;     /* (num_outputs, D) */
     mg_scratch scratch;
     mg_tensor_slot *tensors; /* (n_tensors) in PyTorch's order */
     int n_tensors;
@@ -94,6 +99,11 @@ int mg_model_make_trainable(mg_model *m);
 void mg_tensor_values(const mg_tensor_slot *s, float *out);
 /* The model's tensor table for m->cfg (sets up m->layers too). */
 int mg_model_list_tensors(mg_model *m);
+/* MG_EINVAL naming the first feature of the BorealisAI/minRNNs form (docs/format.md) that `what` (training,
+ * saving) does not support yet, else MG_OK. */
+int mg_model_minlm_only(const mg_model *m, const char *what);
+/* The first such feature's name, or NULL for a minLM. */
+const char *mg_model_minrnns_feature(const mg_model *m);
 /* Refreshes the packed copies after m->params changed. */
 void mg_model_params_changed(mg_model *m);
 

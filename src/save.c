@@ -62,7 +62,8 @@ static int metadata(const mg_model *m, const char *const *kv, int n_kv, mg_meta 
 }
 
 static const char *const STRUCTURAL[] = {"format", "version", "cell", "num_tokens", "dim", "depth", "expansion_factor",
-                                         "ff_mult", "conv_kernel_size", "tokenizer"};
+                                         "ff_mult", "conv_kernel_size", "tokenizer", "cell_out", "cell_bias", "h0",
+                                         "lstm_gates", "norm", "ff", "num_outputs"};
 
 int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv, uint8_t **out, size_t *size) {
     if (!m || !out || !size || (n_kv && !kv)) return mg_fail(MG_EINVAL, "mg_model_save: NULL argument");
@@ -164,7 +165,7 @@ int mg_model_create(const mg_create_params *p, const mg_model_params *mp, mg_mod
     *c = (mg_config){.cell = p->cell, .num_tokens = p->num_tokens, .dim = p->dim, .depth = p->depth,
                      .expansion_factor = p->expansion_factor, .dim_inner = st, .has_out = p->expansion_factor != 1.0,
                      .ff_mult = p->ff_mult, .ff_inner = (int)floor(p->dim * p->ff_mult),
-                     .conv_kernel_size = p->conv_kernel_size};
+                     .conv_kernel_size = p->conv_kernel_size, .num_outputs = p->num_tokens};
     if ((st = mg_model_list_tensors(&shape))) {
         free(shape.layers), free(shape.tensors);
         return st;
@@ -184,7 +185,7 @@ int mg_model_create(const mg_create_params *p, const mg_model_params *mp, mg_mod
         const mg_tensor_slot *s = &shape.tensors[i];
         float *v = w + s->offset, bound = s->fan_in ? 1.0f / sqrtf((float)s->fan_in) : 0.0f;
         for (size_t j = 0; j < s->count; j++)
-            v[j] = s->init == MG_INIT_ONES ? 1.0f : s->init == MG_INIT_NORMAL ? normal(&rng)
+            v[j] = s->init == MG_INIT_ZEROS ? 0.0f : s->init == MG_INIT_ONES ? 1.0f : s->init == MG_INIT_NORMAL ? normal(&rng)
                                                     : (2.0f * mg_rng_uniform(&rng) - 1.0f) * bound;
         t[i] = (mg_tensor_out){s->name, MG_DT_F32, s->ndim, {s->shape[0], s->shape[1], s->shape[2]}, v, s->count * 4};
     }

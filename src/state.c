@@ -1,8 +1,9 @@
 /* state.c — a sequence's recurrent state: create, clone, reset, and its byte form.
  *
  * Saved form (little-endian, as wasm and x86 are): "MGST", u32 version 1, u64 model identity,
- * u32 depth, dim_inner, dim, conv_kernel_size, num_tokens, u64 n_tokens, then float32 h [depth*Di],
- * float32 conv [depth*(k-1)*D], float32 logits [V] and int32 recent [MG_RECENT]. */
+ * u32 depth, dim_inner, dim, conv_kernel_size, num_outputs, u64 n_tokens, then float32 h [depth*Di],
+ * float32 conv [depth*(k-1)*D], float32 logits [num_outputs] and int32 recent [MG_RECENT].
+ * An empty state's h is h0: zeros, or g(init_hidden_state) per layer for models that learned it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,21 @@ static size_t n_conv(const mg_model *m) {
     return k > 1 ? (size_t)m->cfg.depth * (size_t)(k - 1) * m->cfg.dim : 0;
 }
 /* The floats of a state: h, then conv, then logits, in one buffer. */
-static size_t n_floats(const mg_model *m) { return n_h(m) + n_conv(m) + (size_t)m->cfg.num_tokens; }
+static size_t n_floats(const mg_model *m) { return n_h(m) + n_conv(m) + (size_t)m->cfg.num_outputs; }
+
+/* h0: g(init_hidden_state) of every layer (h0_learned), else zeros; the rest of the state zeros. */
+static void empty(mg_state *s) {
+    const mg_model *m = s->model;
+    int Di = m->cfg.dim_inner;
+    memset(s->floats, 0, n_floats(m) * sizeof(float));
+    memset(s->recent, 0, sizeof s->recent);
+    s->n_tokens = 0;
+    for (int l = 0; m->cfg.h0_learned && l < m->cfg.depth; l++) {
+        const float *init = m->layers[l].h0_init;
+        float *h = s->h + (size_t)l * Di;
+        for (int i = 0; i < Di; i++) h[i] = init[i] >= 0.0f ? init[i] + 0.5f : 1.0f / (1.0f + expf(-init[i])); /* g */
+    }
+}
 
 int mg_state_create(const mg_model *m, mg_state **out) {
     if (!m || !out) return mg_fail(MG_EINVAL, "mg_state_create: model and out must not be NULL");
@@ -30,15 +45,14 @@ int mg_state_create(const mg_model *m, mg_state **out) {
         return mg_fail(MG_ENOMEM, "out of memory for a state");
     }
     *s = (mg_state){.model = m, .floats = f, .h = f, .conv = f + n_h(m), .logits = f + n_h(m) + n_conv(m)};
+    empty(s);
     *out = s;
     return MG_OK;
 }
 
 int mg_state_reset(mg_state *s) {
     if (!s) return mg_fail(MG_EINVAL, "mg_state_reset: state is NULL");
-    memset(s->floats, 0, n_floats(s->model) * sizeof(float));
-    memset(s->recent, 0, sizeof s->recent);
-    s->n_tokens = 0;
+    empty(s);
     return MG_OK;
 }
 
@@ -72,7 +86,7 @@ void mg_state_free(mg_state *s) {
 size_t mg_state_save_size(const mg_state *s) {
     if (!s) return 0;
     const mg_model *m = s->model;
-    return STATE_HEADER + 4 * (n_h(m) + n_conv(m) + (size_t)m->cfg.num_tokens + MG_RECENT);
+    return STATE_HEADER + 4 * (n_h(m) + n_conv(m) + (size_t)m->cfg.num_outputs + MG_RECENT);
 }
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v) {
@@ -110,11 +124,11 @@ int mg_state_save(const mg_state *s, void *buf, size_t size) {
     p = put_u32(p, (uint32_t)c->dim_inner);
     p = put_u32(p, (uint32_t)c->dim);
     p = put_u32(p, (uint32_t)c->conv_kernel_size);
-    p = put_u32(p, (uint32_t)c->num_tokens);
+    p = put_u32(p, (uint32_t)c->num_outputs);
     p = put_u64(p, s->n_tokens);
     memcpy(p, s->h, n_h(s->model) * 4), p += n_h(s->model) * 4;
     memcpy(p, s->conv, n_conv(s->model) * 4), p += n_conv(s->model) * 4;
-    memcpy(p, s->logits, (size_t)c->num_tokens * 4), p += (size_t)c->num_tokens * 4;
+    memcpy(p, s->logits, (size_t)c->num_outputs * 4), p += (size_t)c->num_outputs * 4;
     memcpy(p, s->recent, sizeof s->recent);
     return MG_OK;
 }
@@ -141,17 +155,17 @@ int mg_state_load(const mg_model *m, const void *buf, size_t size, mg_state **ou
                        (unsigned long long)get_u64(p + 8), (unsigned long long)c->identity);
     if (get_u32(p + 16) != (uint32_t)c->depth || get_u32(p + 20) != (uint32_t)c->dim_inner ||
         get_u32(p + 24) != (uint32_t)c->dim || get_u32(p + 28) != (uint32_t)c->conv_kernel_size ||
-        get_u32(p + 32) != (uint32_t)c->num_tokens)
+        get_u32(p + 32) != (uint32_t)c->num_outputs)
         return mg_fail(MG_EBADFILE, "saved state's sizes do not match the model's");
-    size_t want = STATE_HEADER + 4 * (n_h(m) + n_conv(m) + (size_t)c->num_tokens + MG_RECENT);
+    size_t want = STATE_HEADER + 4 * (n_h(m) + n_conv(m) + (size_t)c->num_outputs + MG_RECENT);
     if (size != want) return mg_fail(MG_EBADFILE, "saved state is %zu bytes, this model's take %zu", size, want);
-    const uint8_t *f = p + STATE_HEADER, *recent = f + 4 * (n_h(m) + n_conv(m) + (size_t)c->num_tokens);
-    if (!all_finite(f, n_h(m) + n_conv(m) + (size_t)c->num_tokens))
+    const uint8_t *f = p + STATE_HEADER, *recent = f + 4 * (n_h(m) + n_conv(m) + (size_t)c->num_outputs);
+    if (!all_finite(f, n_h(m) + n_conv(m) + (size_t)c->num_outputs))
         return mg_fail(MG_EBADFILE, "saved state holds a NaN or infinity");
     for (int i = 0; i < MG_RECENT; i++) {
         int32_t t;
         memcpy(&t, recent + 4 * i, 4);
-        if (t < 0 || t >= c->num_tokens) return mg_fail(MG_EBADFILE, "saved state holds token id %d, out of range", (int)t);
+        if (t < 0 || t >= c->num_outputs) return mg_fail(MG_EBADFILE, "saved state holds token id %d, out of range", (int)t);
     }
     mg_state *s;
     int st = mg_state_create(m, &s);
@@ -159,7 +173,7 @@ int mg_state_load(const mg_model *m, const void *buf, size_t size, mg_state **ou
     s->n_tokens = get_u64(p + 36);
     memcpy(s->h, f, n_h(m) * 4), f += n_h(m) * 4;
     memcpy(s->conv, f, n_conv(m) * 4), f += n_conv(m) * 4;
-    memcpy(s->logits, f, (size_t)c->num_tokens * 4);
+    memcpy(s->logits, f, (size_t)c->num_outputs * 4);
     memcpy(s->recent, recent, sizeof s->recent);
     *out = s;
     return MG_OK;

@@ -59,6 +59,8 @@ int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
     if (!m || !out) return mg_fail(MG_EINVAL, "mg_trainer_create: model and out must not be NULL");
     *out = NULL;
     mg_adamw_params prm = p ? *p : mg_adamw_default_params();
+    int minlm = mg_model_minlm_only(m, "training");
+    if (minlm) return minlm;
     int st = check_params(&prm);
     if (st) return st;
     size_t n = (size_t)m->cfg.n_params;

@@ -1,8 +1,18 @@
 #!/usr/bin/python3
-"""Converts a minGRU-pytorch language model checkpoint to a mingru model file (docs/format.md).
+"""Converts a minGRU-pytorch or BorealisAI/minRNNs checkpoint to a mingru model file (docs/format.md).
 
-    /usr/bin/python3 tools/convert.py CHECKPOINT.pt OUT.safetensors [--dtype f32|f16|q8] [--name NAME]
-        [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none]
+    /usr/bin/python3 tools/convert.py CHECKPOINT OUT.safetensors [--config config.yaml] [--dtype f32|f16|q8]
+        [--name NAME] [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none]
+
+Two families, told apart by their tensor names (the converter says which it found):
+- minGRU-pytorch (lucidrains): the state_dict of a `minLM` (or an older `minGRULM`), below;
+- BorealisAI/minRNNs (the paper's authors): their `ckpt.tar` / `best_ckpt.tar` (a pickled AttrDict whose
+  `model` is the state_dict; read without the attrdict package) or the state_dict itself, with the settings of
+  their `config.yaml` (--config: the one their main.py writes beside the checkpoint). What the weights cannot
+  tell comes from it (minLSTM's use_coeff_norm); without it such a checkpoint is refused, naming the setting.
+  Biases, the learned h0, GEGLU or no feed-forward, BatchNorm (folded into a per-channel affine) and a head of
+  d_out outputs become the metadata and tensors of docs/format.md's minRNNs form. Float inputs (layer_in) are
+  refused.
 
 CHECKPOINT.pt is the state_dict of a `minLM` (or of an older `minGRULM`) saved with torch.save; a dict that
 wraps it under 'state_dict' or 'model' works too, and a leading 'module.' or '_orig_mod.' (DataParallel,
@@ -51,11 +61,36 @@ class ConvertError(Exception):
 
 # ---------------------------------------------------------------- reading the checkpoint
 
+class _AttrDict(dict):
+    """A stand-in for attrdict's AttrDict (which BorealisAI/minRNNs pickles its checkpoints as), for unpickling
+    their files without that package: attrdict 2.0.1 pickles the dict's items, then the state
+    (mapping, sequence_type, allow_invalid_attributes)."""
+
+    def __setstate__(self, state):
+        mapping = state[0] if isinstance(state, tuple) else state
+        if isinstance(mapping, dict) and mapping is not self:
+            dict.update(self, mapping)
+
+
+def _torch_load(path):
+    """torch.load, with attrdict's AttrDict made importable first if the package is missing."""
+    import types
+    try:
+        import attrdict  # noqa: F401
+    except ImportError:
+        pkg, sub = types.ModuleType("attrdict"), types.ModuleType("attrdict.dictionary")
+        pkg.AttrDict = sub.AttrDict = _AttrDict
+        pkg.dictionary = sub
+        sys.modules.setdefault("attrdict", pkg)
+        sys.modules.setdefault("attrdict.dictionary", sub)
+    return torch.load(path, map_location="cpu")
+
+
 def load_state_dict(path):
     """The checkpoint's tensors as float32, in their order, with wrapper prefixes stripped."""
     save_sd = f"save it with torch.save(model.state_dict(), {path!r}) and convert that"
     try:
-        obj = torch.load(path, map_location="cpu")
+        obj = _torch_load(path)
     except (AttributeError, ImportError) as e:  # unpickling needs a class this Python cannot import
         raise ConvertError(f"{path} holds a pickled object whose class cannot be imported here ({e}), such as a "
                            f"whole module saved with torch.save(model, ...), not a state_dict: {save_sd}") from e
@@ -85,6 +120,8 @@ def load_state_dict(path):
                     name, stripped = name[len(prefix):], True
         if not torch.is_tensor(t):
             raise ConvertError(f"entry {name!r} of {path} is not a tensor")
+        if name.endswith(".num_batches_tracked"):  # BatchNorm's counter: not a weight
+            continue
         if not t.is_floating_point():
             raise ConvertError(f"tensor {name} has dtype {t.dtype}, expected a floating-point tensor")
         if name in sd:
@@ -187,6 +224,145 @@ def infer_config(sd):
             "ff_inner": ff_inner, "expansion_factor": expansion, "ff_mult": ff_mult, "conv_kernel_size": kernel}
 
 
+# ---------------------------------------------------------------- BorealisAI/minRNNs
+
+def is_minrnns(sd):
+    """Their tensor names: a top-level to_out head (minLM's is to_logits), biases on the cell's projection, a
+    learned init_hidden_state, GEGLU's mult_bias, BatchNorm norms, or layer_in."""
+    return ("to_out.weight" in sd or "layer_in.weight" in sd or "layers.0.2.to_hidden_and_gate.bias" in sd
+            or "layers.0.2.init_hidden_state" in sd or "layers.0.4.1.mult_bias" in sd or "norm.norm.weight" in sd)
+
+
+def read_config_yaml(path):
+    """Their config.yaml (main.py's yaml.dump of the merged config) as a dict; the strings 'None', 'False' and
+    'True' as their main.py reads them."""
+    try:
+        import yaml
+    except ImportError as e:
+        raise ConvertError("--config needs PyYAML (Debian: python3-yaml; pip install pyyaml)") from e
+    try:
+        with open(path) as f:
+            cfg = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise ConvertError(f"cannot read the config {path}: {e}") from e
+    if not isinstance(cfg, dict):
+        raise ConvertError(f"the config {path} is not a mapping of settings")
+    return {k: {"None": None, "False": False, "True": True}.get(v, v) if isinstance(v, str) else v for k, v in cfg.items()}
+
+
+def fold_batchnorm(sd, prefix, eps=1e-5):
+    """BatchNorm1d in eval mode, y = (x - mean) / sqrt(var + eps) * weight + bias, as x * scale + shift."""
+    w, b = sd.pop(prefix + "norm.weight"), sd.pop(prefix + "norm.bias")
+    mean, var = sd.pop(prefix + "norm.running_mean"), sd.pop(prefix + "norm.running_var")
+    scale = w / torch.sqrt(var + eps)
+    return scale, b - mean * scale
+
+
+def convert_minrnns(sd, config):
+    """Their state_dict (and config) -> (minLM-form state_dict in the engine's names and order, metadata, config
+    summary). Every setting the weights give is checked against the config where both say it."""
+    if "layer_in.weight" in sd:
+        raise ConvertError("this BorealisAI/minRNNs model reads float inputs (layer_in, vocab_size: None); the engine "
+                           "runs models of tokens (an embedding) only")
+    cfg = config or {}
+    emb = shape_of(sd, "token_emb.weight")
+    num_tokens, dim = emb
+    depth = 0
+    while any(name.startswith(f"layers.{depth}.") for name in sd):
+        depth += 1
+    if depth == 0:
+        raise ConvertError("no layers.0.* tensors: not a BorealisAI/minRNNs model")
+    rows = shape_of(sd, "layers.0.2.to_hidden_and_gate.weight")[0]
+    dim_inner = shape_of(sd, "layers.0.2.to_out.weight")[1]
+    if rows not in (2 * dim_inner, 3 * dim_inner):
+        raise ConvertError(f"layers.0.2.to_hidden_and_gate.weight has {rows} rows: neither minGRU's 2 x {dim_inner} "
+                           f"nor minLSTM's 3 x {dim_inner}")
+    cell = "gru" if rows == 2 * dim_inner else "lstm"
+    named = {"gru": "minGRU", "lstm": "minLSTM"}[cell]
+    if cfg.get("model") not in (None, named):
+        raise ConvertError(f"the config says model: {cfg['model']}, the weights are a {named} ({rows} = "
+                           f"{rows // dim_inner} x {dim_inner} projection rows)")
+    if cell == "lstm" and "use_coeff_norm" not in cfg:
+        raise ConvertError("a BorealisAI/minRNNs minLSTM: whether it normalises its gates (use_coeff_norm) is not in "
+                           "the weights; give their config.yaml with --config (the file beside the checkpoint)")
+    coeff_norm = bool(cfg.get("use_coeff_norm", False))
+    h0 = "layers.0.2.init_hidden_state" in sd
+    batchnorm = "norm.norm.weight" in sd
+    ff = "layers.0.4.0.weight" in sd
+    conv = "layers.0.0.net.0.weight" in sd
+    kernel = shape_of(sd, "layers.0.0.net.0.weight")[-1] if conv else 0
+    d_out = shape_of(sd, "to_out.weight")[0]
+    ff_inner = shape_of(sd, "layers.0.4.1.mult_bias")[0] if ff else 0
+    for key, want in (("vocab_size", num_tokens), ("d_model", dim), ("num_layers", depth), ("d_out", d_out),
+                      ("use_init_hidden_state", h0), ("enable_ff", ff), ("kernel_size", kernel or None),
+                      ("norm_type", "BatchNorm" if batchnorm else "RMSNorm")):
+        if key in cfg and cfg[key] != want and not (key == "kernel_size" and not cfg[key] and not want):
+            raise ConvertError(f"the config says {key}: {cfg[key]}, the weights say {want}")
+    if "expand_dim" in cfg and int(dim * cfg["expand_dim"]) != dim_inner:
+        raise ConvertError(f"the config says expand_dim: {cfg['expand_dim']} (inner width {int(dim * cfg['expand_dim'])}), "
+                           f"the weights have inner width {dim_inner}")
+
+    out, G = {}, 2 if cell == "gru" else 3
+    proj = "to_hidden_and_gate" if cell == "gru" else "to_hidden_and_f_i_gate"
+
+    def take(src, dst=None, shape=None):
+        t = sd.pop(src) if src in sd else None
+        if t is None:
+            raise ConvertError(f"tensor {src} is missing")
+        if shape is not None and tuple(t.shape) != tuple(shape):
+            raise ConvertError(f"tensor {src} has shape {list(t.shape)}, expected {list(shape)}")
+        out[dst or src] = t
+
+    def norm(src_prefix, dst_prefix):
+        if batchnorm:
+            scale, shift = fold_batchnorm(sd, src_prefix)
+            out[dst_prefix + "weight"], out[dst_prefix + "bias"] = scale, shift
+        else:
+            out[dst_prefix + "weight"] = sd.pop(src_prefix + "gamma") + 1.0  # F.normalize(x) sqrt(dim) (gamma + 1)
+
+    take("token_emb.weight", shape=(num_tokens, dim))
+    for i in range(depth):
+        p = f"layers.{i}."
+        if conv:
+            take(p + "0.net.0.weight", shape=(dim, 1, kernel)), take(p + "0.net.0.bias", shape=(dim,))
+            take(p + "0.net.1.weight", shape=(dim, dim, 1)), take(p + "0.net.1.bias", shape=(dim,))
+        try:
+            norm(p + "1.", p + "1.")
+            if h0:
+                take(p + "2.init_hidden_state", shape=(dim_inner,))
+            take(p + "2.to_hidden_and_gate.weight", f"{p}2.{proj}.weight", (G * dim_inner, dim))
+            take(p + "2.to_hidden_and_gate.bias", f"{p}2.{proj}.bias", (G * dim_inner,))
+            take(p + "2.to_out.weight", shape=(dim, dim_inner)), take(p + "2.to_out.bias", shape=(dim,))
+            if ff:
+                norm(p + "3.", p + "3.")
+                take(p + "4.0.weight", shape=(2 * ff_inner, dim)), take(p + "4.0.bias", shape=(2 * ff_inner,))
+                take(p + "4.1.mult_bias", shape=(ff_inner,))
+                take(p + "4.2.weight", shape=(dim, ff_inner)), take(p + "4.2.bias", shape=(dim,))
+            else:  # their ff_norm exists without a feed-forward, unused
+                for n in [k for k in sd if k.startswith(p + "3.")]:
+                    sd.pop(n)
+        except KeyError as e:
+            raise ConvertError(f"tensor {e.args[0]} is missing") from None
+    try:
+        norm("norm.", "norm.")
+    except KeyError as e:
+        raise ConvertError(f"tensor {e.args[0]} is missing") from None
+    take("to_out.weight", "to_logits.weight", (d_out, dim))
+    if sd:
+        raise ConvertError(f"tensor {next(iter(sd))} is not part of a BorealisAI/minRNNs {named} ({depth} layers, "
+                           f"conv {kernel or 'none'}, ff {'on' if ff else 'off'})")
+    meta = {"cell_out": "always", "cell_bias": "1", "h0": "learned" if h0 else "zeros",
+            "norm": "affine" if batchnorm else "rms", "ff": "geglu" if ff else "none", "num_outputs": str(d_out)}
+    if cell == "lstm":
+        meta["lstm_gates"] = "normalized" if coeff_norm else "sigmoid"
+    summary = {"cell": cell, "num_tokens": num_tokens, "dim": dim, "depth": depth, "dim_inner": dim_inner,
+               "ff_inner": ff_inner, "expansion_factor": decimal_for(dim_inner, dim),
+               "ff_mult": decimal_for(ff_inner, dim) if ff else "1.0", "conv_kernel_size": kernel,
+               "family": "BorealisAI/minRNNs", "d_out": d_out, "h0": h0, "coeff_norm": coeff_norm,
+               "norm_type": "BatchNorm" if batchnorm else "RMSNorm", "ff": ff}
+    return out, meta, summary
+
+
 # ---------------------------------------------------------------- writing
 
 def quantize_rows(w):
@@ -242,18 +418,28 @@ def write_safetensors(path, tensors, metadata):
     return 8 + len(text) + offset
 
 
-def convert(src, dst, dtype="f32", name=None, description=None, license=None, training_data=None, tokenizer=None):
-    """Converts checkpoint src to the model file dst. Returns (config, parameter count, bytes written)."""
+def convert(src, dst, dtype="f32", name=None, description=None, license=None, training_data=None, tokenizer=None,
+            config=None):
+    """Converts checkpoint src to the model file dst (config: the path of a BorealisAI/minRNNs config.yaml).
+    Returns (config, parameter count, bytes written)."""
     sd = load_state_dict(src)
-    old_norm = convert_old_norms(sd)
-    cfg = dict(infer_config(sd), old_norm=old_norm)
+    extra = {}
+    if is_minrnns(sd):
+        sd, extra, cfg = convert_minrnns(sd, read_config_yaml(config) if config else None)
+        cfg["old_norm"] = False
+    else:
+        if config:
+            raise ConvertError(f"--config is for BorealisAI/minRNNs checkpoints; {src} is a minGRU-pytorch one (its "
+                               "config is in its tensor names)")
+        old_norm = convert_old_norms(sd)
+        cfg = dict(infer_config(sd), old_norm=old_norm, family="minGRU-pytorch")
     if tokenizer is None:
         tokenizer = "bytes" if cfg["num_tokens"] == 256 else "none"
     if tokenizer == "bytes" and cfg["num_tokens"] != 256:
         raise ConvertError(f"--tokenizer bytes needs 256 tokens, the checkpoint has {cfg['num_tokens']}")
     meta = {"format": "mingru", "version": "1", "cell": cfg["cell"], "num_tokens": str(cfg["num_tokens"]),
             "dim": str(cfg["dim"]), "depth": str(cfg["depth"]), "expansion_factor": cfg["expansion_factor"],
-            "ff_mult": cfg["ff_mult"], "conv_kernel_size": str(cfg["conv_kernel_size"]), "tokenizer": tokenizer}
+            "ff_mult": cfg["ff_mult"], "conv_kernel_size": str(cfg["conv_kernel_size"]), "tokenizer": tokenizer, **extra}
     for key, value in (("name", name), ("description", description), ("license", license),
                        ("training_data", training_data)):
         if value is not None:
@@ -263,9 +449,10 @@ def convert(src, dst, dtype="f32", name=None, description=None, license=None, tr
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Convert a minGRU-pytorch minLM / minGRULM checkpoint to a mingru "
-                                             "model file (docs/format.md).")
-    ap.add_argument("checkpoint", help="state_dict saved with torch.save")
+    ap = argparse.ArgumentParser(description="Convert a minGRU-pytorch minLM / minGRULM checkpoint, or a BorealisAI/minRNNs "
+                                             "one (with --config), to a mingru model file (docs/format.md).")
+    ap.add_argument("checkpoint", help="state_dict saved with torch.save, or a BorealisAI/minRNNs ckpt.tar")
+    ap.add_argument("--config", help="a BorealisAI/minRNNs checkpoint's config.yaml")
     ap.add_argument("out", help="the .safetensors file to write")
     ap.add_argument("--dtype", choices=("f32", "f16", "q8"), default="f32")
     ap.add_argument("--name")
@@ -282,14 +469,17 @@ def main(argv=None):
         return 1
     try:
         cfg, params, size = convert(a.checkpoint, a.out, a.dtype, a.name, a.description, a.license,
-                                    a.training_data, a.tokenizer)
+                                    a.training_data, a.tokenizer, a.config)
     except (ConvertError, OSError) as e:
         print(f"convert.py: error: {e}", file=sys.stderr)
         return 1
-    print(f"{a.out}: min{cfg['cell'].upper()} LM, {cfg['depth']} layers, dim {cfg['dim']}, inner {cfg['dim_inner']} "
+    extra = (f", d_out {cfg['d_out']}, h0 {'learned' if cfg['h0'] else 'zeros'}, {cfg['norm_type']}, "
+             f"ff {'GEGLU' if cfg['ff'] else 'none'}" + (f", coeff norm {'on' if cfg['coeff_norm'] else 'off'}" if cfg['cell'] == 'lstm' else "")
+             if cfg["family"] == "BorealisAI/minRNNs" else "")
+    print(f"{a.out}: {cfg['family']} checkpoint: min{cfg['cell'].upper()} LM, {cfg['depth']} layers, dim {cfg['dim']}, inner {cfg['dim_inner']} "
           f"(expansion_factor {cfg['expansion_factor']}), ff {cfg['ff_inner']} (ff_mult {cfg['ff_mult']}), "
           f"conv {cfg['conv_kernel_size'] or 'none'}, {cfg['num_tokens']} tokens"
-          f"{', gamma norms (minGRULM)' if cfg['old_norm'] else ''}; {params:,} parameters; {a.dtype}; "
+          f"{', gamma norms (minGRULM)' if cfg['old_norm'] else ''}{extra}; {params:,} parameters; {a.dtype}; "
           f"{size:,} bytes")
     return 0
 

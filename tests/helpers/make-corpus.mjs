@@ -97,6 +97,18 @@ const cases = {
   'meta-version-2.MG_EBADFILE': mutate((h) => { h.__metadata__.version = '2'; }),
   'meta-missing.MG_EBADFILE': mutate((h) => { delete h.__metadata__; }),
   'meta-bytes-tokenizer-wrong-vocab.MG_EBADFILE': mutate((h) => { h.__metadata__.num_tokens = '300'; }),
+  // the BorealisAI/minRNNs form's keys (docs/format.md): bad values, and the tensors they call for missing or left over
+  'minrnns-cell-bias-bad.MG_EBADFILE': mutate((h) => { h.__metadata__.cell_bias = '2'; }),
+  'minrnns-h0-bad.MG_EBADFILE': mutate((h) => { h.__metadata__.h0 = 'random'; }),
+  'minrnns-ff-bad.MG_EBADFILE': mutate((h) => { h.__metadata__.ff = 'swiglu'; }),
+  'minrnns-lstm-gates-for-gru.MG_EBADFILE': mutate((h) => { h.__metadata__.lstm_gates = 'sigmoid'; }),
+  'minrnns-cell-bias-without-tensor.MG_EBADFILE': mutate((h) => { h.__metadata__.cell_bias = '1'; }),
+  'minrnns-h0-without-tensor.MG_EBADFILE': mutate((h) => { h.__metadata__.h0 = 'learned'; }),
+  'minrnns-affine-norm-without-bias.MG_EBADFILE': mutate((h) => { h.__metadata__.norm = 'affine'; }),
+  'minrnns-ff-none-with-ff-tensors.MG_EBADFILE': mutate((h) => { h.__metadata__.ff = 'none'; }),
+  'minrnns-geglu-with-gelu-shapes.MG_ESHAPE': mutate((h) => { h.__metadata__.ff = 'geglu'; }),
+  'minrnns-num-outputs-other.MG_ESHAPE': mutate((h) => { h.__metadata__.num_outputs = '7'; }),
+  'minrnns-num-outputs-zero.MG_EBADFILE': mutate((h) => { h.__metadata__.num_outputs = '0'; }),
   'q8-without-scale.MG_EBADFILE': mutate((h) => {
     const t = h[someTensor];
     t.dtype = 'I8';
