@@ -240,9 +240,20 @@ def read_config_yaml(path):
         import yaml
     except ImportError as e:
         raise ConvertError("--config needs PyYAML (Debian: python3-yaml; pip install pyyaml)") from e
+    class Loader(yaml.SafeLoader):
+        """Safe, and reads the python/... tags yaml.dump may write (a tuple, an AttrDict) as plain lists and maps."""
+
+    def plain(loader, suffix, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", plain)
     try:
         with open(path) as f:
-            cfg = yaml.safe_load(f)
+            cfg = yaml.load(f, Loader=Loader)  # noqa: S506 (a SafeLoader)
     except (OSError, yaml.YAMLError) as e:
         raise ConvertError(f"cannot read the config {path}: {e}") from e
     if not isinstance(cfg, dict):

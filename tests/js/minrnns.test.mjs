@@ -138,7 +138,7 @@ torch.save(model.state_dict(), ${JSON.stringify(join(tmp, 'lstm.pt'))})
     assert.equal(r.status, 1, yaml);
     assert.match(r.stderr, re);
   }
-  writeFileSync(join(tmp, 'c.yaml'), 'use_coeff_norm: "True"\n');
+  writeFileSync(join(tmp, 'c.yaml'), 'use_coeff_norm: "True"\nbetas: !!python/tuple [0.9, 0.99]\n'); // yaml.dump's tags read as plain values
   const ok = run(join(tmp, 'lstm.pt'), out, '--config', join(tmp, 'c.yaml'));
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /coeff norm on/);
