@@ -133,20 +133,19 @@ function callOptions(options, what) {
 
 /** Codes (or decodes) the n tokens after the first `primed` with the model, learning as it goes: the same
  * sequence of computations both ways. The first `primed` tokens (the prime, known to both sides) are read, not
- * coded: a coder whose output is dropped steps the state over them. */
+ * coded (the coder steps the state over them on its portable kernels). */
 async function code(model, { tokens, primed, adapt, coded, what, signal, onProgress }) {
   const engine = model._engine;
-  let coder = 0, reader = 0, state = null, result;
+  let coder = 0, state = null, result;
   await readAdapting(model, {
     tokens, n: tokens.length, adapt, what, signal, onProgress, kernel: 'portable',
     read: async (learner, from, to) => {
       if (!coder) {
         state = learner.createState();
         coder = engine.coderCreate(learner._live(what), coded ?? null, what);
-        reader = engine.coderCreate(learner._live(what), null, what);
       }
       const s = state._handle(learner, what), mid = Math.min(Math.max(from, primed), to);
-      if (mid > from) engine.coderEncode(reader, s, tokens.subarray(from, mid), what);
+      if (mid > from) engine.coderEncode(coder, s, tokens.subarray(from, mid), what, { read: true });
       if (to === mid) return;
       if (coded) tokens.set(engine.coderDecode(coder, s, to - mid, what), mid);
       else engine.coderEncode(coder, s, tokens.subarray(mid, to), what);
@@ -154,7 +153,6 @@ async function code(model, { tokens, primed, adapt, coded, what, signal, onProgr
     },
     end: () => {
       if (coder) engine.coderFree(coder);
-      if (reader) engine.coderFree(reader);
       state?.dispose();
     },
   });

@@ -306,9 +306,10 @@ export class Engine {
     }
   }
 
-  /** Codes `tokens` (checked ids) after the state, stepping it over each. */
-  coderEncode(coder, state, tokens, what) {
-    this.#withBuffers({ tokens: [Int32Array, tokens] }, {}, (p) => this.#check(this.#mod._mgw_coder_encode(coder, state, p.tokens, tokens.length), what));
+  /** Codes `tokens` (checked ids) after the state, stepping it over each; with `read`, only steps (a prime). */
+  coderEncode(coder, state, tokens, what, { read = false } = {}) {
+    const fn = read ? this.#mod._mgw_coder_read : this.#mod._mgw_coder_encode;
+    this.#withBuffers({ tokens: [Int32Array, tokens] }, {}, (p) => this.#check(fn(coder, state, p.tokens, tokens.length), what));
   }
 
   /** Decodes the next n tokens (stepping the state over each); returns them as an Int32Array. */

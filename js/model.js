@@ -85,6 +85,12 @@ function tokenArray(tokens, V, what) {
   return tokens;
 }
 
+/** evaluate()'s result from the total bits and the predictions made. */
+function evaluation(bits, predicted, tokenizer) {
+  const perToken = predicted ? bits / predicted : 0;
+  return { tokens: predicted, bits, bitsPerToken: perToken, bitsPerByte: tokenizer === 'bytes' ? perToken : null };
+}
+
 function checkSignal(signal, what) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
 }
@@ -247,7 +253,7 @@ export class Model {
     if (learning) {
       if (state !== undefined) fail('MG_EINVAL', 'evaluate: adapt reads from an empty state; it takes no state');
       const { bits, predicted } = await evaluateAdapting(this, tokens, learning, { signal, onProgress });
-      return { tokens: predicted, bits, bitsPerToken: predicted ? bits / predicted : 0, bitsPerByte: tokenizer === 'bytes' ? (predicted ? bits / predicted : 0) : null };
+      return evaluation(bits, predicted, tokenizer);
     }
     let bits = 0, predicted = 0, previous = null; // the logits that predict the next token
     const engine = this._engine;
@@ -262,7 +268,7 @@ export class Model {
       }
       previous = logits.subarray((n - 1) * V);
     });
-    return { tokens: predicted, bits, bitsPerToken: predicted ? bits / predicted : 0, bitsPerByte: tokenizer === 'bytes' ? (predicted ? bits / predicted : 0) : null };
+    return evaluation(bits, predicted, tokenizer);
   }
 
   /**

@@ -13,7 +13,6 @@
 #include "internal.h"
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-static float g(float x) { return x >= 0.0f ? x + 0.5f : sigmoid(x); }
 
 /* Gates, in place on the projection rows [rows, n_gates*Di], the pool splitting the channels: the hidden
  * slot becomes b_t, the next slot a_t.
@@ -35,20 +34,20 @@ static void gates(void *ctx, int ith, int nth) {
         if (c->cell == MG_CELL_GRU) {
             for (int i = i0; i < i1; i++) {
                 float z = sigmoid(k1[i]);
-                kh[i] = z * g(kh[i]);
+                kh[i] = z * mg_g(kh[i]);
                 k1[i] = sigmoid(-k1[i]);
             }
         } else if (c->sigmoid) {
             const float *k2 = k1 + di;
             for (int i = i0; i < i1; i++) {
-                kh[i] = sigmoid(k2[i]) * g(kh[i]);
+                kh[i] = sigmoid(k2[i]) * mg_g(kh[i]);
                 k1[i] = sigmoid(k1[i]);
             }
         } else {
             const float *k2 = k1 + di;
             for (int i = i0; i < i1; i++) {
                 float f = sigmoid(k1[i]), in = sigmoid(k2[i]), s = f + in;
-                kh[i] = in / s * g(kh[i]);
+                kh[i] = in / s * mg_g(kh[i]);
                 k1[i] = f / s;
             }
         }
@@ -153,7 +152,7 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
         const float *hp = r % T ? proj + (size_t)(r - 1) * ld : NULL;
         float *dkh = dk + (size_t)r * ld, *dk1 = dkh + di, *dk2 = dk1 + di;
         for (int i = 0; i < di; i++) {
-            float da = hp ? cg[i] * hp[i] : 0.0f, gv = g(kh[i]);
+            float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
             if (c->cell == MG_CELL_GRU) {
                 float z = sigmoid(k1[i]);
                 dkh[i] = cg[i] * z * dg(kh[i]);

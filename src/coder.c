@@ -23,6 +23,7 @@ struct mg_coder {
     mg_model *m;
     int decoding, bits;
     uint32_t *cum;        /* (V + 1) cumulative frequencies of the current distribution */
+    double *e;            /* (V) exp(logit - max), computed once per token for the sum and the frequencies */
     uint64_t low;         /* encoder: the low end, 33 bits with the carry */
     uint32_t range, code; /* code: decoder only */
     uint8_t cache;        /* encoder: the byte held back until its carry is known, and the 0xFF bytes after it */
@@ -49,7 +50,8 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
     if (((size_t)V << 4) > ((size_t)1 << 22))
         return mg_fail(MG_EINVAL, "the coder takes vocabularies of up to 262144 tokens; this model has %d", V);
     mg_coder *c = calloc(1, sizeof *c);
-    if (!c || !(c->cum = malloc(((size_t)V + 1) * sizeof *c->cum))) {
+    if (!c || !(c->cum = malloc(((size_t)V + 1) * sizeof *c->cum)) || !(c->e = malloc((size_t)V * sizeof *c->e))) {
+        if (c) free(c->cum);
         free(c);
         return mg_fail(MG_ENOMEM, "out of memory for a coder");
     }
@@ -70,7 +72,7 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
 
 void mg_coder_free(mg_coder *c) {
     if (!c) return;
-    free(c->cum), free(c->buf), free(c);
+    free(c->cum), free(c->e), free(c->buf), free(c);
 }
 
 /* ---- the distribution */
@@ -89,11 +91,11 @@ static void distribution(mg_coder *c, const mg_state *s) {
         if (z[i] > zmax) zmax = z[i], best = i;
     }
     double sum = 0;
-    for (int i = 0; finite && i < V; i++) sum += exp((double)z[i] - zmax);
+    for (int i = 0; finite && i < V; i++) sum += c->e[i] = exp((double)z[i] - zmax);
     uint32_t at = 0;
     for (int i = 0; i < V; i++) {
         c->cum[i] = at;
-        at += finite ? 1 + (uint32_t)(exp((double)z[i] - zmax) / sum * spare) : total / (uint32_t)V;
+        at += finite ? 1 + (uint32_t)(c->e[i] / sum * spare) : total / (uint32_t)V;
     }
     c->cum[V] = total;
     /* the rest to the most likely token (to the last one when uniform): shift the starts after it */
@@ -163,9 +165,11 @@ static int decode_one(mg_coder *c, int V) {
 
 /* ---- coding tokens, each followed by a step of the state */
 
-static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int decode) {
+enum { ENCODE, DECODE, READ }; /* READ: steps over known tokens without coding them (a prime) */
+
+static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int mode) {
     if (!c || !s || (n && !tokens) || n < 0) return mg_fail(MG_EINVAL, "mg_coder: NULL argument");
-    if (c->decoding != decode)
+    if (mode != READ && c->decoding != (mode == DECODE))
         return mg_fail(MG_EINVAL, "this coder %s", c->decoding ? "decodes; it cannot encode" : "encodes; it cannot decode");
     if (s->model != c->m) return mg_fail(MG_EMISMATCH, "the state belongs to another model than the coder's");
     int V = c->m->cfg.num_tokens;
@@ -173,10 +177,15 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int decode) {
     mg_kernels_select(MG_KERNEL_PORTABLE, &c->m->kernels);
     int st = MG_OK;
     for (int i = 0; i < n && !st; i++) {
-        distribution(c, s);
-        if (decode) tokens[i] = decode_one(c, V);
-        else if (tokens[i] < 0 || tokens[i] >= V) st = mg_fail(MG_ERANGE, "token %d at %d is not an id in [0, %d)", tokens[i], i, V);
-        else st = encode_one(c, tokens[i]);
+        if (mode == DECODE) {
+            distribution(c, s);
+            tokens[i] = decode_one(c, V);
+        } else if (tokens[i] < 0 || tokens[i] >= V) {
+            st = mg_fail(MG_ERANGE, "token %d at %d is not an id in [0, %d)", tokens[i], i, V);
+        } else if (mode == ENCODE) {
+            distribution(c, s);
+            st = encode_one(c, tokens[i]);
+        }
         if (!st) st = mg_lm_step(c->m, s, tokens[i], NULL);
     }
     c->m->kernels = kept;
@@ -184,10 +193,14 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int decode) {
 }
 
 int mg_coder_encode(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
-    return run(c, s, (int32_t *)tokens, n, 0);
+    return run(c, s, (int32_t *)tokens, n, ENCODE);
 }
 
-int mg_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n) { return run(c, s, tokens, n, 1); }
+int mg_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n) { return run(c, s, tokens, n, DECODE); }
+
+int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
+    return run(c, s, (int32_t *)tokens, n, READ);
+}
 
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size) {
     if (!c || !out || !size || c->decoding) return mg_fail(MG_EINVAL, "mg_coder_finish: an encoder and outputs are needed");

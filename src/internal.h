@@ -3,6 +3,7 @@
 #define MINGRU_INTERNAL_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "mingru.h"
@@ -114,6 +115,9 @@ void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M
                         const float *dC, int ldc, float *dA, float *dW, float *dbias, float *scratch);
 float mg_gelu(float x);                        /* nn.GELU() */
 float mg_gelu_grad(float x, float *gelu);      /* its derivative; *gelu = mg_gelu(x) (one erf for both) */
+
+/* The cells' activation g(x) = x >= 0 ? x + 0.5 : sigmoid(x) (cell.c; state.c for a learned h0 = g(init)). */
+static inline float mg_g(float x) { return x >= 0.0f ? x + 0.5f : 1.0f / (1.0f + expf(-x)); }
 
 /* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
 typedef struct {

@@ -31,7 +31,7 @@ static void empty(mg_state *s) {
     for (int l = 0; m->cfg.h0_learned && l < m->cfg.depth; l++) {
         const float *init = m->layers[l].h0_init;
         float *h = s->h + (size_t)l * Di;
-        for (int i = 0; i < Di; i++) h[i] = init[i] >= 0.0f ? init[i] + 0.5f : 1.0f / (1.0f + expf(-init[i])); /* g */
+        for (int i = 0; i < Di; i++) h[i] = mg_g(init[i]);
     }
 }
 

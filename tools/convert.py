@@ -166,17 +166,23 @@ def shape_of(sd, name):
     return tuple(sd[name].shape)
 
 
+def count_layers(sd, what):
+    """How many layers.i.* there are (i = 0, 1, ... without a gap); ConvertError naming `what` if none."""
+    depth = 0
+    while any(name.startswith(f"layers.{depth}.") for name in sd):
+        depth += 1
+    if depth == 0:
+        raise ConvertError(f"no layers.0.* tensors: not a {what}")
+    return depth
+
+
 def infer_config(sd):
     """The config of a minLM state_dict (norms already as `.weight`), checking every tensor against it."""
     emb = shape_of(sd, "token_emb.weight")
     if len(emb) != 2:
         raise ConvertError(f"tensor token_emb.weight has shape {list(emb)}, expected [num_tokens, dim]")
     num_tokens, dim = emb
-    depth = 0
-    while any(name.startswith(f"layers.{depth}.") for name in sd):
-        depth += 1
-    if depth == 0:
-        raise ConvertError("no layers.0.* tensors: not a minLM checkpoint")
+    depth = count_layers(sd, "minLM checkpoint")
     kinds = [proj for proj in CELLS if f"layers.0.2.{proj}.weight" in sd]
     if len(kinds) != 1:
         raise ConvertError("layers.0.2 needs exactly one of the tensors layers.0.2.to_hidden_and_gate.weight "
@@ -278,11 +284,7 @@ def convert_minrnns(sd, config):
     cfg = config or {}
     emb = shape_of(sd, "token_emb.weight")
     num_tokens, dim = emb
-    depth = 0
-    while any(name.startswith(f"layers.{depth}.") for name in sd):
-        depth += 1
-    if depth == 0:
-        raise ConvertError("no layers.0.* tensors: not a BorealisAI/minRNNs model")
+    depth = count_layers(sd, "BorealisAI/minRNNs model")
     rows = shape_of(sd, "layers.0.2.to_hidden_and_gate.weight")[0]
     dim_inner = shape_of(sd, "layers.0.2.to_out.weight")[1]
     if rows not in (2 * dim_inner, 3 * dim_inner):
