@@ -18,7 +18,7 @@
 // every weight, peak RSS per process, the wasm memory after 1,000 and 100,000 generated tokens, the
 // demo model's bits per byte in F32 and Q8, the .wasm sizes, and each target of issue 6, met or not.
 // mingru also runs in headless Chromium (bench/chromium-engine.mjs: the package in a cross-origin-isolated page,
-// through its worker, as users run it), unless --no-browser.
+// through its worker, as users run it), and onnxruntime-web in the same kind of page, unless --no-browser.
 // Training (--parts train): tokens/s of AdamW steps on batches of 32 x 256 bytes of the held-out text, the demo
 // model's configuration from its weights, for mingru (Node and Chromium), native and PyTorch (tools/train.py's
 // step), 1 and 2 threads; every engine's losses step by step are compared with mingru's.
@@ -109,6 +109,7 @@ function run(engine, m, dtype, threads, extra = []) {
     native: [nativeBin, ['--model', file, ...common]],
     pytorch: [PYTHON, [`${here}peers/torch_bench.py`, '--model', file, ...common]],
     'onnxruntime-web': [process.execPath, [`${here}peers/ort_bench.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
+    'onnxruntime-web-chromium': [process.execPath, [`${here}chromium-engine.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
   }[engine];
   log(`${m.name}: ${engine} ${dtype} ${threads} thread(s)`);
   const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -116,7 +117,8 @@ function run(engine, m, dtype, threads, extra = []) {
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   return { ...out, engine, dtype, model: m.name, threads };
 }
-const ENGINE_NAMES = { mingru: 'mingru (Node)', 'mingru-chromium': 'mingru (Chromium)', 'mingru-chromium-plain': 'mingru (Chromium, plain SIMD)' };
+const ENGINE_NAMES = { mingru: 'mingru (Node)', 'mingru-chromium': 'mingru (Chromium)', 'mingru-chromium-plain': 'mingru (Chromium, plain SIMD)',
+  'onnxruntime-web': 'onnxruntime-web (Node)', 'onnxruntime-web-chromium': 'onnxruntime-web (Chromium)' };
 
 const maxDiff = (a, b) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])), 0);
 
@@ -136,7 +138,8 @@ if (parts.has('inference')) {
   for (const m of models) {
     for (const threads of [1, 2]) {
       for (const dtype of ['f32', 'q8']) for (const engine of inferenceEngines) configs.push({ part: 'inference', engine, m, dtype, threads });
-      if (!opt['skip-peers']) for (const engine of ['pytorch', 'onnxruntime-web']) configs.push({ part: 'inference', engine, m, dtype: 'f32', threads });
+      const peers = ['pytorch', 'onnxruntime-web', ...(browser ? ['onnxruntime-web-chromium'] : [])];
+      if (!opt['skip-peers']) for (const engine of peers) configs.push({ part: 'inference', engine, m, dtype: 'f32', threads });
     }
   }
 }
@@ -233,18 +236,20 @@ md.push(`# npm run bench, ${date}`, '', `${machine}${chromium ? `, headless Chro
 if (rows.length) md.push('Prefill: forward over 4096 tokens; step: 256 tokens after a 64-token prompt, one `step()` call each; ' +
   'generate: 256 tokens sampled by `generate()` after the prompt. mingru (Chromium) is the package in a cross-origin-isolated ' +
   'page, through its worker: every `step()` crosses to the worker and back, while `generate()` keeps its loop in the worker; ' +
-  'it takes the relaxed-SIMD build, "plain SIMD" the plain one (`relaxedSimd: false`). Logits: largest ' +
+  'it takes the relaxed-SIMD build, "plain SIMD" the plain one (`relaxedSimd: false`); onnxruntime-web (Chromium) runs in the same ' +
+  'kind of page (on its main thread, its own workers for threads). "mingru step is": mingru\'s step over the engine\'s, same ' +
+  'weights, same threads, in the same place (Node, or Chromium for the Chromium rows). Logits: largest ' +
   `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL} ` +
   `(${RELAXED_TOL} for the relaxed builds' Q8, whose activations are rounded to 7 bits).`, '');
 for (const m of rows.length ? models : []) {
   md.push(`## ${m.name}: ${m.config}, ${(m.parameters / 1e6).toFixed(1)}M parameters`, '');
   md.push('| engine | weights | threads | prefill tok/s | step tok/s | generate tok/s | mingru step is | peak RSS MB | logits |', '|---|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((x) => x.model === m.name)) {
-    const ours = get(m.name, 'mingru', r.dtype, r.threads);
+    const ours = get(m.name, r.engine.endsWith('-chromium') ? 'mingru-chromium' : 'mingru', r.dtype, r.threads); // like for like
     md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.dtype.toUpperCase()} | ${r.threads} | ${fmt(r.prefillTokensPerSecond)}${range(r.prefillRange)} | ` +
       `${fmt(r.stepTokensPerSecond)}${range(r.stepRange)} | ` +
       `${r.generateTokensPerSecond === undefined ? '–' : `${fmt(r.generateTokensPerSecond)}${range(r.generateRange)}`} | ` +
-      `${r.engine === 'mingru' ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${rss(r)} | ` +
+      `${r.engine.startsWith('mingru') || !ours ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${rss(r)} | ` +
       `${r.maxLogitDiff.toExponential(1)} ${r.agrees ? 'ok' : 'DIFFERS'} |`);
   }
   const one = get(m.name, 'mingru', 'f32', 1), nat = get(m.name, 'native', 'f32', 1);
@@ -311,6 +316,13 @@ for (const m of browser && rows.length ? models : []) {
       const [a, b] = [relaxed.generateTokensPerSecond, plain.generateTokensPerSecond];
       target(`${m.name}, Chromium, ${threads} thread(s): relaxed Q8 generate >= 1.5x the plain build's (today's kernel)`, ratio(a, b), a >= 1.5 * b);
     }
+  }
+  for (const threads of [1, 2]) {
+    const ours = c('q8', threads), ort = c('f32', threads, 'onnxruntime-web-chromium');
+    if (!ours || !ort) continue;
+    target(`${m.name}, Chromium, ${threads} thread(s): Q8 step >= 2x onnxruntime-web (F32) in the same kind of page`,
+      `${ratio(ours.stepTokensPerSecond, ort.stepTokensPerSecond)} (generate: ${ratio(ours.generateTokensPerSecond, ort.stepTokensPerSecond)})`,
+      ours.stepTokensPerSecond >= 2 * ort.stepTokensPerSecond);
   }
   const f = c('f32', 1);
   if (f) {

@@ -5,6 +5,8 @@
 //   node bench/chromium-engine.mjs --model FILE --threads N [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
 //   node bench/chromium-engine.mjs --model FILE --threads N --train STEPS --text FILE [--batch 32] [--seq-len 256]
 //   [--relaxed-simd 0] forces the plain build.
+//   node bench/chromium-engine.mjs --onnx-dir DIR --model FILE --threads N [--prefill ...]: onnxruntime-web in the same
+//   kind of page instead (bench/peers/ort_browser.html; the contract of bench/peers/ort_bench.mjs, without peakRssBytes).
 // Files must lie inside the repository (the server's root). Needs Debian's chromium (tests/helpers/chromium.mjs).
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,7 @@ const { values: a } = parseArgs({
   options: {
     model: { type: 'string' }, threads: { type: 'string', default: '1' }, prefill: { type: 'string' }, prompt: { type: 'string' },
     steps: { type: 'string' }, runs: { type: 'string' }, train: { type: 'string' }, text: { type: 'string' },
-    batch: { type: 'string' }, 'seq-len': { type: 'string' }, 'relaxed-simd': { type: 'string' },
+    batch: { type: 'string' }, 'seq-len': { type: 'string' }, 'relaxed-simd': { type: 'string' }, 'onnx-dir': { type: 'string' },
   },
 });
 const url = (file) => {
@@ -29,13 +31,15 @@ for (const [k, name] of [['prefill'], ['prompt'], ['steps'], ['runs'], ['train']
   if (a[k] !== undefined) q.set(name ?? k, a[k]);
 }
 if (a.text) q.set('text', url(a.text));
+if (a['onnx-dir']) q.set('onnx', url(a['onnx-dir']));
+const pagePath = a['onnx-dir'] ? 'bench/peers/ort_browser.html' : 'bench/browser.html';
 
 const { server, url: origin } = await serve({ port: 0 });
 const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-  await page.goto(`${origin}/bench/browser.html?${q}`);
+  await page.goto(`${origin}/${pagePath}?${q}`);
   await page.waitForFunction(() => window.result, null, { timeout: 30 * 60 * 1000, polling: 500 });
   const result = await page.evaluate(() => window.result);
   if (result.error) throw new Error(`the page failed: ${result.error}`);

@@ -139,7 +139,18 @@ void mg_unpack_f32(const float *P, int N, int K, float *W) {
     memcpy(W + (size_t)N8 * K, P + (size_t)N8 * K, (size_t)(N - N8) * K * sizeof(float));
 }
 
-void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc) {
+/* a * b + c: two instructions in the plain builds; in the relaxed builds, fused where the engine fuses
+ * (f32x4.relaxed_madd: one FMA on x86 with FMA and on ARM, the same two instructions elsewhere), so its last bit
+ * may differ from machine to machine. */
+#ifdef __wasm_relaxed_simd__
+#include <wasm_simd128.h>
+#define MADD(fused, a, b, c) ((fused) ? (vf)wasm_f32x4_relaxed_madd((v128_t)(a), (v128_t)(b), (v128_t)(c)) : (c) + (a) * (b))
+#else
+#define MADD(fused, a, b, c) ((c) + (a) * (b))
+#endif
+
+static inline __attribute__((always_inline)) void packed(int fused, int M, int N, int K, const float *A, int lda,
+                                                         const float *P, float *C, int ldc) {
     int N8 = N / NR * NR;
     for (int n = 0; n < N8; n += NR) {
         const float *p = P + (size_t)n * K;
@@ -151,7 +162,10 @@ void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float 
                 vf w[NV];
                 for (int v = 0; v < NV; v++) w[v] = vload(p + (size_t)k * NR + v * VL);
                 vf x0 = vsplat(a0[k]), x1 = vsplat(a1[k]), x2 = vsplat(a2[k]), x3 = vsplat(a3[k]);
-                for (int v = 0; v < NV; v++) c0[v] += x0 * w[v], c1[v] += x1 * w[v], c2[v] += x2 * w[v], c3[v] += x3 * w[v];
+                for (int v = 0; v < NV; v++) {
+                    c0[v] = MADD(fused, x0, w[v], c0[v]), c1[v] = MADD(fused, x1, w[v], c1[v]);
+                    c2[v] = MADD(fused, x2, w[v], c2[v]), c3[v] = MADD(fused, x3, w[v], c3[v]);
+                }
             }
             float *c = C + (size_t)m * ldc + n;
             memcpy(c, c0, sizeof c0), memcpy(c + ldc, c1, sizeof c1);
@@ -163,17 +177,30 @@ void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float 
             int k = 0;
             for (; k + 2 <= K; k += 2) {
                 vf x = vsplat(a[k]), y = vsplat(a[k + 1]);
-                for (int v = 0; v < NV; v++)
-                    e[v] += x * vload(p + (size_t)k * NR + v * VL), o[v] += y * vload(p + (size_t)(k + 1) * NR + v * VL);
+                for (int v = 0; v < NV; v++) {
+                    e[v] = MADD(fused, x, vload(p + (size_t)k * NR + v * VL), e[v]);
+                    o[v] = MADD(fused, y, vload(p + (size_t)(k + 1) * NR + v * VL), o[v]);
+                }
             }
             if (k < K)
-                for (int v = 0; v < NV; v++) e[v] += vsplat(a[k]) * vload(p + (size_t)k * NR + v * VL);
+                for (int v = 0; v < NV; v++) e[v] = MADD(fused, vsplat(a[k]), vload(p + (size_t)k * NR + v * VL), e[v]);
             for (int v = 0; v < NV; v++) e[v] += o[v];
             memcpy(C + (size_t)m * ldc + n, e, sizeof e);
         }
     }
     if (N8 < N) mg_matmul_simd(M, N - N8, K, A, lda, P + (size_t)N8 * K, C + N8, ldc);
 }
+
+void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc) {
+    packed(0, M, N, K, A, lda, P, C, ldc);
+}
+
+#ifdef __wasm_relaxed_simd__
+/* The relaxed builds' F32 kernel (MG_KERNEL_SIMD and AUTO; MG_KERNEL_PORTABLE keeps mg_matmul_packed). */
+static void packed_fused(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc) {
+    packed(1, M, N, K, A, lda, P, C, ldc);
+}
+#endif
 
 /* ---- int8 weights. Each row of A is quantized to int16 with its own scale (max|x| / 32767: a relative
  * rounding error of at most 2^-16 of the row's largest value, far below the int8 weights' own), so the
@@ -190,8 +217,6 @@ enum { KB = 256, MB = 8 }; /* columns per block, rows of A quantized at a time *
 const int mg_q8_steps = MG_Q8_STEPS;
 
 #ifdef __wasm_relaxed_simd__
-#include <wasm_simd128.h>
-
 /* ---- int8 weights, relaxed SIMD (the relaxed builds: src/matmul.c compiled by clang >= 19, see CMakeLists.txt).
  * i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8 weights by 16 activations of 7 bits and adds the products
  * four at a time to an int32 accumulator: twice the int16 path's products per instruction. Its 7-bit operand is
@@ -434,7 +459,11 @@ int mg_kernels_select(int kernel, mg_kernels *k) {
     case MG_KERNEL_REFERENCE: *k = (mg_kernels){mg_matmul_reference, mg_matmul_q8_reference, NULL}; return 1;
 #ifdef MG_VECTOR
     case MG_KERNEL_AUTO:
+#ifdef __wasm_relaxed_simd__
+    case MG_KERNEL_SIMD: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_simd, packed_fused}; return 1;
+#else
     case MG_KERNEL_SIMD: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_simd, mg_matmul_packed}; return 1;
+#endif
     case MG_KERNEL_PORTABLE: *k = (mg_kernels){mg_matmul_simd, mg_matmul_q8_portable, mg_matmul_packed}; return 1;
 #else
     case MG_KERNEL_PORTABLE:
