@@ -12,7 +12,6 @@
 
 #include "internal.h"
 
-static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Gates, in place on the projection rows [rows, n_gates*Di], the pool splitting the channels: the hidden
  * slot becomes b_t, the next slot a_t.
@@ -33,20 +32,20 @@ static void gates(void *ctx, int ith, int nth) {
         float *kh = j->proj + r * ld, *k1 = kh + di;
         if (c->cell == MG_CELL_GRU) {
             for (int i = i0; i < i1; i++) {
-                float z = sigmoid(k1[i]);
+                float z = mg_sigmoid(k1[i]);
                 kh[i] = z * mg_g(kh[i]);
-                k1[i] = sigmoid(-k1[i]);
+                k1[i] = mg_sigmoid(-k1[i]);
             }
         } else if (c->sigmoid) {
             const float *k2 = k1 + di;
             for (int i = i0; i < i1; i++) {
-                kh[i] = sigmoid(k2[i]) * mg_g(kh[i]);
-                k1[i] = sigmoid(k1[i]);
+                kh[i] = mg_sigmoid(k2[i]) * mg_g(kh[i]);
+                k1[i] = mg_sigmoid(k1[i]);
             }
         } else {
             const float *k2 = k1 + di;
             for (int i = i0; i < i1; i++) {
-                float f = sigmoid(k1[i]), in = sigmoid(k2[i]), s = f + in;
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), s = f + in;
                 kh[i] = in / s * mg_g(kh[i]);
                 k1[i] = f / s;
             }
@@ -96,7 +95,7 @@ void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, i
 /* ---- backward */
 
 static float dg(float x) { /* g'(x) */
-    float s = sigmoid(x);
+    float s = mg_sigmoid(x);
     return x >= 0.0f ? 1.0f : s * (1.0f - s);
 }
 
@@ -133,9 +132,9 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
         float *ar = a + (size_t)r * di;
         for (int i = 0; i < di; i++) {
             if (c->cell == MG_CELL_GRU) {
-                ar[i] = sigmoid(-k1[i]);
+                ar[i] = mg_sigmoid(-k1[i]);
             } else {
-                float f = sigmoid(k1[i]), in = sigmoid(k2[i]);
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]);
                 ar[i] = f / (f + in);
             }
         }
@@ -154,11 +153,11 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
         for (int i = 0; i < di; i++) {
             float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
             if (c->cell == MG_CELL_GRU) {
-                float z = sigmoid(k1[i]);
+                float z = mg_sigmoid(k1[i]);
                 dkh[i] = cg[i] * z * dg(kh[i]);
                 dk1[i] = (cg[i] * gv - da) * z * (1.0f - z);
             } else {
-                float f = sigmoid(k1[i]), in = sigmoid(k2[i]), sum = f + in, p = in / sum;
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), sum = f + in, p = in / sum;
                 float dp = cg[i] * gv - da;
                 dkh[i] = cg[i] * p * dg(kh[i]);
                 dk2[i] = dp * f / (sum * sum) * in * (1.0f - in);
