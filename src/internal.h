@@ -33,7 +33,7 @@ float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
  * mg_pool_set_min_work says otherwise; tests set 0 to run everything in parallel) runs as fn(ctx, 0, 1) on
  * the caller alone: waking the others and waiting for them would cost about as much as the job. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
-#define MG_POOL_MIN_WORK ((size_t)64 << 10)
+#define MG_POOL_MIN_WORK ((size_t)512 << 10)
 void mg_pool_set_min_work(size_t bytes);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
 /* fn(ctx, i0, i1) over the threads' shares of [0, n): for loops whose items are independent (elementwise), so
