@@ -12,7 +12,6 @@
 
 #include "internal.h"
 
-
 /* Gates, in place on the projection rows [rows, n_gates*Di], the pool splitting the channels: the hidden
  * slot becomes b_t, the next slot a_t.
  *   GRU:  a = 1 - sigmoid(k_z) = sigmoid(-k_z),  b = sigmoid(k_z) g(k_h)

@@ -121,7 +121,7 @@ void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M
  * mg_expf: x = n ln2 + r (|r| <= ln2 / 2, Cody-Waite's two-part ln2), e^r by its Taylor series to r^7 (error
  * below 3e-9 of it), times 2^n written into the exponent; x is clamped to [-87, 88], the normal range.
  * mg_erff: x P(x^2) / Q(x^2), the coefficients fitted here to erf on [0, 4] (relative error 7e-8 in double,
- * within 3.2e-7 of erf in float), then clamped to [-1, 1]; erf(4) is 1 in float to 1.5e-8. */
+ * within 3.3e-7 of erf in float), then clamped to [-1, 1]; erf(4) is 1 in float to 1.5e-8. */
 static inline float mg_expf(float x) {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
     float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 x 2^23 + n: n rounded to nearest in the low bits */
