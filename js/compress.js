@@ -11,8 +11,9 @@ import { trainerOptions } from './train.js';
 export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
-const FORMAT = 'mingru-compressed', VERSION = 1;
+const FORMAT = 'mingru-compressed', VERSION = 2;
 const BLOCK = 4096; // tokens per engine call without adaptation (progress and aborts land between calls)
+const PRIME_READ = 4096; // the last tokens of a prime the model reads (and learns from); the match models see it all
 
 /** adapt (false, true or options) checked, with the defaults filled in; null for no adaptation. */
 export function adaptOptions(adapt, what) {
@@ -131,11 +132,13 @@ function callOptions(options, what) {
   return o;
 }
 
-/** Codes (or decodes) the n tokens after the first `primed` with the model, learning as it goes: the same
- * sequence of computations both ways. The first `primed` tokens (the prime, known to both sides) are read, not
- * coded (the coder steps the state over them on its portable kernels). */
-async function code(model, { tokens, primed, adapt, coded, what, signal, onProgress }) {
+/** Codes (or decodes) the tokens after the first `primed` with the model, learning as it goes: the same
+ * sequence of computations both ways. The first `primed` tokens (the prime, known to both sides) are not coded:
+ * the coder's match models remember them all, and the model reads (and learns from) the last PRIME_READ of them
+ * (the coder steps the state over them on its portable kernels). */
+async function code(model, { tokens: all, primed: allPrimed, adapt, coded, what, signal, onProgress }) {
   const engine = model._engine;
+  const skip = Math.max(0, allPrimed - PRIME_READ), tokens = all.subarray(skip), primed = allPrimed - skip;
   let coder = 0, state = null, result;
   await readAdapting(model, {
     tokens, n: tokens.length, adapt, what, signal, onProgress, kernel: 'portable',
@@ -143,6 +146,7 @@ async function code(model, { tokens, primed, adapt, coded, what, signal, onProgr
       if (!coder) {
         state = learner.createState();
         coder = engine.coderCreate(learner._live(what), coded ?? null, what);
+        if (skip) engine.coderRemember(coder, all.subarray(0, skip), what);
       }
       const s = state._handle(learner, what), mid = Math.min(Math.max(from, primed), to);
       if (mid > from) engine.coderEncode(coder, s, tokens.subarray(from, mid), what, { read: true });
@@ -166,8 +170,9 @@ function primeOf(o, what) {
 
 /**
  * lm.compress(data, { adapt = true, prime, signal, onProgress }): data coded with the model's probabilities,
- * learning while it reads (adapt: true, false or options as evaluate's). `prime`: bytes the model reads (and
- * learns from) first, which decompress must be given too (a dictionary). The file names the model (its
+ * refined by the coder's match models, learning while it reads (adapt: true, false or options as evaluate's).
+ * `prime`: bytes known to both sides before the data (a dictionary: decompress must be given them too): the match
+ * models remember all of it, the model reads (and learns from) its last 4,096. The file names the model (its
  * identity), the settings, the prime's length and CRC-32, the data's length and CRC-32; when coding would not make
  * the data smaller, the file stores it.
  * @returns {Promise<Uint8Array>}

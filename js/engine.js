@@ -312,6 +312,11 @@ export class Engine {
     this.#withBuffers({ tokens: [Int32Array, tokens] }, {}, (p) => this.#check(fn(coder, state, p.tokens, tokens.length), what));
   }
 
+  /** Adds `tokens` (checked ids) to the coder's match models only (the head of a long prime). */
+  coderRemember(coder, tokens, what) {
+    this.#withBuffers({ tokens: [Int32Array, tokens] }, {}, (p) => this.#check(this.#mod._mgw_coder_remember(coder, p.tokens, tokens.length), what));
+  }
+
   /** Decodes the next n tokens (stepping the state over each); returns them as an Int32Array. */
   coderDecode(coder, state, n, what) {
     const ptr = this.#alloc(n * 4);

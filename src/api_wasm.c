@@ -189,6 +189,9 @@ EMSCRIPTEN_KEEPALIVE int mgw_coder_decode(mg_coder *c, mg_state *s, int32_t *tok
 EMSCRIPTEN_KEEPALIVE int mgw_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
     return mg_coder_read(c, s, tokens, n);
 }
+EMSCRIPTEN_KEEPALIVE int mgw_coder_remember(mg_coder *c, const int32_t *tokens, int n) {
+    return mg_coder_remember(c, tokens, n);
+}
 /* out: 8 bytes receiving the coded bytes' pointer (the coder's) and size. */
 EMSCRIPTEN_KEEPALIVE int mgw_coder_finish(mg_coder *c, uint32_t *out) {
     const uint8_t *p;

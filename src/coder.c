@@ -2,7 +2,8 @@
  * (js/compress.js holds the file format and the adaptation between segments).
  *
  * Each token is coded with the distribution the model gives it after the tokens before it: the state's logits
- * (mg_lm_step), or a uniform one while the state has read nothing. The decoder must rebuild every distribution bit
+ * (mg_lm_step), or a uniform one while the state has read nothing, refined by the match models (match.c) with
+ * what followed the same tokens earlier in the prime and the text. The decoder must rebuild every distribution bit
  * for bit, so only computations that are the same on every engine, machine, build and thread count go into it:
  * - the model runs with MG_KERNEL_PORTABLE (no relaxed SIMD, whose results may differ between machines) for
  *   the duration of each call, and by steps (a step's sums do not depend on how the pool splits the rows);
@@ -23,7 +24,8 @@ struct mg_coder {
     mg_model *m;
     int decoding, bits;
     uint32_t *cum;        /* (V + 1) cumulative frequencies of the current distribution */
-    double *e;            /* (V) exp(logit - max), computed once per token for the sum and the frequencies */
+    double *p;            /* (V) the current distribution */
+    mg_match *match;
     uint64_t low;         /* encoder: the low end, 33 bits with the carry */
     uint32_t range, code; /* code: decoder only */
     uint8_t cache;        /* encoder: the byte held back until its carry is known, and the 0xFF bytes after it */
@@ -50,10 +52,14 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
     if (((size_t)V << 4) > ((size_t)1 << 22))
         return mg_fail(MG_EINVAL, "the coder takes vocabularies of up to 262144 tokens; this model has %d", V);
     mg_coder *c = calloc(1, sizeof *c);
-    if (!c || !(c->cum = malloc(((size_t)V + 1) * sizeof *c->cum)) || !(c->e = malloc((size_t)V * sizeof *c->e))) {
+    if (!c || !(c->cum = malloc(((size_t)V + 1) * sizeof *c->cum)) || !(c->p = malloc((size_t)V * sizeof *c->p))) {
         if (c) free(c->cum);
         free(c);
         return mg_fail(MG_ENOMEM, "out of memory for a coder");
+    }
+    if (mg_match_create(&c->match)) {
+        mg_coder_free(c);
+        return MG_ENOMEM;
     }
     c->m = m, c->bits = bits_for(V), c->range = 0xFFFFFFFFu, c->cache_size = 1;
     if (input) {
@@ -72,35 +78,42 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
 
 void mg_coder_free(mg_coder *c) {
     if (!c) return;
-    free(c->cum), free(c->e), free(c->buf), free(c);
+    mg_match_free(c->match);
+    free(c->cum), free(c->p), free(c->buf), free(c);
 }
 
 /* ---- the distribution */
 
-/* c->cum from the state's logits: frequency 1 + floor(p * (2^bits - V)) for each token (p the softmax, in
- * double), what rounding leaves over to the most likely token. Uniform before the first token, and for logits
- * that are not all finite. */
+/* c->cum from the distribution: the softmax of the state's logits (in double; uniform before the first token and
+ * for logits that are not all finite), refined by the match models; frequency 1 + floor(p * (2^bits - V)) for
+ * each token, what rounding leaves over to the most likely token. */
 static void distribution(mg_coder *c, const mg_state *s) {
     int V = c->m->cfg.num_tokens;
     uint32_t total = 1u << c->bits, spare = total - (uint32_t)V;
     const float *z = s->logits;
     float zmax = -INFINITY;
-    int best = 0, finite = s->n_tokens > 0;
+    int finite = s->n_tokens > 0;
     for (int i = 0; finite && i < V; i++) {
         finite = isfinite(z[i]);
-        if (z[i] > zmax) zmax = z[i], best = i;
+        if (z[i] > zmax) zmax = z[i];
     }
     double sum = 0;
-    for (int i = 0; finite && i < V; i++) sum += c->e[i] = exp((double)z[i] - zmax);
+    for (int i = 0; i < V; i++) sum += c->p[i] = finite ? exp((double)z[i] - zmax) : 1;
+    for (int i = 0; i < V; i++) c->p[i] /= sum;
+    mg_match_refine(c->match, c->p, V);
+    sum = 0;
+    int best = 0;
+    for (int i = 0; i < V; i++) {
+        sum += c->p[i];
+        if (c->p[i] > c->p[best]) best = i;
+    }
     uint32_t at = 0;
     for (int i = 0; i < V; i++) {
         c->cum[i] = at;
-        at += finite ? 1 + (uint32_t)(c->e[i] / sum * spare) : total / (uint32_t)V;
+        at += 1 + (uint32_t)(c->p[i] / sum * spare);
     }
     c->cum[V] = total;
-    /* the rest to the most likely token (to the last one when uniform): shift the starts after it */
-    uint32_t rest = total - at;
-    if (!finite) best = V - 1;
+    uint32_t rest = total - at; /* to the most likely token: shift the starts after it */
     for (int i = best + 1; i < V; i++) c->cum[i] += rest;
 }
 
@@ -187,6 +200,7 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int mode) {
             st = encode_one(c, tokens[i]);
         }
         if (!st) st = mg_lm_step(c->m, s, tokens[i], NULL);
+        if (!st) st = mg_match_add(c->match, tokens[i]);
     }
     c->m->kernels = kept;
     return st;
@@ -200,6 +214,16 @@ int mg_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n) { return r
 
 int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
     return run(c, s, (int32_t *)tokens, n, READ);
+}
+
+int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n) {
+    if (!c || (n && !tokens) || n < 0) return mg_fail(MG_EINVAL, "mg_coder_remember: NULL argument");
+    int V = c->m->cfg.num_tokens, st = MG_OK;
+    for (int i = 0; i < n && !st; i++) {
+        if (tokens[i] < 0 || tokens[i] >= V) return mg_fail(MG_ERANGE, "token %d at %d is not an id in [0, %d)", tokens[i], i, V);
+        st = mg_match_add(c->match, tokens[i]);
+    }
+    return st;
 }
 
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size) {

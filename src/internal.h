@@ -24,6 +24,14 @@ int mg_fail(int status, const char *fmt, ...)
  * in size_t or exceeds max. */
 int mg_mul_size(size_t a, size_t b, size_t max, size_t *out);
 
+/* match.c: the coder's match models. refine changes the distribution p[V] (summing to 1) with their predictions;
+ * add appends the token that came to the history (after a refine: learning from it; MG_ENOMEM). */
+typedef struct mg_match mg_match;
+int mg_match_create(mg_match **out);
+void mg_match_refine(mg_match *mm, double *p, int V);
+int mg_match_add(mg_match *mm, int32_t token);
+void mg_match_free(mg_match *mm);
+
 /* rng.c: splitmix64, a small seeded generator identical on every platform. */
 uint64_t mg_rng_u64(uint64_t *state);
 float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */

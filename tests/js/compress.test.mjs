@@ -110,6 +110,24 @@ test('compress with a prime (a dictionary): read first, learnt from, needed agai
   await assert.rejects(lm.compress(data, { prime: 7 }), (e) => e.code === 'MG_EINVAL' && /prime: data must be/.test(e.message));
 });
 
+test('compress: the match models code what repeats for little, from the text or from a long prime', async () => {
+  const lm = await model(Q8, 2);
+  const coded = (file) => file.length - 13 - new DataView(file.buffer).getUint32(5, true);
+  const letters = (n, seed) => noise(n, seed).map((b) => 97 + (b & 15)); // 16 letters at random: 4 bits each
+  // the network cannot predict random letters (it needs more than 4 bits a letter); a match can, the second time
+  const random = letters(3000, 7), twice = new Uint8Array(6000);
+  twice.set(random), twice.set(random, 3000);
+  const once = (await lm.evaluate(random)).bits / 8, file = await lm.compress(twice, { adapt: false }); // the network's cost
+  assert.ok(once > 1500 && coded(file) < once + 200, `3000 random letters: ${once} bytes' worth for the network alone; twice: ${coded(file)} coded bytes`);
+  assert.ok(same(await lm.decompress(file), twice));
+  // a prime longer than the model reads (4096 bytes): the match models remember its start
+  const prime = letters(10000, 9), data = prime.subarray(0, 2000);
+  const primed = await lm.compress(data, { adapt: ADAPT, prime });
+  assert.ok(coded(primed) < 200, `2000 letters from the start of a 10,000-byte prime: ${coded(primed)} coded bytes`);
+  assert.ok(same(await lm.decompress(primed, { prime }), data));
+  await assert.rejects(lm.decompress(primed, { prime: letters(10000, 10) }), (e) => e.code === 'MG_EMISMATCH');
+});
+
 test('compress: random bytes are stored, growing by the header alone', async () => {
   const lm = await model(Q8, 2);
   const data = noise(3000);
