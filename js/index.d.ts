@@ -160,7 +160,7 @@ export interface EvaluateOptions {
 export interface CompressOptions {
   /** default true */
   adapt?: boolean | Omit<AdaptOptions, 'keep'>;
-  /** bytes read (and learnt from) before the data, which decompress must be given too: a dictionary */
+  /** bytes known before the data, which decompress must be given too (a dictionary): the match models remember all of it, the model reads (and learns from) its last 4,096 */
   prime?: Uint8Array | ArrayBuffer | string;
   signal?: AbortSignal;
   onProgress?: (p: CodingProgress) => void;
