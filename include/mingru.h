@@ -322,7 +322,8 @@ int mg_coder_encode(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
 int mg_coder_decode(mg_coder *c, mg_state *s, int32_t *tokens, int n);
 /* Steps the state over n known tokens (both sides read a prime this way), on the coder's kernels, coding nothing. */
 int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
-/* Adds n known tokens to the match models' history only (the part of a long prime the state does not read). */
+/* Adds n known tokens to the match models' history only (the part of a long prime the state does not read);
+ * MG_ERANGE, adding none, if one is outside [0, num_tokens). */
 int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n);
 /* Ends the code and gives the coded bytes (owned by the coder: valid until mg_coder_free). */
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);

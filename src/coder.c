@@ -219,10 +219,9 @@ int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n) {
 int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n) {
     if (!c || (n && !tokens) || n < 0) return mg_fail(MG_EINVAL, "mg_coder_remember: NULL argument");
     int V = c->m->cfg.num_tokens, st = MG_OK;
-    for (int i = 0; i < n && !st; i++) {
+    for (int i = 0; i < n; i++) /* all checked first: refused whole */
         if (tokens[i] < 0 || tokens[i] >= V) return mg_fail(MG_ERANGE, "token %d at %d is not an id in [0, %d)", tokens[i], i, V);
-        st = mg_match_add(c->match, tokens[i]);
-    }
+    for (int i = 0; i < n && !st; i++) st = mg_match_add(c->match, tokens[i]);
     return st;
 }
 

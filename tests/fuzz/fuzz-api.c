@@ -227,7 +227,14 @@ static void fuzz_lm(input *in) {
         case 5: /* reset */
             REQUIRE(mg_state_reset(st) == MG_OK && mg_state_tokens(st) == 0);
             break;
-        case 7: { /* decode any bytes after the state; coding the tokens they gave decodes to the same tokens */
+        case 7: { /* decode any bytes after the state and a prime the match models remember (refused whole if it has
+                   * a token out of range); coding the tokens they gave decodes to the same tokens */
+            int32_t prime[8];
+            int np = (int)take(in, 9), prime_status = MG_OK;
+            for (int i = 0; i < np; i++) {
+                prime[i] = (int32_t)take(in, 255) - 1; /* -1 and tokens past V are refused */
+                if (prime[i] < 0 || prime[i] >= V) prime_status = MG_ERANGE;
+            }
             size_t n = take(in, 24);
             const uint8_t *code = in->p;
             n = n < in->n ? n : in->n;
@@ -238,6 +245,7 @@ static void fuzz_lm(input *in) {
             mg_state *a = NULL, *b = NULL, *c = NULL;
             REQUIRE(mg_state_clone(st, &a) == MG_OK && mg_state_clone(st, &b) == MG_OK && mg_state_clone(st, &c) == MG_OK);
             REQUIRE(mg_coder_create(m, code, n, &dec) == MG_OK && mg_coder_create(m, NULL, 0, &enc) == MG_OK);
+            REQUIRE(mg_coder_remember(dec, prime, np) == prime_status && mg_coder_remember(enc, prime, np) == prime_status);
             status = mg_coder_decode(dec, a, got, k);
             if (cross) REQUIRE(status == MG_EMISMATCH);
             else {
@@ -246,7 +254,8 @@ static void fuzz_lm(input *in) {
                 const uint8_t *out;
                 size_t size;
                 REQUIRE(mg_coder_encode(enc, b, got, k) == MG_OK && mg_coder_finish(enc, &out, &size) == MG_OK);
-                REQUIRE(mg_coder_create(m, out, size, &dec2) == MG_OK && mg_coder_decode(dec2, c, again, k) == MG_OK);
+                REQUIRE(mg_coder_create(m, out, size, &dec2) == MG_OK && mg_coder_remember(dec2, prime, np) == prime_status);
+                REQUIRE(mg_coder_decode(dec2, c, again, k) == MG_OK);
                 REQUIRE(!memcmp(got, again, (size_t)k * sizeof *got));
                 REQUIRE(mg_coder_encode(dec, a, got, 1) == MG_EINVAL); /* a decoder does not encode */
             }
