@@ -33,7 +33,8 @@ typedef struct {
     int bits;              /* the table has 2^bits places */
     size_t ptr, len;       /* the place whose token is predicted (0: no match), the match's length */
     double hits[BUCKETS][2][2]; /* per length and agreement: predictions come true, predictions (halved past 255) */
-    double w[2][4];             /* per agreement: (w0, w1, w2), the tokens they have learned from */
+    double w[2][3];             /* per agreement: (w0, w1, w2) */
+    double seen[2];             /* per agreement: the tokens its weights have learned from */
     int predicted, bucket, agree; /* what the last refine used, for learning (predicted -1: nothing) */
     double logit, rate_logit, q;
 } matcher;
@@ -137,7 +138,7 @@ int mg_match_add(mg_match *mm, int32_t token) {
     for (int j = 0; j < MODELS; j++) {
         matcher *md = &mm->model[j];
         if (md->predicted >= 0) { /* learn: the gradient of the log loss of whether the prediction came */
-            double y = md->predicted == token, g = y - md->q, *w = md->w[md->agree], n = ++w[3];
+            double y = md->predicted == token, g = y - md->q, *w = md->w[md->agree], n = ++md->seen[md->agree];
             double boost = 1 / (n + 1.5) > RATE_BIAS ? 1 / (n + 1.5) / RATE_BIAS : 1;
             w[0] += boost * RATE_SCALE * g * md->logit;
             w[1] += boost * RATE_SCALE * g * md->rate_logit;
