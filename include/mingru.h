@@ -277,6 +277,9 @@ typedef struct {
                            and the rest scaled by 1 / (1 - dropout), as nn.Dropout after each layer of minLM's
                            variant with dropout; in [0, 1), 0 = none; inference never drops */
     uint32_t seed;      /* of the dropout masks: a step's masks depend on (seed, steps taken, layer, element) only */
+    int top_only;       /* 1: only the top learns (the last layer's feed-forward and its norm, the final norm, the
+                           head); the rest is frozen and keeps its weights as loaded (Q8 stays Q8), and the backward
+                           pass stops below the top. 0: every weight. Fixed when the trainer is made. */
 } mg_adamw_params;
 
 typedef struct mg_trainer mg_trainer;

@@ -8,7 +8,7 @@ import { trainerOptions } from './train.js';
 /** How the model learns while it reads (Krause et al. 2018): after each `segment` tokens have been predicted, one
  * AdamW step on them (with the token before them as context), without weight decay (it would pull the weights
  * to zero, not back to where they were). Chosen on the demo model and the held-out text: docs/compress.md. */
-export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
+export const ADAPT_DEFAULTS = Object.freeze({ lr: 1e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1, part: 'all' });
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
 const FORMAT = 'mingru-compressed', VERSION = 2;
@@ -26,7 +26,7 @@ export function adaptOptions(adapt, what) {
   const seg = segment ?? ADAPT_DEFAULTS.segment;
   if (!Number.isInteger(seg) || seg < 1 || seg > 65536) fail('MG_EINVAL', `${what}: adapt.segment must be an integer in [1, 65536], got ${segment}`);
   if (keep !== undefined && typeof keep !== 'boolean') fail('MG_EINVAL', `${what}: adapt.keep must be true or false, got ${keep}`);
-  return { lr: o.lr, segment: seg, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, keep: keep ?? false };
+  return { lr: o.lr, segment: seg, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, part: o.part, keep: keep ?? false };
 }
 
 /**
@@ -38,8 +38,10 @@ export function adaptOptions(adapt, what) {
  */
 async function readAdapting(model, { tokens, n, adapt, read, end, what, signal, onProgress, kernel }) {
   const aborted = () => new MingruError('MG_EABORTED', `${what} was aborted`, { cause: signal.reason });
-  const learner = adapt && !adapt.keep ? model._copy(kernel, what) : model;
-  const trainer = adapt ? learner.trainer({ lr: adapt.lr, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip }) : null;
+  // learning only the top, the rest of a Q8 model stays Q8 (its steps twice as fast as F32's)
+  const dtype = adapt?.part === 'top' && model.config.quantized ? 'q8' : 'f32';
+  const learner = adapt && !adapt.keep ? model._copy(kernel, what, dtype) : model;
+  const trainer = adapt ? learner.trainer({ lr: adapt.lr, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip, part: adapt.part }) : null;
   const segment = adapt ? adapt.segment : BLOCK;
   let last = Date.now();
   try {
@@ -194,7 +196,7 @@ export async function compress(model, data, options) {
   const header = {
     format: FORMAT, version: VERSION, model: model.identity, modelName: model.config.name ?? null,
     method: stored ? 'stored' : 'model', prime: prime.length && !stored ? { length: prime.length, crc32: crc32(prime) } : null, length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
-    adapt: adapt && !stored ? { lr: adapt.lr, segment: adapt.segment, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip } : null,
+    adapt: adapt && !stored ? { lr: adapt.lr, segment: adapt.segment, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip, ...(adapt.part === 'top' ? { part: 'top' } : {}) } : null, // part: 'all' unwritten (the files before it)
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const payload = stored ? bytes : coded;

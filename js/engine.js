@@ -253,12 +253,12 @@ export class Engine {
   // ---- training and writing models
 
   /** A trainer of the model (torch's AdamW + clip_grad_norm_); the model's weights become F32 training weights. */
-  trainerCreate(model, { lr, betas, eps, weightDecay, clip, dropout, seed }, what) {
-    return this.#handleOut(what, (out) => this.#mod._mgw_trainer_create(model, lr, betas[0], betas[1], eps, weightDecay, clip, dropout, seed, out));
+  trainerCreate(model, { lr, betas, eps, weightDecay, clip, dropout, seed, part }, what) {
+    return this.#handleOut(what, (out) => this.#mod._mgw_trainer_create(model, lr, betas[0], betas[1], eps, weightDecay, clip, dropout, seed, part === 'top' ? 1 : 0, out));
   }
 
-  trainerSetParams(trainer, { lr, betas, eps, weightDecay, clip, dropout, seed }, what) {
-    this.#check(this.#mod._mgw_trainer_set_params(trainer, lr, betas[0], betas[1], eps, weightDecay, clip, dropout, seed), what);
+  trainerSetParams(trainer, { lr, betas, eps, weightDecay, clip, dropout, seed, part }, what) {
+    this.#check(this.#mod._mgw_trainer_set_params(trainer, lr, betas[0], betas[1], eps, weightDecay, clip, dropout, seed, part === 'top' ? 1 : 0), what);
   }
 
   /** One step on batch rows of seqLen + 1 checked ids; returns { loss (nats, before the update), gradNorm }. */

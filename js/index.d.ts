@@ -140,6 +140,9 @@ export interface AdaptOptions {
   /** default 0 */
   weightDecay?: number;
   clip?: number;
+  /** what learns: 'all' (default) or 'top' (the last layer's feed-forward and its norm, the final norm and the head;
+   * a Q8 model's other weights stay Q8): about 1.6x the speed, for part of the gain (docs/compress.md) */
+  part?: 'all' | 'top';
   /** evaluate only: the model keeps what it learned (default false: its weights are left as they were) */
   keep?: boolean;
 }
@@ -217,6 +220,9 @@ export interface TrainerOptions {
   dropout?: number;
   /** the dropout masks' seed (the same seed, the same masks); default 0 */
   seed?: number;
+  /** what learns: 'all' (default), or 'top': the last layer's feed-forward and its norm, the final norm and the
+   * head, the rest frozen as loaded (Q8 stays Q8) and the backward pass stopping below the top */
+  part?: 'all' | 'top';
 }
 
 export class Trainer {

@@ -287,11 +287,11 @@ export class Model {
     return decompress(this, file, options);
   }
 
-  /** @internal a new model with this one's weights made F32, on the same engine (adaptation that must not touch
-   * them learns on it) */
-  _copy(kernel, what) {
+  /** @internal a new model with this one's weights as dtype (made F32 by default), on the same engine (adaptation
+   * that must not touch them learns on it) */
+  _copy(kernel, what, dtype = 'f32') {
     const engine = this._engine;
-    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), 'f32', {}, what), kernel, what));
+    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what));
   }
 
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numOutputs] */

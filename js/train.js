@@ -5,7 +5,7 @@ import { MingruError, fail } from './errors.js';
 import { encodeBytes, needBytes } from './tokenizer.js';
 
 /** torch.optim.AdamW's defaults, a clip of 1 (0 = none), no dropout (its masks drawn from seed). */
-export const TRAINER_DEFAULTS = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, clip: 1, dropout: 0, seed: 0 });
+export const TRAINER_DEFAULTS = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, clip: 1, dropout: 0, seed: 0, part: 'all' });
 
 const number = (value, what, name, ok, range) => {
   if (typeof value !== 'number' || !ok(value)) fail('MG_EINVAL', `${what}: ${name} must be a number ${range}, got ${value}`);
@@ -28,6 +28,7 @@ export function trainerOptions(options, what) {
   number(o.clip, what, 'clip', (x) => x >= 0 && x < Infinity, '>= 0 (0 = no clipping)');
   number(o.dropout, what, 'dropout', (x) => x >= 0 && x < 1, 'in [0, 1) (0 = none)');
   integer(o.seed, what, 'seed', 0, 2 ** 32 - 1);
+  if (o.part !== 'all' && o.part !== 'top') fail('MG_EINVAL', `${what}: part must be 'all' or 'top' (the last feed-forward, the final norm and the head), got ${o.part}`);
   return o;
 }
 

@@ -139,15 +139,16 @@ EMSCRIPTEN_KEEPALIVE void mgw_rng_seed(uint64_t *rng, unsigned lo, unsigned hi) 
 
 EMSCRIPTEN_KEEPALIVE int mgw_trainer_create(mg_model *m, double lr, double beta1, double beta2, double eps,
                                             double weight_decay, double clip, double dropout, uint32_t seed,
-                                            mg_trainer **out) {
+                                            int top_only, mg_trainer **out) {
     mg_adamw_params p = {(float)lr, (float)beta1, (float)beta2, (float)eps, (float)weight_decay, (float)clip,
-                         (float)dropout, seed};
+                         (float)dropout, seed, top_only};
     return mg_trainer_create(m, &p, out);
 }
 EMSCRIPTEN_KEEPALIVE int mgw_trainer_set_params(mg_trainer *t, double lr, double beta1, double beta2, double eps,
-                                                double weight_decay, double clip, double dropout, uint32_t seed) {
+                                                double weight_decay, double clip, double dropout, uint32_t seed,
+                                                int top_only) {
     mg_adamw_params p = {(float)lr, (float)beta1, (float)beta2, (float)eps, (float)weight_decay, (float)clip,
-                         (float)dropout, seed};
+                         (float)dropout, seed, top_only};
     return mg_trainer_set_params(t, &p);
 }
 EMSCRIPTEN_KEEPALIVE int mgw_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {

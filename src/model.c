@@ -386,28 +386,33 @@ void mg_tensor_values(const mg_tensor_slot *s, float *out) {
     else matrix_values(s->matrix, out);
 }
 
-int mg_model_make_trainable(mg_model *m) {
+int mg_model_make_trainable(mg_model *m, size_t from) {
     if (!m) return mg_fail(MG_EINVAL, "mg_model_make_trainable: model is NULL");
-    if (m->params) return MG_OK;
-    size_t n = (size_t)m->cfg.n_params;
-    float *params = own(m, n * sizeof(float));
-    if (!params) return mg_fail(MG_ENOMEM, "out of memory for the %zu F32 training weights (%zu MB)", n, n * 4 >> 20);
-    /* the packed copies first, so that a failure leaves the model as it was */
+    size_t n = (size_t)m->cfg.n_params, bound = m->params ? m->trainable_from : n;
+    if (from >= bound) return MG_OK;
+    float *params = m->params;
+    if (!params) {
+        params = own(m, n * sizeof(float));
+        if (!params) return mg_fail(MG_ENOMEM, "out of memory for the %zu F32 training weights (%zu MB)", n, n * 4 >> 20);
+        for (int i = 0; i < m->n_tensors; i++) mg_tensor_values(&m->tensors[i], params + m->tensors[i].offset);
+    }
+    m->params = params, m->trainable_from = bound; /* all of params is the weights' values; [bound, n) is bound */
+    /* the packed copies first, so that a failure leaves the views as they were */
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
-        if (!s->matrix || s->matrix == &m->token_emb || !m->kernels.packed) continue;
+        if (s->offset < from || s->offset >= bound || !s->matrix || s->matrix == &m->token_emb || !m->kernels.packed) continue;
         s->packed = s->matrix->packed ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
         if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
     }
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
+        if (s->offset < from || s->offset >= bound) continue;
         float *at = params + s->offset;
-        mg_tensor_values(s, at);
         if (s->vector) *s->vector = at;
         else *s->matrix = (mg_matrix){.f32 = at, .rows = s->matrix->rows, .cols = s->matrix->cols};
     }
-    m->params = params;
-    m->cfg.quantized = 0;
+    m->trainable_from = from;
+    if (from == 0) m->cfg.quantized = 0;
     mg_model_params_changed(m);
     return MG_OK;
 }
@@ -430,7 +435,7 @@ int mg_model_minlm_only(const mg_model *m, const char *what) {
 void mg_model_params_changed(mg_model *m) {
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
-        if (!s->packed) continue;
+        if (!s->packed || s->offset < m->trainable_from) continue;
         mg_pack_f32(m->params + s->offset, s->matrix->rows, s->matrix->cols, s->packed);
         s->matrix->f32 = s->packed;
         s->matrix->packed = 1;

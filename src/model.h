@@ -73,6 +73,7 @@ struct mg_model {
     mg_tensor_slot *tensors; /* (n_tensors) in PyTorch's order */
     int n_tensors;
     float *params;           /* (n_params) F32 row-major copies of every tensor, in slot order, once trainable */
+    size_t trainable_from;   /* the views of the tensors at offsets >= this read params (the rest: their own weights) */
     mg_safetensors st;       /* the table of contents, for metadata */
     void **owned;            /* buffers converted at load (F16/BF16, unaligned F32), freed with the model */
     int n_owned;
@@ -93,8 +94,9 @@ struct mg_state {
 
 
 /* model.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
- * made F32); the views then read them (matrices through packed copies where the kernels pack). Idempotent. */
-int mg_model_make_trainable(mg_model *m);
+ * made F32); the views of the tensors at offsets >= from then read them (matrices through packed copies where the
+ * kernels pack), the others keep their own (Q8 stays Q8). 0 = all. Idempotent; a lower `from` binds more. */
+int mg_model_make_trainable(mg_model *m, size_t from);
 /* A tensor's values as F32, row-major (unpacked, dequantized). */
 void mg_tensor_values(const mg_tensor_slot *s, float *out);
 /* The model's tensor table for m->cfg (sets up m->layers too). */

@@ -16,6 +16,7 @@ struct mg_trainer {
     mg_model *m;
     mg_adamw_params p;
     size_t n;              /* parameters */
+    size_t from;           /* the first that learns: 0, or with top_only the top's (the tensors after it are the top) */
     float *grad;           /* (n) dL/dparams, laid out as m->params */
     float *m1, *m2;        /* (n) AdamW's first and second moments */
     long steps;
@@ -38,7 +39,7 @@ enum { NORM_BLOCK = 1 << 14 };
 enum { TRAIN_SCAN_CHUNKS = 1 };
 
 mg_adamw_params mg_adamw_default_params(void) {
-    mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f, 0.0f, 0};
+    mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f, 0.0f, 0, 0};
     return p;
 }
 
@@ -52,7 +53,17 @@ static int check_params(const mg_adamw_params *p) {
     if (!(p->clip >= 0) || !isfinite(p->clip))
         return mg_fail(MG_EINVAL, "clip must be a number >= 0 (0 = no clipping), got %g", p->clip);
     if (!(p->dropout >= 0 && p->dropout < 1)) return mg_fail(MG_EINVAL, "dropout must be in [0, 1), got %g", p->dropout);
+    if (p->top_only != 0 && p->top_only != 1) return mg_fail(MG_EINVAL, "top_only must be 0 or 1, got %d", p->top_only);
     return MG_OK;
+}
+
+/* Where the top (the last layer's norm2, ff1, ff2 and their biases, the final norm, the head) starts in params:
+ * slot order puts them last. */
+static size_t top_offset(const mg_model *m) {
+    const mg_lm_layer *L = &m->layers[m->cfg.depth - 1];
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].vector == &L->norm2) return m->tensors[i].offset;
+    return 0; /* not reached: every minLM layer has norm2 */
 }
 
 int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
@@ -76,13 +87,14 @@ int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
         mg_trainer_free(t);
         return mg_fail(MG_ENOMEM, "out of memory for the gradients and AdamW's moments (%zu MB)", 3 * n * 4 >> 20);
     }
-    if ((st = mg_model_make_trainable(m))) {
+    size_t from = prm.top_only ? top_offset(m) : 0;
+    if ((st = mg_model_make_trainable(m, from))) {
         mg_trainer_free(t);
         return st;
     }
     int L = m->cfg.depth + 1;
     t->x1 = t->xin + L, t->x2 = t->x1 + L, t->kp = t->x2 + L, t->z1 = t->kp + L;
-    t->m = m, t->p = prm, t->n = n, t->beta1_t = 1.0, t->beta2_t = 1.0;
+    t->m = m, t->p = prm, t->n = n, t->from = from, t->beta1_t = 1.0, t->beta2_t = 1.0;
     *out = t;
     return MG_OK;
 }
@@ -90,6 +102,8 @@ int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
 int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p) {
     if (!t || !p) return mg_fail(MG_EINVAL, "mg_trainer_set_params: trainer and params must not be NULL");
     int st = check_params(p);
+    if (!st && p->top_only != t->p.top_only)
+        st = mg_fail(MG_EINVAL, "top_only is fixed when the trainer is made (%d), got %d", t->p.top_only, p->top_only);
     if (!st) t->p = *p;
     return st;
 }
@@ -304,7 +318,7 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
     int chunks = TRAIN_SCAN_CHUNKS;
     size_t ND = (size_t)N * D;
-    memset(t->grad, 0, t->n * sizeof(float));
+    memset(t->grad + t->from, 0, (t->n - t->from) * sizeof(float));
 
     /* head: logits = norm(x) W^T */
     mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
@@ -326,6 +340,7 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         memset(t->dxn, 0, ND * sizeof(float));
         mg_linear_backward(K, P(&L->ff1), F, D, N, t->xn, D, t->dhid, F, t->dxn, GR(&L->ff1), GR(&L->ff1_b), t->work);
         mg_rmsnorm_backward(t->dx, GR(&L->norm2), t->dxn, t->x2[l], L->norm2, N, D);
+        if (t->from) return; /* top_only: nothing below learns */
         /* x2 = cell(norm1(x1)) + x1 */
         mg_rmsnorm(t->xn, t->x1[l], L->norm1, N, D);
         memset(t->dxn, 0, ND * sizeof(float));
@@ -373,6 +388,7 @@ static void adamw_range(void *c, size_t i0, size_t i1) {
     const mg_adamw_params *p = &j->t->p;
     float *w = j->t->m->params, *m1 = j->t->m1, *m2 = j->t->m2;
     const float *grad = j->t->grad;
+    i0 += j->t->from, i1 += j->t->from;
     for (size_t i = i0; i < i1; i++) {
         float g = grad[i] * j->scale;
         w[i] *= j->decay;
@@ -393,17 +409,17 @@ static void adamw(mg_trainer *t) {
     t->beta1_t *= p->beta1, t->beta2_t *= p->beta2; /* beta^steps, as the betas were at each step */
     double bc1 = 1.0 - t->beta1_t, bc2 = 1.0 - t->beta2_t;
     adamw_job j = {t, scale, (float)(p->lr / bc1), (float)sqrt(bc2), 1.0f - p->lr * p->weight_decay};
-    mg_pool_for(adamw_range, &j, t->n, t->n * 4 * sizeof(float));
+    mg_pool_for(adamw_range, &j, t->n - t->from, (t->n - t->from) * 4 * sizeof(float));
     mg_model_params_changed(t->m);
 }
 
-/* The gradient's squared norm over blocks [b0, b1) of NORM_BLOCK parameters. */
+/* The gradient's squared norm over blocks [b0, b1) of NORM_BLOCK parameters (from t->from: the rest is zero). */
 static void norm_blocks(void *c, size_t b0, size_t b1) {
     mg_trainer *t = c;
     for (size_t b = b0; b < b1; b++) {
-        size_t i1 = (b + 1) * NORM_BLOCK < t->n ? (b + 1) * NORM_BLOCK : t->n;
+        size_t i0 = t->from + b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < t->n ? i0 + NORM_BLOCK : t->n;
         double ss = 0.0;
-        for (size_t i = b * NORM_BLOCK; i < i1; i++) ss += (double)t->grad[i] * t->grad[i];
+        for (size_t i = i0; i < i1; i++) ss += (double)t->grad[i] * t->grad[i];
         t->norm_parts[b] = ss;
     }
 }
@@ -426,8 +442,8 @@ int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int se
     if (st) return st;
     double l = forward(t, tokens, batch, seq_len);
     backward(t, tokens, batch, seq_len);
-    size_t blocks = (t->n + NORM_BLOCK - 1) / NORM_BLOCK;
-    mg_pool_for(norm_blocks, t, blocks, t->n * sizeof(float));
+    size_t blocks = (t->n - t->from + NORM_BLOCK - 1) / NORM_BLOCK;
+    mg_pool_for(norm_blocks, t, blocks, (t->n - t->from) * sizeof(float));
     double ss = 0.0;
     for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
     t->grad_norm = sqrt(ss);

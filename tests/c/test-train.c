@@ -218,6 +218,69 @@ static void check_dropout(void) {
     free(file);
 }
 
+/* top_only: the top's gradients are PyTorch's (the layers below only feed it), the rest gets none and keeps its
+ * weights through a step; top_only cannot change on a trainer, nor be other than 0 or 1. */
+static void check_top(const char *stem) {
+    fixture f;
+    CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
+    char path[256], norm2[32], ff[32];
+    size_t size;
+    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
+    unsigned char *file = read_file(path, &size);
+    mg_model *m;
+    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
+    mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5], 0.0f, 0, 2};
+    mg_trainer *t;
+    CHECK(mg_trainer_create(m, &p, &t) == MG_EINVAL && strstr(mg_last_error(), "top_only"), "%s: top_only 2: %s", stem,
+          mg_last_error());
+    p.top_only = 1;
+    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    float *before = malloc(f.n * 4);
+    memcpy(before, mg_model_weights(m), f.n * 4);
+    float loss;
+    CHECK(mg_trainer_gradients(t, f.tokens, (int)f.batch, (int)f.seq_len, &loss) == MG_OK, "%s", mg_last_error());
+    CHECK(fabs(loss - f.losses[0]) <= 2e-4 * f.losses[0], "%s: top_only loss %.7g, PyTorch %.7g", stem, loss, f.losses[0]);
+    snprintf(norm2, sizeof norm2, "layers.%d.3.", m->cfg.depth - 1);
+    snprintf(ff, sizeof ff, "layers.%d.4.", m->cfg.depth - 1);
+    const float *g = mg_trainer_grads(t);
+    int tops = 0;
+    for (int i = 0; i < mg_model_n_tensors(m); i++) {
+        const char *name;
+        size_t off;
+        mg_model_tensor(m, i, &name, NULL, NULL, &off);
+        int top = !strncmp(name, norm2, strlen(norm2)) || !strncmp(name, ff, strlen(ff)) || !strcmp(name, "norm.weight") ||
+                  !strcmp(name, "to_logits.weight");
+        tops += top;
+        if (top) {
+            double r = rel_max(g + off, f.grads + off, f.counts[i]);
+            CHECK(r <= 1e-4, "%s: top_only gradient of %s off by %.3g of its largest value", stem, name, r);
+        } else {
+            size_t nonzero = 0;
+            for (size_t j = 0; j < f.counts[i]; j++) nonzero += g[off + j] != 0.0f;
+            CHECK(nonzero == 0, "%s: top_only: %s (frozen) has %zu nonzero gradients", stem, name, nonzero);
+        }
+    }
+    CHECK(tops == 7, "%s: top_only: %d tensors in the top, expected 7", stem, tops);
+    CHECK(mg_trainer_step(t, f.tokens, (int)f.batch, (int)f.seq_len, &loss) == MG_OK, "%s", mg_last_error());
+    const float *w = mg_model_weights(m);
+    for (int i = 0; i < mg_model_n_tensors(m); i++) {
+        const char *name;
+        size_t off;
+        mg_model_tensor(m, i, &name, NULL, NULL, &off);
+        int same = !memcmp(w + off, before + off, f.counts[i] * 4);
+        int top = !strncmp(name, norm2, strlen(norm2)) || !strncmp(name, ff, strlen(ff)) || !strcmp(name, "norm.weight") ||
+                  !strcmp(name, "to_logits.weight");
+        CHECK(top ? !same : same, "%s: top_only: %s %s after a step", stem, name, same ? "unchanged" : "changed");
+    }
+    p.top_only = 0;
+    CHECK(mg_trainer_set_params(t, &p) == MG_EINVAL && strstr(mg_last_error(), "top_only is fixed"), "%s: %s", stem,
+          mg_last_error());
+    mg_trainer_free(t);
+    mg_model_free(m);
+    free(before), free(file);
+    free(f.tokens), free(f.losses), free(f.norms), free(f.grads), free(f.final);
+}
+
 int main(void) {
     const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
@@ -230,5 +293,8 @@ int main(void) {
     }
     check_errors();
     check_dropout();
+    check_top("gru-d32-l2");
+    check_top("gru-d24-l3-conv3");
+    check_top("lstm-d32-l2");
     return check_report("test-train");
 }

@@ -18,6 +18,7 @@ const Q8 = `${root}models/kjv.q8.safetensors`, F32 = `${root}models/kjv.safetens
 // Romans 1 in the King James Version (held out from the demo model's training text): 1200 bytes
 const KJV = readFileSync(`${root}tests/fixtures/romans-1.txt`);
 const ADAPT = { segment: 200 }; // six learning steps in 1200 bytes
+const ADAPT_TOP = { segment: 200, part: 'top', lr: 3e-4 }; // only the last feed-forward and the head learn
 
 /** A deterministic scramble of bytes (xorshift32). */
 function noise(n, seed = 1) {
@@ -66,6 +67,9 @@ test('evaluate({ adapt }): learning on a text that repeats costs fewer bits; the
   assert.equal(adapted.tokens, before.tokens);
   assert.ok(adapted.bitsPerByte < 0.9 * before.bitsPerByte, `adapting: ${adapted.bitsPerByte} bits/byte, static ${before.bitsPerByte}`);
   assert.equal((await lm.evaluate(text)).bits, before.bits, 'the weights are restored');
+  const top = await lm.evaluate(text, { adapt: { lr: 3e-4, segment: 100, part: 'top' } });
+  assert.ok(top.bitsPerByte < 0.95 * before.bitsPerByte, `adapting the top: ${top.bitsPerByte} bits/byte, static ${before.bitsPerByte}`);
+  assert.equal((await lm.evaluate(text)).bits, before.bits, 'the weights are restored');
   const progress = [];
   await lm.evaluate(text, { adapt: { lr: 1e-4, segment: 500, keep: true }, onProgress: (p) => progress.push(p) });
   assert.deepEqual(progress.map((p) => p.done), [500, 1000, 1200]);
@@ -76,7 +80,8 @@ test('evaluate({ adapt }): learning on a text that repeats costs fewer bits; the
 test('evaluate({ adapt }): bad options are refused', async () => {
   const lm = await model(Q8, 1);
   for (const [adapt, re] of [['yes', /adapt must be true, false or an options object/], [{ lr: -1 }, /lr must be a number > 0/],
-    [{ segment: 0 }, /segment must be an integer in \[1, 65536\]/], [{ rate: 1 }, /unknown adapt option rate/], [{ keep: 1 }, /keep must be true or false/]]) {
+    [{ segment: 0 }, /segment must be an integer in \[1, 65536\]/], [{ rate: 1 }, /unknown adapt option rate/], [{ keep: 1 }, /keep must be true or false/],
+    [{ part: 'middle' }, /part must be 'all' or 'top'/]]) {
     await assert.rejects(lm.evaluate(KJV, { adapt }), (e) => e.code === 'MG_EINVAL' && re.test(e.message), JSON.stringify(adapt));
   }
   await assert.rejects(lm.evaluate(KJV, { adapt: true, state: lm.createState() }), (e) => e.code === 'MG_EINVAL' && /takes no state/.test(e.message));
@@ -86,7 +91,7 @@ test('compress/decompress: exact round trips of empty, 1 byte, binary and text, 
   const lm = await model(Q8, 2);
   const binary = Uint8Array.from({ length: 700 }, (_, i) => (i * 37) % 256 < 128 ? KJV[i] : (i * 37) % 256);
   for (const [name, data, adapt] of [['empty', new Uint8Array(0), true], ['1 byte', new Uint8Array([65]), true], ['binary', binary, ADAPT],
-    ['text, adapting', KJV, ADAPT], ['text, static', KJV, false]]) {
+    ['text, adapting', KJV, ADAPT], ['text, adapting the top', KJV, ADAPT_TOP], ['text, static', KJV, false]]) {
     const file = await lm.compress(data, { adapt });
     assert.ok(same(await lm.decompress(file), data), `${name}: round trip`);
     const payload = file.length - 13 - new DataView(file.buffer).getUint32(5, true);
@@ -139,7 +144,7 @@ test('compress: random bytes are stored, growing by the header alone', async () 
 
 test('compress: the file decodes the same on 1 and 2 threads, F32 and Q8, adapting or not', async () => {
   for (const path of [Q8, F32]) {
-    for (const adapt of [ADAPT, false]) {
+    for (const adapt of [ADAPT, ADAPT_TOP, false]) {
       const one = await (await model(path, 1)).compress(KJV, { adapt });
       const two = await (await model(path, 2)).compress(KJV, { adapt });
       assert.ok(same(one, two), `${path}, adapt ${JSON.stringify(adapt)}: 1 and 2 threads write the same file`);
@@ -199,14 +204,14 @@ test('decompress: 40 random damages of a file each give an error (a CRC-32), nev
 test('compress: files decode the same in the relaxed-SIMD build (a child Node with its flags)', async () => {
   const dir = mkdtempSync(`${tmpdir()}/mingru-compress-`);
   const files = {};
-  for (const [name, path, adapt] of [['q8-static', Q8, false], ['q8-adapt', Q8, ADAPT], ['f32-static', F32, false]]) {
+  for (const [name, path, adapt] of [['q8-static', Q8, false], ['q8-adapt', Q8, ADAPT], ['q8-top', Q8, ADAPT_TOP], ['f32-static', F32, false]]) {
     writeFileSync(`${dir}/${name}`, files[name] = await (await model(path, 2)).compress(KJV, { adapt }));
   }
   const out = JSON.parse(execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--no-liftoff', '--input-type=module', '-e', `
     import { readFileSync } from 'node:fs';
     import { load } from ${JSON.stringify(`${root}js/index.js`)};
     const out = {};
-    for (const [name, path, adapt] of ${JSON.stringify([['q8-static', Q8, false], ['q8-adapt', Q8, ADAPT], ['f32-static', F32, false]])}) {
+    for (const [name, path, adapt] of ${JSON.stringify([['q8-static', Q8, false], ['q8-adapt', Q8, ADAPT], ['q8-top', Q8, ADAPT_TOP], ['f32-static', F32, false]])}) {
       const lm = await load(readFileSync(path), { threads: 2 });
       const back = await lm.decompress(readFileSync(${JSON.stringify(dir)} + '/' + name));
       out[name] = { relaxedSimd: lm.backend.relaxedSimd, back: Buffer.from(back).toString('base64'), again: Buffer.from(await lm.compress(back, { adapt })).toString('base64') };
@@ -260,22 +265,25 @@ test('Chromium: files written in the page (its worker, relaxed build, 1 and 2 th
   const page = await browser.newPage();
   await page.goto(`${url}/tests/browser/blank.html`);
   const nodeFile = await (await model(Q8, 1)).compress(KJV, { adapt: ADAPT });
-  const r = await page.evaluate(async ({ text, adapt, nodeFile }) => {
+  const nodeTop = await (await model(Q8, 1)).compress(KJV, { adapt: ADAPT_TOP });
+  const r = await page.evaluate(async ({ text, adapt, adaptTop, nodeFile }) => {
     const { load } = await import('/js/index.js');
     const out = {};
     for (const threads of [1, 2]) {
       const lm = await load('/models/kjv.q8.safetensors', { threads });
       out[threads] = { backend: lm.backend, adapt: Array.from(await lm.compress(new Uint8Array(text), { adapt })), plain: Array.from(await lm.compress(new Uint8Array(text), { adapt: false })) };
       out[threads].fromNode = Array.from(await lm.decompress(new Uint8Array(nodeFile)));
+      out[threads].top = Array.from(await lm.compress(new Uint8Array(text), { adapt: adaptTop }));
       lm.dispose();
     }
     return out;
-  }, { text: Array.from(KJV), adapt: ADAPT, nodeFile: Array.from(nodeFile) });
+  }, { text: Array.from(KJV), adapt: ADAPT, adaptTop: ADAPT_TOP, nodeFile: Array.from(nodeFile) });
   const lm = await model(Q8, 2);
   for (const threads of [1, 2]) {
     assert.equal(r[threads].backend.relaxedSimd, true);
     assert.ok(same(r[threads].fromNode, KJV), `the page (${threads} threads) decodes Node's file`);
     assert.ok(same(Uint8Array.from(r[threads].adapt), nodeFile), `the page (${threads} threads) writes Node's file`);
+    assert.ok(same(Uint8Array.from(r[threads].top), nodeTop), `the page (${threads} threads) writes Node's file, adapting the top`);
     assert.ok(same(await lm.decompress(Uint8Array.from(r[threads].plain)), KJV), 'Node decodes the page\'s static file');
   }
 });
