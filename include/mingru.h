@@ -287,8 +287,8 @@ typedef struct mg_trainer mg_trainer;
 /* torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01; clip 0; no dropout. */
 mg_adamw_params mg_adamw_default_params(void);
 
-/* Makes m's weights trainable (see above) and a trainer with zero moments. MG_ENOMEM when the F32 weights,
- * gradients and moments (4 floats per parameter) do not fit. */
+/* Makes m's weights trainable (see above; with top_only, the top's alone) and a trainer with zero moments.
+ * MG_ENOMEM when the F32 weights, gradients and moments (4 floats per parameter) do not fit. */
 int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out);
 /* Changes the hyperparameters for the next steps (e.g. a learning-rate schedule); the moments stay. */
 int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p);
@@ -301,7 +301,7 @@ int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len
 /* The same without the update: fills the gradients (mg_trainer_grads) and the loss only. */
 int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
 /* The gradients of the last step or mg_trainer_gradients call (before clipping), laid out as the model's
- * parameters (mg_model_tensor's offsets), and their global L2 norm. */
+ * parameters (mg_model_tensor's offsets; with top_only, zero below the top), and their global L2 norm. */
 const float *mg_trainer_grads(const mg_trainer *t);
 double mg_trainer_grad_norm(const mg_trainer *t);
 /* AdamW steps taken. */

@@ -218,12 +218,21 @@ static void check_dropout(void) {
     free(file);
 }
 
+/* Is tensor `name` in the top of a model of `depth` layers (layers.{depth-1}.3 and .4, norm, to_logits)? */
+static int in_top(const char *name, int depth) {
+    char norm2[32], ff[32];
+    snprintf(norm2, sizeof norm2, "layers.%d.3.", depth - 1);
+    snprintf(ff, sizeof ff, "layers.%d.4.", depth - 1);
+    return !strncmp(name, norm2, strlen(norm2)) || !strncmp(name, ff, strlen(ff)) || !strcmp(name, "norm.weight") ||
+           !strcmp(name, "to_logits.weight");
+}
+
 /* top_only: the top's gradients are PyTorch's (the layers below only feed it), the rest gets none and keeps its
  * weights through a step; top_only cannot change on a trainer, nor be other than 0 or 1. */
 static void check_top(const char *stem) {
     fixture f;
     CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
-    char path[256], norm2[32], ff[32];
+    char path[256];
     size_t size;
     snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
     unsigned char *file = read_file(path, &size);
@@ -240,16 +249,13 @@ static void check_top(const char *stem) {
     float loss;
     CHECK(mg_trainer_gradients(t, f.tokens, (int)f.batch, (int)f.seq_len, &loss) == MG_OK, "%s", mg_last_error());
     CHECK(fabs(loss - f.losses[0]) <= 2e-4 * f.losses[0], "%s: top_only loss %.7g, PyTorch %.7g", stem, loss, f.losses[0]);
-    snprintf(norm2, sizeof norm2, "layers.%d.3.", m->cfg.depth - 1);
-    snprintf(ff, sizeof ff, "layers.%d.4.", m->cfg.depth - 1);
     const float *g = mg_trainer_grads(t);
     int tops = 0;
     for (int i = 0; i < mg_model_n_tensors(m); i++) {
         const char *name;
         size_t off;
         mg_model_tensor(m, i, &name, NULL, NULL, &off);
-        int top = !strncmp(name, norm2, strlen(norm2)) || !strncmp(name, ff, strlen(ff)) || !strcmp(name, "norm.weight") ||
-                  !strcmp(name, "to_logits.weight");
+        int top = in_top(name, m->cfg.depth);
         tops += top;
         if (top) {
             double r = rel_max(g + off, f.grads + off, f.counts[i]);
@@ -268,8 +274,7 @@ static void check_top(const char *stem) {
         size_t off;
         mg_model_tensor(m, i, &name, NULL, NULL, &off);
         int same = !memcmp(w + off, before + off, f.counts[i] * 4);
-        int top = !strncmp(name, norm2, strlen(norm2)) || !strncmp(name, ff, strlen(ff)) || !strcmp(name, "norm.weight") ||
-                  !strcmp(name, "to_logits.weight");
+        int top = in_top(name, m->cfg.depth);
         CHECK(top ? !same : same, "%s: top_only: %s %s after a step", stem, name, same ? "unchanged" : "changed");
     }
     p.top_only = 0;

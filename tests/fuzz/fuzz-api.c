@@ -311,8 +311,9 @@ static void fuzz_train(input *in) {
     int V = mg_model_config(m)->num_tokens;
     mg_adamw_params p = {take_float(in, lrs, 8), take_float(in, betas, 8), take_float(in, betas, 8),
                          take_float(in, small, 8), take_float(in, small, 8), take_float(in, small, 8)};
+    p.top_only = (int)take(in, 3); /* 2 is invalid */
     mg_trainer *t = NULL;
-    int valid = p.lr > 0 && isfinite(p.lr) && p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1 && p.eps > 0 &&
+    int valid = p.top_only <= 1 && p.lr > 0 && isfinite(p.lr) && p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1 && p.eps > 0 &&
                 isfinite(p.eps) && p.weight_decay >= 0 && isfinite(p.weight_decay) && p.clip >= 0 && isfinite(p.clip);
     int status = mg_trainer_create(m, &p, &t);
     REQUIRE(valid ? status == MG_OK : status == MG_EINVAL && t == NULL);
@@ -337,6 +338,7 @@ static void fuzz_train(input *in) {
         }
         case 2: { /* new hyperparameters: refused ones change nothing */
             mg_adamw_params q = {take_float(in, lrs, 8), 0.9f, 0.99f, 1e-8f, take_float(in, small, 8), 1.0f};
+            q.top_only = take(in, 4) ? p.top_only : !p.top_only; /* at times a change, refused */
             status = mg_trainer_set_params(t, &q);
             REQUIRE(status == MG_OK || status == MG_EINVAL);
             break;
