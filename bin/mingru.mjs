@@ -77,6 +77,7 @@ const CODING = {
   'no-adapt': { help: 'compress: code with the model as it is, without learning while reading (faster)' },
   lr: { value: 'X', help: 'compress: the learning rate of the adaptation (AdamW)', kind: 'number', min: 0 },
   segment: { value: 'N', help: 'compress: learn after every N bytes', kind: 'integer', min: 1 },
+  part: { value: 'top|all', help: "compress: what learns: 'top' (the last feed-forward, the final norm and the head; the default) or 'all' (every weight: slower)", kind: ['top', 'all'] },
   prime: { value: 'FILE', help: 'read FILE first (a dictionary: decompress needs the same FILE)', kind: 'text' },
   threads: { value: 'N', help: 'threads; default one per core (up to 8); the result does not depend on it', kind: 'integer', min: 1 },
   help: HELP,
@@ -358,7 +359,7 @@ async function coding(name, positionals, values) {
     throw new UsageError(positionals.length < 2 ? `${name} needs a model file and a file: ${NAME} ${name} MODEL FILE -o OUT` : `unexpected argument "${positionals[2]}"`, more);
   }
   if (v.out === undefined) throw new UsageError(`${name} needs -o OUT: where to write the result`, more);
-  if (values['no-adapt'] && (v.lr !== undefined || v.segment !== undefined)) throw new UsageError('--lr and --segment set the adaptation that --no-adapt turns off', more);
+  if (values['no-adapt'] && (v.lr !== undefined || v.segment !== undefined || v.part !== undefined)) throw new UsageError('--lr, --segment and --part set the adaptation that --no-adapt turns off', more);
   const [modelPath, path] = positionals;
   const input = readFileSync(path);
   const prime = v.prime === undefined ? undefined : new Uint8Array(readFileSync(v.prime));
@@ -374,7 +375,7 @@ async function coding(name, positionals, values) {
       process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       shown = Date.now();
     };
-    const adapt = values['no-adapt'] ? false : v.lr !== undefined || v.segment !== undefined ? { lr: v.lr, segment: v.segment } : true;
+    const adapt = values['no-adapt'] ? false : { lr: v.lr, segment: v.segment, part: v.part };
     const out = name === 'compress' ? await lm.compress(new Uint8Array(input), { adapt, prime, onProgress }) : await lm.decompress(new Uint8Array(input), { prime, onProgress });
     if (tty && input.length) process.stderr.write('\n');
     writeFileSync(`${v.out}.partial`, out);

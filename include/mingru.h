@@ -278,8 +278,10 @@ typedef struct {
                            variant with dropout; in [0, 1), 0 = none; inference never drops */
     uint32_t seed;      /* of the dropout masks: a step's masks depend on (seed, steps taken, layer, element) only */
     int top_only;       /* 1: only the top learns (the last layer's feed-forward and its norm, the final norm, the
-                           head); the rest is frozen and keeps its weights as loaded (Q8 stays Q8), and the backward
-                           pass stops below the top. 0: every weight. Fixed when the trainer is made. */
+                           head); the rest is frozen and keeps its weights as loaded, and the backward pass stops
+                           below the top. A Q8 model stays Q8: the top's matrices learn as F32 masters and run as
+                           int8 values quantized again after each step. 0: every weight. Fixed when the trainer is
+                           made. */
 } mg_adamw_params;
 
 typedef struct mg_trainer mg_trainer;
@@ -300,6 +302,13 @@ int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p);
 int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
 /* The same without the update: fills the gradients (mg_trainer_grads) and the loss only. */
 int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
+/* A top_only trainer's step on the top alone: `rows` (n x dim) are what entered the last layer's norm2 (the top's
+ * input) at n positions, `targets` the n tokens that followed them. The layers below are not run: the rows come
+ * from wherever they were computed, e.g. the coder's steps with their whole context (mg_coder_learn). MG_EINVAL
+ * for a trainer that is not top_only, MG_ERANGE for a target outside [0, num_tokens). */
+int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
+/* The same without the update. */
+int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
 /* The gradients of the last step or mg_trainer_gradients call (before clipping), laid out as the model's
  * parameters (mg_model_tensor's offsets; with top_only, zero below the top), and their global L2 norm. */
 const float *mg_trainer_grads(const mg_trainer *t);
@@ -328,6 +337,14 @@ int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
 /* Adds n known tokens to the match models' history only (the part of a long prime the state does not read);
  * MG_ERANGE, adding none, if one is outside [0, num_tokens). */
 int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n);
+/* Learning the top while coding: from this call on, the coder keeps the top's input row of each of its steps
+ * (encode, decode, read), and mg_coder_learn has `t` (a top_only trainer of the coder's model) take one step
+ * (mg_trainer_step_top) on the rows kept since the last one, each with the token that followed it; the newest
+ * row, whose next token is still unknown, is kept for the next. NULL stops it (and drops the rows). */
+int mg_coder_set_learner(mg_coder *c, mg_trainer *t);
+/* One step of the learner on the rows kept (*loss, may be NULL: their mean cross-entropy, or 0 with fewer
+ * than two rows, when nothing is learned). MG_EINVAL without a learner. */
+int mg_coder_learn(mg_coder *c, float *loss);
 /* Ends the code and gives the coded bytes (owned by the coder: valid until mg_coder_free). */
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);
 void mg_coder_free(mg_coder *c);

@@ -328,6 +328,16 @@ export class Engine {
     }
   }
 
+  /** From now on the coder keeps the top's input at each step, for coderLearn (trainer: a top-only trainer's handle). */
+  coderSetLearner(coder, trainer, what) {
+    this.#check(this.#mod._mgw_coder_set_learner(coder, trainer), what);
+  }
+
+  /** The learner's step on the rows the coder kept since the last; returns the loss (nats, before the update). */
+  coderLearn(coder, what) {
+    return this.#withBuffers({}, { loss: 1 }, (p) => this.#check(this.#mod._mgw_coder_learn(coder, p.loss), what)).loss[0];
+  }
+
   /** Ends the code; returns the coded bytes. */
   coderFinish(coder, what) {
     const out = this.#alloc(8);

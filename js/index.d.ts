@@ -133,15 +133,17 @@ export interface GenerateOptions {
 /** Learning while reading (dynamic evaluation): after each `segment` tokens have been predicted, one AdamW step on
  * them. Defaults: compress.js's ADAPT_DEFAULTS (docs/compress.md). */
 export interface AdaptOptions {
-  lr?: number;
   segment?: number;
   betas?: [number, number];
   eps?: number;
   /** default 0 */
   weightDecay?: number;
   clip?: number;
-  /** what learns: 'all' (default) or 'top' (the last layer's feed-forward and its norm, the final norm and the head;
-   * a Q8 model's other weights stay Q8): about 1.6x the speed, for part of the gain (docs/compress.md) */
+  /** default 4e-4 with part 'top', 1e-4 with part 'all' */
+  lr?: number;
+  /** what learns: 'top' (default: the last layer's feed-forward and its norm, the final norm and the head; a Q8
+   * model stays Q8) or 'all' (every weight, in F32: 3 to 4 times slower for a little more gain; docs/compress.md).
+   * compress learns the top from the rows its own steps computed, with the whole text before them as context */
   part?: 'all' | 'top';
   /** evaluate only: the model keeps what it learned (default false: its weights are left as they were) */
   keep?: boolean;
@@ -221,7 +223,8 @@ export interface TrainerOptions {
   /** the dropout masks' seed (the same seed, the same masks); default 0 */
   seed?: number;
   /** what learns: 'all' (default), or 'top': the last layer's feed-forward and its norm, the final norm and the
-   * head, the rest frozen as loaded (Q8 stays Q8) and the backward pass stopping below the top */
+   * head, the rest frozen as loaded and the backward pass stopping below the top; a Q8 model stays Q8 (the top
+   * learns as F32 masters, quantized again after each step) */
   part?: 'all' | 'top';
 }
 

@@ -235,7 +235,7 @@ export class Model {
    * How many bits the model needs for `data` (text, or token ids): each token predicted from the ones before it.
    * From an empty state the first token is context only (n - 1 predictions, as minGRU-pytorch's return_loss);
    * with a `state` that has read tokens, every token is predicted from it, and the state is left after them.
-   * adapt (true or { lr, segment, betas, eps, weightDecay, clip, keep }; compress.js's ADAPT_DEFAULTS): the model
+   * adapt (true or { lr, segment, betas, eps, weightDecay, clip, part, keep }; compress.js's ADAPT_DEFAULTS): the model
    * learns while it reads (dynamic evaluation): after each segment has been predicted, one AdamW step on it; on a
    * copy of its weights unless keep (then the model keeps what it learned). onProgress({ done, total }).
    * @returns {Promise<{tokens: number, bits: number, bitsPerToken: number, bitsPerByte: number | null}>} `tokens`
@@ -346,7 +346,8 @@ export class Model {
   /**
    * An optimizer of this model's weights: torch.optim.AdamW(lr, betas, eps, weightDecay) after
    * clip_grad_norm_(clip). The weights become F32 training weights (a Q8/F16 model is trained from its weights
-   * made F32); generate, evaluate and save use the trained weights after every step.
+   * made F32; with part 'top' only the top's, and a Q8 model keeps running in Q8: the top's F32 masters are
+   * quantized again after each step); generate, evaluate and save use the trained weights after every step.
    * @returns {Trainer}
    */
   trainer(options = {}) {

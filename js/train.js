@@ -104,6 +104,19 @@ export class Trainer {
     return loss;
   }
 
+  /** @internal the engine's handle (a coder learns through it: mg_coder_set_learner) */
+  _handle(what) {
+    return this.#handle(what);
+  }
+
+  /** @internal one step on the top's rows a coder kept (mg_coder_learn; the coder was given this trainer) */
+  _learnFromCoder(coder, what) {
+    this.#handle(what);
+    const loss = this.#model._engine.coderLearn(coder, what);
+    this.#steps++;
+    return loss;
+  }
+
   /** Frees the optimizer's memory (the model keeps its trained weights). Calling it twice is harmless. */
   dispose() {
     if (!this.#ptr) return;

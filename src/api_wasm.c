@@ -193,6 +193,8 @@ EMSCRIPTEN_KEEPALIVE int mgw_coder_read(mg_coder *c, mg_state *s, const int32_t 
 EMSCRIPTEN_KEEPALIVE int mgw_coder_remember(mg_coder *c, const int32_t *tokens, int n) {
     return mg_coder_remember(c, tokens, n);
 }
+EMSCRIPTEN_KEEPALIVE int mgw_coder_set_learner(mg_coder *c, mg_trainer *t) { return mg_coder_set_learner(c, t); }
+EMSCRIPTEN_KEEPALIVE int mgw_coder_learn(mg_coder *c, float *loss) { return mg_coder_learn(c, loss); }
 /* out: 8 bytes receiving the coded bytes' pointer (the coder's) and size. */
 EMSCRIPTEN_KEEPALIVE int mgw_coder_finish(mg_coder *c, uint32_t *out) {
     const uint8_t *p;

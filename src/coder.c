@@ -32,6 +32,10 @@ struct mg_coder {
     uint64_t cache_size;
     uint8_t *buf;         /* encoder: the output; decoder: the input */
     size_t len, cap, pos;
+    mg_trainer *learner;  /* learning the top while coding (mg_coder_set_learner), or NULL */
+    float *rows;          /* (n_rows, D) the top's input at each step since the learner's last step */
+    int32_t *next;        /* (n_rows - 1) the token each row was followed by */
+    int n_rows, rows_cap;
 };
 
 /* 16 bits of precision, more for vocabularies above 4096 tokens (each token keeps 16 frequencies' worth on
@@ -79,7 +83,7 @@ int mg_coder_create(mg_model *m, const uint8_t *input, size_t n, mg_coder **out)
 void mg_coder_free(mg_coder *c) {
     if (!c) return;
     mg_match_free(c->match);
-    free(c->cum), free(c->p), free(c->buf), free(c);
+    free(c->cum), free(c->p), free(c->buf), free(c->rows), free(c->next), free(c);
 }
 
 /* ---- the distribution */
@@ -176,6 +180,46 @@ static int decode_one(mg_coder *c, int V) {
     return lo;
 }
 
+/* ---- learning the top while coding */
+
+/* Before the step with `token`: it is what followed the newest row; room for the step's own row. */
+static int keep_row(mg_coder *c, int32_t token) {
+    size_t D = (size_t)c->m->cfg.dim;
+    if (c->n_rows == c->rows_cap) {
+        int cap = c->rows_cap ? 2 * c->rows_cap : 256;
+        float *rows = (size_t)cap * D <= MG_MAX_FLOATS ? realloc(c->rows, (size_t)cap * D * sizeof(float)) : NULL;
+        if (rows) c->rows = rows;
+        int32_t *next = rows ? realloc(c->next, (size_t)cap * sizeof(int32_t)) : NULL;
+        if (!next) return mg_fail(MG_ENOMEM, "out of memory for the top's rows of %d steps (learn more often)", cap);
+        c->next = next, c->rows_cap = cap;
+    }
+    if (c->n_rows) c->next[c->n_rows - 1] = token;
+    c->n_rows++;
+    return MG_OK;
+}
+
+int mg_coder_set_learner(mg_coder *c, mg_trainer *t) {
+    if (!c) return mg_fail(MG_EINVAL, "mg_coder_set_learner: NULL coder");
+    if (t && mg_trainer_model(t) != c->m) return mg_fail(MG_EMISMATCH, "the trainer trains another model than the coder's");
+    c->learner = t, c->n_rows = 0;
+    return MG_OK;
+}
+
+int mg_coder_learn(mg_coder *c, float *loss) {
+    if (!c || !c->learner) return mg_fail(MG_EINVAL, "mg_coder_learn: a coder with a learner (mg_coder_set_learner) is needed");
+    if (loss) *loss = 0.0f;
+    if (c->n_rows < 2) return MG_OK;
+    mg_kernels kept = c->m->kernels; /* the same arithmetic on both sides, as the steps' */
+    mg_kernels_select(MG_KERNEL_PORTABLE, &c->m->kernels);
+    int n = c->n_rows - 1, st = mg_trainer_step_top(c->learner, c->rows, c->next, n, loss);
+    c->m->kernels = kept;
+    if (st) return st;
+    size_t D = (size_t)c->m->cfg.dim;
+    memmove(c->rows, c->rows + (size_t)n * D, D * sizeof(float)); /* the newest row waits for its next token */
+    c->n_rows = 1;
+    return MG_OK;
+}
+
 /* ---- coding tokens, each followed by a step of the state */
 
 enum { ENCODE, DECODE, READ }; /* READ: steps over known tokens without coding them (a prime) */
@@ -199,7 +243,10 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int mode) {
             distribution(c, s);
             st = encode_one(c, tokens[i]);
         }
+        if (!st && c->learner) st = keep_row(c, tokens[i]);
         if (!st) st = mg_lm_step(c->m, s, tokens[i], NULL);
+        if (!st && c->learner) memcpy(c->rows + (size_t)(c->n_rows - 1) * c->m->cfg.dim, c->m->scratch.top_in,
+                                      (size_t)c->m->cfg.dim * sizeof(float));
         if (!st) st = mg_match_add(c->match, tokens[i]);
     }
     c->m->kernels = kept;

@@ -327,9 +327,10 @@ static int alloc_scratch(mg_model *m) {
     s->window = own(m, (B + k - 1) * D * sizeof(float));
     s->hidden = own(m, B * (size_t)c->ff_inner * (c->ff == MG_FF_GEGLU ? 2 : 1) * sizeof(float));
     s->cell = own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
+    s->top_in = own(m, D * sizeof(float));
     s->probs = own(m, (size_t)c->num_outputs * sizeof(float));
     s->order = own(m, (size_t)c->num_outputs * sizeof(int));
-    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->cell || !s->probs || !s->order)
+    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->cell || !s->probs || !s->order)
         return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
     return MG_OK;
 }
@@ -369,6 +370,21 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
 
 /* ---- training weights */
 
+/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
+void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale) {
+    for (int r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * cols;
+        float amax = 0.0f;
+        for (int c = 0; c < cols; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+        scale[r] = amax > 0.0f ? amax / 127.0f : 1.0f;
+        for (int c = 0; c < cols; c++) {
+            float v = rintf(wr[c] / scale[r]);
+            q[(size_t)r * cols + c] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        }
+    }
+}
+
+
 /* Row-major F32 values of a bound matrix: unpacked, or dequantized (q * scale). */
 static void matrix_values(const mg_matrix *w, float *out) {
     size_t C = (size_t)w->cols;
@@ -397,20 +413,33 @@ int mg_model_make_trainable(mg_model *m, size_t from) {
         for (int i = 0; i < m->n_tensors; i++) mg_tensor_values(&m->tensors[i], params + m->tensors[i].offset);
     }
     m->params = params, m->trainable_from = bound; /* all of params is the weights' values; [bound, n) is bound */
-    /* the packed copies first, so that a failure leaves the views as they were */
+    /* the tensors to bind now: [from, bound), and with from = 0 the Q8 ones bound before (all becomes F32) */
+#define REBIND(s) ((s)->offset >= from && ((s)->offset < bound || (!from && (s)->requant)))
+    /* their int8 or packed copies first, so that a failure leaves the views as they were */
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
-        if (s->offset < from || s->offset >= bound || !s->matrix || s->matrix == &m->token_emb || !m->kernels.packed) continue;
-        s->packed = s->matrix->packed ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
-        if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
+        if (!REBIND(s) || !s->matrix || s->matrix == &m->token_emb) continue;
+        size_t R = (size_t)s->matrix->rows;
+        if (from && s->matrix->q8) {
+            s->requant = own(m, s->count), s->requant_scale = own(m, R * sizeof(float));
+            s->requant_rowsum = own(m, R * sizeof(int32_t));
+            if (!s->requant || !s->requant_scale || !s->requant_rowsum) return mg_fail(MG_ENOMEM, "out of memory for the int8 copy of %s", s->name);
+        } else if (m->kernels.packed && !s->packed) {
+            s->packed = s->matrix->packed ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
+            if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
+        }
     }
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
-        if (s->offset < from || s->offset >= bound) continue;
+        if (!REBIND(s)) continue;
         float *at = params + s->offset;
+        int rows = s->matrix ? s->matrix->rows : 0, cols = s->matrix ? s->matrix->cols : 0;
         if (s->vector) *s->vector = at;
-        else *s->matrix = (mg_matrix){.f32 = at, .rows = s->matrix->rows, .cols = s->matrix->cols};
+        else if (from && s->requant)
+            *s->matrix = (mg_matrix){.q8 = s->requant, .scale = s->requant_scale, .rowsum = s->requant_rowsum, .rows = rows, .cols = cols};
+        else *s->matrix = (mg_matrix){.f32 = at, .rows = rows, .cols = cols}, s->requant = NULL;
     }
+#undef REBIND
     m->trainable_from = from;
     if (from == 0) m->cfg.quantized = 0;
     mg_model_params_changed(m);
@@ -435,10 +464,21 @@ int mg_model_minlm_only(const mg_model *m, const char *what) {
 void mg_model_params_changed(mg_model *m) {
     for (int i = 0; i < m->n_tensors; i++) {
         mg_tensor_slot *s = &m->tensors[i];
-        if (!s->packed || s->offset < m->trainable_from) continue;
-        mg_pack_f32(m->params + s->offset, s->matrix->rows, s->matrix->cols, s->packed);
-        s->matrix->f32 = s->packed;
-        s->matrix->packed = 1;
+        if (s->offset < m->trainable_from) continue;
+        const float *w = m->params + s->offset;
+        if (s->requant) {
+            int R = s->matrix->rows, C = s->matrix->cols;
+            mg_quantize_rows(w, R, C, s->requant, s->requant_scale);
+            for (int r = 0; r < R; r++) {
+                int32_t sum = 0;
+                for (int c = 0; c < C; c++) sum += s->requant[(size_t)r * C + c];
+                s->requant_rowsum[r] = sum;
+            }
+        } else if (s->packed) {
+            mg_pack_f32(w, s->matrix->rows, s->matrix->cols, s->packed);
+            s->matrix->f32 = s->packed;
+            s->matrix->packed = 1;
+        }
     }
 }
 

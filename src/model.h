@@ -47,6 +47,10 @@ typedef struct {
     mg_matrix *matrix;     /* the view it binds: a matrix ... */
     const float **vector;  /* ... or a vector (norms, biases, the conv's taps) */
     float *packed;         /* training: the matrix laid out for the kernels, refreshed from params (or NULL) */
+    int8_t *requant;       /* training part of a Q8 model: the matrix's int8 values, quantized again from params after
+                              each change (so the model runs in Q8 still), with their scales and row sums (or NULL) */
+    float *requant_scale;
+    int32_t *requant_rowsum;
 } mg_tensor_slot;
 
 /* Memory reused by every layer and every call (allocated once, at load). */
@@ -56,6 +60,7 @@ typedef struct {
     float *y;        /* (BLOCK, D) a sublayer's output */
     float *window;   /* (BLOCK + k - 1, D) the conv's input with the previous k-1 rows before it */
     float *hidden;   /* (BLOCK, F) the feed-forward's inner activations */
+    float *top_in;   /* (D) the last row that entered the last layer's norm2 (the top's input: mg_coder learns from it) */
     float *cell;     /* mg_cell_scratch(BLOCK) */
     float *probs;    /* (V) sampling */
     int *order;      /* (V) sampling */
@@ -95,8 +100,12 @@ struct mg_state {
 
 /* model.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
  * made F32); the views of the tensors at offsets >= from then read them (matrices through packed copies where the
- * kernels pack), the others keep their own (Q8 stays Q8). 0 = all. Idempotent; a lower `from` binds more. */
+ * kernels pack), the others keep their own (Q8 stays Q8). With from > 0 a Q8 matrix that learns stays Q8 too: its
+ * view reads int8 values quantized again from params after each change. 0 = all, all F32. Idempotent; a lower
+ * `from` binds more. */
 int mg_model_make_trainable(mg_model *m, size_t from);
+/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
+void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale);
 /* A tensor's values as F32, row-major (unpacked, dequantized). */
 void mg_tensor_values(const mg_tensor_slot *s, float *out);
 /* The model's tensor table for m->cfg (sets up m->layers too). */
@@ -108,6 +117,8 @@ int mg_model_minlm_only(const mg_model *m, const char *what);
 const char *mg_model_minrnns_feature(const mg_model *m);
 /* Refreshes the packed copies after m->params changed. */
 void mg_model_params_changed(mg_model *m);
+/* train.c: the model a trainer trains. */
+const mg_model *mg_trainer_model(const mg_trainer *t);
 
 /* lm.c: the pieces of the forward pass that training runs too, with their backward passes beside them.
  * Backward functions accumulate (+=) into the gradients they are given. */

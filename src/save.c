@@ -24,19 +24,6 @@ static uint16_t half_of(float f) {
     return (uint16_t)(sign | h);
 }
 
-/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
-static void quantize(const float *w, int rows, int cols, int8_t *q, float *scale) {
-    for (int r = 0; r < rows; r++) {
-        const float *wr = w + (size_t)r * cols;
-        float amax = 0.0f;
-        for (int c = 0; c < cols; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
-        scale[r] = amax > 0.0f ? amax / 127.0f : 1.0f;
-        for (int c = 0; c < cols; c++) {
-            float v = rintf(wr[c] / scale[r]);
-            q[(size_t)r * cols + c] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-        }
-    }
-}
 
 /* The file's metadata with the caller's pairs applied (a NULL value removes a key). */
 static int metadata(const mg_model *m, const char *const *kv, int n_kv, mg_meta **out, int *n) {
@@ -100,7 +87,7 @@ int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv,
         if (dtype == MG_DTYPE_Q8 && s->q8) {
             int R = (int)s->shape[0], C = (int)(s->count / s->shape[0]);
             int8_t *q = (int8_t *)(coded + at);
-            quantize(v, R, C, q, scales);
+            mg_quantize_rows(v, R, C, q, scales);
             o->dtype = MG_DT_I8, o->data = q, o->bytes = s->count, at += s->count;
             snprintf(scale_names[i], sizeof scale_names[i], "%s.scale", s->name);
             t[n++] = (mg_tensor_out){scale_names[i], MG_DT_F32, 1, {(uint64_t)R, 1, 1}, scales, (size_t)R * 4};

@@ -5,7 +5,9 @@
  * The forward is the inference code (mg_embed, mg_rmsnorm, mg_linear_act, mg_cell_run_proj, ...) run over
  * batch x seq_len rows from empty states. Saved per layer (rows N = batch * seq_len): its input x (N, D), the
  * inputs of its two norms x1, x2 (N, D), the cell's projection before the gates (N, G*Di) and the feed-forward's
- * pre-activation (N, F); the norms' outputs, the GELU and the scan are recomputed in the backward pass. */
+ * pre-activation (N, F); the norms' outputs, the GELU and the scan are recomputed in the backward pass.
+ * A top_only trainer can also learn from rows given as the last layer's x2 (mg_trainer_step_top: the coder keeps
+ * them from its steps): then only that layer's feed-forward and the head run, forward and back. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct mg_trainer {
     float **xin, **x1, **x2, **kp, **z1; /* per layer (depth + 1 inputs: xin[depth] is the final norm's input) */
     float *logits;         /* (N, V), then the softmax's gradient */
     float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *dgelu, *win, *dwin, *work;
+    int32_t *targets;      /* (rows) each row's next token */
     double *row_loss;      /* (rows) each row's cross-entropy, summed in order (the same for any thread count) */
     double *norm_parts;    /* (n / NORM_BLOCK + 1) the gradient's squared norm, block by block */
 };
@@ -114,7 +117,8 @@ long mg_trainer_steps(const mg_trainer *t) { return t ? t->steps : 0; }
 
 void mg_trainer_free(mg_trainer *t) {
     if (!t) return;
-    free(t->grad), free(t->m1), free(t->m2), free(t->xin), free(t->mem), free(t->row_loss), free(t->norm_parts);
+    free(t->grad), free(t->m1), free(t->m2), free(t->xin), free(t->mem), free(t->row_loss), free(t->targets);
+    free(t->norm_parts);
     free(t);
 }
 
@@ -155,13 +159,14 @@ static int reserve(mg_trainer *t, int batch, int seq_len) {
     size_t floats = layout(t, NULL, rows, seq);
     float *mem = floats <= MG_MAX_FLOATS ? malloc(floats * sizeof(float)) : NULL;
     double *row_loss = mem ? malloc(rows * sizeof(double)) : NULL;
-    if (!row_loss) free(mem), mem = NULL;
+    int32_t *targets = row_loss ? malloc(rows * sizeof(int32_t)) : NULL;
+    if (!targets) free(mem), free(row_loss), mem = NULL;
     if (!mem)
         return mg_fail(MG_ENOMEM, "training on batch %d x seq_len %d needs %zu MB of activations and scratch, which "
                        "could not be allocated (the weights, gradients and moments take %zu MB more); use a smaller "
                        "batch or seq_len", batch, seq_len, floats * 4 >> 20, t->n * 16 >> 20);
-    free(t->mem), free(t->row_loss);
-    t->mem = mem, t->row_loss = row_loss, t->rows = rows, t->seq_cap = seq;
+    free(t->mem), free(t->row_loss), free(t->targets);
+    t->mem = mem, t->row_loss = row_loss, t->targets = targets, t->rows = rows, t->seq_cap = seq;
     layout(t, mem, rows, seq);
     return MG_OK;
 }
@@ -240,16 +245,15 @@ static void dropout(const mg_trainer *t, int l, float *x, size_t n) {
  * (softmax(z) - onehot(target)) / N. */
 typedef struct {
     mg_trainer *t;
-    const int32_t *tokens;
-    int T, N;
+    int N;
 } ce_job;
 
 static void cross_entropy_rows(void *c, size_t r0, size_t r1) {
     const ce_job *j = c;
-    int V = j->t->m->cfg.num_tokens, T = j->T, N = j->N;
+    int V = j->t->m->cfg.num_tokens, N = j->N;
     for (size_t r = r0; r < r1; r++) {
         float *z = j->t->logits + r * V, mx = z[0];
-        int target = j->tokens[(r / T) * (T + 1) + r % T + 1];
+        int target = j->t->targets[r];
         for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
         float zt = z[target];
         double sum = 0.0;
@@ -261,53 +265,65 @@ static void cross_entropy_rows(void *c, size_t r0, size_t r1) {
     }
 }
 
-/* The forward pass over B rows of T inputs, saving the activations; returns the mean cross-entropy and leaves
- * dL/dlogits in t->logits. */
-static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
+/* Layer l's mixing over B rows of T: x1 = conv(x) + x, x2 = cell(norm1(x1)) + x1, keeping the cell's projection. */
+static void mix_forward(mg_trainer *t, int l, int B, int T) {
     mg_model *m = t->m;
     const mg_config *c = &m->cfg;
-    int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int G = m->layers[0].cell.n_gates * c->dim_inner, chunks = TRAIN_SCAN_CHUNKS;
-
-    /* x = token_emb[inputs] */
-    for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
-    for (int l = 0; l < c->depth; l++) {
-        const mg_lm_layer *L = &m->layers[l];
-        float *x = t->x1[l];
-        /* x1 = conv(x) + x */
-        memcpy(x, t->xin[l], (size_t)N * D * sizeof(float));
-        if (k) {
-            for (int s = 0; s < B; s++) {
-                conv_window(t, t->xin[l], s, T);
-                mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
-            }
-            mg_linear_act(&m->kernels, &L->conv_pw, N, t->u, D, t->y, D, L->conv_pw_b, MG_ACT_NONE);
-            elementwise(add_range, x, t->y, x, NULL, (size_t)N * D);
+    const mg_lm_layer *L = &m->layers[l];
+    int D = c->dim, k = c->conv_kernel_size, N = B * T, G = L->cell.n_gates * c->dim_inner;
+    float *x = t->x1[l];
+    memcpy(x, t->xin[l], (size_t)N * D * sizeof(float));
+    if (k) {
+        for (int s = 0; s < B; s++) {
+            conv_window(t, t->xin[l], s, T);
+            mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
         }
-        /* x2 = cell(norm1(x1)) + x1, keeping the projection */
-        mg_rmsnorm(t->xn, x, L->norm1, N, D);
-        mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
-        memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
-        mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, chunks);
-        elementwise(add_range, x, t->y, t->x2[l], NULL, (size_t)N * D);
-        /* x' = ff(norm2(x2)) + x2, keeping the pre-activation */
-        mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
-        mg_linear_act(&m->kernels, &L->ff1, N, t->xn, D, t->z1[l], F, L->ff1_b, MG_ACT_NONE);
-        elementwise(gelu_range, t->z1[l], NULL, t->hid, NULL, (size_t)N * F);
-        mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
-        elementwise(add_range, t->x2[l], t->y, t->xin[l + 1], NULL, (size_t)N * D);
-        /* x' = dropout(x') */
-        dropout(t, l, t->xin[l + 1], (size_t)N * D);
+        mg_linear_act(&m->kernels, &L->conv_pw, N, t->u, D, t->y, D, L->conv_pw_b, MG_ACT_NONE);
+        elementwise(add_range, x, t->y, x, NULL, (size_t)N * D);
     }
-    /* logits = to_logits(norm(x)); loss = mean over rows of -log softmax(logits)[target];
-     * dL/dlogits = (softmax - onehot(target)) / N */
-    mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
+    mg_rmsnorm(t->xn, x, L->norm1, N, D);
+    mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
+    memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
+    mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, TRAIN_SCAN_CHUNKS);
+    elementwise(add_range, x, t->y, t->x2[l], NULL, (size_t)N * D);
+}
+
+/* Layer l's feed-forward over N rows: x' = dropout(ff(norm2(x2)) + x2), keeping the pre-activation. */
+static void ff_forward(mg_trainer *t, int l, int N) {
+    mg_model *m = t->m;
+    const mg_lm_layer *L = &m->layers[l];
+    int D = m->cfg.dim, F = m->cfg.ff_inner;
+    mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
+    mg_linear_act(&m->kernels, &L->ff1, N, t->xn, D, t->z1[l], F, L->ff1_b, MG_ACT_NONE);
+    elementwise(gelu_range, t->z1[l], NULL, t->hid, NULL, (size_t)N * F);
+    mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
+    elementwise(add_range, t->x2[l], t->y, t->xin[l + 1], NULL, (size_t)N * D);
+    dropout(t, l, t->xin[l + 1], (size_t)N * D);
+}
+
+/* logits = to_logits(norm(x)) over N rows; returns the mean cross-entropy against t->targets and leaves
+ * dL/dlogits = (softmax - onehot(target)) / N in t->logits. */
+static double head_forward(mg_trainer *t, int N) {
+    mg_model *m = t->m;
+    int D = m->cfg.dim, V = m->cfg.num_tokens;
+    mg_rmsnorm(t->xn, t->xin[m->cfg.depth], m->norm, N, D);
     mg_linear(&m->kernels, &m->to_logits, N, t->xn, D, t->logits, V);
-    ce_job ce = {t, tokens, T, N};
+    ce_job ce = {t, N};
     mg_pool_for(cross_entropy_rows, &ce, (size_t)N, (size_t)N * V * sizeof(float) * 4);
     double loss = 0.0;
     for (int r = 0; r < N; r++) loss += t->row_loss[r];
     return loss / N;
+}
+
+/* The forward pass over B rows of T inputs (each row of `tokens` holds T + 1: the inputs, then the targets
+ * shifted by one), saving the activations. */
+static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
+    mg_model *m = t->m;
+    int D = m->cfg.dim, N = B * T;
+    for (int r = 0; r < N; r++) t->targets[r] = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
+    for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
+    for (int l = 0; l < m->cfg.depth; l++) mix_forward(t, l, B, T), ff_forward(t, l, N);
+    return head_forward(t, N);
 }
 
 /* The backward pass: gradients of every parameter into t->grad (zeroed first). */
@@ -436,17 +452,22 @@ static int check_batch(const mg_trainer *t, const int32_t *tokens, int batch, in
     return MG_OK;
 }
 
+/* The gradient's global norm (t->grad_norm), after a backward pass. */
+static void grad_norm(mg_trainer *t) {
+    size_t blocks = (t->n - t->from + NORM_BLOCK - 1) / NORM_BLOCK;
+    mg_pool_for(norm_blocks, t, blocks, (t->n - t->from) * sizeof(float));
+    double ss = 0.0;
+    for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
+    t->grad_norm = sqrt(ss);
+}
+
 int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {
     int st = check_batch(t, tokens, batch, seq_len);
     if (!st) st = reserve(t, batch, seq_len);
     if (st) return st;
     double l = forward(t, tokens, batch, seq_len);
     backward(t, tokens, batch, seq_len);
-    size_t blocks = (t->n - t->from + NORM_BLOCK - 1) / NORM_BLOCK;
-    mg_pool_for(norm_blocks, t, blocks, (t->n - t->from) * sizeof(float));
-    double ss = 0.0;
-    for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
-    t->grad_norm = sqrt(ss);
+    grad_norm(t);
     if (loss) *loss = (float)l;
     return MG_OK;
 }
@@ -457,6 +478,37 @@ int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len
     adamw(t);
     return MG_OK;
 }
+
+/* The top alone, from the rows that enter it: they stand in the last layer's x2, then its feed-forward and
+ * the head run forward and back (backward stops below the top: it never reads tokens). */
+int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss) {
+    if (!t || !rows || !targets) return mg_fail(MG_EINVAL, "mg_trainer_top_gradients: trainer, rows and targets must not be NULL");
+    if (!t->p.top_only) return mg_fail(MG_EINVAL, "learning from the top's rows needs a trainer made with top_only = 1");
+    if (n < 1 || n > (1 << 24)) return mg_fail(MG_EINVAL, "the number of rows must be in [1, 2^24], got %d", n);
+    int V = t->m->cfg.num_tokens, D = t->m->cfg.dim, last = t->m->cfg.depth - 1;
+    for (int i = 0; i < n; i++)
+        if (targets[i] < 0 || targets[i] >= V)
+            return mg_fail(MG_ERANGE, "target %d of row %d is outside [0, %d)", (int)targets[i], i, V);
+    int st = reserve(t, 1, n);
+    if (st) return st;
+    memcpy(t->x2[last], rows, (size_t)n * D * sizeof(float));
+    memcpy(t->targets, targets, (size_t)n * sizeof(int32_t));
+    ff_forward(t, last, n);
+    double l = head_forward(t, n);
+    backward(t, NULL, 1, n);
+    grad_norm(t);
+    if (loss) *loss = (float)l;
+    return MG_OK;
+}
+
+int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss) {
+    int st = mg_trainer_top_gradients(t, rows, targets, n, loss);
+    if (st) return st;
+    adamw(t);
+    return MG_OK;
+}
+
+const mg_model *mg_trainer_model(const mg_trainer *t) { return t ? t->m : NULL; }
 
 /* ---- the model's tensors */
 

@@ -227,6 +227,40 @@ static int in_top(const char *name, int depth) {
            !strcmp(name, "to_logits.weight");
 }
 
+/* The top learning from its input rows alone (mg_trainer_top_gradients): the rows the model's steps leave in
+ * scratch.top_in, each sequence stepped from an empty state, give PyTorch's loss and top gradients again. */
+static void check_top_rows(const char *stem, mg_model *m, mg_trainer *t, const fixture *f) {
+    int B = (int)f->batch, T = (int)f->seq_len, D = m->cfg.dim, N = B * T;
+    float *rows = malloc((size_t)N * D * 4), loss;
+    int32_t *targets = malloc((size_t)N * 4);
+    for (int b = 0; b < B; b++) {
+        mg_state *s;
+        CHECK(mg_state_create(m, &s) == MG_OK, "%s", mg_last_error());
+        for (int i = 0; i < T; i++) {
+            const int32_t *row = f->tokens + (size_t)b * (T + 1);
+            CHECK(mg_lm_step(m, s, row[i], NULL) == MG_OK, "%s", mg_last_error());
+            memcpy(rows + (size_t)(b * T + i) * D, m->scratch.top_in, (size_t)D * 4);
+            targets[b * T + i] = row[i + 1];
+        }
+        mg_state_free(s);
+    }
+    CHECK(mg_trainer_top_gradients(t, rows, targets, N, &loss) == MG_OK, "%s: %s", stem, mg_last_error());
+    CHECK(fabs(loss - f->losses[0]) <= 2e-4 * f->losses[0], "%s: top from rows: loss %.7g, PyTorch %.7g", stem, loss,
+          f->losses[0]);
+    const float *g = mg_trainer_grads(t);
+    for (int i = 0; i < mg_model_n_tensors(m); i++) {
+        const char *name;
+        size_t off;
+        mg_model_tensor(m, i, &name, NULL, NULL, &off);
+        double r = in_top(name, m->cfg.depth) ? rel_max(g + off, f->grads + off, f->counts[i]) : 0;
+        CHECK(r <= 1e-4, "%s: top from rows: gradient of %s off by %.3g of its largest value", stem, name, r);
+    }
+    targets[N - 1] = m->cfg.num_tokens;
+    CHECK(mg_trainer_top_gradients(t, rows, targets, N, &loss) == MG_ERANGE, "%s: a bad target: %s", stem, mg_last_error());
+    CHECK(mg_trainer_top_gradients(t, rows, targets, 0, &loss) == MG_EINVAL, "%s: no rows: %s", stem, mg_last_error());
+    free(rows), free(targets);
+}
+
 /* top_only: the top's gradients are PyTorch's (the layers below only feed it), the rest gets none and keeps its
  * weights through a step; top_only cannot change on a trainer, nor be other than 0 or 1. */
 static void check_top(const char *stem) {
@@ -267,6 +301,7 @@ static void check_top(const char *stem) {
         }
     }
     CHECK(tops == 7, "%s: top_only: %d tensors in the top, expected 7", stem, tops);
+    check_top_rows(stem, m, t, &f);
     CHECK(mg_trainer_step(t, f.tokens, (int)f.batch, (int)f.seq_len, &loss) == MG_OK, "%s", mg_last_error());
     const float *w = mg_model_weights(m);
     for (int i = 0; i < mg_model_n_tensors(m); i++) {
@@ -281,9 +316,79 @@ static void check_top(const char *stem) {
     CHECK(mg_trainer_set_params(t, &p) == MG_EINVAL && strstr(mg_last_error(), "top_only is fixed"), "%s: %s", stem,
           mg_last_error());
     mg_trainer_free(t);
+    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    CHECK(mg_trainer_step_top(t, mg_model_weights(m), f.tokens, 1, &loss) == MG_EINVAL && strstr(mg_last_error(), "top_only"),
+          "%s: rows on a trainer of everything: %s", stem, mg_last_error());
+    mg_trainer_free(t);
     mg_model_free(m);
     free(before), free(file);
     free(f.tokens), free(f.losses), free(f.norms), free(f.grads), free(f.final);
+}
+
+/* top_only on a Q8 model: the top's matrices learn as F32 masters and run as int8 again (their views Q8, quantized
+ * after each step as tools/convert.py's quantize_rows does, written out again here); the frozen ones keep their
+ * bytes; a trainer of everything afterwards makes every view F32. */
+static void check_top_q8(const char *stem) {
+    char path[256];
+    size_t size, qsize;
+    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
+    unsigned char *file = read_file(path, &size);
+    mg_model *f32, *m, *ref;
+    uint8_t *q8file;
+    CHECK(file && mg_model_load(file, size, NULL, &f32) == MG_OK, "%s: %s", stem, mg_last_error());
+    CHECK(mg_model_save(f32, MG_DTYPE_Q8, NULL, 0, &q8file, &qsize) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_model_load(q8file, qsize, NULL, &m) == MG_OK && m->cfg.quantized, "%s: %s", stem, mg_last_error());
+    CHECK(mg_model_load(q8file, qsize, NULL, &ref) == MG_OK, "%s: %s", stem, mg_last_error());
+    mg_adamw_params p = mg_adamw_default_params();
+    p.top_only = 1, p.lr = 1e-2f;
+    mg_trainer *t;
+    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    int32_t tokens[2 * 17];
+    for (int i = 0; i < 2 * 17; i++) tokens[i] = (i * 7 + 3) % m->cfg.num_tokens;
+    float loss;
+    for (int k = 0; k < 2; k++) CHECK(mg_trainer_step(t, tokens, 2, 16, &loss) == MG_OK, "%s", mg_last_error());
+    CHECK(m->cfg.quantized, "%s: a Q8 model learning its top is still quantized", stem);
+    const mg_lm_layer *L = &m->layers[m->cfg.depth - 1];
+    const mg_matrix *top[] = {&L->ff1, &L->ff2, &m->to_logits};
+    for (int i = 0; i < mg_model_n_tensors(m); i++) {
+        const mg_tensor_slot *s = &m->tensors[i];
+        if (!s->matrix) continue;
+        int learns = s->matrix == top[0] || s->matrix == top[1] || s->matrix == top[2];
+        const mg_matrix *w = s->matrix, *was = ref->tensors[i].matrix;
+        if (!was->q8) continue; /* a matrix the Q8 file stores as floats */
+        CHECK(w->q8 && !w->f32, "%s: %s is not Q8 after top-only steps", stem, s->name);
+        if (!w->q8) continue;
+        int same = !memcmp(w->q8, was->q8, (size_t)w->rows * w->cols) && !memcmp(w->scale, was->scale, (size_t)w->rows * 4);
+        CHECK(learns ? !same : same, "%s: %s %s after top-only steps", stem, s->name, same ? "unchanged" : "changed");
+        if (!learns) continue;
+        const float *master = mg_model_weights(m) + s->offset;
+        int bad = 0;
+        for (int r = 0; r < w->rows; r++) {
+            float amax = 0.0f;
+            int32_t sum = 0;
+            for (int c = 0; c < w->cols; c++) amax = fmaxf(amax, fabsf(master[(size_t)r * w->cols + c]));
+            float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+            for (int c = 0; c < w->cols; c++) {
+                float q = fminf(127.0f, fmaxf(-127.0f, rintf(master[(size_t)r * w->cols + c] / scale)));
+                bad += w->q8[(size_t)r * w->cols + c] != (int8_t)q;
+                sum += (int32_t)q;
+            }
+            bad += w->scale[r] != scale || w->rowsum[r] != sum;
+        }
+        CHECK(!bad, "%s: %s: %d int8 values, scales or row sums are not the learned weights quantized", stem, s->name, bad);
+    }
+    mg_trainer *all;
+    p.top_only = 0;
+    CHECK(mg_trainer_create(m, &p, &all) == MG_OK, "%s: %s", stem, mg_last_error());
+    for (int i = 0; i < mg_model_n_tensors(m); i++) {
+        const mg_tensor_slot *s = &m->tensors[i];
+        if (s->matrix && s->matrix != &m->token_emb)
+            CHECK(s->matrix->f32 && !s->matrix->q8, "%s: %s is not F32 once everything learns", stem, s->name);
+    }
+    CHECK(mg_trainer_step(all, tokens, 2, 16, &loss) == MG_OK && isfinite(loss), "%s: %s", stem, mg_last_error());
+    mg_trainer_free(all), mg_trainer_free(t);
+    mg_model_free(m), mg_model_free(ref), mg_model_free(f32);
+    free(q8file), free(file);
 }
 
 int main(void) {
@@ -301,5 +406,7 @@ int main(void) {
     check_top("gru-d32-l2");
     check_top("gru-d24-l3-conv3");
     check_top("lstm-d32-l2");
+    check_top_q8("gru-d32-l2");
+    check_top_q8("gru-d24-l3-conv3");
     return check_report("test-train");
 }

@@ -7,8 +7,9 @@
  *     "no crash", it checks the contract: a refused call leaves the state as it was, a state of another
  *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back;
  *   - training (first byte odd and >= 201): a fresh copy of a model, a trainer with any hyperparameters, steps
- *     with any batch shapes and token ids, new hyperparameters, saves in every dtype. A refused call changes
- *     neither the weights nor the step count; a saved model loads back.
+ *     with any batch shapes and token ids, new hyperparameters, saves in every dtype, coding while the top learns.
+ *     A refused call changes neither the weights nor the step count; a saved model loads back; a decoder learning
+ *     as the encoder did gives back the tokens and the same weights.
  *   run: build/fuzz/fuzz-api -max_total_time=60 tests/fuzz/seeds-api   (seeds: tests/fuzz/make-seeds.mjs) */
 #include <math.h>
 #include <stdio.h>
@@ -301,6 +302,52 @@ static uint64_t weights_hash(const mg_model *m) {
     return h;
 }
 
+/* Coding while the top learns (mg_coder_set_learner / mg_coder_learn), on two fresh copies of a model with the
+ * same trainer settings: the decoder, learning the same way, gives back the tokens and ends with the same weights.
+ * A learner that is not top_only is refused at the first learning step, one of another model at once. */
+static void fuzz_coder_learning(input *in, int which, const mg_adamw_params *p) {
+    mg_model *m[2];
+    mg_trainer *t[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(mg_model_load(model_bytes[which], model_sizes[which], NULL, &m[i]) == MG_OK);
+        REQUIRE(mg_trainer_create(m[i], p, &t[i]) == MG_OK);
+    }
+    int V = mg_model_config(m[0])->num_tokens, n = (int)take(in, 40), every = 1 + (int)take(in, 9);
+    int32_t tokens[40], back[40];
+    for (int i = 0; i < n; i++) tokens[i] = (int32_t)take(in, (unsigned)V);
+    mg_coder *enc = NULL, *dec = NULL;
+    mg_state *s[2] = {NULL, NULL};
+    const uint8_t *out;
+    size_t size;
+    float loss;
+    REQUIRE(mg_coder_create(m[0], NULL, 0, &enc) == MG_OK && mg_state_create(m[0], &s[0]) == MG_OK);
+    REQUIRE(mg_coder_learn(enc, &loss) == MG_EINVAL); /* no learner yet */
+    REQUIRE(mg_coder_set_learner(enc, t[1]) == MG_EMISMATCH && mg_coder_set_learner(enc, t[0]) == MG_OK);
+    int refused = 0;
+    for (int i = 0; i < n && !refused; i += every) {
+        int k = n - i < every ? n - i : every;
+        REQUIRE(mg_coder_encode(enc, s[0], tokens + i, k) == MG_OK);
+        int st = mg_coder_learn(enc, &loss);
+        refused = st != MG_OK;
+        /* the first loss is finite (later ones may not be, with hostile hyperparameters); < 2 rows: no step */
+        REQUIRE(p->top_only ? st == MG_OK && (i || isfinite(loss)) : st == MG_OK || st == MG_EINVAL);
+    }
+    if (!p->top_only) REQUIRE(refused == (n >= 2));
+    if (p->top_only) {
+        REQUIRE(mg_coder_finish(enc, &out, &size) == MG_OK);
+        REQUIRE(mg_coder_create(m[1], out, size, &dec) == MG_OK && mg_state_create(m[1], &s[1]) == MG_OK);
+        REQUIRE(mg_coder_set_learner(dec, t[1]) == MG_OK);
+        for (int i = 0; i < n; i += every) {
+            int k = n - i < every ? n - i : every;
+            REQUIRE(mg_coder_decode(dec, s[1], back + i, k) == MG_OK && mg_coder_learn(dec, &loss) == MG_OK);
+        }
+        REQUIRE(!memcmp(tokens, back, (size_t)n * sizeof *tokens) && weights_hash(m[0]) == weights_hash(m[1]));
+        REQUIRE(mg_trainer_steps(t[0]) == mg_trainer_steps(t[1]));
+    }
+    mg_coder_free(enc), mg_coder_free(dec);
+    for (int i = 0; i < 2; i++) mg_state_free(s[i]), mg_trainer_free(t[i]), mg_model_free(m[i]);
+}
+
 static void fuzz_train(input *in) {
     static const float lrs[] = {1e-3f, 3e-2f, 0.0f, -1.0f, NAN, INFINITY, 10.0f, 1e-30f};
     static const float betas[] = {0.9f, 0.999f, 0.0f, 1.0f, -0.1f, NAN, 0.5f, 0.95f};
@@ -321,7 +368,10 @@ static void fuzz_train(input *in) {
     for (int op = 0; t && op < 6 && in->n; op++) {
         uint64_t before = weights_hash(m);
         long steps = mg_trainer_steps(t);
-        switch (take(in, 4)) {
+        switch (take(in, 5)) {
+        case 4: /* coding while the top learns, on fresh copies */
+            fuzz_coder_learning(in, which, &p);
+            break;
         case 0: case 1: { /* a step on any shape and ids */
             int batch = (int)take(in, 5) - 1, seq_len = (int)take(in, 40) - 1;
             size_t n = batch > 0 && seq_len > 0 ? (size_t)batch * (size_t)(seq_len + 1) : 1;
@@ -343,7 +393,7 @@ static void fuzz_train(input *in) {
             REQUIRE(status == MG_OK || status == MG_EINVAL);
             break;
         }
-        default: { /* save in any dtype; what is saved loads back */
+        case 3: { /* save in any dtype; what is saved loads back */
             int dtype = (int)take(in, 4); /* 3 is invalid */
             uint8_t *file = NULL;
             size_t size = 0;

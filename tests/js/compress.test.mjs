@@ -17,8 +17,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const Q8 = `${root}models/kjv.q8.safetensors`, F32 = `${root}models/kjv.safetensors`;
 // Romans 1 in the King James Version (held out from the demo model's training text): 1200 bytes
 const KJV = readFileSync(`${root}tests/fixtures/romans-1.txt`);
-const ADAPT = { segment: 200 }; // six learning steps in 1200 bytes
-const ADAPT_TOP = { segment: 200, part: 'top', lr: 3e-4 }; // only the last feed-forward and the head learn
+const ADAPT = { segment: 200, part: 'all' }; // every weight learns: six learning steps in 1200 bytes
+const ADAPT_TOP = { segment: 200 }; // the default: only the last feed-forward and the head learn
 
 /** A deterministic scramble of bytes (xorshift32). */
 function noise(n, seed = 1) {
@@ -63,11 +63,11 @@ test('evaluate({ adapt }): learning on a text that repeats costs fewer bits; the
   const lm = await load(readFileSync(F32), { threads: 2 });
   const text = new Uint8Array([...KJV.subarray(0, 400), ...KJV.subarray(0, 400), ...KJV.subarray(0, 400)]);
   const before = await lm.evaluate(text);
-  const adapted = await lm.evaluate(text, { adapt: { lr: 1e-4, segment: 100 } });
+  const adapted = await lm.evaluate(text, { adapt: { lr: 1e-4, segment: 100, part: 'all' } });
   assert.equal(adapted.tokens, before.tokens);
   assert.ok(adapted.bitsPerByte < 0.9 * before.bitsPerByte, `adapting: ${adapted.bitsPerByte} bits/byte, static ${before.bitsPerByte}`);
   assert.equal((await lm.evaluate(text)).bits, before.bits, 'the weights are restored');
-  const top = await lm.evaluate(text, { adapt: { lr: 3e-4, segment: 100, part: 'top' } });
+  const top = await lm.evaluate(text, { adapt: { segment: 100 } }); // the default: the top learns
   assert.ok(top.bitsPerByte < 0.95 * before.bitsPerByte, `adapting the top: ${top.bitsPerByte} bits/byte, static ${before.bitsPerByte}`);
   assert.equal((await lm.evaluate(text)).bits, before.bits, 'the weights are restored');
   const progress = [];
@@ -230,13 +230,18 @@ test('the compress and decompress commands: usage errors before anything is read
   const cli = (...args) => spawnSync(process.execPath, [`${root}bin/mingru.mjs`, ...args], { encoding: 'utf8', cwd: dir });
   writeFileSync(`${dir}/text.txt`, KJV);
   for (const [args, re] of [[['compress', Q8, `${dir}/text.txt`], /compress needs -o OUT/], [['compress', Q8], /compress needs a model file and a file/],
-    [['compress', Q8, 'text.txt', '-o', 'x', '--no-adapt', '--lr', '1e-4'], /--lr and --segment set the adaptation that --no-adapt turns off/],
+    [['compress', Q8, 'text.txt', '-o', 'x', '--no-adapt', '--lr', '1e-4'], /--lr, --segment and --part set the adaptation that --no-adapt turns off/],
+    [['compress', Q8, 'text.txt', '-o', 'x', '--no-adapt', '--part', 'top'], /--lr, --segment and --part set the adaptation that --no-adapt turns off/],
+    [['compress', Q8, 'text.txt', '-o', 'x', '--part', 'half'], /--part must be one of top, all, got half/],
     [['compress', Q8, 'text.txt', '-o', 'x', '--segment', '0'], /--segment must be an integer >= 1, got 0/], [['decompress', Q8, 'text.txt', '-o', 'x', '--lr', '1'], /unknown option --lr/]]) {
     const r = cli(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
   assert.equal(cli('compress', Q8, 'text.txt', '-o', 'text.mgz', '--segment', '300', '--threads', '1').status, 0);
+  assert.equal(cli('compress', Q8, 'text.txt', '-o', 'all.mgz', '--part', 'all', '--segment', '300').status, 0);
+  assert.equal(cli('decompress', Q8, 'all.mgz', '-o', 'all.txt').status, 0);
+  assert.ok(same(readFileSync(`${dir}/all.txt`), KJV));
   const wrong = cli('decompress', F32, 'text.mgz', '-o', 'back.txt');
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /^mingru-wasm: MG_EMISMATCH: decompress: the file was compressed with another model/);
