@@ -264,7 +264,8 @@ int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, ui
  * A trainer runs minibatches through the model (the same forward as inference, keeping what the backward pass
  * needs), back-propagates the mean cross-entropy, clips the gradients as torch.nn.utils.clip_grad_norm_ and
  * takes one torch.optim.AdamW step. The model's weights become F32 training weights when the first trainer is
- * created (a Q8 or F16 model is trained from its weights made F32); the model runs with the updated weights
+ * created (a Q8 or F16 model is trained from its weights made F32; with top_only only the top's, and a Q8 model
+ * keeps running its top in int8, quantized from them after every step); the model runs with the updated weights
  * after every step. */
 
 typedef struct {
@@ -280,8 +281,10 @@ typedef struct {
     int top_only;       /* 1: only the top learns (the last layer's feed-forward and its norm, the final norm, the
                            head); the rest is frozen and keeps its weights as loaded, and the backward pass stops
                            below the top. A Q8 model stays Q8: the top's matrices learn as F32 masters and run as
-                           int8 values quantized again after each step. 0: every weight. Fixed when the trainer is
-                           made. */
+                           int8 values quantized again after each step (the forward pass then runs the int8
+                           top and the backward pass its F32 masters: a straight-through estimate, so the
+                           gradients are not exactly those of the loss reported). 0: every weight. Fixed when the
+                           trainer is made. */
 } mg_adamw_params;
 
 typedef struct mg_trainer mg_trainer;
@@ -305,7 +308,7 @@ int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int se
 /* A top_only trainer's step on the top alone: `rows` (n x dim) are what entered the last layer's norm2 (the top's
  * input) at n positions, `targets` the n tokens that followed them. The layers below are not run: the rows come
  * from wherever they were computed, e.g. the coder's steps with their whole context (mg_coder_learn). MG_EINVAL
- * for a trainer that is not top_only, MG_ERANGE for a target outside [0, num_tokens). */
+ * for a trainer that is not top_only or n outside [1, 2^24], MG_ERANGE for a target outside [0, num_tokens). */
 int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
 /* The same without the update. */
 int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
@@ -338,12 +341,14 @@ int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
  * MG_ERANGE, adding none, if one is outside [0, num_tokens). */
 int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n);
 /* Learning the top while coding: from this call on, the coder keeps the top's input row of each of its steps
- * (encode, decode, read), and mg_coder_learn has `t` (a top_only trainer of the coder's model) take one step
+ * (encode, decode, read), and mg_coder_learn has `t` (a top_only trainer of the coder's model: MG_EINVAL and
+ * MG_EMISMATCH otherwise) take one step
  * (mg_trainer_step_top) on the rows kept since the last one, each with the token that followed it; the newest
  * row, whose next token is still unknown, is kept for the next. NULL stops it (and drops the rows). */
 int mg_coder_set_learner(mg_coder *c, mg_trainer *t);
 /* One step of the learner on the rows kept (*loss, may be NULL: their mean cross-entropy, or 0 with fewer
- * than two rows, when nothing is learned). MG_EINVAL without a learner. */
+ * than two rows, when nothing is learned). MG_EINVAL without a learner. The learner must outlive the coder (or be
+ * unset with NULL first). */
 int mg_coder_learn(mg_coder *c, float *loss);
 /* Ends the code and gives the coded bytes (owned by the coder: valid until mg_coder_free). */
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);
@@ -379,7 +384,8 @@ int mg_model_create(const mg_create_params *p, const mg_model_params *mp, mg_mod
  * model), its dims (shape[0..ndim), up to 3) and its offset in the F32 parameters (mg_model_weights). */
 int mg_model_n_tensors(const mg_model *m);
 int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint64_t shape[3], size_t *offset);
-/* The F32 parameters (n_params floats, row-major, in tensor order) once the model is trainable, else NULL. */
+/* The F32 parameters (n_params floats, row-major, in tensor order) once the model is trainable, else NULL. A Q8
+ * model trained top_only runs its top from these quantized to int8 (and saves what it runs). */
 const float *mg_model_weights(const mg_model *m);
 
 #ifdef __cplusplus

@@ -283,7 +283,8 @@ export async function decompress(model, file, options) {
   }
   if (crc32(bytes) !== h.crc32) {
     throw new MingruError('MG_EBADFILE', `${what}: the decoded bytes' CRC-32 is ${crc32(bytes)}, not the ${h.crc32} the compressor recorded; ` +
-      "the file's own checksums hold, so this engine computed other probabilities than the compressor's engine (please report it)");
+      "the file's own checksums hold, so this engine computed other probabilities than the compressor's: the file comes from another " +
+      'version of the engine (docs/compress.md: files are tied to its arithmetic), or this is a bug (please report it)');
   }
   return bytes;
 }

@@ -109,7 +109,8 @@ export class Trainer {
     return this.#handle(what);
   }
 
-  /** @internal one step on the top's rows a coder kept (mg_coder_learn; the coder was given this trainer) */
+  /** @internal one step on the top's rows a coder kept (mg_coder_learn; the coder was given this trainer). The
+   * coder has at least two rows whenever its reader learns (a window of two tokens or more): one step each call. */
   _learnFromCoder(coder, what) {
     this.#handle(what);
     const loss = this.#model._engine.coderLearn(coder, what);

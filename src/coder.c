@@ -182,25 +182,31 @@ static int decode_one(mg_coder *c, int V) {
 
 /* ---- learning the top while coding */
 
-/* Before the step with `token`: it is what followed the newest row; room for the step's own row. */
-static int keep_row(mg_coder *c, int32_t token) {
+/* Room for one more row (before a token is coded: a failure then leaves the coder as it was). */
+static int grow_rows(mg_coder *c) {
+    if (c->n_rows < c->rows_cap) return MG_OK;
     size_t D = (size_t)c->m->cfg.dim;
-    if (c->n_rows == c->rows_cap) {
-        int cap = c->rows_cap ? 2 * c->rows_cap : 256;
-        float *rows = (size_t)cap * D <= MG_MAX_FLOATS ? realloc(c->rows, (size_t)cap * D * sizeof(float)) : NULL;
-        if (rows) c->rows = rows;
-        int32_t *next = rows ? realloc(c->next, (size_t)cap * sizeof(int32_t)) : NULL;
-        if (!next) return mg_fail(MG_ENOMEM, "out of memory for the top's rows of %d steps (learn more often)", cap);
-        c->next = next, c->rows_cap = cap;
-    }
-    if (c->n_rows) c->next[c->n_rows - 1] = token;
-    c->n_rows++;
+    int cap = c->rows_cap ? 2 * c->rows_cap : 256;
+    float *rows = (size_t)cap * D <= MG_MAX_FLOATS ? realloc(c->rows, (size_t)cap * D * sizeof(float)) : NULL;
+    if (rows) c->rows = rows;
+    int32_t *next = rows ? realloc(c->next, (size_t)cap * sizeof(int32_t)) : NULL;
+    if (!next) return mg_fail(MG_ENOMEM, "out of memory for the top's rows of %d steps (learn more often)", cap);
+    c->next = next, c->rows_cap = cap;
     return MG_OK;
+}
+
+/* After the step with `token`: it is what followed the newest row, and the step's own row is the newest now. */
+static void keep_row(mg_coder *c, int32_t token) {
+    size_t D = (size_t)c->m->cfg.dim;
+    if (c->n_rows) c->next[c->n_rows - 1] = token;
+    memcpy(c->rows + (size_t)c->n_rows * D, c->m->scratch.top_in, D * sizeof(float));
+    c->n_rows++;
 }
 
 int mg_coder_set_learner(mg_coder *c, mg_trainer *t) {
     if (!c) return mg_fail(MG_EINVAL, "mg_coder_set_learner: NULL coder");
     if (t && mg_trainer_model(t) != c->m) return mg_fail(MG_EMISMATCH, "the trainer trains another model than the coder's");
+    if (t && !mg_trainer_top_only(t)) return mg_fail(MG_EINVAL, "the coder's learner must be a top_only trainer");
     c->learner = t, c->n_rows = 0;
     return MG_OK;
 }
@@ -234,6 +240,7 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int mode) {
     mg_kernels_select(MG_KERNEL_PORTABLE, &c->m->kernels);
     int st = MG_OK;
     for (int i = 0; i < n && !st; i++) {
+        if (c->learner && (st = grow_rows(c))) break;
         if (mode == DECODE) {
             distribution(c, s);
             tokens[i] = decode_one(c, V);
@@ -243,10 +250,8 @@ static int run(mg_coder *c, mg_state *s, int32_t *tokens, int n, int mode) {
             distribution(c, s);
             st = encode_one(c, tokens[i]);
         }
-        if (!st && c->learner) st = keep_row(c, tokens[i]);
         if (!st) st = mg_lm_step(c->m, s, tokens[i], NULL);
-        if (!st && c->learner) memcpy(c->rows + (size_t)(c->n_rows - 1) * c->m->cfg.dim, c->m->scratch.top_in,
-                                      (size_t)c->m->cfg.dim * sizeof(float));
+        if (!st && c->learner) keep_row(c, tokens[i]);
         if (!st) st = mg_match_add(c->match, tokens[i]);
     }
     c->m->kernels = kept;

@@ -370,15 +370,21 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
 
 /* ---- training weights */
 
-/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
+/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)).
+ * A row holding a NaN or an infinity (weights a training run blew up) gets q = 0 and scale NaN: its outputs are
+ * NaN, as the F32 weights' would be. */
 void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale) {
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
         float amax = 0.0f;
-        for (int c = 0; c < cols; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
-        scale[r] = amax > 0.0f ? amax / 127.0f : 1.0f;
+        int finite = 1;
         for (int c = 0; c < cols; c++) {
-            float v = rintf(wr[c] / scale[r]);
+            finite &= isfinite(wr[c]);
+            amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+        }
+        scale[r] = !finite ? NAN : amax > 0.0f ? amax / 127.0f : 1.0f;
+        for (int c = 0; c < cols; c++) {
+            float v = finite ? rintf(wr[c] / scale[r]) : 0.0f;
             q[(size_t)r * cols + c] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
         }
     }

@@ -115,10 +115,11 @@ int mg_model_list_tensors(mg_model *m);
 int mg_model_minlm_only(const mg_model *m, const char *what);
 /* The first such feature's name, or NULL for a minLM. */
 const char *mg_model_minrnns_feature(const mg_model *m);
-/* Refreshes the packed copies after m->params changed. */
+/* Refreshes the packed and int8 copies after m->params changed. */
 void mg_model_params_changed(mg_model *m);
-/* train.c: the model a trainer trains. */
+/* train.c: the model a trainer trains, and whether it trains the top alone. */
 const mg_model *mg_trainer_model(const mg_trainer *t);
+int mg_trainer_top_only(const mg_trainer *t);
 
 /* lm.c: the pieces of the forward pass that training runs too, with their backward passes beside them.
  * Backward functions accumulate (+=) into the gradients they are given. */

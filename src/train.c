@@ -509,6 +509,7 @@ int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets
 }
 
 const mg_model *mg_trainer_model(const mg_trainer *t) { return t ? t->m : NULL; }
+int mg_trainer_top_only(const mg_trainer *t) { return t && t->p.top_only; }
 
 /* ---- the model's tensors */
 

@@ -391,6 +391,65 @@ static void check_top_q8(const char *stem) {
     free(q8file), free(file);
 }
 
+/* The coder learning while it codes (mg_coder_set_learner / mg_coder_learn, twice) does exactly what a trainer's
+ * mg_trainer_step_top does on the rows the model's steps leave in scratch.top_in, each paired with the token
+ * that followed it, the newest row waiting for the next call: the same losses and weights, bit for bit. */
+static void check_coder_learning(const char *stem) {
+    char path[256];
+    size_t size;
+    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
+    unsigned char *file = read_file(path, &size);
+    mg_model_params mp = mg_model_default_params();
+    mp.kernel = MG_KERNEL_PORTABLE; /* the coder's */
+    mg_model *a, *b;
+    CHECK(file && mg_model_load(file, size, &mp, &a) == MG_OK && mg_model_load(file, size, &mp, &b) == MG_OK, "%s: %s",
+          stem, mg_last_error());
+    mg_adamw_params p = mg_adamw_default_params();
+    p.top_only = 1, p.lr = 1e-2f;
+    mg_trainer *ta, *tb;
+    CHECK(mg_trainer_create(a, &p, &ta) == MG_OK && mg_trainer_create(b, &p, &tb) == MG_OK, "%s", mg_last_error());
+    enum { N = 40 };
+    int D = a->cfg.dim;
+    int32_t tokens[2 * N];
+    for (int i = 0; i < 2 * N; i++) tokens[i] = (i * 13 + 5) % a->cfg.num_tokens;
+    /* a: the coder, learning after N tokens and after 2N */
+    mg_coder *c;
+    mg_state *sa, *sb;
+    float la[2], lb[2];
+    CHECK(mg_coder_create(a, NULL, 0, &c) == MG_OK && mg_state_create(a, &sa) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_coder_set_learner(c, ta) == MG_OK, "%s", mg_last_error());
+    for (int k = 0; k < 2; k++)
+        CHECK(mg_coder_encode(c, sa, tokens + k * N, N) == MG_OK && mg_coder_learn(c, &la[k]) == MG_OK, "%s", mg_last_error());
+    /* b: the rows of its own steps, then the trainer on rows [0, N-1) and [N-1, 2N-1) */
+    float *rows = malloc((size_t)2 * N * D * 4);
+    CHECK(mg_state_create(b, &sb) == MG_OK, "%s", mg_last_error());
+    for (int i = 0; i < 2 * N; i++) {
+        CHECK(mg_lm_step(b, sb, tokens[i], NULL) == MG_OK, "%s", mg_last_error());
+        memcpy(rows + (size_t)i * D, b->scratch.top_in, (size_t)D * 4);
+    }
+    CHECK(mg_trainer_step_top(tb, rows, tokens + 1, N - 1, &lb[0]) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_trainer_step_top(tb, rows + (size_t)(N - 1) * D, tokens + N, N, &lb[1]) == MG_OK, "%s", mg_last_error());
+    CHECK(la[0] == lb[0] && la[1] == lb[1], "%s: the coder's losses %.9g %.9g, the trainer's %.9g %.9g", stem, la[0], la[1],
+          lb[0], lb[1]);
+    CHECK(!memcmp(mg_model_weights(a), mg_model_weights(b), (size_t)a->cfg.n_params * 4),
+          "%s: the coder's learner and the trainer on the same rows end with other weights", stem);
+    CHECK(mg_trainer_steps(ta) == 2, "%s: %ld learning steps, expected 2", stem, mg_trainer_steps(ta));
+    mg_trainer *all;
+    mg_coder *c2;
+    p.top_only = 0;
+    CHECK(mg_trainer_create(b, &p, &all) == MG_OK && mg_coder_create(a, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_coder_learn(c2, NULL) == MG_EINVAL, "%s: learning without a learner: %s", stem, mg_last_error());
+    CHECK(mg_coder_set_learner(c2, tb) == MG_EMISMATCH, "%s: a learner of another model: %s", stem, mg_last_error());
+    mg_coder_free(c2);
+    CHECK(mg_coder_create(b, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_coder_set_learner(c2, all) == MG_EINVAL && strstr(mg_last_error(), "top_only"), "%s: %s", stem, mg_last_error());
+    mg_coder_free(c2), mg_coder_free(c);
+    mg_state_free(sa), mg_state_free(sb);
+    mg_trainer_free(all), mg_trainer_free(ta), mg_trainer_free(tb);
+    mg_model_free(a), mg_model_free(b);
+    free(rows), free(file);
+}
+
 int main(void) {
     const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
@@ -406,6 +465,8 @@ int main(void) {
     check_top("gru-d32-l2");
     check_top("gru-d24-l3-conv3");
     check_top("lstm-d32-l2");
+    check_coder_learning("gru-d32-l2");
+    check_coder_learning("lstm-d32-l2");
     check_top_q8("gru-d32-l2");
     check_top_q8("gru-d24-l3-conv3");
     return check_report("test-train");
