@@ -31,6 +31,7 @@
 #ifndef MINGRU_H
 #define MINGRU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

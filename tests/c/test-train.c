@@ -16,6 +16,13 @@ typedef struct {
     size_t n;
 } fixture;
 
+/* The model file of the fixture STEM (tests/fixtures/lm/STEM.safetensors), or NULL. */
+static unsigned char *read_model_file(const char *stem, size_t *size) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
+    return read_file(path, size);
+}
+
 static int read_fixture(const char *stem, fixture *f) {
     char path[256];
     size_t size, at = 8;
@@ -63,10 +70,8 @@ static double rel_max(const float *a, const float *b, size_t n) {
 static void check_case(const char *stem, int kernel) {
     fixture f;
     CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
-    char path[256];
     size_t size;
-    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
-    unsigned char *file = read_file(path, &size);
+    unsigned char *file = read_model_file(stem, &size);
     mg_model_params mp = mg_model_default_params();
     mp.kernel = kernel;
     mg_model *m;
@@ -266,10 +271,8 @@ static void check_top_rows(const char *stem, mg_model *m, mg_trainer *t, const f
 static void check_top(const char *stem) {
     fixture f;
     CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
-    char path[256];
     size_t size;
-    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
-    unsigned char *file = read_file(path, &size);
+    unsigned char *file = read_model_file(stem, &size);
     mg_model *m;
     CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
     mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5], 0.0f, 0, 2};
@@ -329,10 +332,8 @@ static void check_top(const char *stem) {
  * after each step as tools/convert.py's quantize_rows does, written out again here); the frozen ones keep their
  * bytes; a trainer of everything afterwards makes every view F32. */
 static void check_top_q8(const char *stem) {
-    char path[256];
     size_t size, qsize;
-    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
-    unsigned char *file = read_file(path, &size);
+    unsigned char *file = read_model_file(stem, &size);
     mg_model *f32, *m, *ref;
     uint8_t *q8file;
     CHECK(file && mg_model_load(file, size, NULL, &f32) == MG_OK, "%s: %s", stem, mg_last_error());
@@ -395,10 +396,8 @@ static void check_top_q8(const char *stem) {
  * mg_trainer_step_top does on the rows the model's steps leave in scratch.top_in, each paired with the token
  * that followed it, the newest row waiting for the next call: the same losses and weights, bit for bit. */
 static void check_coder_learning(const char *stem) {
-    char path[256];
     size_t size;
-    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
-    unsigned char *file = read_file(path, &size);
+    unsigned char *file = read_model_file(stem, &size);
     mg_model_params mp = mg_model_default_params();
     mp.kernel = MG_KERNEL_PORTABLE; /* the coder's */
     mg_model *a, *b;
