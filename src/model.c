@@ -372,24 +372,40 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
 
 /* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)).
  * A row holding a NaN or an infinity (weights a training run blew up) gets q = 0 and scale NaN: its outputs are
- * NaN, as the F32 weights' would be. */
-void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale) {
+ * NaN, as the F32 weights' would be. With rowsum, each row's sum of q too. Written for the compiler to vectorize
+ * (every adaptation step requantizes the top): the largest |w| as the largest of the bit patterns without the
+ * sign (in the order of the floats' magnitudes; at or above an infinity's for a non-finite value). */
+void mg_quantize_rows(const float *restrict w, int rows, int cols, int8_t *restrict q, float *restrict scale,
+                      int32_t *restrict rowsum) {
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
-        float amax = 0.0f;
-        int finite = 1;
+        int8_t *qr = q + (size_t)r * cols;
+        uint32_t top = 0;
         for (int c = 0; c < cols; c++) {
-            finite &= isfinite(wr[c]);
-            amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+            uint32_t bits;
+            memcpy(&bits, wr + c, sizeof bits);
+            bits &= 0x7fffffffu;
+            top = bits > top ? bits : top;
         }
-        scale[r] = !finite ? NAN : amax > 0.0f ? amax / 127.0f : 1.0f;
-        for (int c = 0; c < cols; c++) {
-            float v = finite ? rintf(wr[c] / scale[r]) : 0.0f;
-            q[(size_t)r * cols + c] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        int32_t sum = 0;
+        if (top >= 0x7f800000u) { /* an infinity or a NaN */
+            scale[r] = NAN;
+            memset(qr, 0, (size_t)cols);
+        } else {
+            float amax;
+            memcpy(&amax, &top, sizeof amax);
+            float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+            scale[r] = s;
+            for (int c = 0; c < cols; c++) {
+                float v = nearbyintf(wr[c] / s); /* rint's rounding, which the compiler vectorizes (rintf it does not) */
+                int32_t x = (int32_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+                qr[c] = (int8_t)x;
+                sum += x;
+            }
         }
+        if (rowsum) rowsum[r] = sum;
     }
 }
-
 
 /* Row-major F32 values of a bound matrix: unpacked, or dequantized (q * scale). */
 static void matrix_values(const mg_matrix *w, float *out) {
@@ -474,12 +490,7 @@ void mg_model_params_changed(mg_model *m) {
         const float *w = m->params + s->offset;
         if (s->requant) {
             int R = s->matrix->rows, C = s->matrix->cols;
-            mg_quantize_rows(w, R, C, s->requant, s->requant_scale);
-            for (int r = 0; r < R; r++) {
-                int32_t sum = 0;
-                for (int c = 0; c < C; c++) sum += s->requant[(size_t)r * C + c];
-                s->requant_rowsum[r] = sum;
-            }
+            mg_quantize_rows(w, R, C, s->requant, s->requant_scale, s->requant_rowsum);
         } else if (s->packed) {
             mg_pack_f32(w, s->matrix->rows, s->matrix->cols, s->packed);
             s->matrix->f32 = s->packed;

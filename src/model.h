@@ -105,7 +105,7 @@ struct mg_state {
  * `from` binds more. */
 int mg_model_make_trainable(mg_model *m, size_t from);
 /* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
-void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale);
+void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale, int32_t *rowsum);
 /* A tensor's values as F32, row-major (unpacked, dequantized). */
 void mg_tensor_values(const mg_tensor_slot *s, float *out);
 /* The model's tensor table for m->cfg (sets up m->layers too). */

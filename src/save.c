@@ -87,7 +87,7 @@ int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv,
         if (dtype == MG_DTYPE_Q8 && s->q8) {
             int R = (int)s->shape[0], C = (int)(s->count / s->shape[0]);
             int8_t *q = (int8_t *)(coded + at);
-            mg_quantize_rows(v, R, C, q, scales);
+            mg_quantize_rows(v, R, C, q, scales, NULL);
             o->dtype = MG_DT_I8, o->data = q, o->bytes = s->count, at += s->count;
             snprintf(scale_names[i], sizeof scale_names[i], "%s.scale", s->name);
             t[n++] = (mg_tensor_out){scale_names[i], MG_DT_F32, 1, {(uint64_t)R, 1, 1}, scales, (size_t)R * 4};

@@ -23,7 +23,6 @@ struct mg_trainer {
     float *m1, *m2;        /* (n) AdamW's first and second moments */
     long steps;
     double beta1_t, beta2_t; /* beta1^steps, beta2^steps: AdamW's bias corrections */
-    double grad_norm;      /* of the last gradients, before clipping */
     /* activations for up to `rows` rows (batch x seq_len), grown on demand; one allocation */
     size_t rows, seq_cap;
     float *mem;
@@ -112,7 +111,6 @@ int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p) {
 }
 
 const float *mg_trainer_grads(const mg_trainer *t) { return t ? t->grad : NULL; }
-double mg_trainer_grad_norm(const mg_trainer *t) { return t ? t->grad_norm : 0.0; }
 long mg_trainer_steps(const mg_trainer *t) { return t ? t->steps : 0; }
 
 void mg_trainer_free(mg_trainer *t) {
@@ -401,16 +399,18 @@ typedef struct {
 
 static void adamw_range(void *c, size_t i0, size_t i1) {
     const adamw_job *j = c;
-    const mg_adamw_params *p = &j->t->p;
-    float *w = j->t->m->params, *m1 = j->t->m1, *m2 = j->t->m2;
-    const float *grad = j->t->grad;
-    i0 += j->t->from, i1 += j->t->from;
+    const mg_trainer *t = j->t;
+    /* in locals and restrict: the loop's stores cannot change them, and the compiler vectorizes it */
+    const float b1 = t->p.beta1, b2 = t->p.beta2, eps = t->p.eps, scale = j->scale, decay = j->decay;
+    const float step_size = j->step_size, bc2_sqrt = j->bc2_sqrt;
+    float *restrict w = t->m->params + t->from, *restrict m1 = t->m1 + t->from, *restrict m2 = t->m2 + t->from;
+    const float *restrict grad = t->grad + t->from;
     for (size_t i = i0; i < i1; i++) {
-        float g = grad[i] * j->scale;
-        w[i] *= j->decay;
-        m1[i] = m1[i] * p->beta1 + g * (1.0f - p->beta1);
-        m2[i] = m2[i] * p->beta2 + g * g * (1.0f - p->beta2);
-        w[i] -= j->step_size * m1[i] / (sqrtf(m2[i]) / j->bc2_sqrt + p->eps);
+        float g = grad[i] * scale;
+        float wi = w[i] * decay;
+        float a = m1[i] * b1 + g * (1.0f - b1), b = m2[i] * b2 + g * g * (1.0f - b2);
+        m1[i] = a, m2[i] = b;
+        w[i] = wi - step_size * a / (sqrtf(b) / bc2_sqrt + eps);
     }
 }
 
@@ -418,7 +418,7 @@ static void adamw(mg_trainer *t) {
     const mg_adamw_params *p = &t->p;
     float scale = 1.0f;
     if (p->clip > 0) {
-        float coef = (float)(p->clip / (t->grad_norm + 1e-6));
+        float coef = (float)(p->clip / (mg_trainer_grad_norm(t) + 1e-6));
         scale = coef < 1.0f ? coef : 1.0f;
     }
     t->steps++;
@@ -440,6 +440,17 @@ static void norm_blocks(void *c, size_t b0, size_t b1) {
     }
 }
 
+/* The gradient's global norm (of t->grad, which the step leaves as it is: computed when asked for, or when the
+ * step clips). */
+double mg_trainer_grad_norm(const mg_trainer *t) {
+    if (!t) return 0.0;
+    size_t blocks = (t->n - t->from + NORM_BLOCK - 1) / NORM_BLOCK;
+    mg_pool_for(norm_blocks, (void *)t, blocks, (t->n - t->from) * sizeof(float)); /* writes t->norm_parts only */
+    double ss = 0.0;
+    for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
+    return sqrt(ss);
+}
+
 static int check_batch(const mg_trainer *t, const int32_t *tokens, int batch, int seq_len) {
     if (!t || !tokens) return mg_fail(MG_EINVAL, "trainer and tokens must not be NULL");
     if (batch < 1 || seq_len < 1) return mg_fail(MG_EINVAL, "batch and seq_len must be >= 1, got %d and %d", batch, seq_len);
@@ -452,22 +463,12 @@ static int check_batch(const mg_trainer *t, const int32_t *tokens, int batch, in
     return MG_OK;
 }
 
-/* The gradient's global norm (t->grad_norm), after a backward pass. */
-static void grad_norm(mg_trainer *t) {
-    size_t blocks = (t->n - t->from + NORM_BLOCK - 1) / NORM_BLOCK;
-    mg_pool_for(norm_blocks, t, blocks, (t->n - t->from) * sizeof(float));
-    double ss = 0.0;
-    for (size_t b = 0; b < blocks; b++) ss += t->norm_parts[b];
-    t->grad_norm = sqrt(ss);
-}
-
 int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss) {
     int st = check_batch(t, tokens, batch, seq_len);
     if (!st) st = reserve(t, batch, seq_len);
     if (st) return st;
     double l = forward(t, tokens, batch, seq_len);
     backward(t, tokens, batch, seq_len);
-    grad_norm(t);
     if (loss) *loss = (float)l;
     return MG_OK;
 }
@@ -496,7 +497,6 @@ int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *ta
     ff_forward(t, last, n);
     double l = head_forward(t, n);
     backward(t, NULL, 1, n);
-    grad_norm(t);
     if (loss) *loss = (float)l;
     return MG_OK;
 }
