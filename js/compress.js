@@ -3,15 +3,20 @@
 // learning from each segment once it has been coded. The file format is docs/format.md's "Compressed files".
 import { MingruError, fail } from './errors.js';
 import { encodeBytes, needBytes } from './tokenizer.js';
+import { yielder } from './runtime.js';
 import { trainerOptions } from './train.js';
 
 /** How the model learns while it reads (Krause et al. 2018): after each `segment` tokens have been predicted, one
  * AdamW step on them (with the token before them as context), without weight decay (it would pull the weights
- * to zero, not back to where they were); only the top learns (part 'top'), which is 3 to 4 times faster than
- * everything for a little less gain. Chosen on the demo model and the Bible's end: docs/compress.md. */
-export const ADAPT_DEFAULTS = Object.freeze({ lr: 4e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1, part: 'top' });
+ * to zero, not back to where they were); only the top learns (part 'top'), which is several times faster than
+ * everything for a little less gain. Chosen on the demo model, the held-out tenth and the Bible's end:
+ * docs/compress.md. */
+export const ADAPT_DEFAULTS = Object.freeze({ lr: 2.5e-4, segment: 48, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 0, part: 'top' });
+/** The defaults when every weight learns (part 'all'): a step through the whole model costs more, so longer
+ * segments, a smaller learning rate, the gradient clipped. */
+export const ADAPT_DEFAULTS_ALL = Object.freeze({ ...ADAPT_DEFAULTS, lr: 1e-4, segment: 128, clip: 1, part: 'all' });
 /** The learning rate when every weight learns (part 'all') and none is given. */
-export const ADAPT_LR_ALL = 1e-4;
+export const ADAPT_LR_ALL = ADAPT_DEFAULTS_ALL.lr;
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
 const FORMAT = 'mingru-compressed', VERSION = 2;
@@ -26,9 +31,9 @@ export function adaptOptions(adapt, what) {
   const known = new Set([...Object.keys(ADAPT_DEFAULTS), 'keep']);
   for (const k of Object.keys(adapt === true ? {} : adapt)) if (!known.has(k)) fail('MG_EINVAL', `${what}: unknown adapt option ${k} (known: ${[...known].join(', ')})`);
   const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-  const lr = given.lr ?? ((given.part ?? ADAPT_DEFAULTS.part) === 'all' ? ADAPT_LR_ALL : ADAPT_DEFAULTS.lr);
-  const o = trainerOptions({ ...ADAPT_DEFAULTS, ...given, lr, dropout: 0, seed: 0 }, `${what}: adapt`);
-  const seg = segment ?? ADAPT_DEFAULTS.segment;
+  const defaults = (given.part ?? ADAPT_DEFAULTS.part) === 'all' ? ADAPT_DEFAULTS_ALL : ADAPT_DEFAULTS;
+  const o = trainerOptions({ ...defaults, ...given, dropout: 0, seed: 0 }, `${what}: adapt`);
+  const seg = segment ?? defaults.segment;
   if (!Number.isInteger(seg) || seg < 1 || seg > 65536) fail('MG_EINVAL', `${what}: adapt.segment must be an integer in [1, 65536], got ${segment}`);
   if (keep !== undefined && typeof keep !== 'boolean') fail('MG_EINVAL', `${what}: adapt.keep must be true or false, got ${keep}`);
   return { lr: o.lr, segment: seg, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, part: o.part, keep: keep ?? false };
@@ -50,7 +55,7 @@ async function readAdapting(model, { tokens, n, adapt, read, learn, end, what, s
   const learner = adapt && !adapt.keep ? model._copy(kernel, what, dtype) : model;
   const trainer = adapt ? learner.trainer({ lr: adapt.lr, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip, part: adapt.part }) : null;
   const segment = adapt ? adapt.segment : BLOCK;
-  let last = Date.now();
+  const pause = yielder(); // timers and aborts run between segments
   try {
     for (let from = 0; from < n; from += segment) {
       if (signal?.aborted) throw aborted();
@@ -61,10 +66,7 @@ async function readAdapting(model, { tokens, n, adapt, read, learn, end, what, s
         if (window.length > 1) await (learn ? learn(trainer) : trainer.step(window, { batch: 1, seqLen: window.length - 1 }));
       }
       onProgress?.({ done: to, total: n });
-      if (Date.now() - last > 8) { // timers and aborts run between segments
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        last = Date.now();
-      }
+      await pause();
     }
   } finally {
     end();

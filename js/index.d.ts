@@ -133,13 +133,15 @@ export interface GenerateOptions {
 /** Learning while reading (dynamic evaluation): after each `segment` tokens have been predicted, one AdamW step on
  * them. Defaults: compress.js's ADAPT_DEFAULTS (docs/compress.md). */
 export interface AdaptOptions {
+  /** default 48 with part 'top', 128 with part 'all' */
   segment?: number;
   betas?: [number, number];
   eps?: number;
   /** default 0 */
   weightDecay?: number;
+  /** default 0 (no clipping) with part 'top', 1 with part 'all' */
   clip?: number;
-  /** default 4e-4 with part 'top', 1e-4 with part 'all' */
+  /** default 2.5e-4 with part 'top', 1e-4 with part 'all' */
   lr?: number;
   /** what learns: 'top' (default: the last layer's feed-forward and its norm, the final norm and the head; a Q8
    * model stays Q8) or 'all' (every weight, in F32: 3 to 4 times slower for a little more gain; docs/compress.md).

@@ -2,7 +2,7 @@
 // through engine.js; this file holds the API's logic: arguments, ownership, busy states, aborts, text.
 import { MingruError, fail } from './errors.js';
 import { KERNEL_NAMES } from './engine.js';
-import { getEngine, resolveThreads } from './runtime.js';
+import { getEngine, resolveThreads, yielder } from './runtime.js';
 import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
 import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
@@ -93,18 +93,6 @@ function evaluation(bits, predicted, tokenizer) {
 
 function checkSignal(signal, what) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('MG_EINVAL', `${what}: signal must be an AbortSignal`);
-}
-
-const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
-
-/** Calls `fn` between pieces of long work, at most every 8 ms, to let timers and abort signals run. */
-function yielder() {
-  let last = Date.now();
-  return async () => {
-    if (Date.now() - last <= 8) return;
-    await yieldToEventLoop();
-    last = Date.now();
-  };
 }
 
 /** A loaded language model (minLM: minGRU or minLSTM layers). Create with load(). */

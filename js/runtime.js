@@ -5,6 +5,28 @@ import { MingruError } from './errors.js';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 
+/** Resolves a macrotask later, so that timers, messages and abort signals run in between: setImmediate in Node,
+ * a message to itself in a browser (setTimeout(0) waits at least 1 ms in Node and 4 ms once nested in a browser:
+ * a tenth of the time of learning while reading, which yields after every segment). */
+export const yieldToEventLoop = typeof setImmediate === 'function' ? () => new Promise((resolve) => setImmediate(resolve)) : (() => {
+  const channel = new MessageChannel(), waiting = [];
+  channel.port1.onmessage = () => waiting.shift()();
+  return () => new Promise((resolve) => {
+    waiting.push(resolve);
+    channel.port2.postMessage(0);
+  });
+})();
+
+/** A function to call between pieces of long work: it yields to the event loop at most every 8 ms. */
+export function yielder() {
+  let last = Date.now();
+  return async () => {
+    if (Date.now() - last <= 8) return;
+    await yieldToEventLoop();
+    last = Date.now();
+  };
+}
+
 async function wasmBytes(url) {
   if (isNode && url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');

@@ -3,6 +3,7 @@
 // (src/train.c); this file holds the options, the sampling of windows and the loop.
 import { MingruError, fail } from './errors.js';
 import { encodeBytes, needBytes } from './tokenizer.js';
+import { yieldToEventLoop } from './runtime.js';
 
 /** torch.optim.AdamW's defaults, a clip of 1 (0 = none), no dropout (its masks drawn from seed). */
 export const TRAINER_DEFAULTS = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, clip: 1, dropout: 0, seed: 0, part: 'all' });
@@ -144,8 +145,6 @@ function generator(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
-
-const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /**
  * lm.train(data, options): an async iterator of { step, loss, tokensPerSecond, validationBits? }, one per step.

@@ -124,9 +124,13 @@ void mg_pack_f32(const float *W, int N, int K, float *P) {
 }
 
 void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P) {
-    int C8 = C / NR * NR; /* B^T [C, R]: its panels of 8 rows are 8 side-by-side columns of B, copied row by row */
-    for (int p = 0; p < C8; p += NR)
-        for (int k = 0; k < R; k++) memcpy(P + (size_t)p * R + (size_t)k * NR, B + (size_t)k * ld + p, NR * sizeof(float));
+    /* B^T [C, R]: its panels of 8 rows are 8 side-by-side columns of B, copied row by row, 16 rows of B at a time
+     * for every panel (reading B in order, not down its columns once per panel) */
+    int C8 = C / NR * NR;
+    for (int k0 = 0; k0 < R; k0 += 16)
+        for (int p = 0; p < C8; p += NR)
+            for (int k = k0; k < R && k < k0 + 16; k++)
+                memcpy(P + (size_t)p * R + (size_t)k * NR, B + (size_t)k * ld + p, NR * sizeof(float));
     for (int r = C8; r < C; r++)
         for (int k = 0; k < R; k++) P[(size_t)r * R + k] = B[(size_t)k * ld + r];
 }

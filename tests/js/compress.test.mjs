@@ -18,7 +18,7 @@ const Q8 = `${root}models/kjv.q8.safetensors`, F32 = `${root}models/kjv.safetens
 // Romans 1 in the King James Version (held out from the demo model's training text): 1200 bytes
 const KJV = readFileSync(`${root}tests/fixtures/romans-1.txt`);
 const ADAPT = { segment: 200, part: 'all' }; // every weight learns: six learning steps in 1200 bytes
-const ADAPT_TOP = { segment: 200 }; // the default: only the last feed-forward and the head learn
+const ADAPT_TOP = { segment: 200 }; // the default part: only the last feed-forward and the head learn
 
 /** A deterministic scramble of bytes (xorshift32). */
 function noise(n, seed = 1) {
@@ -58,6 +58,26 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const lms = {};
 const model = async (file, threads) => (lms[`${file}${threads}`] ??= await load(readFileSync(file), { threads }));
 after(() => Object.values(lms).forEach((lm) => lm.dispose()));
+
+/** The header JSON of a compressed file (docs/format.md's layout). */
+function headerOf(file) {
+  const n = new DataView(file.buffer, file.byteOffset).getUint32(5, true);
+  return JSON.parse(new TextDecoder().decode(file.subarray(9, 9 + n)));
+}
+
+test('compress: the header records every setting; the defaults depend on part; old settings still decode', async () => {
+  const lm = await model(Q8, 1);
+  const data = KJV.subarray(0, 300);
+  const top = { lr: 2.5e-4, segment: 48, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 0, part: 'top' };
+  assert.deepEqual(headerOf(await lm.compress(data)).adapt, top);
+  assert.deepEqual(headerOf(await lm.compress(data, { adapt: { part: 'top', segment: 100 } })).adapt, { ...top, segment: 100 });
+  // part 'all': its own defaults (and no part written: the files before part existed)
+  assert.deepEqual(headerOf(await lm.compress(data, { adapt: { part: 'all' } })).adapt, { lr: 1e-4, segment: 128, betas: [0, 0.999], eps: 1e-8, weightDecay: 0, clip: 1 });
+  // the defaults before 2026-12-03, given explicitly: a file that says them decodes with them
+  const old = await lm.compress(data, { adapt: { lr: 4e-4, segment: 128, clip: 1 } });
+  assert.deepEqual(headerOf(old).adapt, { ...top, lr: 4e-4, segment: 128, clip: 1 });
+  assert.ok(same(await lm.decompress(old), data));
+});
 
 test('evaluate({ adapt }): learning on a text that repeats costs fewer bits; the model is left as it was, unless keep', async () => {
   const lm = await load(readFileSync(F32), { threads: 2 });
