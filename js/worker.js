@@ -80,7 +80,10 @@ const ops = {
   async call(id, { handle, method, args, newHandle }, controller) {
     const target = object(handle);
     const decoded = args.map((a) => decode(a, id, controller));
-    const states = [target, ...decoded.flatMap((a) => (a && typeof a === 'object' ? [a, ...Object.values(a)] : []))];
+    // the States among the call's target, its arguments and their options (not the elements of an array: a layer's
+    // input of millions of floats listed one by one cost as much garbage collection as the layer's forward)
+    const plain = (a) => a !== null && typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype;
+    const states = [target, ...decoded.flatMap((a) => (plain(a) ? Object.values(a) : [a]))];
     let value = target[method](...decoded);
     if (value?.[Symbol.asyncIterator]) {
       for await (const piece of value) self.postMessage({ id, piece });
