@@ -77,6 +77,9 @@ void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const i
                            const int32_t *rowsum, float *C, int ldc);
 /* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
+/* max |x[i]| over n floats, NaN when one is a NaN or an infinity: the largest of the bit patterns without the sign
+ * (they order as the magnitudes do; an infinity's and a NaN's are the largest), which the compiler vectorizes. */
+float mg_row_amax(const float *x, int n);
 void mg_pack_f32(const float *W, int N, int K, float *P);
 void mg_unpack_f32(const float *P, int N, int K, float *W); /* the inverse */
 /* mg_pack_f32 of B^T, for B [R, C] with row stride ld (the backward pass multiplies by transposes) */

@@ -5,6 +5,20 @@
 
 #include "internal.h"
 
+float mg_row_amax(const float *x, int n) {
+    uint32_t top = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bits &= 0x7fffffffu;
+        top = bits > top ? bits : top;
+    }
+    if (top >= 0x7f800000u) return NAN;
+    float amax;
+    memcpy(&amax, &top, sizeof amax);
+    return amax;
+}
+
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc) {
     for (int m = 0; m < M; m++) {
         const float *x = A + (size_t)m * lda;
@@ -233,14 +247,12 @@ enum { K7 = 8192, R7 = 4 }; /* the longest row done this way (longer ones by the
 /* x + 64 for x = rint(row / step), step = max|row| / 63; returns the step, NaN for a row with a NaN or an
  * infinity (the reference kernel then does the row), 1 for an all-zero row. */
 static float q7_row(const float *x, int K, uint8_t *xq) {
-    float amax = 0;
-    int nan = 0;
-    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
-    if (nan || !(amax <= 3.4e38f)) return NAN;
+    float amax = mg_row_amax(x, K);
+    if (!(amax <= 3.4e38f)) return NAN;
     float step = amax / (float)MG_Q8_STEPS;
     step = step >= 1e-30f ? step : 1.0f;
     float inv = 1.0f / step;
-    for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)__builtin_rintf(x[k] * inv) + 64);
+    for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)nearbyintf(x[k] * inv) + 64);
     return step;
 }
 
@@ -344,11 +356,8 @@ static inline void idot_x4(const int16_t *x, const int8_t *const w[4], int n, in
 /* The row's quantization step max|x| / 32767; NaN when the row holds a NaN or an infinity (the float kernel
  * then does the row); 1 for an all-zero row. */
 static float q8_row_step(const float *x, int K) {
-    float amax = 0;
-    int nan = 0;
-    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k])), nan |= x[k] != x[k];
-    float step = amax / 32767.0f;
-    return nan || !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
+    float amax = mg_row_amax(x, K), step = amax / 32767.0f;
+    return !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
 }
 
 /* One row of A (a step): x is quantized whole, then each group of four weight rows is read from start to end,
@@ -363,7 +372,7 @@ static void q8_matvec(int N, int K, const float *x, const int8_t *W, const float
         return;
     }
     float inv = 1.0f / sx;
-    for (int k = 0; k < K; k++) xq[k] = (int16_t)__builtin_rintf(x[k] * inv);
+    for (int k = 0; k < K; k++) xq[k] = (int16_t)nearbyintf(x[k] * inv); /* rint's rounding, vectorized */
     int n = 0;
     for (; n + 4 <= N; n += 4) {
         float acc[4] = {0, 0, 0, 0};
@@ -408,7 +417,9 @@ void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const i
             for (int i = 0; i < mb; i++) {
                 const float *x = A + (size_t)(m0 + i) * lda + k0;
                 float inv = 1.0f / sx[i];
-                for (int k = 0; k < kb; k++) xq[i][k] = isnan(sx[i]) ? 0 : (int16_t)__builtin_rintf(x[k] * inv);
+                if (isnan(sx[i])) memset(xq[i], 0, sizeof xq[i]);
+                else
+                    for (int k = 0; k < kb; k++) xq[i][k] = (int16_t)nearbyintf(x[k] * inv);
             }
             int n = 0;
             for (; n + 4 <= N; n += 4) {

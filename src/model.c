@@ -373,27 +373,18 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
 /* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)).
  * A row holding a NaN or an infinity (weights a training run blew up) gets q = 0 and scale NaN: its outputs are
  * NaN, as the F32 weights' would be. With rowsum, each row's sum of q too. Written for the compiler to vectorize
- * (every adaptation step requantizes the top): the largest |w| as the largest of the bit patterns without the
- * sign (in the order of the floats' magnitudes; at or above an infinity's for a non-finite value). */
+ * (every adaptation step requantizes the top). */
 void mg_quantize_rows(const float *restrict w, int rows, int cols, int8_t *restrict q, float *restrict scale,
                       int32_t *restrict rowsum) {
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
         int8_t *qr = q + (size_t)r * cols;
-        uint32_t top = 0;
-        for (int c = 0; c < cols; c++) {
-            uint32_t bits;
-            memcpy(&bits, wr + c, sizeof bits);
-            bits &= 0x7fffffffu;
-            top = bits > top ? bits : top;
-        }
+        float amax = mg_row_amax(wr, cols);
         int32_t sum = 0;
-        if (top >= 0x7f800000u) { /* an infinity or a NaN */
+        if (isnan(amax)) { /* an infinity or a NaN */
             scale[r] = NAN;
             memset(qr, 0, (size_t)cols);
         } else {
-            float amax;
-            memcpy(&amax, &top, sizeof amax);
             float s = amax > 0.0f ? amax / 127.0f : 1.0f;
             scale[r] = s;
             for (int c = 0; c < cols; c++) {
