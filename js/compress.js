@@ -15,8 +15,6 @@ export const ADAPT_DEFAULTS = Object.freeze({ lr: 2.5e-4, segment: 48, betas: [0
 /** The defaults when every weight learns (part 'all'): a step through the whole model costs more, so longer
  * segments, a smaller learning rate, the gradient clipped. */
 export const ADAPT_DEFAULTS_ALL = Object.freeze({ ...ADAPT_DEFAULTS, lr: 1e-4, segment: 128, clip: 1, part: 'all' });
-/** The learning rate when every weight learns (part 'all') and none is given. */
-export const ADAPT_LR_ALL = ADAPT_DEFAULTS_ALL.lr;
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
 const FORMAT = 'mingru-compressed', VERSION = 2;

@@ -75,12 +75,14 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
 /* The int16-activation int8 kernel: the plain builds' mg_matmul_q8_simd, and in every build the portable one. */
 void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                            const int32_t *rowsum, float *C, int ldc);
-/* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
- * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 /* max |x[i]| over n floats, NaN when one is a NaN or an infinity: the largest of the bit patterns without the sign
  * (they order as the magnitudes do; an infinity's and a NaN's are the largest), which the compiler vectorizes. */
 float mg_row_amax(const float *x, int n);
+/* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
+ * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);
+/* mg_pack_f32 of W into W itself, through a temporary copy; 0 (W left as it was) when the copy cannot be had. */
+int mg_pack_f32_in_place(float *W, int N, int K);
 void mg_unpack_f32(const float *P, int N, int K, float *W); /* the inverse */
 /* mg_pack_f32 of B^T, for B [R, C] with row stride ld (the backward pass multiplies by transposes) */
 void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P);

@@ -34,12 +34,8 @@ int mg_dim_inner(int dim, double expansion_factor) {
  * blocks in Node, and in a Chromium page the unpacked kernel ran the layer at a third of the model's speed. */
 static int pack_in_place(const mg_kernels *k, mg_matrix *w) {
     if (!k->packed || !w->f32) return MG_OK;
-    size_t n = (size_t)w->rows * w->cols;
-    float *original = malloc(n * sizeof(float));
-    if (!original) return mg_fail(MG_ENOMEM, "out of memory packing %zu weights", n);
-    memcpy(original, w->f32, n * sizeof(float));
-    mg_pack_f32(original, w->rows, w->cols, (float *)w->f32);
-    free(original);
+    if (!mg_pack_f32_in_place((float *)w->f32, w->rows, w->cols))
+        return mg_fail(MG_ENOMEM, "out of memory packing %zu weights", (size_t)w->rows * w->cols);
     w->packed = 1;
     return MG_OK;
 }

@@ -2,6 +2,8 @@
  * weights and for int8 weights with per-row scales. linear.c splits them over the pool.
  * A: [M, K] with row stride lda; W: [N, K] row-major (PyTorch's nn.Linear weight); C: [M, N], stride ldc. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -50,7 +52,6 @@ void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const 
  * 4 lanes) and SSE/AVX in a native build (8 lanes with AVX; -march=native lets the compiler fuse the
  * multiply-adds). MG_VECTOR says they are compiled in. */
 #ifdef MG_VECTOR
-#include <string.h>
 #if defined(__AVX__)
 #define VL 8
 #else
@@ -135,6 +136,16 @@ void mg_pack_f32(const float *W, int N, int K, float *P) {
         for (int k = 0; k < K; k++)
             for (int j = 0; j < NR; j++) P[(size_t)p * K + (size_t)k * NR + j] = W[(size_t)(p + j) * K + k];
     memcpy(P + (size_t)N8 * K, W + (size_t)N8 * K, (size_t)(N - N8) * K * sizeof(float));
+}
+
+int mg_pack_f32_in_place(float *W, int N, int K) {
+    size_t bytes = (size_t)N * K * sizeof(float);
+    float *original = malloc(bytes);
+    if (!original) return 0;
+    memcpy(original, W, bytes);
+    mg_pack_f32(original, N, K, W);
+    free(original);
+    return 1;
 }
 
 void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P) {

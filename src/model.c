@@ -340,23 +340,19 @@ static int alloc_scratch(mg_model *m) {
  * the copy the matrix stays row-major, which the kernels also take. */
 static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_data, mg_matrix *w) {
     if (!m->kernels.packed || !w->f32) return;
-    size_t bytes = (size_t)w->rows * w->cols * sizeof(float);
     const uint8_t *at = (const uint8_t *)w->f32;
     /* Overwrite the matrix where it is when the model may write there: a copy it made at load (outside the
      * file: converted or realigned) or a file it owns. The caller's own bytes are never written (it may reuse
-     * them), so those matrices are packed into a new buffer the model owns. mg_pack_f32 cannot work in place:
-     * when overwriting, the row-major original is read from a temporary copy. */
+     * them), so those matrices are packed into a new buffer the model owns. */
     int in_file = at >= data && at < data + size;
-    int overwrite = !in_file || writable_data;
-    float *packed = overwrite ? (float *)w->f32 : own(m, bytes);
-    float *original = overwrite ? malloc(bytes) : NULL;
-    if (!packed || (overwrite && !original)) {
-        free(original);
-        return;
+    float *packed = (float *)w->f32;
+    if (!in_file || writable_data) {
+        if (!mg_pack_f32_in_place(packed, w->rows, w->cols)) return;
+    } else {
+        packed = own(m, (size_t)w->rows * w->cols * sizeof(float));
+        if (!packed) return;
+        mg_pack_f32(w->f32, w->rows, w->cols, packed);
     }
-    if (overwrite) memcpy(original, w->f32, bytes);
-    mg_pack_f32(overwrite ? original : w->f32, w->rows, w->cols, packed);
-    free(original);
     w->f32 = packed;
     w->packed = 1;
 }
