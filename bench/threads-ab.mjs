@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // 1 thread against 2, measured in turn in one Node process and in one headless Chromium page (this machine's
 // speed drifts by a quarter between runs, so separate runs cannot tell a 10% difference): a MinGRU layer's forward
-// (issue 15's 1 x 4096 x 512, expansion 1.5) and, with --model, that model's prefill and step. Prints one JSON line
+// (issue 15's 1 x 4096 x 512, expansion 1.5) and, with --model, that model's prefill, step and generate. Prints one JSON line
 // per place with the medians (ms) and the ratio 1 thread / 2 threads (above 1: 2 threads are faster).
 //   node bench/threads-ab.mjs [--rounds 11] [--model FILE] [--where node,chromium]
 import { relative, resolve } from 'node:path';
@@ -27,6 +27,12 @@ async function measure(api, { rounds, model }) {
     cases.step256 = lms.map((lm) => async () => {
       const s = lm.createState();
       for (let i = 0; i < 256; i++) await lm.step(32 + (i * 7) % 90, { state: s });
+      s.dispose();
+    });
+    // generate keeps its loop in the page's worker: the step as a page user runs it
+    cases.generate256 = lms.map((lm) => async () => {
+      const s = lm.createState();
+      for await (const _ of lm.generate('And', { state: s, maxTokens: 256, seed: 1, temperature: 1 })) { /* pieces */ }
       s.dispose();
     });
   }

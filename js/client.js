@@ -22,7 +22,7 @@ function startWorker() {
     const p = pending.get(data.id);
     if (!p) return;
     if ('callback' in data) return p.callback?.(data.callback);
-    if ('piece' in data) return p.onPiece?.(data.piece);
+    if ('pieces' in data) return data.pieces.forEach((piece) => p.onPiece?.(piece));
     pending.delete(data.id);
     if (data.error) return p.reject(new MingruError(data.error.code, data.error.message));
     for (const [handle, tokens] of Object.entries(data.ok.tokens ?? {})) states.get(Number(handle))?._report(tokens);

@@ -62,6 +62,19 @@ typedef void (*mg_matmul_q8_fn)(int M, int N, int K, const float *A, int lda, co
 void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                             const int32_t *rowsum, float *C, int ldc);
+/* Int8 weights W [N, K] rearranged for the kernels' q8packed (mg_pack_q8, K a multiple of 16): rows in groups of
+ * four, each group 16 columns at a time, the four rows' 16 bytes side by side (64 bytes), so that a kernel reading
+ * four rows reads one contiguous stream; rows past the last whole group stay row-major. Rows [n0, n1) from n0 a
+ * multiple of 4 start at P + n0*K and are themselves a packed matrix. mg_q8_at is where weight (n, k) of an N-row
+ * packed matrix is: the layout's one definition. */
+static inline size_t mg_q8_at(int N, int K, int n, int k) {
+    return n < N / 4 * 4 ? (size_t)(n & ~3) * K + (size_t)(k & ~15) * 4 + (size_t)(n & 3) * 16 + (size_t)(k & 15)
+                         : (size_t)n * K + (size_t)k;
+}
+int mg_q8_packs(int K); /* whether mg_pack_q8 takes rows of K columns */
+void mg_pack_q8(const int8_t *W, int N, int K, int8_t *P);
+/* mg_pack_q8 of W into W itself, through a temporary copy; 0 (W left as it was) when the copy cannot be had. */
+int mg_pack_q8_in_place(int8_t *W, int N, int K);
 /* The vector q8 kernel rounds each row of A to integer steps of max|row| / mg_q8_steps: 32767 (int16) in the
  * plain builds, 63 (7 bits) in the relaxed-SIMD builds, whose i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8
  * weights by 16 7-bit activations at once. */
@@ -75,6 +88,11 @@ void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_
 /* The int16-activation int8 kernel: the plain builds' mg_matmul_q8_simd, and in every build the portable one. */
 void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                            const int32_t *rowsum, float *C, int ldc);
+/* The same two kernels on weights laid out by mg_pack_q8: the same sums in the same order, so the same results. */
+void mg_matmul_q8_simd_packed(int M, int N, int K, const float *A, int lda, const int8_t *P, const float *scale,
+                              const int32_t *rowsum, float *C, int ldc);
+void mg_matmul_q8_portable_packed(int M, int N, int K, const float *A, int lda, const int8_t *P, const float *scale,
+                                  const int32_t *rowsum, float *C, int ldc);
 /* max |x[i]| over n floats, NaN when one is a NaN or an infinity: the largest of the bit patterns without the sign
  * (they order as the magnitudes do; an infinity's and a NaN's are the largest), which the compiler vectorizes. */
 float mg_row_amax(const float *x, int n);
@@ -99,6 +117,7 @@ typedef struct {
     mg_matmul_fn f32;
     mg_matmul_q8_fn q8;
     mg_matmul_fn packed; /* on weights rearranged by mg_pack_f32; NULL: this choice does not pack */
+    mg_matmul_q8_fn q8packed; /* on int8 weights rearranged by mg_pack_q8; NULL: this choice does not pack them */
 } mg_kernels;
 
 /* Fills *k for an MG_KERNEL_* choice; returns 0 if that kernel is not compiled in. */
@@ -111,7 +130,7 @@ typedef struct {
     const float *scale; /* (rows) */
     const int32_t *rowsum; /* (rows) the sum of each int8 row */
     int rows, cols;
-    int packed;         /* f32 is laid out by mg_pack_f32 (models pack at load for kernels that can) */
+    int packed;         /* f32 is laid out by mg_pack_f32, or q8 by mg_pack_q8 (models pack at load for kernels that can) */
 } mg_matrix;
 
 /* linear.c: C[M, w->rows] = A[M, w->cols] W^T, with A's row stride lda and C's ldc, split over the pool by

@@ -21,7 +21,8 @@ static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
     float *C = j->C + (size_t)m0 * j->ldc + n0;
     int M = m1 - m0;
     if (w->q8)
-        j->k->q8(M, n1 - n0, w->cols, A, j->lda, w->q8 + off, w->scale + n0, w->rowsum + n0, C, j->ldc);
+        (w->packed ? j->k->q8packed : j->k->q8)(M, n1 - n0, w->cols, A, j->lda, w->q8 + off, w->scale + n0,
+                                                w->rowsum + n0, C, j->ldc);
     else if (w->packed)
         j->k->packed(M, n1 - n0, w->cols, A, j->lda, w->f32 + off, C, j->ldc);
     else

@@ -335,25 +335,28 @@ static int alloc_scratch(mg_model *m) {
     return MG_OK;
 }
 
-/* Rearranges an F32 weight matrix for the kernels' packed layout (mg_pack_f32): in place when the model
+/* Rearranges a weight matrix for the kernels' packed layout (mg_pack_f32, mg_pack_q8): in place when the model
  * may write it (its own copy, or a file it owns), else into a new copy. Never fails: without memory for
  * the copy the matrix stays row-major, which the kernels also take. */
 static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_data, mg_matrix *w) {
-    if (!m->kernels.packed || !w->f32) return;
-    const uint8_t *at = (const uint8_t *)w->f32;
+    int q8 = w->q8 != NULL;
+    if (q8 ? !m->kernels.q8packed || !mg_q8_packs(w->cols) : !m->kernels.packed || !w->f32) return;
+    const uint8_t *at = q8 ? (const uint8_t *)w->q8 : (const uint8_t *)w->f32;
+    size_t bytes = (size_t)w->rows * w->cols * (q8 ? 1 : sizeof(float));
     /* Overwrite the matrix where it is when the model may write there: a copy it made at load (outside the
      * file: converted or realigned) or a file it owns. The caller's own bytes are never written (it may reuse
      * them), so those matrices are packed into a new buffer the model owns. */
     int in_file = at >= data && at < data + size;
-    float *packed = (float *)w->f32;
+    void *packed = (void *)at;
     if (!in_file || writable_data) {
-        if (!mg_pack_f32_in_place(packed, w->rows, w->cols)) return;
+        if (!(q8 ? mg_pack_q8_in_place(packed, w->rows, w->cols) : mg_pack_f32_in_place(packed, w->rows, w->cols))) return;
     } else {
-        packed = own(m, (size_t)w->rows * w->cols * sizeof(float));
-        if (!packed) return;
-        mg_pack_f32(w->f32, w->rows, w->cols, packed);
+        if (!(packed = own(m, bytes))) return;
+        if (q8) mg_pack_q8(w->q8, w->rows, w->cols, packed);
+        else mg_pack_f32(w->f32, w->rows, w->cols, packed);
     }
-    w->f32 = packed;
+    if (q8) w->q8 = packed;
+    else w->f32 = packed;
     w->packed = 1;
 }
 
@@ -398,7 +401,9 @@ void mg_quantize_rows(const float *restrict w, int rows, int cols, int8_t *restr
 static void matrix_values(const mg_matrix *w, float *out) {
     size_t C = (size_t)w->cols;
     if (w->q8) {
-        for (size_t i = 0; i < (size_t)w->rows * C; i++) out[i] = (float)w->q8[i] * w->scale[i / C];
+        for (int r = 0; r < w->rows; r++)
+            for (int c = 0; c < w->cols; c++)
+                out[(size_t)r * C + c] = (float)w->q8[w->packed ? mg_q8_at(w->rows, w->cols, r, c) : (size_t)r * C + c] * w->scale[r];
     } else if (w->packed) {
         mg_unpack_f32(w->f32, w->rows, w->cols, out);
     } else {
@@ -434,7 +439,7 @@ int mg_model_make_trainable(mg_model *m, size_t from) {
             s->requant_rowsum = own(m, R * sizeof(int32_t));
             if (!s->requant || !s->requant_scale || !s->requant_rowsum) return mg_fail(MG_ENOMEM, "out of memory for the int8 copy of %s", s->name);
         } else if (m->kernels.packed && !s->packed) {
-            s->packed = s->matrix->packed ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
+            s->packed = s->matrix->packed && s->matrix->f32 ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
             if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
         }
     }
@@ -478,6 +483,7 @@ void mg_model_params_changed(mg_model *m) {
         if (s->requant) {
             int R = s->matrix->rows, C = s->matrix->cols;
             mg_quantize_rows(w, R, C, s->requant, s->requant_scale, s->requant_rowsum);
+            s->matrix->packed = m->kernels.q8packed && mg_q8_packs(C) && mg_pack_q8_in_place(s->requant, R, C);
         } else if (s->packed) {
             mg_pack_f32(w, s->matrix->rows, s->matrix->cols, s->packed);
             s->matrix->f32 = s->packed;

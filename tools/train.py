@@ -162,6 +162,9 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--minutes", type=float, default=50, help="training time budget")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="a budget in steps instead of minutes (the schedule then ignores time: a run paused or "
+                         "slowed by other work on the machine trains the same)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
@@ -203,10 +206,10 @@ def main():
     step, tokens, best = 0, 0, math.inf
     while True:
         elapsed = time.time() - start
-        if elapsed > budget:
+        if (step >= a.steps) if a.steps else (elapsed > budget):
             break
-        # cosine decay over the time budget, after a short warm-up
-        frac = elapsed / budget
+        # cosine decay over the budget, after a short warm-up
+        frac = step / a.steps if a.steps else elapsed / budget
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = lr

@@ -3,18 +3,21 @@
  * than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. The vector
  * q8 kernel rounds each row of A to steps of max|row| / mg_q8_steps first (int16; 7 bits in the relaxed-SIMD
  * builds), so it may also be off by half a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
- * their own q8 path up to K = 8192, checked on both sides of that. */
+ * their own q8 path up to K = 8192, checked on both sides of that. Int8 weights packed by mg_pack_q8 give the row-major
+ * kernel's results bit for bit (whole, and from row 8 on, as a thread's piece). */
 #include "check.h"
 #include "internal.h"
 
 int main(void) {
     int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33},
-                     {1, 13, 600}, {1, 6, 601}, {1, 5, 8200}}; /* M = 1: the q8 step path, with a NaN; K past it */
+                     {1, 13, 600}, {1, 6, 601}, {1, 5, 8200}, /* M = 1: the q8 step path, with a NaN; K past it */
+                     {9, 11, 64}, {33, 20, 272}, {1, 13, 608}, {1, 5, 8208}}; /* K a multiple of 16: packed q8 */
     int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
         float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
-        float *scale = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * ldc);
+        float *scale = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * ldc), *C1 = malloc(sizeof(float) * M * ldc);
+        int8_t *QP = malloc((size_t)N * K);
         int8_t *Q = malloc((size_t)N * K);
         float *P = malloc(sizeof(float) * N * K);
         fill_uniform(A, (size_t)M * lda, -1, 1);
@@ -35,13 +38,28 @@ int main(void) {
                 CHECK(choices[ki] == MG_KERNEL_SIMD && !mg_has_simd(), "kernel %d missing", choices[ki]);
                 continue;
             }
-            /* form 0: F32, 1: int8, 2: F32 packed by mg_pack_f32 (whole, then rows 8.. alone as a thread does) */
-            for (int form = 0; form < 3; form++) {
-                int q8 = form == 1;
+            /* form 0: F32, 1: int8, 2: F32 packed by mg_pack_f32 (whole, then rows 8.. alone as a thread does),
+             * 3: int8 packed by mg_pack_q8 (the same) */
+            for (int form = 0; form < 4; form++) {
+                int q8 = form == 1 || form == 3;
                 if (form == 2 && !k.packed) continue;
+                if (form == 3 && (!k.q8packed || !mg_q8_packs(K))) continue;
                 for (int i = 0; i < M * ldc; i++) C[i] = -12345.0f; /* padding must stay untouched */
                 if (form == 0) k.f32(M, N, K, A, lda, W, C, ldc);
                 if (form == 1) k.q8(M, N, K, A, lda, Q, scale, rowsum, C, ldc);
+                if (form == 3) {
+                    mg_pack_q8(Q, N, K, QP);
+                    k.q8packed(M, N, K, A, lda, QP, scale, rowsum, C, ldc);
+                    if (N > 8) { /* rows [8, N) again, from their own part of QP, over the first result */
+                        for (int m = 0; m < M; m++) C[m * ldc + 8] = -1;
+                        k.q8packed(M, N - 8, K, A, lda, QP + 8 * K, scale + 8, rowsum + 8, C + 8, ldc);
+                    }
+                    memcpy(C1, C, sizeof(float) * M * ldc);
+                    k.q8(M, N, K, A, lda, Q, scale, rowsum, C, ldc);
+                    CHECK(!memcmp(C1, C, sizeof(float) * M * ldc), "kernel %d: packed int8 weights give other bits, %dx%dx%d",
+                          choices[ki], M, N, K);
+                    memcpy(C, C1, sizeof(float) * M * ldc);
+                }
 #ifdef MG_VECTOR
                 if (form == 2) {
                     mg_pack_f32(W, N, K, P);
@@ -93,7 +111,7 @@ int main(void) {
                           M, N, K, m, n, C[m * ldc + n], want);
                 }
         }
-        free(A), free(W), free(scale), free(C), free(Q), free(P), free(rowsum);
+        free(A), free(W), free(scale), free(C), free(C1), free(Q), free(QP), free(P), free(rowsum);
     }
     return check_report("test-matmul");
 }

@@ -371,7 +371,7 @@ static void check_top_q8(const char *stem) {
             float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
             for (int c = 0; c < w->cols; c++) {
                 float q = fminf(127.0f, fmaxf(-127.0f, rintf(master[(size_t)r * w->cols + c] / scale)));
-                bad += w->q8[(size_t)r * w->cols + c] != (int8_t)q;
+                bad += w->q8[w->packed ? mg_q8_at(w->rows, w->cols, r, c) : (size_t)r * w->cols + c] != (int8_t)q;
                 sum += (int32_t)q;
             }
             bad += w->scale[r] != scale || w->rowsum[r] != sum;
