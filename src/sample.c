@@ -10,9 +10,35 @@ mg_sampler_params mg_sampler_default_params(void) {
     return p;
 }
 
-/* Sorts ids by probability, highest first, ties by id (so the order is deterministic): a shell sort,
- * small and free of the global state qsort would need for its comparison. */
+/* Sorts ids (0..n-1 in order) by probability, highest first, ties by id, so the order is deterministic.
+ * Probabilities are not negative, so their bit patterns order as they do: a stable radix sort of the patterns,
+ * largest first, from the ids in order, gives that order in four passes of a byte with no comparisons (the shell
+ * sort it replaced took a tenth of the demo model's step). With a NaN (a model that blew up) or more ids than its
+ * buffer, a shell sort with the same order. */
+enum { RADIX_MAX = 1024 };
+static uint32_t prob_key(const float *prob, int id) {
+    uint32_t bits;
+    memcpy(&bits, prob + id, sizeof bits);
+    return ~(bits & 0x7fffffffu); /* largest first; -0 as +0, as == compares them */
+}
+
 static void sort_by_prob(int *ids, int n, const float *prob) {
+    int nan = 0;
+    for (int i = 0; i < n; i++) nan |= isnan(prob[i]);
+    if (n <= RADIX_MAX && !nan) {
+        int buffer[RADIX_MAX], *from = ids, *to = buffer;
+        for (int shift = 0; shift < 32; shift += 8) {
+            int at[257] = {0};
+            for (int i = 0; i < n; i++) at[(prob_key(prob, from[i]) >> shift & 255) + 1]++;
+            if (at[(prob_key(prob, from[0]) >> shift & 255) + 1] == n) continue; /* one byte value: nothing moves */
+            for (int b = 0; b < 256; b++) at[b + 1] += at[b];
+            for (int i = 0; i < n; i++) to[at[prob_key(prob, from[i]) >> shift & 255]++] = from[i];
+            int *t = from;
+            from = to, to = t;
+        }
+        if (from != ids) memcpy(ids, from, (size_t)n * sizeof *ids);
+        return;
+    }
     for (int gap = n / 2; gap > 0; gap /= 2)
         for (int i = gap; i < n; i++) {
             int id = ids[i], j = i;

@@ -101,7 +101,27 @@ int main(void) {
     for (int i = 0; i < 64; i++) same &= a[i] == b[i], differ |= a[i] != c[i];
     CHECK(same && differ, "seeded draws: same seed %s, another seed %s", same ? "same" : "DIFFERENT", differ ? "differs" : "THE SAME");
 
-    /* 7. bad parameters and arguments are refused, naming the problem; the token is left alone */
+    /* 7. the candidates in order of probability, ties by id (order as mg_sample leaves it), for a vocabulary the
+     * radix sort takes and one past its buffer (the shell sort), with many ties */
+    for (int big = 0; big < 2; big++) {
+        int n = big ? 3000 : V, perm = 1, sorted = 1;
+        float *lg = malloc(n * sizeof *lg), *pr = malloc(n * sizeof *pr);
+        int *od = malloc(n * sizeof *od), *seen = calloc(n, sizeof *seen);
+        uint64_t g = 5;
+        for (int i = 0; i < n; i++) lg[i] = floorf(mg_rng_uniform(&g) * 40.0f) * 0.25f - 5.0f; /* 40 values */
+        mg_sampler_params q = mg_sampler_default_params();
+        int32_t tok = -1;
+        CHECK(mg_sample(lg, n, NULL, 0, &q, pr, od, &g, &tok) == MG_OK && tok >= 0 && tok < n, "V %d: %s", n, mg_last_error());
+        for (int i = 0; i < n; i++) perm &= od[i] >= 0 && od[i] < n && !seen[od[i]]++;
+        for (int i = 0; perm && i + 1 < n; i++) {
+            int x = od[i], y = od[i + 1];
+            sorted &= pr[x] > pr[y] || (pr[x] == pr[y] && x < y);
+        }
+        CHECK(perm && sorted, "V %d: the candidates are %s", n, !perm ? "not a permutation" : "out of order");
+        free(lg), free(pr), free(od), free(seen);
+    }
+
+    /* 8. bad parameters and arguments are refused, naming the problem; the token is left alone */
     struct { const char *name; mg_sampler_params p; int status; } bad[] = {
         {"temperature", {-1.0f, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL}, {"temperature", {INFINITY, 0, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
         {"top_k", {1.0f, -1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},      {"top_k", {1.0f, V + 1, 1.0f, 0.0f, 1.0f, 64}, MG_EINVAL},
