@@ -99,8 +99,8 @@ export class Engine {
     return { used: this.#mod._mgw_heap_used(), size: this.#memory.buffer.byteLength };
   }
 
-  /** Jobs smaller than `bytes` (default 512 KB) run on one thread of the pool. Tests set 0, so that every
-   * parallel path runs on their small models. */
+  /** Jobs smaller than `bytes` (default 64 KB; 8 times that while a worker sleeps) run on one thread of the
+   * pool. Tests set 0, so that every parallel path runs on their small models. */
   setMinParallelWork(bytes) {
     this.#mod._mgw_pool_set_min_work(bytes);
   }

@@ -39,9 +39,12 @@ float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
 /* pool.c: runs fn(ctx, ith, nth) on every thread of the pool (the caller is ith 0) and waits for all; a job
  * whose work (about the bytes it reads and writes) is below the pool's minimum (MG_POOL_MIN_WORK unless
  * mg_pool_set_min_work says otherwise; tests set 0 to run everything in parallel) runs as fn(ctx, 0, 1) on
- * the caller alone: waking the others and waiting for them would cost about as much as the job. */
+ * the caller alone: waking the others and waiting for them would cost about as much as the job. So does one
+ * below 8 times the minimum while a worker sleeps (after a pause, as between step() calls from a page's main
+ * thread: a thread takes longer to wake than such a job lasts); the sleepers are woken for the jobs after it,
+ * which they then take at once, as in generate's loop. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
-#define MG_POOL_MIN_WORK ((size_t)512 << 10)
+#define MG_POOL_MIN_WORK ((size_t)64 << 10)
 void mg_pool_set_min_work(size_t bytes);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
 /* fn(ctx, i0, i1) over the threads' shares of [0, n): for loops whose items are independent (elementwise), so

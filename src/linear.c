@@ -40,14 +40,17 @@ static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
  * (another program on its core, a slower core, the hypervisor) then holds up only its current piece. A piece is a
  * block of rows of A small enough to stay in the cache while every panel of weights in the piece passes over it
  * (A_BLOCK bytes; without it, each panel would stream all of a long A from memory), times a run of columns: about
- * four pieces per thread, whole panels of 8 rows of W, one piece on one thread. Which thread does a piece, and how
- * they are cut, does not change a result: each element of C is the same sum in the same order. */
+ * four pieces per thread, whole panels of 8 rows of W, one piece on one thread. A step (one row of A) is cut in one
+ * piece per thread: each piece quantizes the row again (int8 weights) and takes its turn at the counter, which in
+ * eight pieces cost more than the balance they bring (the demo model's generate on 2 threads: 1.4x faster in Node
+ * with two pieces than with four, 1.06x in Chromium, 2026-12-04). Which thread does a piece, and how they are cut,
+ * does not change a result: each element of C is the same sum in the same order. */
 enum { A_BLOCK = 64 << 10 };
 static void linear_task(void *ctx, int ith, int nth) {
     linear_job *j = ctx;
     int rows = j->w->rows, mblock = A_BLOCK / (int)sizeof(float) / j->w->cols / 4 * 4;
     if (mblock < 4) mblock = 4;
-    int mblocks = (j->M + mblock - 1) / mblock, want = (4 * nth + mblocks - 1) / mblocks;
+    int mblocks = (j->M + mblock - 1) / mblock, want = j->M == 1 ? nth : (4 * nth + mblocks - 1) / mblocks;
     int chunk = nth == 1 ? rows : ((rows + want - 1) / want + 7) / 8 * 8, chunks = (rows + chunk - 1) / chunk;
     (void)ith;
     for (;;) {

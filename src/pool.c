@@ -21,11 +21,12 @@ static struct {
     pthread_cond_t done;      /* the last worker finished */
     atomic_int generation;    /* bumped for every job */
     atomic_int pending;       /* workers still running the current job */
+    atomic_int sleeping;      /* workers asleep on wake */
     mg_task_fn fn;
     void *ctx;
     int stop;
     int start_generation;     /* the generation when the workers were started: jobs after it are theirs */
-} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, 0, 0};
+} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, NULL, 0, 0};
 
 static void *worker(void *arg) {
     int ith = (int)(intptr_t)arg, seen = pool.start_generation;
@@ -33,10 +34,15 @@ static void *worker(void *arg) {
         int spins = 0;
         while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && spins < SPINS) spins++;
         pthread_mutex_lock(&pool.mu);
-        while (atomic_load(&pool.generation) == seen && !pool.stop) pthread_cond_wait(&pool.wake, &pool.mu);
+        if (atomic_load(&pool.generation) == seen && !pool.stop) { /* woken without a job: spin again */
+            atomic_fetch_add(&pool.sleeping, 1);
+            pthread_cond_wait(&pool.wake, &pool.mu);
+            atomic_fetch_sub(&pool.sleeping, 1);
+        }
         int stop = pool.stop;
         pthread_mutex_unlock(&pool.mu);
         if (stop) return NULL;
+        if (atomic_load(&pool.generation) == seen) continue;
         seen = atomic_load(&pool.generation);
         pool.fn(pool.ctx, ith, pool.n);
         if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
@@ -81,6 +87,13 @@ void mg_pool_set_min_work(size_t bytes) { min_work = bytes; }
 
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
     if (pool.n == 1 || work < min_work) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    if (work / 8 < min_work && atomic_load(&pool.sleeping) > 0) { /* wake them for the next job, do this one */
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.mu);
         fn(ctx, 0, 1);
         return;
     }

@@ -1,9 +1,14 @@
 /* The pool: layers and language models give the same results on 1, 2, 3 and 4 threads (to 1e-5), for
  * long sequences (time chunks) and short ones and steps (split channels and rows), with every job run in
- * parallel and with the pool's default minimum work (small jobs on one thread). Built without
- * threads (wasm single-thread), mg_set_threads refuses anything but 1 and the test checks that. */
+ * parallel, with the pool's default minimum work (small jobs on one thread), and with a minimum these models'
+ * jobs straddle while pauses let the workers fall asleep (the jobs that then run on the caller and wake them).
+ * Built without threads (wasm single-thread), mg_set_threads refuses anything but 1 and the test checks that. */
+#include <unistd.h>
+
 #include "check.h"
 #include "internal.h"
+
+static int pause_us; /* before each step: long enough for the workers to sleep */
 
 /* outputs of a layer forward over T steps and of 3 steps, on the current pool */
 static void run_layer(int cell, int T, float *y, float *ys) {
@@ -16,7 +21,7 @@ static void run_layer(int cell, int T, float *y, float *ys) {
     fill_state = 1;
     fill_uniform(x, (size_t)2 * T * 40, -2, 2);
     CHECK(mg_layer_forward(l, x, 2, T, NULL, y, h) == MG_OK, "%s", mg_last_error());
-    for (int t = 0; t < 3; t++) mg_layer_step(l, x + t * 80, 2, t ? h : NULL, ys + t * 80, h);
+    for (int t = 0; t < 3; t++) usleep(pause_us), mg_layer_step(l, x + t * 80, 2, t ? h : NULL, ys + t * 80, h);
     free(x);
     mg_layer_free(l);
 }
@@ -33,11 +38,13 @@ int main(void) {
     CHECK(file != NULL, "fixture missing (run from the repository root)");
     if (!file) return check_report("test-threads");
     int lengths[3] = {5, 64, 300};
-    /* pass 0: every job on all threads, however small (these models are small); pass 1: the default minimum */
-    for (int pass = 0; pass < 2; pass++)
+    /* pass 0: every job on all threads, however small (these models are small); pass 1: the default minimum;
+     * pass 2: a minimum of 2 KB, and pauses of 5 ms */
+    for (int pass = 0; pass < 3; pass++)
     for (int li = 0; li < 3; li++) {
         int T = lengths[li];
-        mg_pool_set_min_work(pass == 0 ? 0 : MG_POOL_MIN_WORK);
+        mg_pool_set_min_work(pass == 0 ? 0 : pass == 1 ? MG_POOL_MIN_WORK : 2048);
+        pause_us = pass == 2 ? 5000 : 0;
         float *want = NULL, *want_s = NULL, *want_lm = NULL, *want_step = NULL;
         for (int nth = 1; nth <= 4; nth++) {
             CHECK(mg_set_threads(nth) == MG_OK && mg_get_threads() == nth, "set %d threads", nth);
@@ -59,6 +66,7 @@ int main(void) {
             for (int t = 0; t < T; t++) tokens[t] = (t * 37 + 11) % 256;
             float *logits = malloc(sizeof(float) * T * 256), step[256];
             mg_lm_forward(m, s, tokens, T, logits, 1);
+            usleep(pause_us);
             mg_lm_step(m, s, 65, step);
             if (nth == 1) want_lm = logits, memcpy(want_step = malloc(sizeof step), step, sizeof step);
             else {
