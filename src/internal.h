@@ -42,7 +42,8 @@ float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
  * the caller alone: waking the others and waiting for them would cost about as much as the job. So does one
  * below 8 times the minimum while a worker sleeps (after a pause, as between step() calls from a page's main
  * thread: a thread takes longer to wake than such a job lasts); the sleepers are woken for the jobs after it,
- * which they then take at once, as in generate's loop. */
+ * which they take at once if those come while they still spin (a few tens of microseconds), as the next
+ * matrices of a step do. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
 #define MG_POOL_MIN_WORK ((size_t)64 << 10)
 void mg_pool_set_min_work(size_t bytes);

@@ -40,11 +40,12 @@ static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
  * (another program on its core, a slower core, the hypervisor) then holds up only its current piece. A piece is a
  * block of rows of A small enough to stay in the cache while every panel of weights in the piece passes over it
  * (A_BLOCK bytes; without it, each panel would stream all of a long A from memory), times a run of columns: about
- * four pieces per thread, whole panels of 8 rows of W, one piece on one thread. A step (one row of A) is cut in one
- * piece per thread: each piece quantizes the row again (int8 weights) and takes its turn at the counter, which in
- * eight pieces cost more than the balance they bring (the demo model's generate on 2 threads: 1.4x faster in Node
- * with two pieces than with four, 1.06x in Chromium, 2026-12-04). Which thread does a piece, and how they are cut,
- * does not change a result: each element of C is the same sum in the same order. */
+ * four pieces per thread, whole panels of 8 rows of W, one piece on one thread. A step (one row of A) is cut in at
+ * most one piece per thread: each piece takes its turn at the counter and, with int8 weights, quantizes the row
+ * again, which cost more than the balance more pieces bring (the demo model's Q8 generate on 2 threads in Node:
+ * 0.96x one thread in eight pieces, 1.45x in two; two pieces against four: 1.4x in Node, 1.06x in Chromium,
+ * 2026-12-04). Which thread does a piece, and how they are cut, does not change a result: each element of C is the
+ * same sum in the same order. */
 enum { A_BLOCK = 64 << 10 };
 static void linear_task(void *ctx, int ith, int nth) {
     linear_job *j = ctx;
@@ -63,6 +64,7 @@ static void linear_task(void *ctx, int ith, int nth) {
 
 void mg_linear_act(const mg_kernels *k, const mg_matrix *w, int M, const float *A, int lda, float *C, int ldc,
                    const float *bias, int act) {
+    if (M <= 0) return; /* nothing to compute (and no row blocks to cut) */
     linear_job j = {k, w, M, lda, ldc, act, A, bias, C, 0};
     /* the weights' bytes times the rows of A, saturated: in wasm32 a size_t overflowed on large products (a
      * 1 MB matrix times 8192 rows is 2^33), which put the largest jobs on one thread */

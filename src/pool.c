@@ -21,7 +21,7 @@ static struct {
     pthread_cond_t done;      /* the last worker finished */
     atomic_int generation;    /* bumped for every job */
     atomic_int pending;       /* workers still running the current job */
-    atomic_int sleeping;      /* workers asleep on wake */
+    atomic_int sleeping;      /* workers asleep on wake (until they have the mutex again) */
     mg_task_fn fn;
     void *ctx;
     int stop;
@@ -34,7 +34,7 @@ static void *worker(void *arg) {
         int spins = 0;
         while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && spins < SPINS) spins++;
         pthread_mutex_lock(&pool.mu);
-        if (atomic_load(&pool.generation) == seen && !pool.stop) { /* woken without a job: spin again */
+        if (atomic_load(&pool.generation) == seen && !pool.stop) {
             atomic_fetch_add(&pool.sleeping, 1);
             pthread_cond_wait(&pool.wake, &pool.mu);
             atomic_fetch_sub(&pool.sleeping, 1);
@@ -42,7 +42,7 @@ static void *worker(void *arg) {
         int stop = pool.stop;
         pthread_mutex_unlock(&pool.mu);
         if (stop) return NULL;
-        if (atomic_load(&pool.generation) == seen) continue;
+        if (atomic_load(&pool.generation) == seen) continue; /* woken without a job: spin again */
         seen = atomic_load(&pool.generation);
         pool.fn(pool.ctx, ith, pool.n);
         if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
