@@ -2,8 +2,9 @@
 // Two builds of the package measured in turn in one Node process and one headless Chromium page (this machine's
 // speed drifts by a quarter between runs, so separate runs cannot tell a 10% difference): the build in --old DIR
 // (a checkout or `git archive REV js dist | tar -x -C DIR`) against this tree's, or with --relaxed this tree's plain
-// build against its relaxed one. A 4,096-token prefill and 256 generated tokens (in a page, generate keeps its loop
-// in the worker), each side in turn, medians; prints one JSON line per place, speedup = first / second. --old-plain
+// build against its relaxed one. A 4,096-token prefill, 256 generated tokens (in a page, generate keeps its loop
+// in the worker) and 256 `step()` calls after a 64-token prompt (in a page, each call goes to the worker and
+// back), each side in turn, medians; prints one JSON line per place, speedup = first / second. --old-plain
 // runs the old build's plain (not relaxed) SIMD build.
 //   node bench/builds-ab.mjs --model FILE (--old DIR [--old-plain] | --relaxed) [--threads 1] [--rounds 5]
 //                            [--where node,chromium]
@@ -30,6 +31,12 @@ async function measure(apis, { model, rounds, threads, relaxed, oldPlain }) {
     generate256: (lm) => async () => {
       const s = lm.createState();
       for await (const _ of lm.generate('And', { state: s, maxTokens: 256, seed: 1, temperature: 1 })) { /* pieces */ }
+      s.dispose();
+    },
+    step256: (lm) => async () => {
+      const s = lm.createState();
+      await lm.forward(prompt.slice(0, 64), { state: s });
+      for (let i = 0; i < 256; i++) await lm.step(prompt[64 + i], { state: s });
       s.dispose();
     },
   };

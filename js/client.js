@@ -7,34 +7,52 @@
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { withTokenizer } from './tokenizer.js';
+import { pageLane } from './lane.js';
 
 let worker = null;
+let lane = null; // lane.js: steps without postMessage, where the page is cross-origin isolated
 let nextId = 1;
 let nextHandle = 1;
 const pending = new Map(); // request id -> { resolve, reject, onPiece, callback }
 const states = new Map(); // handle -> State, to take the token counts of replies
 const trainers = new Set();
+export const laneCount = { steps: 0 }; // steps answered by the lane (tests/browser/engine.html reads it)
 
 function startWorker() {
   if (worker) return worker;
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mingru' });
+  lane = pageLane();
+  if (lane) worker.postMessage({ op: 'lane', buffer: lane.buffer });
   worker.onmessage = ({ data }) => {
     const p = pending.get(data.id);
-    if (!p) return;
-    if ('callback' in data) return p.callback?.(data.callback);
-    if ('pieces' in data) return data.pieces.forEach((piece) => p.onPiece?.(piece));
-    pending.delete(data.id);
-    if (data.error) return p.reject(new MingruError(data.error.code, data.error.message));
-    for (const [handle, tokens] of Object.entries(data.ok.tokens ?? {})) states.get(Number(handle))?._report(tokens);
-    p.resolve(data.ok);
+    if ('callback' in data) return p?.callback?.(data.callback);
+    if ('pieces' in data) return data.pieces.forEach((piece) => p?.onPiece?.(piece));
+    settle(data.id, data);
   };
   worker.onerror = (e) => {
     const error = new MingruError('MG_ELOAD', `the mingru worker failed: ${e.message ?? 'could not start'}`);
     for (const p of pending.values()) p.reject(error);
     pending.clear();
-    worker = null;
+    worker = lane = null;
   };
   return worker;
+}
+
+/** Posts a message to the worker (started if need be) and counts it for the lane (after: one that cannot be sent
+ * does not count; the worker cannot read it before it leaves the lane, which the count makes it do). */
+function post(message) {
+  startWorker().postMessage(message);
+  lane?.posting();
+}
+
+/** The reply { ok } or { error } of request `id`, by message or by the lane. */
+function settle(id, { ok, error }) {
+  const p = pending.get(id);
+  if (!p) return;
+  pending.delete(id);
+  if (error) return p.reject(new MingruError(error.code, error.message));
+  for (const [handle, tokens] of Object.entries(ok.tokens ?? {})) states.get(Number(handle))?._report(tokens, id);
+  p.resolve(ok);
 }
 
 /** An argument as the worker takes it: a State by its handle, an AbortSignal and a function by stand-ins (one
@@ -52,20 +70,26 @@ function encode(value) {
   return { encoded, signal, callback };
 }
 
-/** Posts a request whose arguments are encoded; an abort of their signal is passed on. Resolves with the reply. */
-async function request(message, args = [], { onPiece } = {}) {
+/** Posts a request whose arguments are encoded; an abort of their signal is passed on. Resolves with the reply.
+ * A model's step (hooks.numOutputs given) goes by the lane instead when it can. */
+async function request(message, args = [], { onPiece, numOutputs } = {}) {
   const id = nextId++;
   const parts = args.map(encode);
   const signal = parts.find((p) => p.signal)?.signal;
   const callback = parts.find((p) => p.callback)?.callback;
   const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject, onPiece, callback }));
-  try {
-    startWorker().postMessage({ ...message, id, args: parts.map((p) => p.encoded) });
-  } catch (e) {
-    pending.get(id).reject(new MingruError('MG_EINVAL', `${message.method ?? message.what}: an argument cannot be sent to the worker (${e.message})`));
-    pending.delete(id);
+  const byLane = numOutputs !== undefined && pending.size === 1 ? stepByLane(message.handle, parts, numOutputs) : undefined;
+  if (byLane) {
+    byLane.then((ok) => settle(id, { ok }), (error) => settle(id, { error }));
+  } else {
+    try {
+      post({ ...message, id, args: parts.map((p) => p.encoded) });
+    } catch (e) {
+      pending.get(id).reject(new MingruError('MG_EINVAL', `${message.method ?? message.what}: an argument cannot be sent to the worker (${e.message})`));
+      pending.delete(id);
+    }
   }
-  const onAbort = () => worker?.postMessage({ op: 'abort', target: id });
+  const onAbort = () => worker && post({ op: 'abort', target: id });
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
   try {
@@ -73,6 +97,18 @@ async function request(message, args = [], { onPiece } = {}) {
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** step(token, options) by the lane when no other call is on its way (the caller checks) and its options hold at
+ * most a state: the promise of the reply, or undefined (then it is posted; the worker checks what the lane does not
+ * take, such as a token that is not an integer). */
+function stepByLane(handle, [token, options], numOutputs) {
+  const o = options?.encoded;
+  if (!lane || (o !== undefined && (o === null || typeof o !== 'object' || Object.keys(o).some((k) => k !== 'state')))) return undefined;
+  if (o?.state !== undefined && o.state?.$state === undefined) return undefined;
+  const reply = lane.step(handle, token.encoded, o?.state?.$state ?? 0, numOutputs);
+  if (reply) laneCount.steps++;
+  return reply;
 }
 
 /** What every proxy shares: its handle, whether it is disposed, and the chain of its calls that return at once. */
@@ -83,7 +119,7 @@ class Remote {
   constructor(handle, ready) {
     this._handle = handle;
     this.#ready = ready;
-    ready.catch(() => {}); // its error is reported by the next call (see #settle), not as unhandled
+    ready.catch(() => {}); // its error is reported by the next call (see #turn), not as unhandled
   }
 
   /** @internal throws, as the worker would, if `method` is called after dispose() */
@@ -94,19 +130,29 @@ class Remote {
     fail('MG_EDISPOSED', `${prefix}${method}: the ${noun} was disposed`);
   }
 
-  /** Waits for the calls that returned at once; rejects (once) with the error of the first that failed. */
-  async #settle() {
+  /** The calls before this one, to wait for: rejects (once) with the error of the first that failed. The next call
+   * waits for `sent`, so that every call is sent after the ones made before it. */
+  #turn(sent) {
     const ready = this.#ready;
-    this.#ready = Promise.resolve();
-    await ready;
+    this.#ready = ready.then(() => sent, () => sent);
+    return ready;
   }
 
-  /** @internal a call of `method` in the worker, after the earlier ones */
+  /** @internal a call of `method` in the worker, after the earlier ones on this object and on a state given as an
+   * option (its places in line are taken at once); it does not wait for their replies */
   async _call(method, args = [], hooks) {
     this._live(method);
-    await this.#settle();
-    for (const a of args) if (a?.state instanceof State) await a.state.#settle(); // a state given as an option, too
-    return request({ op: 'call', handle: this._handle, method }, args, hooks);
+    let isSent;
+    const sent = new Promise((resolve) => (isSent = resolve));
+    try {
+      await Promise.all([this.#turn(sent), ...args.filter((a) => a?.state instanceof State).map((a) => a.state.#turn(sent))]);
+    } catch (e) {
+      isSent();
+      throw e;
+    }
+    const reply = request({ op: 'call', handle: this._handle, method }, args, hooks); // posted (or on the lane) by now
+    isSent();
+    return reply;
   }
 
   /** @internal a call that returns at once: chained, its error goes to the next call */
@@ -141,6 +187,7 @@ class Remote {
 export class State extends Remote {
   busy = false; // true while a generate() or a forward() with a signal runs on it (then the worker refuses calls)
   #tokens;
+  #reportedBy = 0; // the request whose reply gave #tokens
 
   /** @internal */
   constructor(model, handle, ready, tokens) {
@@ -150,8 +197,11 @@ export class State extends Remote {
     states.set(handle, this);
   }
 
-  /** @internal a count from the worker */
-  _report(tokens) {
+  /** @internal a count from the worker, in the reply to request `id` (a lane's reply and a later message's may
+   * arrive in either order: the later request's count stands) */
+  _report(tokens, id) {
+    if (id < this.#reportedBy) return;
+    this.#reportedBy = id;
     this.#tokens = tokens;
   }
 
@@ -217,7 +267,7 @@ export class Model extends Remote {
   }
 
   async step(token, options) {
-    return (await this._call('step', [token, options])).value;
+    return (await this._call('step', [token, options], { numOutputs: this.config.numOutputs })).value;
   }
 
   async evaluate(data, options) {

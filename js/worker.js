@@ -9,12 +9,14 @@
 //          async iterator (generate, train) first streams { id, pieces } messages (its pieces in order, a message at
 //          most every 8 ms: a message per token cost a tenth of the demo model's generate)
 //   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
+//   { op: 'lane', buffer }   first, in a cross-origin isolated page: a model's steps may then come by lane.js
 // In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
 // { $callback: true } for a function (onProgress): the worker calls it by posting { id, callback: value }.
 // Replies: { id, ok } or { id, error: { code, message } }; `tokens` maps the handle of every State the call touched
 // to its token count (the page's proxies keep it for their `tokens` getter). Handles are chosen by the page.
 import { MinGRU, MinLSTM } from './layer.js';
-import { create, load, State } from './model.js';
+import { Model, create, load, State } from './model.js';
+import { workerLane } from './lane.js';
 import { Trainer } from './train.js';
 
 const objects = new Map(); // handle -> Model | State | Trainer | layer
@@ -25,6 +27,7 @@ function keep(handle, o) {
   handles.set(o, handle);
 }
 const aborts = new Map(); // request id -> AbortController
+let lane = null; // lane.js: the page's steps without postMessage, after a step while nothing else runs
 
 const CREATE = { load, create, MinGRU: (options) => MinGRU.create(options), MinLSTM: (options) => MinLSTM.create(options) };
 
@@ -112,20 +115,35 @@ const ops = {
   },
 };
 
+/** A step that came by the lane, run as a posted one. */
+const laneStep = (handle, token, state) =>
+  ops.call(0, { handle, method: 'step', args: [token, state ? { state: { $state: state } } : undefined] }, new AbortController());
+
+self.onmessageerror = () => lane?.received(); // a message the page posted (and counted) that could not be read
 self.onmessage = async ({ data }) => {
   const { id, op } = data;
+  if (op === 'lane') {
+    lane = workerLane(data.buffer);
+    return;
+  }
+  lane?.received();
   if (op === 'abort') {
     aborts.get(data.target)?.abort();
     return;
   }
   const controller = new AbortController();
   aborts.set(id, controller);
+  let listen = false;
   try {
     const ok = await ops[op](id, data, controller);
+    // after a model's step, with nothing else running, the worker listens on the lane from before the page has
+    // the reply, so that the page's next step finds it listening
+    listen = lane !== null && aborts.size === 1 && data.method === 'step' && objects.get(data.handle) instanceof Model && lane.open();
     self.postMessage({ id, ok }, buffersOf(ok.value));
   } catch (e) {
     self.postMessage({ id, error: { code: e.code ?? 'MG_EWORKER', message: e.message } });
   } finally {
     aborts.delete(id);
   }
+  if (listen) lane.listen(laneStep);
 };

@@ -80,7 +80,29 @@ test('both builds give the same outputs in the browser, and the API works throug
     assert.equal(r.rangeError, 'MG_ERANGE');
     assert.equal(r.abortResult, 'MG_EABORTED', 'an aborted forward rejects');
     assert.equal(r.abortRestored, true, 'and leaves the state as it was');
+    assert.equal(r.laneSame, true, 'a step by the lane gives the same logits as one by message');
+    assert.deepEqual(r.laneTokens, [8, 8]);
+    assert.equal(r.laneAtOnce, true, 'steps called at once are answered in order');
+    assert.deepEqual(r.orderAcross, [0, 1], 'a save called before a step saves the state before it');
+    assert.equal(r.laneForeign, 'MG_EMISMATCH step: the state belongs to another model');
+    assert.match(r.laneRange, /^MG_ERANGE step: /);
+    assert.match(r.laneDisposed, /^MG_EDISPOSED /);
+    assert.equal(r.laneAfterReset, true, 'a reset not awaited comes before the next step');
+    assert.equal(r.laneGenerated, true);
+    assert.equal(r.laneTokensAfterReset, 1);
+    assert.equal(r.laneAfterLinger, true);
+    assert.equal(r.laneAfterLingerByLane, 0, 'the worker went back to its event loop: the step was a message');
+    assert.match(r.unsendable, /^MG_EINVAL forward: an argument cannot be sent to the worker/);
+    assert.equal(r.saveThenDispose, 'resolved', 'a save called before a dispose saves');
+    assert.deepEqual(r.madeAfterCall, [0, 1], 'a reset after a step empties the state; a clone after a step has it');
   }
+  // only the isolated page has a lane (SharedArrayBuffer); there, 7 of the 8 steps (the first wakes it) and both
+  // refusals went by it
+  assert.equal(results.isolated.laneSteps, 7);
+  assert.equal(results.isolated.laneErrorsByLane, 2);
+  assert.equal(results.isolated.laneAfterUnsendable, 8, 'steps still go by the lane after a call that could not be sent');
+  assert.equal(results.plain.laneSteps, 0);
+  assert.equal(results.plain.laneErrorsByLane, 0);
 });
 
 test('the page stays responsive during a long forward (requestAnimationFrame keeps counting)', { skip }, () => {
