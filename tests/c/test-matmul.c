@@ -11,7 +11,8 @@
 int main(void) {
     int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33},
                      {1, 13, 600}, {1, 6, 601}, {1, 5, 8200}, /* M = 1: the q8 step path, with a NaN; K past it */
-                     {9, 11, 64}, {33, 20, 272}, {1, 13, 608}, {1, 5, 8208}}; /* K a multiple of 16: packed q8 */
+                     {9, 11, 64}, {33, 20, 272}, {1, 13, 608}, {1, 5, 8208}, /* K a multiple of 16: packed q8 */
+                     {1, 30, 32}, {1, 50, 64}}; /* a packed step in streams of row groups, then groups, then rows */
     int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
