@@ -146,13 +146,10 @@ class Remote {
     const sent = new Promise((resolve) => (isSent = resolve));
     try {
       await Promise.all([this.#turn(sent), ...args.filter((a) => a?.state instanceof State).map((a) => a.state.#turn(sent))]);
-    } catch (e) {
+      return request({ op: 'call', handle: this._handle, method }, args, hooks); // posted (or on the lane) at once
+    } finally {
       isSent();
-      throw e;
     }
-    const reply = request({ op: 'call', handle: this._handle, method }, args, hooks); // posted (or on the lane) by now
-    isSent();
-    return reply;
   }
 
   /** @internal a call that returns at once: chained, its error goes to the next call */

@@ -5,8 +5,8 @@
 // After a model's step, when nothing else runs in the worker, it listens on the lane (blocked in Atomics.wait, no
 // CPU) for up to LINGER ms instead of going back to its event loop. The page's next step goes by the lane if the
 // worker is listening and no other call of the page is on its way; otherwise it is a message as before. Every
-// message the page posts first counts itself here and wakes the worker, which leaves the lane for its event loop
-// while a message is waiting: calls keep their order. The worker runs a lane step through the same code as a
+// message the page posts is counted here (just after it is posted) and wakes the worker, which leaves the lane for
+// its event loop while a message is waiting: calls keep their order. The worker runs a lane step through the same code as a
 // posted one (worker.js ops.call). Only in cross-origin isolated pages (SharedArrayBuffer) with Atomics.waitAsync;
 // elsewhere every call is a message.
 //
@@ -34,7 +34,7 @@ export function pageLane() {
   return {
     buffer,
 
-    /** Called before each message the page posts: the worker leaves the lane to read it. */
+    /** Called after each message the page posts: the worker leaves the lane to read it. */
     posting() {
       Atomics.add(words, POSTED, 1);
       signal();

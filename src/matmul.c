@@ -300,7 +300,6 @@ static inline v128_t hsum_x4(v128_t a, v128_t b, v128_t c, v128_t d) {
     v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
     return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
 }
-
 #endif
 
 #ifdef __wasm_relaxed_simd__
@@ -366,6 +365,11 @@ static inline __attribute__((always_inline)) void dot7_streams(const uint8_t *x,
     for (int g = 0; g < STREAMS; g++) wasm_v128_store(out + 4 * g, hsum_x4(s[g][0], s[g][1], s[g][2], s[g][3]));
 }
 
+/* The product from a dot product s of offset activations (step sx) with a weight row (its sum, its scale). */
+static inline float q7_out(int32_t s, int32_t rowsum, float sx, float scale) {
+    return (float)(s - 64 * rowsum) * sx * scale;
+}
+
 /* R7 rows of A at a time, each quantized whole; then each group of four weight rows (a few KB, in L1) meets all
  * of them, so a step (M = 1) reads every weight row once, start to end. */
 static inline __attribute__((always_inline)) void q8_relaxed(int pk, int M, int N, int K, const float *A, int lda,
@@ -391,7 +395,7 @@ static inline __attribute__((always_inline)) void q8_relaxed(int pk, int M, int 
                 for (int g = 0; g < STREAMS; g++)
                     for (int j = 0; j < 4; j++) {
                         int r = n + g * part + j;
-                        C[(size_t)m0 * ldc + r] = (float)(s[4 * g + j] - 64 * rowsum[r]) * sx[0] * scale[r];
+                        C[(size_t)m0 * ldc + r] = q7_out(s[4 * g + j], rowsum[r], sx[0], scale[r]);
                     }
             }
             n = STREAMS * part;
@@ -403,7 +407,7 @@ static inline __attribute__((always_inline)) void q8_relaxed(int pk, int M, int 
                 int32_t s[4];
                 dot7_x4(xq[i], w, K, pk ? 4 : 1, s);
                 float *c = C + (size_t)(m0 + i) * ldc + n;
-                for (int j = 0; j < 4; j++) c[j] = (float)(s[j] - 64 * rowsum[n + j]) * sx[i] * scale[n + j];
+                for (int j = 0; j < 4; j++) c[j] = q7_out(s[j], rowsum[n + j], sx[i], scale[n + j]);
             }
         }
         for (; n < N; n++) {
@@ -411,7 +415,7 @@ static inline __attribute__((always_inline)) void q8_relaxed(int pk, int M, int 
             for (int i = 0; i < mr; i++) {
                 int32_t s = 0;
                 for (int k = 0; k < K; k++) s += (int32_t)xq[i][k] * w[k];
-                C[(size_t)(m0 + i) * ldc + n] = (float)(s - 64 * rowsum[n]) * sx[i] * scale[n];
+                C[(size_t)(m0 + i) * ldc + n] = q7_out(s, rowsum[n], sx[i], scale[n]);
             }
         }
         for (int i = 0; i < mr; i++)
