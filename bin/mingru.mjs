@@ -4,11 +4,15 @@
 //   mingru-wasm info MODEL                               prints the model's configuration and metadata
 //   mingru-wasm train [MODEL | --new ...] TEXT --steps N | --minutes M --out OUT    trains, shows progress, saves
 //   mingru-wasm compress MODEL FILE -o OUT / decompress MODEL FILE -o OUT   the neural compressor (js/compress.js)
+//   mingru-wasm evaluate MODEL FILE [--json]                             bits per byte of FILE under the model
 //   mingru-wasm help [COMMAND], COMMAND --help, --version
 // Every argument is checked before the model is read and before anything is printed (top-k's upper bound,
-// the model's vocabulary size, right after loading). A usage error exits with status 2, a failure with 1.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { create, load } from '../js/index.js';
+// the model's vocabulary size, right after loading), and every path written is tried before the work starts.
+// A usage error exits with status 2, a failure with 1; messages speak of the command's flags and name the files.
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { MingruError, create, load } from '../js/index.js';
 import { getEngine, resolveThreads } from '../js/runtime.js';
 import { optionProblem, rangeText, SAMPLER_OPTIONS } from '../js/sampling.js';
 
@@ -23,7 +27,11 @@ class UsageError extends Error {
   }
 }
 
+/** A file the command could not read or write: its message names the file; exit status 1. */
+class FileError extends Error {}
+
 const HELP = { help: 'print this help', short: 'h' };
+const THREADS = { value: 'N', help: 'threads, 1 to 16; default one per core (up to 8)', kind: 'integer', min: 1, max: 16 };
 const VOCABULARY = 'the vocabulary size'; // numTokens, in words until a model is loaded
 const PLACEHOLDERS = { temperature: 'T', topK: 'K', topP: 'P', minP: 'P', repetitionPenalty: 'R', seed: 'S' }; // else N
 
@@ -34,6 +42,7 @@ const GENERATE = {
   ...Object.fromEntries(Object.entries(SAMPLER_OPTIONS).map(([api, o]) =>
     [o.flag.slice(2), { ...o, api, value: PLACEHOLDERS[api] ?? 'N', help: o.about }])),
   stop: { value: 'TEXT', help: 'end before TEXT, which is not printed', range: 'not empty; give --stop again for more than one', repeat: true },
+  threads: THREADS,
   help: HELP,
 };
 
@@ -56,18 +65,19 @@ const TRAIN = {
   expansion: { value: 'F', help: "new model: the cells' inner width is dim x F; default 1.5", kind: 'number', min: 0 },
   'ff-mult': { value: 'F', help: "new model: the feed-forward's inner width is dim x F; default 4", kind: 'number', min: 0 },
   conv: { value: 'K', help: 'new model: causal conv of kernel K before each cell; default 0 (none)', kind: 'integer', min: 0 },
-  batch: { value: 'N', help: 'windows per step; default 8', kind: 'integer', min: 1 },
-  'seq-len': { value: 'N', help: 'tokens per window; default 128', kind: 'integer', min: 1 },
+  batch: { value: 'N', help: 'windows per step, 1 to 4096; default 8', kind: 'integer', min: 1, max: 4096 },
+  'seq-len': { value: 'N', help: 'tokens per window, 1 to 65536; default 128', kind: 'integer', min: 1, max: 65536 },
   lr: { value: 'X', help: 'learning rate (AdamW); default 1e-3', kind: 'number', min: 0 },
   warmup: { value: 'N', help: 'steps of linear learning-rate warmup; default 0', kind: 'integer', min: 0 },
   'weight-decay': { value: 'X', help: 'AdamW weight decay; default 0.01', kind: 'number', min: 0, orEqual: true },
   clip: { value: 'X', help: 'clip the gradient norm to X (0 = no clipping); default 1', kind: 'number', min: 0, orEqual: true },
   dropout: { value: 'P', help: "zero each layer's outputs with probability P while training (below 1); default 0", kind: 'number', min: 0, orEqual: true },
-  seed: { value: 'S', help: 'the windows drawn, the dropout masks and a new model\'s weights; default 0', kind: 'integer', min: 0 },
+  seed: { value: 'S', help: 'the windows drawn, the dropout masks and a new model\'s weights; default 0', kind: 'integer', min: 0, max: 2 ** 32 - 1 },
   validation: { value: 'FILE', help: 'a held-out text, scored in bits per byte as training goes', kind: 'text' },
-  dtype: { value: 'f32|f16|q8', help: "the saved model's weights; default f32", kind: ['f32', 'f16', 'q8'] },
-  name: { value: 'TEXT', help: "the saved model's name", kind: 'text' },
-  threads: { value: 'N', help: 'threads; default one per core (up to 8)', kind: 'integer', min: 1 },
+  dtype: { value: 'f32|f16|q8', help: "the saved model's weights; default MODEL's (q8 for a Q8 model), f32 for --new", kind: ['f32', 'f16', 'q8'] },
+  name: { value: 'TEXT', help: "the saved model's name; default MODEL's name + ' (fine-tuned)'", kind: 'text' },
+  'training-data': { value: 'TEXT', help: "what TEXT is, for the saved model's metadata; default its file name and size", kind: 'text' },
+  threads: THREADS,
   help: HELP,
 };
 
@@ -79,7 +89,15 @@ const CODING = {
   segment: { value: 'N', help: 'compress: learn after every N bytes', kind: 'integer', min: 1 },
   part: { value: 'top|all', help: "compress: what learns: 'top' (the last feed-forward, the final norm and the head; the default) or 'all' (every weight: slower)", kind: ['top', 'all'] },
   prime: { value: 'FILE', help: 'read FILE first (a dictionary: decompress needs the same FILE)', kind: 'text' },
-  threads: { value: 'N', help: 'threads; default one per core (up to 8); the result does not depend on it', kind: 'integer', min: 1 },
+  threads: { ...THREADS, help: `${THREADS.help}; the result does not depend on it` },
+  help: HELP,
+};
+
+// evaluate's options
+const EVALUATE = {
+  json: { help: 'print the result as JSON (the fields of lm.evaluate(): tokens, bits, bitsPerToken, bitsPerByte)' },
+  adapt: { help: 'learn while reading (dynamic evaluation, as compress does; the model file is not changed)' },
+  threads: THREADS,
   help: HELP,
 };
 
@@ -88,7 +106,8 @@ const COMMANDS = {
     usage: 'generate MODEL --prompt TEXT [options]',
     summary: 'continue TEXT with the model, streamed to stdout; Ctrl+C stops',
     about: `Reads TEXT with the model in MODEL (a .safetensors file made by tools/convert.py), then samples what
-follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text.
+follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text
+(in a browser's relaxed-SIMD build a Q8 model's text differs: README, generate options).
 Ctrl+C stops.`,
     options: GENERATE,
     notes: `Integers are decimal digits (not 0x20 or 1e2); the other numbers are decimal, with an optional
@@ -109,7 +128,9 @@ its metadata, one "key: value" a line.`,
     about: `Trains the model in MODEL, or a new one with --new, on the file TEXT (read as bytes: the byte-level
 models of this package), on random windows, with PyTorch's AdamW and gradient clipping, then writes it to OUT.
 A progress line shows the step, the loss (bits per byte), the speed and the time left. Ctrl+C stops early and
-saves what was learned (a second Ctrl+C quits without saving). A Q8 or F16 model is trained in F32.`,
+saves what was learned (a second Ctrl+C quits without saving). A Q8 or F16 model is trained in F32 and saved
+as MODEL was (Q8 stays Q8) unless --dtype says otherwise; the saved model's metadata names its base model, the
+data, the steps and the date. OUT is tried before training starts.`,
     options: TRAIN,
     notes: 'Give --steps or --minutes. Integers are decimal digits; other numbers may have an exponent (3e-4).',
     run: train,
@@ -134,6 +155,17 @@ A file of another model, or a damaged one, is refused with an error naming the p
     options: { out: CODING.out, prime: CODING.prime, threads: CODING.threads, help: HELP },
     positionals: true,
     run: (positionals, values) => coding('decompress', positionals, values),
+  },
+  evaluate: {
+    usage: 'evaluate MODEL FILE [--json]',
+    summary: 'how well the model predicts FILE, in bits per byte',
+    about: `Reads FILE (as bytes) with the byte-level model in MODEL and prints how many bits per byte an ideal coder
+using the model's predictions would need: the model's cross-entropy on FILE (lower is better; 8 is no better than
+chance). The figures are those of lm.evaluate(FILE's bytes): the first byte is context only. A progress line shows
+the bytes done.`,
+    options: EVALUATE,
+    positionals: true,
+    run: evaluate,
   },
   help: { usage: 'help [COMMAND]', summary: 'print this help, or the options of COMMAND' },
 };
@@ -254,7 +286,8 @@ function generateOptions(values, known) {
 
 async function generate(path, values) {
   generateOptions(values, await limits()); // all that can be checked before the model is read
-  const lm = await load(path);
+  const threads = values.threads === undefined ? undefined : trainOption('threads', values.threads, GENERATE, 'help generate');
+  const lm = await loadModel(path, { threads });
   try {
     const options = generateOptions(values, await limits(lm));
     const controller = new AbortController();
@@ -281,17 +314,105 @@ function trainOption(flag, text, specs = TRAIN, more = 'help train') {
   }
   const n = Number(text);
   const written = o.kind === 'integer' ? /^[+-]?\d+$/.test(text) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text);
-  const inRange = o.orEqual || o.kind === 'integer' ? n >= o.min : n > o.min;
+  const inRange = (o.orEqual || o.kind === 'integer' ? n >= o.min : n > o.min) && !(n > o.max);
   if (!written || !inRange || !Number.isFinite(n)) {
-    throw usage(o.kind === 'integer' ? `an integer >= ${o.min}` : `a number ${o.orEqual ? '>=' : '>'} ${o.min}`);
+    if (o.kind !== 'integer') throw usage(`a number ${o.orEqual ? '>=' : '>'} ${o.min}`);
+    throw usage(o.max === undefined ? `an integer >= ${o.min}` : `an integer from ${o.min} to ${o.max}`);
   }
   return n;
+}
+
+const WHY = { ENOENT: 'there is no such file', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of the path is not a directory',
+  ENOSPC: 'the disk is full', EROFS: 'the file system is read-only', EISDIR: 'it is a directory' };
+const why = (e) => WHY[e.code] ?? e.code ?? e.message;
+
+/** The bytes of the file at `path`, which should be a `noun` ('text file'); a FileError names it otherwise. */
+function readInput(path, noun) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    throw new FileError(`cannot read the ${noun} ${path}: ${why(e)}`);
+  }
+  if (stat.isDirectory()) throw new FileError(`${path} is a directory, not a ${noun}`);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FileError(`cannot read the ${noun} ${path}: ${why(e)}`);
+  }
+}
+
+/** Tries, before any work, that `path` (given as `flag`) can be written: an existing directory that takes a new file
+ * (PATH.partial, written first, then renamed). A UsageError names the path otherwise. */
+function checkOutput(path, flag, more) {
+  const problem = (text) => new UsageError(`${flag} ${path}${text.startsWith('is ') ? ' ' : ': '}${text}`, more);
+  try {
+    if (statSync(path).isDirectory()) throw problem('is a directory: give a file name');
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') throw problem(why(e)); // ENOTDIR: said of the directory below
+  }
+  const dir = dirname(path);
+  try {
+    if (!statSync(resolve(dir)).isDirectory()) throw problem(`${dir} is not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw problem(e.code === 'ENOENT' ? `the directory ${dir} does not exist` : `${dir}: ${why(e)}`);
+  }
+  try {
+    writeFileSync(`${path}.partial`, '');
+    unlinkSync(`${path}.partial`);
+  } catch (e) {
+    throw problem(`cannot write there: ${why(e)}`);
+  }
+}
+
+/** Writes `bytes` to `path` by way of PATH.partial (never a half-written file under the name asked for). If that
+ * fails all the same (a full disk), the bytes go to the temporary directory instead and the FileError says where. */
+function writeOutput(path, bytes) {
+  try {
+    writeFileSync(`${path}.partial`, bytes);
+    renameSync(`${path}.partial`, path);
+  } catch (e) {
+    try {
+      unlinkSync(`${path}.partial`);
+    } catch {}
+    const rescue = join(tmpdir(), `${process.pid}-${basename(path)}`);
+    try {
+      writeFileSync(rescue, bytes);
+    } catch {
+      throw new FileError(`cannot write ${path}: ${why(e)}; nor could the result be kept in ${rescue}`);
+    }
+    throw new FileError(`cannot write ${path}: ${why(e)}; the result was written to ${rescue} instead`);
+  }
+}
+
+/** load(path) with the file's name in its errors: 'load: the file is text ...' becomes 'PATH: the file is text ...'. */
+async function loadModel(path, options) {
+  try {
+    return await load(path, options);
+  } catch (e) {
+    if (e instanceof MingruError && e.message.startsWith('load: ')) e.message = `${path}: ${e.message.slice('load: '.length)}`;
+    throw e;
+  }
 }
 
 const duration = (s) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
   : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${Math.ceil(s)}s`);
 
-/** train [MODEL | --new] TEXT ...: every option checked before anything is read. */
+/** lm.train()'s progress, with a batch too large for the engine's memory (known at the first step) said in flags. */
+async function* steps(progress, v) {
+  try {
+    yield* progress;
+  } catch (e) {
+    const mb = e.code === 'MG_ENOMEM' && /needs (?:at least )?(\d+) MB/.exec(e.message);
+    if (!mb) throw e;
+    throw new UsageError(`--batch ${v.batch ?? 8} x --seq-len ${v['seq-len'] ?? 128} needs at least ${mb[1]} MB of working memory to train ` +
+      'this model, more than the engine can have (2 GB): give a smaller --batch or --seq-len', 'help train');
+  }
+}
+
+/** train [MODEL | --new] TEXT ...: every option checked, and OUT tried, before anything is read. */
 async function train(positionals, values) {
   const more = 'help train';
   const v = Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'new').map(([k, text]) => [k, trainOption(k, text)]));
@@ -307,13 +428,21 @@ async function train(positionals, values) {
   if ((v.steps === undefined) === (v.minutes === undefined)) throw new UsageError('train needs one of --steps N and --minutes M', more);
   if (v.out === undefined) throw new UsageError('train needs --out FILE: where to write the trained model', more);
   const [modelPath, textPath] = newModel ? [null, positionals[0]] : positionals;
-  const text = readFileSync(textPath);
-  const validation = v.validation === undefined ? undefined : readFileSync(v.validation);
+  checkOutput(v.out, '--out', more);
+  const text = readInput(textPath, 'text file');
+  const seqLen = v['seq-len'] ?? 128;
+  if (text.length < seqLen + 1) {
+    throw new UsageError(`the text file ${textPath} has ${text.length} bytes; windows of --seq-len ${seqLen} need at least ${seqLen + 1}` +
+      (text.length > 1 ? ` (give --seq-len ${text.length - 1} or less)` : ''), more);
+  }
+  const validation = v.validation === undefined ? undefined : readInput(v.validation, 'validation file');
+  if (validation?.length < 2) throw new UsageError(`the validation file ${v.validation} has ${validation.length} bytes: it needs at least 2`, more);
   const threads = v.threads;
   const lm = newModel
     ? await create({ cell: v.cell, dim: v.dim, depth: v.depth, expansionFactor: v.expansion, ffMult: v['ff-mult'], convKernelSize: v.conv, seed: v.seed, threads })
-    : await load(modelPath, { threads });
+    : await loadModel(modelPath, { threads });
   try {
+    if (lm.config.tokenizer !== 'bytes') throw new FileError(`${modelPath} reads tokens of its own vocabulary (tokenizer: ${lm.config.tokenizer}); train reads TEXT as bytes`);
     const controller = new AbortController();
     let stops = 0;
     const onSigint = () => {
@@ -326,7 +455,7 @@ async function train(positionals, values) {
     let last = null, shown = 0;
     const options = { steps: v.steps, seconds, batchSize: v.batch, seqLen: v['seq-len'], lr: v.lr, warmup: v.warmup, weightDecay: v['weight-decay'],
       clip: v.clip, dropout: v.dropout, seed: v.seed, validation: validation && new Uint8Array(validation), signal: controller.signal };
-    for await (const p of lm.train(new Uint8Array(text), options)) {
+    for await (const p of steps(lm.train(text, options), v)) {
       last = { ...last, ...p };
       const elapsed = (Date.now() - started) / 1000;
       const left = seconds !== undefined ? Math.max(0, seconds - elapsed) : (elapsed / p.step) * (total - p.step);
@@ -341,9 +470,12 @@ async function train(positionals, values) {
     process.off('SIGINT', onSigint);
     if (tty && last) process.stderr.write('\n');
     if (controller.signal.aborted) process.stderr.write(`stopped after ${last?.step ?? 0} steps; saving what was learned\n`);
-    const file = await lm.save({ dtype: v.dtype ?? 'f32', name: v.name });
-    writeFileSync(`${v.out}.partial`, file);
-    renameSync(`${v.out}.partial`, v.out); // never a half-written model under the name asked for
+    const n = last?.step ?? 0;
+    const data = `${v['training-data'] ?? `${basename(textPath)} (${text.length.toLocaleString('en-US')} bytes)`}, ${n} step${n === 1 ? '' : 's'}`;
+    const base = lm.config.trainingData;
+    const file = await lm.save({ dtype: v.dtype ?? (lm.config.quantized ? 'q8' : 'f32'), name: v.name,
+      trainingData: newModel ? data : `${base ? `${base}; then ` : ''}fine-tuned on ${data}` });
+    writeOutput(v.out, file);
     console.log(`wrote ${v.out} (${file.length.toLocaleString('en-US')} bytes, ${last?.step ?? 0} steps, last loss ` +
       `${last ? (last.loss / Math.LN2).toFixed(3) : '-'} bits/byte)`);
   } finally {
@@ -351,7 +483,53 @@ async function train(positionals, values) {
   }
 }
 
-/** compress / decompress MODEL FILE -o OUT: every option checked before anything is read. */
+/** An onProgress({ done, total }) that shows `name`'s bytes done, speed and time left on stderr: one line kept up
+ * to date on a terminal, a line every 10 s otherwise. */
+function progressLine(name, started) {
+  const tty = process.stderr.isTTY;
+  let shown = 0;
+  return ({ done, total }) => {
+    if (!tty && Date.now() - shown < 10000 && done < total) return;
+    const s = (Date.now() - started) / 1000, rate = done / Math.max(s, 1e-3);
+    const line = `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} bytes, ` +
+      `${Math.round(rate).toLocaleString('en-US')} bytes/s, ${duration((total - done) / Math.max(rate, 1e-3))} left`;
+    process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    shown = Date.now();
+  };
+}
+
+/** evaluate MODEL FILE [--json]: lm.evaluate() of FILE's bytes, as text or JSON. */
+async function evaluate(positionals, values) {
+  const more = 'help evaluate';
+  const threads = values.threads === undefined ? undefined : trainOption('threads', values.threads, EVALUATE, more);
+  if (positionals.length !== 2) {
+    throw new UsageError(positionals.length < 2 ? `evaluate needs a model file and a file: ${NAME} evaluate MODEL FILE` : `unexpected argument "${positionals[2]}"`, more);
+  }
+  const [modelPath, path] = positionals;
+  const bytes = readInput(path, 'file to evaluate');
+  if (bytes.length < 2) throw new UsageError(`${path} has ${bytes.length} bytes: evaluate needs at least 2 (the first is context only)`, more);
+  const lm = await loadModel(modelPath, { threads });
+  try {
+    if (lm.config.tokenizer !== 'bytes') throw new FileError(`${modelPath} reads tokens of its own vocabulary (tokenizer: ${lm.config.tokenizer}); evaluate reads FILE as bytes`);
+    const started = Date.now();
+    const onProgress = values.json ? undefined : progressLine('evaluate', started);
+    const r = await lm.evaluate(bytes, { adapt: values.adapt === true || undefined, onProgress });
+    if (onProgress && process.stderr.isTTY) process.stderr.write('\n');
+    if (values.json) {
+      console.log(JSON.stringify({ file: path, bytes: bytes.length, model: modelPath, adapt: values.adapt === true, ...r }));
+      return;
+    }
+    const rows = [['file', `${path} (${bytes.length.toLocaleString('en-US')} bytes)`], ['model', `${lm.config.name ?? modelPath} (${modelPath})`],
+      ['bits per byte', r.bitsPerByte], ['predictions', `${r.tokens.toLocaleString('en-US')} (the first byte is context only)`],
+      ['total', `${r.bits.toFixed(1)} bits: an ideal coder would need ${Math.ceil(r.bits / 8).toLocaleString('en-US')} bytes`],
+      ['learning', values.adapt ? 'while reading (--adapt)' : 'none (the model as it is)'], ['time', `${((Date.now() - started) / 1000).toFixed(1)} s`]];
+    for (const [k, value] of rows) console.log(`${`${k}:`.padEnd(15)}${value}`);
+  } finally {
+    lm.dispose();
+  }
+}
+
+/** compress / decompress MODEL FILE -o OUT: every option checked, and OUT tried, before anything is read. */
 async function coding(name, positionals, values) {
   const more = `help ${name}`;
   const v = Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'no-adapt').map(([k, text]) => [k, trainOption(k, text, CODING, more)]));
@@ -361,25 +539,17 @@ async function coding(name, positionals, values) {
   if (v.out === undefined) throw new UsageError(`${name} needs -o OUT: where to write the result`, more);
   if (values['no-adapt'] && (v.lr !== undefined || v.segment !== undefined || v.part !== undefined)) throw new UsageError('--lr, --segment and --part set the adaptation that --no-adapt turns off', more);
   const [modelPath, path] = positionals;
-  const input = readFileSync(path);
-  const prime = v.prime === undefined ? undefined : new Uint8Array(readFileSync(v.prime));
-  const lm = await load(modelPath, { threads: v.threads });
+  checkOutput(v.out, '--out', more);
+  const input = readInput(path, name === 'compress' ? 'file to compress' : 'compressed file');
+  const prime = v.prime === undefined ? undefined : readInput(v.prime, 'prime file');
+  const lm = await loadModel(modelPath, { threads: v.threads });
   try {
-    const started = Date.now(), tty = process.stderr.isTTY;
-    let shown = 0;
-    const onProgress = ({ done, total }) => {
-      if (!tty && Date.now() - shown < 10000 && done < total) return;
-      const s = (Date.now() - started) / 1000, rate = done / Math.max(s, 1e-3);
-      const line = `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} bytes, ` +
-        `${Math.round(rate).toLocaleString('en-US')} bytes/s, ${duration((total - done) / Math.max(rate, 1e-3))} left`;
-      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
-      shown = Date.now();
-    };
+    const started = Date.now();
+    const onProgress = progressLine(name, started);
     const adapt = values['no-adapt'] ? false : { lr: v.lr, segment: v.segment, part: v.part };
-    const out = name === 'compress' ? await lm.compress(new Uint8Array(input), { adapt, prime, onProgress }) : await lm.decompress(new Uint8Array(input), { prime, onProgress });
-    if (tty && input.length) process.stderr.write('\n');
-    writeFileSync(`${v.out}.partial`, out);
-    renameSync(`${v.out}.partial`, v.out);
+    const out = name === 'compress' ? await lm.compress(input, { adapt, prime, onProgress }) : await lm.decompress(input, { prime, onProgress });
+    if (process.stderr.isTTY && input.length) process.stderr.write('\n');
+    writeOutput(v.out, out);
     const s = (Date.now() - started) / 1000;
     const bits = name === 'compress' ? out.length * 8 / Math.max(input.length, 1) : input.length * 8 / Math.max(out.length, 1);
     console.log(`wrote ${v.out}: ${input.length.toLocaleString('en-US')} -> ${out.length.toLocaleString('en-US')} bytes ` +
@@ -390,7 +560,7 @@ async function coding(name, positionals, values) {
 }
 
 async function info(path) {
-  const lm = await load(path);
+  const lm = await loadModel(path);
   const c = lm.config;
   const lines = [
     ['name', c.name ?? '(none)'],
@@ -418,7 +588,7 @@ async function help([topic, extra]) {
 }
 
 async function main(args) {
-  if (args.length === 0) throw new UsageError(`no command given: ${NAME} generate MODEL --prompt TEXT, ${NAME} info MODEL, or ${NAME} train ...`);
+  if (args.length === 0) throw new UsageError(`no command given: ${NAME} generate MODEL --prompt TEXT, ${NAME} info MODEL, ${NAME} train ..., or ${NAME} evaluate MODEL FILE`);
   const [name, ...rest] = args;
   if (name === 'help') return help(rest);
   if (name.startsWith('-')) {
@@ -441,10 +611,12 @@ async function main(args) {
   await command.run(model, values);
 }
 
+// output piped into a command that stops reading (| head): end quietly, as other commands do
+process.stdout.on('error', (e) => process.exit(e.code === 'EPIPE' ? 0 : 1));
 try {
   await main(process.argv.slice(2));
 } catch (e) {
   if (e instanceof UsageError) console.error(`${NAME}: ${e.message}\nTry '${NAME} ${e.more}' for more information.`);
-  else console.error(`${NAME}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  else console.error(`${NAME}: ${e instanceof MingruError ? `${e.code}: ` : ''}${e.message}`);
   process.exit(e instanceof UsageError ? 2 : 1);
 }

@@ -100,6 +100,8 @@ export class Model {
   #ptr;
   #states = new Set();
   #trainers = new Set();
+  #learned = 0; // optimizer steps taken on these weights since load() or create(): save() records them
+  #created = false;
 
   /** @internal */
   constructor(engine, ptr) {
@@ -346,6 +348,33 @@ export class Model {
     return t;
   }
 
+  /** @internal a trainer took a step on these weights */
+  _learned() {
+    this.#learned++;
+  }
+
+  /** @internal made by create(): it has no base model */
+  _markCreated() {
+    this.#created = true;
+    return this;
+  }
+
+  /** The metadata save() adds to a model that learned since it was loaded or created: its base (name and identity),
+   * the steps, the date, and a name and training data that say so. The caller's own keys take precedence. */
+  #lineage() {
+    if (!this.#learned) return {};
+    const steps = String(this.#learned), date = new Date().toISOString().slice(0, 10);
+    if (this.#created) return { training_steps: steps, trained_on: date };
+    const { name, training_data: data } = this.metadata;
+    return {
+      name: name === undefined ? 'a fine-tuned model' : name.endsWith('(fine-tuned)') ? name : `${name} (fine-tuned)`,
+      base_model: name === undefined ? `identity ${this.identity}` : `${name} (identity ${this.identity})`,
+      training_data: `${data === undefined ? '' : `${data}; then `}fine-tuned for ${steps} step${steps === '1' ? '' : 's'} on data not described`,
+      training_steps: steps,
+      trained_on: date,
+    };
+  }
+
   /** @internal */
   _forgetTrainer(t) {
     this.#trainers.delete(t);
@@ -364,13 +393,15 @@ export class Model {
 
   /**
    * The model with its current weights as a .safetensors file (docs/format.md): dtype 'f32' | 'f16' | 'q8';
-   * name, description, license, trainingData replace the file's metadata. Loadable by load() and PyTorch.
+   * name, description, license, trainingData replace the file's metadata. A model that learned since it was loaded
+   * says so: base_model, training_steps, trained_on, and a name and training_data that say it was fine-tuned (unless
+   * given). Loadable by load() and PyTorch.
    * @returns {Promise<Uint8Array>}
    */
   async save(options) {
     const m = this._live('save');
     const { dtype, metadata } = saveOptions(options ?? {});
-    return this._engine.modelSave(m, dtype, metadata, 'save');
+    return this._engine.modelSave(m, dtype, { ...this.#lineage(), ...metadata }, 'save');
   }
 
   /** Frees the model and every state made from it; later use throws MG_EDISPOSED. */
@@ -397,7 +428,7 @@ export async function create(options = {}) {
   const o = createOptions(rest);
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `create: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
   const engine = await getEngine(await resolveThreads(t, 'create'));
-  return new Model(engine, engine.modelCreate(o, kernel, 'create'));
+  return new Model(engine, engine.modelCreate(o, kernel, 'create'))._markCreated();
 }
 
 /**

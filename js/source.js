@@ -58,7 +58,8 @@ async function fromFile(path, options) {
     handle = await open(path, 'r');
   } catch (e) {
     if (e.code === 'EISDIR') isDirectory(); // on systems that refuse to open a directory
-    fail('MG_ELOAD', `cannot open model file ${path}: ${e.code ?? e.message}`);
+    const why = { ENOENT: 'there is no such file', EACCES: 'permission denied', EPERM: 'permission denied' }[e.code];
+    fail('MG_ELOAD', `cannot open model file ${path}: ${why ? `${why} (${e.code})` : e.code ?? e.message}`);
   }
   try {
     const stats = await handle.stat();

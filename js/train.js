@@ -102,6 +102,7 @@ export class Trainer {
     }
     const { loss } = this.#model._engine.trainerStep(t, ids, batch, seqLen, what);
     this.#steps++;
+    this.#model._learned();
     return loss;
   }
 
@@ -116,6 +117,7 @@ export class Trainer {
     this.#handle(what);
     const loss = this.#model._engine.coderLearn(coder, what);
     this.#steps++;
+    this.#model._learned();
     return loss;
   }
 

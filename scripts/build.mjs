@@ -6,12 +6,15 @@
 //                                     unless every file equals dist/'s byte for byte (a stale dist/ fails npm test)
 //   node scripts/build.mjs --native   the native library and C tests into build/native (ASan + UBSan)
 //   node scripts/build.mjs --if-missing   only build the WebAssembly if dist/ lacks it (npm start, npm run bench)
+//   node scripts/build.mjs --if-stale     only build it if dist/ lacks it or was built from other sources than these
+//                                     (npm pack): dist/sources.sha256 records the sources' hash; --check checks it
 //   node scripts/build.mjs --safe     the checked builds (-sASSERTIONS=2 -sSAFE_HEAP=1) into dist-safe/, for the tests
 // CMake rebuilds only what changed, so running this again is cheap. The build is reproducible: the same sources
 // and the same Emscripten (Debian's 3.1.6) give the same bytes in any directory. The relaxed-SIMD builds also need
 // Debian's clang-19 (for src/matmul.c) and npm's binaryen (a dev dependency: its wasm-opt knows the new opcodes).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +33,21 @@ export const DIST_FILES = ['mingru.js', 'mingru.wasm', 'mingru-threads.js', 'min
   'mingru-relaxed.js', 'mingru-relaxed.wasm', 'mingru-threads-relaxed.js', 'mingru-threads-relaxed.worker.js',
   'mingru-threads-relaxed.wasm', 'node/mingru-threads-relaxed.js', 'node/mingru-threads-relaxed.worker.js',
   'node/mingru-threads-relaxed.wasm'];
+/** The record of the sources dist/ was built from: SOURCES' hash (written by a build, checked by --check). */
+const STAMP = 'sources.sha256';
+const SOURCES = ['CMakeLists.txt', 'include', 'src', 'scripts/binaryen'];
+
+/** A hash of every file the WebAssembly build reads from this repository, by path and content. */
+function sourcesHash() {
+  const hash = createHash('sha256');
+  const add = (path) => {
+    if (statSync(`${root}${path}`).isDirectory()) return readdirSync(`${root}${path}`).sort().forEach((name) => add(`${path}/${name}`));
+    hash.update(`${path}\0`).update(readFileSync(`${root}${path}`)).update('\0');
+  };
+  SOURCES.forEach(add);
+  return hash.digest('hex');
+}
+
 const DIST_TARGETS = ['mingru', 'mingru-threads', 'mingru-threads-node'];
 const RELAXED_TARGETS = ['mingru-relaxed', 'mingru-threads-relaxed', 'mingru-threads-relaxed-node'];
 
@@ -78,7 +96,7 @@ function compare(fresh) {
   const listed = (dir, prefix = '') => readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? listed(`${dir}/${e.name}`, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
   for (const f of existsSync(`${root}/dist`) ? listed(`${root}/dist`) : []) {
-    if (!DIST_FILES.includes(f)) problems.push(`dist/${f} is not a build output`);
+    if (!DIST_FILES.includes(f) && f !== STAMP) problems.push(`dist/${f} is not a build output`);
   }
   return problems;
 }
@@ -94,6 +112,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     cmake('build/dist-check', { defs: [release, `-DMINGRU_DIST_DIR=${fresh}`] });
     cmake('build/dist-check-relaxed', { defs: [release, `-DMINGRU_DIST_DIR=${fresh}`], relaxed: true });
     const problems = compare(fresh);
+    const stamp = existsSync(`${root}dist/${STAMP}`) ? readFileSync(`${root}dist/${STAMP}`, 'utf8').trim() : 'missing';
+    if (stamp !== sourcesHash()) problems.push(`dist/${STAMP} (${stamp}) does not record these sources (${sourcesHash()})`);
     if (problems.length) {
       console.error(`dist/ is not what the sources build:\n  ${problems.join('\n  ')}\n` +
         'Run `npm run build` and commit dist/ with the sources it comes from.');
@@ -101,8 +121,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
     console.error(`dist/: all ${DIST_FILES.length} files are exactly what the sources build`);
   } else {
-    if (args.has('--if-missing') && DIST_FILES.every((f) => existsSync(`${root}/dist/${f}`))) process.exit(0);
+    const built = DIST_FILES.every((f) => existsSync(`${root}/dist/${f}`));
+    if (args.has('--if-missing') && built) process.exit(0);
+    const current = built && existsSync(`${root}dist/${STAMP}`) && readFileSync(`${root}dist/${STAMP}`, 'utf8').trim() === sourcesHash();
+    if (args.has('--if-stale') && current) {
+      console.error(`dist/ was built from these sources (dist/${STAMP}): nothing to build`);
+      process.exit(0);
+    }
     cmake('build/wasm', { defs: [release], targets: DIST_TARGETS });
     cmake('build/wasm-relaxed', { defs: [release], targets: RELAXED_TARGETS, relaxed: true });
+    writeFileSync(`${root}dist/${STAMP}`, `${sourcesHash()}\n`);
   }
 }

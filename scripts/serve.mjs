@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A small static server for the demo and the browser tests, on 127.0.0.1.
-//   node scripts/serve.mjs [--port N] [--root DIR] [--no-isolation]
+//   node scripts/serve.mjs [--port N] [--root DIR] [--no-isolation]     (the port: --port, else PORT, else 8080; one in
+//                                                                        use gives the next free one, said so)
 // By default it sends Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
 // require-corp, which make the page cross-origin isolated so that the threaded build can run;
 // --no-isolation leaves them out (the page then gets the single-thread build).
@@ -65,13 +66,32 @@ export function serve({ port = 0, root = fileURLToPath(new URL('..', import.meta
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const value = (flag) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
-  const port = Number(value('--port') ?? process.env.PORT ?? 8080);
+  const asked = value('--port') ?? process.env.PORT ?? '8080';
+  if (!/^\d+$/.test(asked) || Number(asked) > 65535) {
+    console.error(`mingru demo: the port must be a number from 0 to 65535, got ${asked}`);
+    process.exit(2);
+  }
   const home = (req, res, headers) => { // / is the demo
     if (req.url !== '/') return false;
     res.writeHead(302, { ...headers, Location: '/web/' }).end();
     return true;
   };
-  const { url } = await serve({ port, root: value('--root'), isolation: !args.includes('--no-isolation'), route: home });
+  // a port in use (another server, or this demo started twice): the next free one, said so; up to 20 tries
+  let url;
+  for (let port = Number(asked); !url; port++) {
+    try {
+      ({ url } = await serve({ port, root: value('--root'), isolation: !args.includes('--no-isolation'), route: home }));
+    } catch (e) {
+      if (e.code !== 'EADDRINUSE' || port === 0 || port >= Number(asked) + 20 || port === 65535) {
+        console.error(`mingru demo: cannot serve on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}. ` +
+          'Choose another port: PORT=8090 npm start (or node scripts/serve.mjs --port 8090)');
+        process.exit(1);
+      }
+      console.log(`port ${port} is in use (another server?): trying ${port + 1}`);
+    }
+  }
+  const moved = new URL(url).port !== asked && asked !== '0';
   console.log(`mingru demo: ${url}/web/ ${args.includes('--no-isolation') ? '(no COOP/COEP: single-thread build)' : '(COOP/COEP: threaded build)'}`);
+  if (moved) console.log(`(port ${asked} was in use; PORT=N npm start chooses the port)`);
   console.log('press Ctrl+C to stop');
 }

@@ -303,6 +303,22 @@ static int looks_like_onnx(const uint8_t *b, size_t size) {
     return size >= 3 && b[0] == 0x08 && b[1] >= 1 && b[1] < 0x80 && memchr(next_keys, b[2], sizeof next_keys);
 }
 
+/* Whether the first KB of `b` is text: UTF-8 without control characters other than tab, line feed, form feed and
+ * carriage return (a character cut by the KB's end counts). A safetensors file starts with its header's length,
+ * whose high bytes are zeros: never text. */
+static int is_text(const uint8_t *b, size_t size) {
+    size_t n = size < 1024 ? size : 1024, i = 0;
+    while (i < n) {
+        uint8_t c = b[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!len || (c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7f) return 0;
+        for (size_t k = 1; k < len && i + k < n; k++)
+            if ((b[i + k] & 0xc0) != 0x80) return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* What a file that is not safetensors looks like, or NULL if it looks like nothing known. */
 static const char *foreign_format(const uint8_t *buf, size_t size) {
     if (looks_like_onnx(buf, size)) return "an ONNX model, which mingru cannot read";
@@ -326,6 +342,16 @@ int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st) {
     if (n > MAX_HEADER || (fits && !peek(&c, '{'))) {
         const char *what = foreign_format(buf, size);
         if (what) return mg_fail(MG_EBADFILE, "the file is not a safetensors model: it looks like %s", what);
+        if (is_text(buf, size)) {
+            /* its first line, up to 40 bytes, not cut inside a character */
+            size_t len = 0;
+            while (len < size && len < 40 && buf[len] != '\n' && buf[len] != '\r') len++;
+            while (len > 0 && len < size && (buf[len] & 0xc0) == 0x80) len--;
+            return mg_fail(MG_EBADFILE,
+                           "the file is text (it begins \"%.*s%s\"), not a model: a model is a .safetensors file, "
+                           "as tools/convert.py and the engine's save write them",
+                           (int)len, (const char *)buf, len < size && buf[len] != '\n' && buf[len] != '\r' ? "..." : "");
+        }
     }
     if (n > MAX_HEADER) return mg_fail(MG_EBADFILE, "the header length %llu is over the 100 MB limit", (unsigned long long)n);
     if (!fits)

@@ -123,13 +123,14 @@ void mg_trainer_free(mg_trainer *t) {
 /* ---- memory for batch x seq_len */
 
 /* Lays out (or, with base NULL, only counts) the activation buffers for N rows of sequences of T. */
-static size_t layout(mg_trainer *t, float *base, size_t N, size_t T) {
+static uint64_t layout(mg_trainer *t, float *base, uint64_t N, uint64_t T) {
     const mg_config *c = &t->m->cfg;
-    size_t D = (size_t)c->dim, F = (size_t)c->ff_inner, V = (size_t)c->num_tokens, k = (size_t)c->conv_kernel_size;
+    uint64_t D = (uint64_t)c->dim, F = (uint64_t)c->ff_inner, V = (uint64_t)c->num_tokens, k = (uint64_t)c->conv_kernel_size;
     const mg_cell *cell = &t->m->layers[0].cell;
-    size_t G = (size_t)cell->n_gates * c->dim_inner, at = 0;
+    uint64_t G = (uint64_t)cell->n_gates * c->dim_inner, at = 0;
     int chunks = TRAIN_SCAN_CHUNKS;
-#define TAKE(ptr, count) (base ? (ptr) = base + at : 0, at += (count))
+    /* counted in 64 bits: in wasm32 a large batch's sizes would wrap around size_t (reserve refuses them first) */
+#define TAKE(ptr, count) (base ? (ptr) = base + (size_t)at : 0, at += (uint64_t)(count))
     for (int l = 0; l <= c->depth; l++) {
         TAKE(t->xin[l], N * D);
         if (l == c->depth) break;
@@ -138,10 +139,10 @@ static size_t layout(mg_trainer *t, float *base, size_t N, size_t T) {
     TAKE(t->logits, N * V);
     TAKE(t->xn, N * D), TAKE(t->y, N * D), TAKE(t->u, N * D), TAKE(t->dx, N * D), TAKE(t->dxn, N * D);
     TAKE(t->hid, N * F), TAKE(t->dhid, N * F), TAKE(t->dgelu, N * F);
-    TAKE(t->proj, mg_cell_scratch(cell, N, chunks));
+    TAKE(t->proj, mg_cell_scratch(cell, (size_t)N, chunks));
     TAKE(t->win, (T + k) * D), TAKE(t->dwin, (T + k) * D);
     /* the largest scratch of a backward step: the cell's, or a linear layer's (ff, conv, head) */
-    size_t work = mg_cell_backward_scratch(cell, (int)N, chunks);
+    uint64_t work = mg_cell_backward_scratch(cell, (int)N, chunks);
     size_t lin[] = {mg_linear_backward_scratch((int)N, (int)F, (int)D), mg_linear_backward_scratch((int)N, (int)D, (int)F),
                     mg_linear_backward_scratch((int)N, (int)D, (int)D), mg_linear_backward_scratch((int)N, (int)V, (int)D)};
     for (size_t i = 0; i < sizeof lin / sizeof *lin; i++) work = lin[i] > work ? lin[i] : work;
@@ -154,15 +155,18 @@ static int reserve(mg_trainer *t, int batch, int seq_len) {
     size_t N = (size_t)batch * seq_len, T = (size_t)seq_len;
     if (N <= t->rows && T <= t->seq_cap) return MG_OK;
     size_t rows = N > t->rows ? N : t->rows, seq = T > t->seq_cap ? T : t->seq_cap;
-    size_t floats = layout(t, NULL, rows, seq);
-    float *mem = floats <= MG_MAX_FLOATS ? malloc(floats * sizeof(float)) : NULL;
+    /* every row's widths at most MG_MAX_FLOATS in all: then no scratch size below wraps around a 32-bit size_t */
+    const mg_config *c = &t->m->cfg;
+    uint64_t widths = (uint64_t)c->dim + (uint64_t)t->m->layers[0].cell.n_gates * c->dim_inner + c->ff_inner + c->num_tokens;
+    uint64_t floats = (uint64_t)rows * widths > MG_MAX_FLOATS ? (uint64_t)rows * widths : layout(t, NULL, rows, seq);
+    float *mem = floats <= MG_MAX_FLOATS ? malloc((size_t)floats * sizeof(float)) : NULL;
     double *row_loss = mem ? malloc(rows * sizeof(double)) : NULL;
     int32_t *targets = row_loss ? malloc(rows * sizeof(int32_t)) : NULL;
     if (!targets) free(mem), free(row_loss), mem = NULL;
     if (!mem)
-        return mg_fail(MG_ENOMEM, "training on batch %d x seq_len %d needs %zu MB of activations and scratch, which "
-                       "could not be allocated (the weights, gradients and moments take %zu MB more); use a smaller "
-                       "batch or seq_len", batch, seq_len, floats * 4 >> 20, t->n * 16 >> 20);
+        return mg_fail(MG_ENOMEM, "training on batch %d x seq_len %d needs at least %llu MB of activations and scratch, which "
+                       "could not be allocated (the weights, gradients and moments take %llu MB more); use a smaller "
+                       "batch or seq_len", batch, seq_len, (unsigned long long)(floats >> 18), (unsigned long long)((uint64_t)t->n >> 16));
     free(t->mem), free(t->row_loss), free(t->targets);
     t->mem = mem, t->row_loss = row_loss, t->targets = targets, t->rows = rows, t->seq_cap = seq;
     layout(t, mem, rows, seq);

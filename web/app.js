@@ -1,6 +1,6 @@
 // The demo page: load a model (with progress), stream generated text, stop, live tokens/s and backend, and
 // the recurrent state's size, which stays the same however many tokens it has read; "Teach it" (teach.js)
-// fine-tunes the model on the user's text.
+// fine-tunes the model on the user's text, then hands back the model it kept (replace()).
 // ?model=URL loads another .safetensors file (the tests use it).
 import { load } from '../js/index.js';
 import { setupTeach } from './teach.js';
@@ -23,7 +23,11 @@ let state = null; // the sequence every run reads and writes; lm.dispose() frees
 let stateBytes = 0; // the size of state.save(), measured at load and after each run
 let controller = null;
 let generating = false;
-const teach = setupTeach(() => lm, (on) => (ui.generate.disabled = on || generating || !lm));
+// while a run teaches the model, Generate waits and the model cannot be changed under it
+const teach = setupTeach(() => lm, (on) => {
+  ui.generate.disabled = on || generating || !lm;
+  ui.select.disabled = on;
+}, replace);
 
 /** Shows `text` in a message element (#message for the model, #note for a run), or hides it. */
 function say(where, text, kind = 'error') {
@@ -41,6 +45,24 @@ for (const [input, output] of [['temperature', 'temperature-value'], ['top-k', '
 }
 // On a phone the sampling controls start closed, so that the output sits just below Generate.
 ui.controls.open = matchMedia('(min-width: 40rem)').matches;
+
+/** Makes `model` (its file `size` bytes) the one Generate runs: a new state, the info line says what the select does not. */
+async function use(model, size) {
+  lm = model;
+  const c = lm.config;
+  const taught = c.name?.endsWith(', taught in the browser') ? ', taught in the browser' : '';
+  ui.info.textContent = `min${c.cell.toUpperCase()}, ${(c.parameters / 1e6).toFixed(1)}M parameters${c.quantized ? ', int8' : ''}, ${mb(size)}${taught}`;
+  state = lm.createState();
+  stateBytes = (await state.save()).length;
+  showState(0);
+}
+
+/** After a "Teach it" run: the model it kept, loaded from `file`, replaces the page's model, which is disposed. */
+async function replace(model, file) {
+  const old = lm;
+  await use(model, file.length);
+  old?.dispose();
+}
 
 async function loadModel(url) {
   ui.generate.disabled = true;
@@ -63,12 +85,8 @@ async function loadModel(url) {
         ui.info.textContent = `loading… ${mb(loaded)}${total ? ` of ${mb(total)}` : ''}`;
       },
     });
-    const c = lm.config; // what the select does not say
-    ui.info.textContent = `min${c.cell.toUpperCase()}, ${(c.parameters / 1e6).toFixed(1)}M parameters${c.quantized ? ', int8' : ''}, ${mb(size)}`;
+    await use(lm, size);
     ui.backend.textContent = `${lm.backend.threads} thread${lm.backend.threads > 1 ? 's' : ''}, ${lm.backend.simd ? 'SIMD' : 'no SIMD'}`;
-    state = lm.createState();
-    stateBytes = (await state.save()).length;
-    showState(0);
     ui.generate.disabled = false;
     teach.loaded(true);
   } catch (e) {

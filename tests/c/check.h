@@ -1,4 +1,4 @@
-/* check.h — the few helpers the C tests share: CHECK, closeness, a seeded filler, the golden reader. */
+/* check.h — the few helpers the C tests share: CHECK and REQUIRE, closeness, a seeded filler, the golden reader. */
 #ifndef MINGRU_TEST_CHECK_H
 #define MINGRU_TEST_CHECK_H
 
@@ -10,15 +10,23 @@
 
 static int check_failures;
 
-#define CHECK(cond, ...)                                                   \
+/* Counts and reports a failed condition (evaluated once), then does `then` (nothing, or return). */
+#define CHECK_THEN(then, what, cond, ...)                                  \
     do {                                                                   \
         if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, "%s:%d: %s(%s) failed: ", __FILE__, __LINE__, what, #cond); \
             fprintf(stderr, __VA_ARGS__);                                  \
             fprintf(stderr, "\n");                                         \
             check_failures++;                                              \
+            then;                                                          \
         }                                                                  \
     } while (0)
+
+/* A failed CHECK is reported and the test goes on. */
+#define CHECK(cond, ...) CHECK_THEN((void)0, "CHECK", cond, __VA_ARGS__)
+/* For a step the rest of a (void) function needs, such as a model it loads or a fixture it reads: on failure,
+ * reported as CHECK, the function returns instead of going on with what the step did not make. */
+#define REQUIRE(cond, ...) CHECK_THEN(return, "REQUIRE", cond, __VA_ARGS__)
 
 /* Largest violation of |a - b| <= atol + rtol |b| over n values, as a multiple of the allowance
  * (<= 1 means every value is within tolerance). */
@@ -43,8 +51,10 @@ static inline void fill_uniform(float *x, size_t n, float lo, float hi) {
     }
 }
 
-/* The whole file in a malloc'd buffer of exactly its size (so ASan sees a read past its end); NULL if absent. */
+/* The whole file in a malloc'd buffer of exactly its size (so ASan sees a read past its end); NULL and size 0 if
+ * absent. */
 static inline unsigned char *read_file(const char *path, size_t *size) {
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);

@@ -16,7 +16,7 @@ static void check_same_bytes(const char *stem) {
     snprintf(name, sizeof name, "%s.safetensors", stem);
     unsigned char *f32 = fixture(name, &size);
     mg_model *m;
-    CHECK(f32 && mg_model_load(f32, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(f32 && mg_model_load(f32, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
     const char *suffix[] = {"", ".f16", ".q8"};
     for (int dtype = MG_DTYPE_F32; dtype <= MG_DTYPE_Q8; dtype++) {
         size_t want_size, got_size;
@@ -45,7 +45,7 @@ static void check_round_trip(void) {
     size_t size;
     unsigned char *file = fixture("gru-d24-l3-conv3.safetensors", &size);
     mg_model *m, *back;
-    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
+    REQUIRE(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
     mg_trainer *t;
     CHECK(mg_trainer_create(m, NULL, &t) == MG_OK, "%s", mg_last_error());
     int32_t tokens[2 * 9];
@@ -57,7 +57,7 @@ static void check_round_trip(void) {
     CHECK(mg_model_save(m, MG_DTYPE_F32, kv, 3, &saved, &saved_size) == MG_OK, "%s", mg_last_error());
     mg_model_params p = mg_model_default_params();
     p.take_ownership = 1;
-    CHECK(mg_model_load(saved, saved_size, &p, &back) == MG_OK, "saved model: %s", mg_last_error());
+    REQUIRE(mg_model_load(saved, saved_size, &p, &back) == MG_OK, "saved model: %s", mg_last_error());
     int V = mg_model_config(m)->num_tokens;
     float *a = malloc(sizeof(float) * 16 * V), *b = malloc(sizeof(float) * 16 * V);
     logits_of(m, tokens, 16, a);
@@ -81,15 +81,15 @@ static void check_create(void) {
     mg_create_params p = mg_create_default_params();
     p.dim = 64, p.depth = 2, p.conv_kernel_size = 3, p.seed = 42;
     mg_model *a, *b, *c;
-    CHECK(mg_model_create(&p, NULL, &a) == MG_OK, "%s", mg_last_error());
-    CHECK(mg_model_create(&p, NULL, &b) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_model_create(&p, NULL, &a) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_model_create(&p, NULL, &b) == MG_OK, "%s", mg_last_error());
     p.seed = 43;
-    CHECK(mg_model_create(&p, NULL, &c) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_model_create(&p, NULL, &c) == MG_OK, "%s", mg_last_error());
     uint8_t *fa, *fb, *fc;
     size_t na, nb, nc;
-    mg_model_save(a, MG_DTYPE_F32, NULL, 0, &fa, &na);
-    mg_model_save(b, MG_DTYPE_F32, NULL, 0, &fb, &nb);
-    mg_model_save(c, MG_DTYPE_F32, NULL, 0, &fc, &nc);
+    REQUIRE(mg_model_save(a, MG_DTYPE_F32, NULL, 0, &fa, &na) == MG_OK &&
+            mg_model_save(b, MG_DTYPE_F32, NULL, 0, &fb, &nb) == MG_OK &&
+            mg_model_save(c, MG_DTYPE_F32, NULL, 0, &fc, &nc) == MG_OK, "%s", mg_last_error());
     CHECK(na == nb && !memcmp(fa, fb, na), "the same seed gives the same model");
     CHECK(na == nc && memcmp(fa, fc, na), "another seed gives another model");
     const mg_config *cfg = mg_model_config(a);
@@ -144,7 +144,7 @@ static void check_create(void) {
     p = mg_create_default_params(), p.conv_kernel_size = 1;
     CHECK(mg_model_create(&p, NULL, &m) == MG_EINVAL && strstr(mg_last_error(), "convKernelSize"), "%s", mg_last_error());
     p = mg_create_default_params(), p.cell = MG_CELL_LSTM, p.expansion_factor = 1.0, p.num_tokens = 100, p.dim = 16;
-    CHECK(mg_model_create(&p, NULL, &m) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_model_create(&p, NULL, &m) == MG_OK, "%s", mg_last_error());
     CHECK(mg_model_config(m)->tokenizer == MG_TOKENIZER_NONE && !mg_model_config(m)->has_out &&
           !strcmp(mg_model_meta(m, "expansion_factor"), "1.0"), "lstm, no to_out, tokenizer none");
     mg_model_free(m);

@@ -28,7 +28,7 @@ static int read_fixture(const char *stem, fixture *f) {
     size_t size, at = 8;
     snprintf(path, sizeof path, "tests/fixtures/train/%s.bin", stem);
     unsigned char *d = read_file(path, &size);
-    if (!d || size < 48 || memcmp(d, "MGTRAIN1", 8)) return 0;
+    if (!d || size < 48 || memcmp(d, "MGTRAIN1", 8)) return free(d), 0;
 #define U32(x) (memcpy(&(x), d + at, 4), at += 4)
     U32(f->batch), U32(f->seq_len), U32(f->steps);
     for (int i = 0; i < 6; i++) U32(f->hp[i]);
@@ -43,7 +43,7 @@ static int read_fixture(const char *stem, fixture *f) {
     }
 #undef U32
     size_t nt = (size_t)f->steps * f->batch * (f->seq_len + 1);
-    if (at + 4 * (nt + 2 * f->steps + 2 * f->n) != size) return 0;
+    if (at + 4 * (nt + 2 * f->steps + 2 * f->n) != size) return free(d), 0;
     /* copied out: the names leave the arrays unaligned */
     f->tokens = malloc(4 * nt), f->losses = malloc(4 * f->steps), f->norms = malloc(4 * f->steps);
     f->grads = malloc(4 * f->n), f->final = malloc(4 * f->n);
@@ -54,6 +54,12 @@ static int read_fixture(const char *stem, fixture *f) {
     memcpy(f->final, d + at, 4 * f->n);
     free(d);
     return 1;
+}
+
+/* The fixture's AdamW hyperparameters, without dropout. */
+static mg_adamw_params fixture_params(const fixture *f, int top_only) {
+    return (mg_adamw_params){.lr = f->hp[0], .beta1 = f->hp[1], .beta2 = f->hp[2], .eps = f->hp[3],
+                             .weight_decay = f->hp[4], .clip = f->hp[5], .top_only = top_only};
 }
 
 /* max |a - b| over n values, relative to max |b| */
@@ -69,16 +75,16 @@ static double rel_max(const float *a, const float *b, size_t n) {
 
 static void check_case(const char *stem, int kernel) {
     fixture f;
-    CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
+    REQUIRE(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
     size_t size;
     unsigned char *file = read_model_file(stem, &size);
     mg_model_params mp = mg_model_default_params();
     mp.kernel = kernel;
     mg_model *m;
-    CHECK(file && mg_model_load(file, size, &mp, &m) == MG_OK, "%s: %s", stem, mg_last_error());
-    mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5], 0.0f, 0};
+    REQUIRE(file && mg_model_load(file, size, &mp, &m) == MG_OK, "%s: %s", stem, mg_last_error());
+    mg_adamw_params p = fixture_params(&f, 0);
     mg_trainer *t;
-    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
     CHECK(mg_model_n_tensors(m) == (int)f.n_tensors, "%s: %d tensors, the reference has %u", stem,
           mg_model_n_tensors(m), f.n_tensors);
     const float *initial = mg_model_weights(m);
@@ -141,7 +147,7 @@ static void check_errors(void) {
     size_t size;
     unsigned char *file = read_file("tests/fixtures/lm/gru-d32-l2.q8.safetensors", &size);
     mg_model *m;
-    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "q8 model: %s", mg_last_error());
+    REQUIRE(file && mg_model_load(file, size, NULL, &m) == MG_OK, "q8 model: %s", mg_last_error());
     mg_adamw_params p = mg_adamw_default_params();
     mg_trainer *t;
     p.lr = -1;
@@ -171,11 +177,11 @@ static void check_dropout(void) {
     size_t size;
     unsigned char *file = read_file("tests/fixtures/lm/gru-d24-l3-conv3.safetensors", &size);
     mg_model *m;
-    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
+    REQUIRE(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
     mg_adamw_params p = mg_adamw_default_params();
     p.dropout = 0.3f, p.seed = 5;
     mg_trainer *t;
-    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_trainer_create(m, &p, &t) == MG_OK, "%s", mg_last_error());
     enum { B = 2, T = 12 };
     int32_t tokens[B * (T + 1)];
     for (int i = 0; i < B * (T + 1); i++) tokens[i] = (i * 37 + 11) % mg_model_config(m)->num_tokens;
@@ -270,17 +276,17 @@ static void check_top_rows(const char *stem, mg_model *m, mg_trainer *t, const f
  * weights through a step; top_only cannot change on a trainer, nor be other than 0 or 1. */
 static void check_top(const char *stem) {
     fixture f;
-    CHECK(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
+    REQUIRE(read_fixture(stem, &f), "%s: fixture missing or malformed", stem);
     size_t size;
     unsigned char *file = read_model_file(stem, &size);
     mg_model *m;
-    CHECK(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
-    mg_adamw_params p = {f.hp[0], f.hp[1], f.hp[2], f.hp[3], f.hp[4], f.hp[5], 0.0f, 0, 2};
+    REQUIRE(file && mg_model_load(file, size, NULL, &m) == MG_OK, "%s: %s", stem, mg_last_error());
+    mg_adamw_params p = fixture_params(&f, 2);
     mg_trainer *t;
     CHECK(mg_trainer_create(m, &p, &t) == MG_EINVAL && strstr(mg_last_error(), "top_only"), "%s: top_only 2: %s", stem,
           mg_last_error());
     p.top_only = 1;
-    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
     float *before = malloc(f.n * 4);
     memcpy(before, mg_model_weights(m), f.n * 4);
     float loss;
@@ -336,14 +342,14 @@ static void check_top_q8(const char *stem) {
     unsigned char *file = read_model_file(stem, &size);
     mg_model *f32, *m, *ref;
     uint8_t *q8file;
-    CHECK(file && mg_model_load(file, size, NULL, &f32) == MG_OK, "%s: %s", stem, mg_last_error());
-    CHECK(mg_model_save(f32, MG_DTYPE_Q8, NULL, 0, &q8file, &qsize) == MG_OK, "%s", mg_last_error());
-    CHECK(mg_model_load(q8file, qsize, NULL, &m) == MG_OK && m->cfg.quantized, "%s: %s", stem, mg_last_error());
-    CHECK(mg_model_load(q8file, qsize, NULL, &ref) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(file && mg_model_load(file, size, NULL, &f32) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(mg_model_save(f32, MG_DTYPE_Q8, NULL, 0, &q8file, &qsize) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_model_load(q8file, qsize, NULL, &m) == MG_OK && m->cfg.quantized, "%s: %s", stem, mg_last_error());
+    REQUIRE(mg_model_load(q8file, qsize, NULL, &ref) == MG_OK, "%s: %s", stem, mg_last_error());
     mg_adamw_params p = mg_adamw_default_params();
     p.top_only = 1, p.lr = 1e-2f;
     mg_trainer *t;
-    CHECK(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
+    REQUIRE(mg_trainer_create(m, &p, &t) == MG_OK, "%s: %s", stem, mg_last_error());
     int32_t tokens[2 * 17];
     for (int i = 0; i < 2 * 17; i++) tokens[i] = (i * 7 + 3) % m->cfg.num_tokens;
     float loss;
@@ -401,12 +407,12 @@ static void check_coder_learning(const char *stem) {
     mg_model_params mp = mg_model_default_params();
     mp.kernel = MG_KERNEL_PORTABLE; /* the coder's */
     mg_model *a, *b;
-    CHECK(file && mg_model_load(file, size, &mp, &a) == MG_OK && mg_model_load(file, size, &mp, &b) == MG_OK, "%s: %s",
-          stem, mg_last_error());
+    REQUIRE(file && mg_model_load(file, size, &mp, &a) == MG_OK && mg_model_load(file, size, &mp, &b) == MG_OK, "%s: %s",
+            stem, mg_last_error());
     mg_adamw_params p = mg_adamw_default_params();
     p.top_only = 1, p.lr = 1e-2f;
     mg_trainer *ta, *tb;
-    CHECK(mg_trainer_create(a, &p, &ta) == MG_OK && mg_trainer_create(b, &p, &tb) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_trainer_create(a, &p, &ta) == MG_OK && mg_trainer_create(b, &p, &tb) == MG_OK, "%s", mg_last_error());
     enum { N = 40 };
     int D = a->cfg.dim;
     int32_t tokens[2 * N];
@@ -415,7 +421,7 @@ static void check_coder_learning(const char *stem) {
     mg_coder *c;
     mg_state *sa, *sb;
     float la[2], lb[2];
-    CHECK(mg_coder_create(a, NULL, 0, &c) == MG_OK && mg_state_create(a, &sa) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_coder_create(a, NULL, 0, &c) == MG_OK && mg_state_create(a, &sa) == MG_OK, "%s", mg_last_error());
     CHECK(mg_coder_set_learner(c, ta) == MG_OK, "%s", mg_last_error());
     for (int k = 0; k < 2; k++)
         CHECK(mg_coder_encode(c, sa, tokens + k * N, N) == MG_OK && mg_coder_learn(c, &la[k]) == MG_OK, "%s", mg_last_error());
@@ -436,11 +442,11 @@ static void check_coder_learning(const char *stem) {
     mg_trainer *all;
     mg_coder *c2;
     p.top_only = 0;
-    CHECK(mg_trainer_create(b, &p, &all) == MG_OK && mg_coder_create(a, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_trainer_create(b, &p, &all) == MG_OK && mg_coder_create(a, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
     CHECK(mg_coder_learn(c2, NULL) == MG_EINVAL, "%s: learning without a learner: %s", stem, mg_last_error());
     CHECK(mg_coder_set_learner(c2, tb) == MG_EMISMATCH, "%s: a learner of another model: %s", stem, mg_last_error());
     mg_coder_free(c2);
-    CHECK(mg_coder_create(b, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_coder_create(b, NULL, 0, &c2) == MG_OK, "%s", mg_last_error());
     CHECK(mg_coder_set_learner(c2, all) == MG_EINVAL && strstr(mg_last_error(), "top_only"), "%s: %s", stem, mg_last_error());
     mg_coder_free(c2), mg_coder_free(c);
     mg_state_free(sa), mg_state_free(sb);

@@ -353,8 +353,10 @@ static void fuzz_train(input *in) {
     mg_model *m;
     REQUIRE(mg_model_load(model_bytes[which], model_sizes[which], NULL, &m) == MG_OK);
     int V = mg_model_config(m)->num_tokens;
-    mg_adamw_params p = {take_float(in, lrs, 8), take_float(in, betas, 8), take_float(in, betas, 8),
-                         take_float(in, small, 8), take_float(in, small, 8), take_float(in, small, 8)};
+    /* field by field: the input's bytes are taken in this order (an initializer list's are not sequenced) */
+    mg_adamw_params p = {0};
+    p.lr = take_float(in, lrs, 8), p.beta1 = take_float(in, betas, 8), p.beta2 = take_float(in, betas, 8);
+    p.eps = take_float(in, small, 8), p.weight_decay = take_float(in, small, 8), p.clip = take_float(in, small, 8);
     p.top_only = (int)take(in, 3); /* 2 is invalid */
     mg_trainer *t = NULL;
     int valid = p.top_only <= 1 && p.lr > 0 && isfinite(p.lr) && p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1 && p.eps > 0 &&
@@ -384,7 +386,8 @@ static void fuzz_train(input *in) {
             break;
         }
         case 2: { /* new hyperparameters: refused ones change nothing */
-            mg_adamw_params q = {take_float(in, lrs, 8), 0.9f, 0.99f, 1e-8f, take_float(in, small, 8), 1.0f};
+            mg_adamw_params q = {.beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f, .clip = 1.0f};
+            q.lr = take_float(in, lrs, 8), q.weight_decay = take_float(in, small, 8);
             q.top_only = take(in, 4) ? p.top_only : !p.top_only; /* at times a change, refused */
             status = mg_trainer_set_params(t, &q);
             REQUIRE(status == MG_OK || status == MG_EINVAL);

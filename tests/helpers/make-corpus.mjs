@@ -129,6 +129,8 @@ const cases = {
   'foreign-html-after-blank-lines.MG_EBADFILE': text('\n\n  <html><body>Sign in to continue</body></html>\n'),
   'foreign-xml.MG_EBADFILE': text('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'),
   'foreign-json.MG_EBADFILE': text('{"error":"Repository not found"}'),
+  'foreign-text.MG_EBADFILE': text('In the beginning God created the heaven and the earth.\nAnd the earth was without form, and void.\n'),
+  'foreign-text-utf8.MG_EBADFILE': text('Über die Gärten: ein Text, kein Modell — 1. Kapitel\n'),
   'foreign-git-lfs-pointer.MG_EBADFILE': text('version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 3565432\n'),
 };
 

@@ -4,7 +4,7 @@
 // prints is the API's for the same options.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -47,6 +47,7 @@ commands:
   train [MODEL | --new] TEXT --steps N --out OUT  fine-tune MODEL (or a new model) on the text in TEXT and save it
   compress MODEL FILE -o OUT                      compress FILE with the model (arithmetic coding), learning while it reads
   decompress MODEL FILE -o OUT                    restore a file made by compress, with the same model
+  evaluate MODEL FILE [--json]                    how well the model predicts FILE, in bits per byte
   help [COMMAND]                                  print this help, or the options of COMMAND
 
 options:
@@ -59,7 +60,8 @@ options:
 const GENERATE_HELP = `usage: mingru-wasm generate MODEL --prompt TEXT [options]
 
 Reads TEXT with the model in MODEL (a .safetensors file made by tools/convert.py), then samples what
-follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text.
+follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text
+(in a browser's relaxed-SIMD build a Q8 model's text differs: README, generate options).
 Ctrl+C stops.
 
 options:
@@ -83,6 +85,7 @@ options:
                               an integer in [0, 9007199254740991]; default 0
   --stop TEXT                 end before TEXT, which is not printed
                               not empty; give --stop again for more than one
+  --threads N                 threads, 1 to 16; default one per core (up to 8)
   -h, --help                  print this help
 
 Integers are decimal digits (not 0x20 or 1e2); the other numbers are decimal, with an optional
@@ -117,7 +120,7 @@ test("help info and info --help print info's options", () => {
 });
 
 test('no command, an unknown command and an unknown help topic are usage errors, with the nearest command', () => {
-  assert.deepEqual(run(), usage('no command given: mingru-wasm generate MODEL --prompt TEXT, mingru-wasm info MODEL, or mingru-wasm train ...', '--help'));
+  assert.deepEqual(run(), usage('no command given: mingru-wasm generate MODEL --prompt TEXT, mingru-wasm info MODEL, mingru-wasm train ..., or mingru-wasm evaluate MODEL FILE', '--help'));
   assert.deepEqual(run('generat', MODEL), usage('unknown command generat; did you mean generate?', '--help'));
   assert.deepEqual(run('help', 'inof'), usage('unknown command inof; did you mean info?', '--help'));
   assert.deepEqual(run('frobnicate'), usage('unknown command frobnicate', '--help'));
@@ -296,11 +299,103 @@ for (const [name, corpusName, looks] of foreign) {
   test(`${name} (${corpusName}) is refused as MG_EBADFILE, saying what it looks like, by info and load()`, async () => {
     const path = join(work, name);
     copyFileSync(new URL(`../corpus/${corpusName}.MG_EBADFILE.safetensors`, import.meta.url), path);
-    const message = `load: the file is not a safetensors model: it looks like ${looks}`;
-    assert.deepEqual(run('info', path), failed(`MG_EBADFILE: ${message}`));
-    await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message });
+    const message = `the file is not a safetensors model: it looks like ${looks}`;
+    assert.deepEqual(run('info', path), failed(`MG_EBADFILE: ${path}: ${message}`));
+    await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message: `load: ${message}` });
   });
 }
+
+test('a text file given as the model: the message says it is text, names the file and says what a model is', async () => {
+  const path = join(work, 'notes.txt');
+  writeFileSync(path, 'In the beginning God created the heaven and the earth.\nAnd the earth was without form.\n');
+  const message = 'the file is text (it begins "In the beginning God created the heaven ..."), not a model: a model is a ' +
+    ".safetensors file, as tools/convert.py and the engine's save write them";
+  assert.deepEqual(run('info', path), failed(`MG_EBADFILE: ${path}: ${message}`));
+  assert.deepEqual(run('generate', path, '--prompt', 'hi'), failed(`MG_EBADFILE: ${path}: ${message}`));
+  await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message: `load: ${message}` });
+});
+
+test('files that cannot be read: the message names the file and says why, each code once, status 1', () => {
+  const missing = join(work, 'nothere.txt'), out = join(work, 'never.safetensors');
+  assert.deepEqual(run('info', missing), failed(`MG_ELOAD: cannot open model file ${missing}: there is no such file (ENOENT)`));
+  assert.deepEqual(run('train', TINY, missing, '--steps', '1', '--out', out), failed(`cannot read the text file ${missing}: there is no such file`));
+  assert.deepEqual(run('train', TINY, work, '--steps', '1', '--out', out), failed(`${work} is a directory, not a text file`));
+  assert.deepEqual(run('train', TINY, TEXT, '--steps', '1', '--validation', missing, '--out', out),
+    failed(`cannot read the validation file ${missing}: there is no such file`));
+  assert.deepEqual(run('compress', TINY, missing, '-o', out), failed(`cannot read the file to compress ${missing}: there is no such file`));
+  assert.deepEqual(run('decompress', TINY, work, '-o', out), failed(`${work} is a directory, not a compressed file`));
+  assert.deepEqual(run('compress', TINY, TEXT, '--prime', missing, '-o', out), failed(`cannot read the prime file ${missing}: there is no such file`));
+  assert.deepEqual(run('evaluate', TINY, missing), failed(`cannot read the file to evaluate ${missing}: there is no such file`));
+  assert.ok(!existsSync(out));
+});
+
+test('every path a command writes is tried before the work starts: a usage error naming it, status 2, at once', () => {
+  const text = join(work, 'paths.txt');
+  writeFileSync(text, 'A text to train on, long enough for a few windows of sixteen bytes. '.repeat(4));
+  const nodir = join(work, 'nonexistent', 'dir', 'x.safetensors');
+  const t0 = performance.now();
+  assert.deepEqual(run('train', MODEL, text, '--steps', '5', '--out', nodir),
+    trainUsage(`--out ${nodir}: the directory ${join(work, 'nonexistent', 'dir')} does not exist`));
+  assert.ok(performance.now() - t0 < 5000, 'refused before any training');
+  assert.deepEqual(run('train', MODEL, text, '--steps', '5', '--out', work), trainUsage(`--out ${work} is a directory: give a file name`));
+  assert.deepEqual(run('train', MODEL, text, '--steps', '5', '--out', join(text, 'x.safetensors')),
+    trainUsage(`--out ${join(text, 'x.safetensors')}: ${text} is not a directory`));
+  assert.deepEqual(run('compress', MODEL, text, '-o', nodir), usage(`--out ${nodir}: the directory ${join(work, 'nonexistent', 'dir')} does not exist`, 'help compress'));
+  assert.deepEqual(run('decompress', MODEL, text, '-o', work), usage(`--out ${work} is a directory: give a file name`, 'help decompress'));
+  if (process.getuid?.() !== 0) { // root writes anywhere
+    const locked = join(work, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    assert.deepEqual(run('train', MODEL, text, '--steps', '5', '--out', join(locked, 'x.safetensors')),
+      trainUsage(`--out ${join(locked, 'x.safetensors')}: cannot write there: permission denied`));
+  }
+  assert.deepEqual(readdirSync(work).filter((f) => f.endsWith('.partial')), [], 'the trial files are gone');
+});
+
+test('the command speaks in its own flags: --threads, --batch and --seq-len out of range are usage errors, status 2', () => {
+  const out = join(work, 'never.safetensors');
+  assert.deepEqual(run('generate', MODEL, '--prompt', 'hi', '--threads', '100'), usage('--threads must be an integer from 1 to 16, got 100', 'help generate'));
+  assert.deepEqual(run('train', TINY, TEXT, '--steps', '1', '--threads', '17', '--out', out), trainUsage('--threads must be an integer from 1 to 16, got 17'));
+  assert.deepEqual(run('compress', TINY, TEXT, '--threads', '0', '-o', out), usage('--threads must be an integer from 1 to 16, got 0', 'help compress'));
+  assert.deepEqual(run('evaluate', TINY, TEXT, '--threads', '99'), usage('--threads must be an integer from 1 to 16, got 99', 'help evaluate'));
+  assert.deepEqual(run('train', TINY, TEXT, '--steps', '1', '--batch', '100000', '--out', out), trainUsage('--batch must be an integer from 1 to 4096, got 100000'));
+  const short = join(work, 'short.txt');
+  writeFileSync(short, 'twenty bytes of text');
+  assert.deepEqual(run('train', TINY, short, '--steps', '1', '--out', out),
+    trainUsage(`the text file ${short} has 20 bytes; windows of --seq-len 128 need at least 129 (give --seq-len 19 or less)`));
+  // a batch within the flag's range that the engine's memory cannot hold: known at the first step, said in flags
+  const r = run('train', MODEL, TEXT, '--steps', '1', '--batch', '4096', '--seq-len', '2048', '--out', out);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^mingru-wasm: --batch 4096 x --seq-len 2048 needs at least (\d+) MB of working memory to train this model, more than the engine can have \(2 GB\): give a smaller --batch or --seq-len\n/);
+  assert.ok(Number(/at least (\d+) MB/.exec(r.stderr)[1]) > 2048, r.stderr);
+  assert.ok(!existsSync(out));
+});
+
+test('generate --threads N runs on that many threads and writes the same text as the default', () => {
+  const one = run('generate', MODEL, '--prompt', 'And God said', '--max-tokens', '40', '--seed', '3', '--threads', '1');
+  const two = run('generate', MODEL, '--prompt', 'And God said', '--max-tokens', '40', '--seed', '3', '--threads', '2');
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(two.stdout, one.stdout);
+  assert.ok(one.stdout.length > 40);
+});
+
+// ---- evaluate
+
+test('evaluate prints the bits per byte of lm.evaluate(), as text and as --json', async () => {
+  const lm = await load(MODEL);
+  const bytes = new Uint8Array(readFileSync(TEXT));
+  const expected = await lm.evaluate(bytes);
+  lm.dispose();
+  const text = run('evaluate', MODEL, TEXT);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^file: +${TEXT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${bytes.length.toLocaleString('en-US')} bytes\\)$`, 'm'));
+  assert.equal(Number(/^bits per byte: +(\S+)$/m.exec(text.stdout)[1]), expected.bitsPerByte);
+  assert.match(text.stdout, new RegExp(`^predictions: +${(bytes.length - 1).toLocaleString('en-US')} `, 'm'));
+  const json = run('evaluate', MODEL, TEXT, '--json');
+  assert.equal(json.status, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), { file: TEXT, bytes: bytes.length, model: MODEL, adapt: false, ...expected });
+  assert.equal(json.stderr, '', 'no progress line with --json');
+  assert.deepEqual(run('evaluate', MODEL), usage('evaluate needs a model file and a file: mingru-wasm evaluate MODEL FILE', 'help evaluate'));
+});
 
 // ---- train
 
@@ -343,6 +438,30 @@ test('train --new writes a model that loads, with the name asked for; fine-tunin
   const tuned = await load(q8);
   assert.equal(tuned.config.quantized, true);
   tuned.dispose();
+});
+
+test('train on a Q8 model saves Q8 by default, and the file says it was fine-tuned: base, data, steps, date', async () => {
+  const out = join(work, 'mine.safetensors');
+  const r = run('train', MODEL, TEXT, '--steps', '2', '--batch', '2', '--seq-len', '16', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const lm = await load(out);
+  const base = await load(MODEL);
+  assert.equal(lm.config.quantized, true);
+  assert.ok(readFileSync(out).length < 1.1 * readFileSync(MODEL).length, 'about the size of the Q8 file it came from');
+  const size = readFileSync(TEXT).length.toLocaleString('en-US');
+  assert.deepEqual(
+    [lm.metadata.name, lm.metadata.base_model, lm.metadata.training_data, lm.metadata.training_steps, lm.metadata.trained_on],
+    ['KJV minGRU (demo) (fine-tuned)', `KJV minGRU (demo) (identity ${base.identity})`,
+      `${base.metadata.training_data}; then fine-tuned on README.md (${size} bytes), 2 steps`, '2', new Date().toISOString().slice(0, 10)]);
+  assert.match(run('info', out).stdout, /^base_model: +KJV minGRU \(demo\) \(identity [0-9a-f]{16}\)$/m);
+  lm.dispose();
+  base.dispose();
+  const described = join(work, 'described.safetensors');
+  assert.equal(run('train', MODEL, TEXT, '--steps', '1', '--batch', '2', '--seq-len', '16', '--training-data', 'my notes', '--dtype', 'f32',
+    '--name', 'mine', '--out', described).status, 0);
+  const d = await load(described);
+  assert.deepEqual([d.config.quantized, d.config.name, d.config.trainingData.endsWith('; then fine-tuned on my notes, 1 step')], [false, 'mine', true]);
+  d.dispose();
 });
 
 test('train: Ctrl+C stops and saves what was learned', async () => {

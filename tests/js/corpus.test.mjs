@@ -26,6 +26,8 @@ const NAMES = {
   'foreign-html': /looks like an HTML or XML page/,
   'foreign-json': /looks like a JSON file/,
   'foreign-onnx': /looks like an ONNX model/,
+  'foreign-text': /the file is text \(it begins "In the beginning God created the heaven \.\.\."\), not a model: a model is a \.safetensors file/,
+  'foreign-text-utf8': /the file is text \(it begins "Über die Gärten: ein Text, kein Modell\.\.\."\), not a model/,
   'foreign-pytorch-pickle': /looks like a Python pickle.*tools\/convert\.py/,
   'foreign-pytorch-zip': /looks like a zip archive.*tools\/convert\.py/,
   'foreign-xml': /looks like an HTML or XML page/,

@@ -198,11 +198,47 @@ test('the demo says clearly when the model file is missing', { skip }, async () 
 // ---- Teach it
 
 const TEACH_TEXT = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8').slice(0, 6000); // not the Bible
+// About 1,200 bytes of ordinary prose, not the Bible: small enough that the model memorises it within a few dozen steps.
+const SMALL_TEXT = 'Every autumn my grandmother walked to the orchard behind the school and came back with a basket of apples ' +
+  'that nobody had asked for. She said the trees belonged to whoever remembered them, and since the school had long ' +
+  'forgotten, they were hers. We ate the apples in the kitchen while the radio talked about the weather in towns we had ' +
+  'never visited. The good ones were sweet and a little soft; the rest went into a pot with cinnamon and sugar and ' +
+  'became something we called sauce, though it was closer to jam. My brother liked to pretend he was a farmer and would ' +
+  'line the apples up on the windowsill by size, giving each a name and a short history. The largest was always the ' +
+  'mayor. When the first frost arrived, my grandmother stopped going to the orchard, and the basket hung on a nail by ' +
+  'the door until spring. I did not understand then that she was teaching us something about patience and about taking ' +
+  'only what would otherwise be wasted. Years later, when the school was sold and the trees were cut down for a parking ' +
+  'lot, I drove past and felt a strange grief, as if a relative I had barely known had died. I still buy apples in the ' +
+  'autumn, but they come from a shop, and none of them has a name.';
+
+/** The text's last tenth, cut at a character boundary, as the page holds it out (computed here independently). */
+function heldOutPart(text) {
+  const all = new TextEncoder().encode(text);
+  let cut = all.length - Math.floor(all.length / 10);
+  while ((all[cut] & 0xc0) === 0x80) cut++;
+  return new TextDecoder().decode(all.subarray(cut));
+}
+
+/** The summary a run ends with: the held-out bytes and bits per byte before and after, how it ended, the step kept. */
+function summary(status) {
+  const m = /^On the held-out tenth of your text \(([\d,]+) bytes it did not train on\): (\d+\.\d+) bits\/byte before, (\d+\.\d+) after\. (.*)$/.exec(status);
+  assert.ok(m, status);
+  const kept = /kept the weights of step (\d+), which predicted the held-out part best/.exec(m[4]);
+  const stopped = /^Stopped at step (\d+)(: the model began to memorise your text)?;/.exec(m[4]);
+  const timeUp = /^(\d+) steps in \d+ s;/.exec(m[4]);
+  assert.ok(stopped || timeUp, `how the run ended: ${m[4]}`);
+  return {
+    heldOutBytes: Number(m[1].replaceAll(',', '')), before: Number(m[2]), after: Number(m[3]), kept: kept ? Number(kept[1]) : 0,
+    steps: Number((stopped ?? timeUp)[1]), memorising: Boolean(stopped?.[2]), stoppedByUser: Boolean(stopped && !stopped[2]),
+  };
+}
+
+const finished = () => /before, .* after/.test(document.getElementById('teach-status').textContent);
 
 /** Pastes the text, sets the seconds, presses Teach and waits for the summary; counts animation frames meanwhile.
- * Returns the bits per byte before and after, the steps, frames per second and the longest gap between frames. */
-async function teachRun(page, seconds) {
-  await page.fill('#teach-text', TEACH_TEXT);
+ * Returns the summary, frames per second and the longest gap between frames. */
+async function teachRun(page, seconds, text = TEACH_TEXT) {
+  await page.fill('#teach-text', text);
   await page.fill('#teach-seconds', String(seconds));
   await page.evaluate(() => {
     window.frameTimes = [];
@@ -212,54 +248,113 @@ async function teachRun(page, seconds) {
   });
   await page.click('#teach-start');
   assert.equal(await page.isDisabled('#generate'), true, 'Generate waits while the model is taught');
-  await page.waitForFunction(() => /before, .* after/.test(document.getElementById('teach-status').textContent), null, { timeout: (seconds + 60) * 1000 });
+  await page.waitForFunction(finished, null, { timeout: (seconds + 60) * 1000 });
   const times = await page.evaluate(() => ((window.counting = false), window.frameTimes));
-  const status = await page.textContent('#teach-status');
-  const m = /^(\d+) steps\. On your text: (\d+\.\d+) bits\/byte before, (\d+\.\d+) after\./.exec(status);
-  assert.ok(m, status);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
-  return { steps: Number(m[1]), before: Number(m[2]), after: Number(m[3]), fps: times.length / ((times.at(-1) - times[0]) / 1000), longestGap: Math.max(...gaps) };
+  return { ...summary(await page.textContent('#teach-status')), fps: times.length / ((times.at(-1) - times[0]) / 1000), longestGap: Math.max(...gaps) };
 }
 
-test('Teach it: 30 s of fine-tuning on a non-KJV text lowers the bits per byte the model needs for it, frames keep coming, the download loads', { skip }, async () => {
+/** Generates 800 tokens and returns the tokens per second the speed line shows. */
+async function speed(page) {
+  await run(page, { prompt: 'The ', maxTokens: '800' });
+  const m = /^800 tokens, (\d+) tokens\/s$/.exec(await page.textContent('#speed'));
+  assert.ok(m, await page.textContent('#speed'));
+  return Number(m[1]);
+}
+
+test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out tenth, the model is Q8 again and as fast, the download says it was fine-tuned', { skip }, async () => {
   const { page, problems } = await openDemo(DESKTOP);
+  const heldOut = heldOutPart(TEACH_TEXT);
+  const fast = await speed(page);
   const r = await teachRun(page, 30);
-  assert.ok(r.steps >= 5, `${r.steps} steps`);
-  assert.ok(r.after < 0.85 * r.before, `${r.before} -> ${r.after} bits per byte`);
+  assert.equal(r.heldOutBytes, bytes(heldOut), 'the held-out part is the last tenth');
+  assert.ok(r.steps >= 5 && r.kept > 0 && r.kept <= r.steps, `${r.steps} steps, kept step ${r.kept}`);
+  assert.ok(r.after < r.before, `held-out: ${r.before} -> ${r.after} bits per byte`);
   assert.ok(r.fps > 20 && r.longestGap < 500, `frames: ${r.fps.toFixed(1)} per second, longest gap ${r.longestGap.toFixed(0)} ms`);
   await page.screenshot({ path: fileURLToPath(new URL('demo-teach.png', output)), fullPage: true });
-  // generate now writes from the taught model
-  await run(page, { prompt: 'The engine', maxTokens: '40' });
-  assert.ok(bytes(await page.textContent('#output-text')) > 0);
+  // the page now runs the kept weights, loaded again as Q8: the info line is the new model's, and it runs at Q8's speed
+  assert.match(await page.textContent('#model-info'), /^minGRU, 3\.4M parameters, int8, 3\.5 MB, taught in the browser$/);
+  const taughtSpeed = await speed(page);
+  console.log(`held-out tenth (${r.heldOutBytes} bytes): ${r.before} -> ${r.after} bits/byte; ${r.steps} steps, kept step ${r.kept}; ` +
+    `generation ${fast} tokens/s before teaching, ${taughtSpeed} after`);
+  assert.ok(taughtSpeed > 0.7 * fast, `generation after teaching: ${taughtSpeed} tokens/s, before: ${fast} (a taught model left in F32 runs at half speed)`);
+  assert.deepEqual(await stateInfo(page), { bytes: (await stateInfo(page)).bytes, tokens: bytes('The ') + 800 });
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#teach-download')]);
   assert.equal(download.suggestedFilename(), 'mingru-taught.safetensors');
   const taught = await load(await download.path());
   const original = await load(fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url)));
   assert.equal(taught.config.quantized, true, 'a Q8 model is saved as Q8');
-  assert.match(taught.config.name, /taught in the browser$/);
-  const [a, b] = [(await taught.evaluate(TEACH_TEXT)).bitsPerByte, (await original.evaluate(TEACH_TEXT)).bitsPerByte];
-  assert.ok(a < 0.9 * b, `the downloaded model needs ${a} bits per byte, the original ${b}`);
+  assert.equal(taught.config.name, `${original.config.name}, taught in the browser`);
+  assert.match(taught.config.trainingData, new RegExp(`^${original.config.trainingData.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; then fine-tuned ` +
+    `in the browser on ${(bytes(TEACH_TEXT) - bytes(heldOut)).toLocaleString('en')} bytes of the user's text for ${r.kept} steps \\(\\d{4}-\\d\\d-\\d\\d\\)$`));
+  const [a, b] = [(await taught.evaluate(heldOut)).bitsPerByte, (await original.evaluate(heldOut)).bitsPerByte];
+  assert.ok(Math.abs(a - r.after) < 0.002 && Math.abs(b - r.before) < 0.002, `in Node the held-out tenth takes ${b} -> ${a} bits per byte, the page said ${r.before} -> ${r.after}`);
   taught.dispose();
   original.dispose();
   assert.deepEqual(problems, []);
   await page.close();
 });
 
-test('Teach it works on the single-thread build (no COOP/COEP), and Stop keeps what was learned', { skip }, async () => {
+test('Teach it on the single-thread build: a small text stops when the model begins to memorise it, Stop keeps what was learned, too little text is refused', { skip }, async () => {
   const { page, problems } = await openDemo(DESKTOP, { base: plainUrl });
   assert.match(await page.textContent('#backend'), /^1 thread/);
-  const r = await teachRun(page, 8);
-  assert.ok(r.after < r.before, `${r.before} -> ${r.after}`);
+  const r = await teachRun(page, 300, SMALL_TEXT);
+  console.log(`${bytes(SMALL_TEXT)} bytes of prose: held-out tenth ${r.before} -> ${r.after} bits/byte; stopped at step ${r.steps}, kept step ${r.kept}`);
+  assert.ok(r.memorising, 'the run did not stop on its own');
+  assert.ok(r.kept > 0 && r.steps - r.kept >= 15, `stopped at step ${r.steps}, kept step ${r.kept}`);
+  assert.ok(r.after < r.before, `held-out: ${r.before} -> ${r.after}`);
+  assert.match(await page.textContent('#model-info'), /int8, 3\.5 MB, taught in the browser$/);
+
   await page.fill('#teach-seconds', '600');
+  await page.fill('#teach-text', TEACH_TEXT);
   await page.click('#teach-start');
   await page.waitForFunction(() => /^step [3-9]/.test(document.getElementById('teach-status').textContent), null, { timeout: 60000 });
   await page.click('#teach-stop');
-  await page.waitForFunction(() => /before, .* after/.test(document.getElementById('teach-status').textContent), null, { timeout: 60000 });
+  await page.waitForFunction(finished, null, { timeout: 60000 });
+  const s = summary(await page.textContent('#teach-status'));
+  assert.ok(s.stoppedByUser && s.steps >= 3 && s.steps < 20, `Stop: ${JSON.stringify(s)}`);
+  assert.ok(s.kept > 0 && s.after < s.before, `what was learned before Stop was not kept: ${JSON.stringify(s)}`);
   assert.equal(await page.isDisabled('#generate'), false);
   assert.equal(await page.isDisabled('#teach-download'), false);
+
+  const status = await page.textContent('#teach-status');
   await page.fill('#teach-text', 'too short');
   await page.click('#teach-start');
-  assert.match(await page.textContent('#teach-note'), /more text to learn from/);
+  assert.match(await page.textContent('#teach-note'), /more text to learn from: 1,000 bytes at least .*this is 9\)/);
+  await page.fill('#teach-text', 'x'.repeat(999));
+  await page.click('#teach-start');
+  assert.match(await page.textContent('#teach-note'), /more text to learn from: .*this is 999\)/);
+  assert.equal(await page.isDisabled('#teach-stop'), true, 'a refused text started a run');
+  assert.equal(await page.textContent('#teach-status'), status);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the layout: at 390x844 the chart is drawn at its size on screen and Seconds stays by its input; on a desktop a link at the top leads to Teach it', { skip }, async () => {
+  const { page, problems } = await openDemo(PHONE);
+  const chart = () => page.evaluate(() => {
+    const c = document.getElementById('loss-chart');
+    return { width: c.width, height: c.height, expected: [c.clientWidth, c.clientHeight].map((n) => Math.round(n * devicePixelRatio)) };
+  });
+  let c = await chart();
+  assert.deepEqual([c.width, c.height], c.expected, 'the canvas is stretched: its buffer is not its CSS size times devicePixelRatio');
+  assert.ok(c.width < 640, `at 390 wide the canvas is ${c.width} wide`);
+  const [label, input] = await page.evaluate(() => ['label[for="teach-seconds"]', '#teach-seconds'].map((q) => document.querySelector(q).getBoundingClientRect().toJSON()));
+  assert.ok(label.right <= input.left && label.top < input.bottom && input.top < label.bottom, `Seconds ${JSON.stringify(label)} and its input ${JSON.stringify(input)} are not on one line`);
+  await page.setViewportSize(DESKTOP); // the buffer follows a resize
+  await page.waitForFunction(() => {
+    const c = document.getElementById('loss-chart');
+    return c.width === Math.round(c.clientWidth * devicePixelRatio);
+  }, null, { timeout: 5000 });
+  c = await chart();
+  assert.ok(c.width > 640, `at 1100 wide the canvas is ${c.width} wide`);
+  await page.evaluate(() => scrollTo(0, 0));
+  const hint = await page.evaluate(() => document.getElementById('teach-hint').getBoundingClientRect().toJSON());
+  assert.ok(hint.height > 0 && hint.bottom <= 300, `the hint is not near the top: ${JSON.stringify(hint)}`);
+  const teachTop = () => page.evaluate(() => document.getElementById('teach').getBoundingClientRect().top);
+  assert.ok(await teachTop() > DESKTOP.height, 'Teach it is not below the fold: the test shows nothing');
+  await page.click('#teach-hint');
+  await page.waitForFunction(() => Math.abs(document.getElementById('teach').getBoundingClientRect().top) < 5, null, { timeout: 5000 });
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -12,7 +12,7 @@
 // npm's downloads are cached in node_modules/.cache/mingru-npm, so only the first run needs the registry.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'igno
 const skipTorch = !hasTorch && !process.env.CI && `no torch and numpy for ${PYTHON}`;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(root, 'models', 'kjv.q8.safetensors');
+const TINY = join(root, 'tests', 'fixtures', 'lm', 'tiny-gru-d4-l2-conv2.safetensors');
 const VITE = 'vite@8.3.8';
 
 // npm without the settings of the npm that may be running these tests (npm test exports npm_config_* and
@@ -91,6 +92,27 @@ test('the tarball ships the package and nothing else', () => {
   const [, unpacked, download] = /about (\d+) KB unpacked, a (\d+) KB download/.exec(readFileSync(join(root, 'README.md'), 'utf8'));
   assert.ok(Math.abs(unpacked * 1000 / packed.unpackedSize - 1) < 0.05, `README: ${unpacked} KB unpacked; npm pack: ${packed.unpackedSize} bytes`);
   assert.ok(Math.abs(download * 1000 / packed.size - 1) < 0.05, `README: a ${download} KB download; npm pack: ${packed.size} bytes`);
+});
+
+test('the README install commands work as written, offline: from a clone, and from the tarball npm pack makes without rebuilding', () => {
+  // this repository's HEAD (commit first), cloned where the README puts it: beside the user's project, as ../mingru
+  const clone = join(work, 'mingru');
+  run('git', ['clone', '-q', root, clone], work);
+  const app = project('install-app');
+  const offline = { extraEnv: { npm_config_offline: 'true' } };
+  const check = 'import { load } from "mingru-wasm"; const lm = await load(process.argv[2]); console.log(lm.config.dim); lm.dispose();';
+  writeFileSync(join(app, 'check.mjs'), check);
+  const commands = shellCommands(readmeExample('install'));
+  assert.deepEqual(commands.map((c) => c.slice(0, 2)), [['npm', 'install'], ['npm', 'pack'], ['npm', 'install']]);
+  const [link, pack, install] = commands;
+  run(link[0], link.slice(1), app, offline);
+  assert.equal(run(process.execPath, ['check.mjs', TINY], app).stdout, '4\n');
+  const packing = timed('npm pack ../mingru', () => run(pack[0], pack.slice(1), app, offline));
+  assert.doesNotMatch(packing.stdout + packing.stderr, /emcmake|cmake --build/, 'npm pack rebuilt dist/');
+  assert.match(packing.stdout + packing.stderr, /nothing to build/);
+  run(install[0], install.slice(1), app, offline);
+  assert.ok(!lstatSync(join(app, 'node_modules', 'mingru-wasm')).isSymbolicLink(), 'installed from the tarball, not linked');
+  assert.equal(run(process.execPath, ['check.mjs', TINY], app).stdout, '4\n');
 });
 
 test('a fresh Node project installs the tarball offline and runs the README example and commands', async () => {

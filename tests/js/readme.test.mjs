@@ -30,6 +30,8 @@ const RUNS = {
   'cli-train': ['readme.test.mjs'],
   compress: ['readme.test.mjs'],
   'cli-compress': ['readme.test.mjs'],
+  'cli-evaluate': ['readme.test.mjs'],
+  install: ['package.test.mjs'],
 };
 
 let dir;
@@ -114,6 +116,22 @@ test('the command-line compression example runs: compress, then decompress gives
     assert.match(r.stdout, /^wrote \S+: [\d,]+ -> [\d,]+ bytes \(\d\.\d{3} bits per byte of the original\) in [\d.]+ s\n$/);
   }
   assert.equal(readFileSync(join(dir, 'my-text.restored.txt'), 'utf8'), text);
+});
+
+test('the command-line evaluation example prints the bits per byte of lm.evaluate(), as text and as JSON', async () => {
+  const text = 'A text that is not the Bible, to score. It says a few things twice; it says a few things twice.\n'.repeat(4);
+  writeFileSync(join(dir, 'my-text.txt'), text);
+  const lm = await load(MODEL);
+  const { bitsPerByte } = await lm.evaluate(text);
+  lm.dispose();
+  const [plain, json] = shellCommands(readmeExample('cli-evaluate')).map((args) => {
+    assert.deepEqual(args.slice(0, 2), ['npx', 'mingru-wasm']);
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'mingru.mjs'), ...args.slice(2)], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  });
+  assert.equal(Number(/^bits per byte: +(\S+)$/m.exec(plain)[1]), bitsPerByte);
+  assert.equal(JSON.parse(json).bitsPerByte, bitsPerByte);
 });
 
 test('the layers example runs: forward, step and getWeights give the documented sizes', () => {

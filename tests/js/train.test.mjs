@@ -178,3 +178,34 @@ test('create() makes a seeded model of the given shape that trains; bad sizes ar
   await assert.rejects(create({ cell: 'rnn' }), /cell must be 'gru' or 'lstm', got rnn/);
   await assert.rejects(create({ expansionFactor: -1 }), /expansionFactor must be a number > 0/);
 });
+
+test('save() says what a model learned since it was loaded: base model, steps, date; nothing when it did not learn', async () => {
+  const lm = await load(new URL('../../models/kjv.q8.safetensors', import.meta.url));
+  const untouched = await load(await lm.save({ dtype: 'q8' }));
+  assert.deepEqual([untouched.metadata.name, untouched.metadata.base_model, untouched.metadata.training_steps], [lm.config.name, undefined, undefined]);
+  untouched.dispose();
+  const text = 'Minimal recurrent networks are fast to train and cheap to run. '.repeat(4);
+  for await (const _ of lm.train(text, { steps: 3, batchSize: 2, seqLen: 16 }));
+  const trainer = lm.trainer();
+  await trainer.step(new TextEncoder().encode(text.slice(0, 17)), { batch: 1, seqLen: 16 });
+  trainer.dispose();
+  const tuned = await load(await lm.save({ dtype: 'q8' }));
+  const today = new Date().toISOString().slice(0, 10);
+  assert.deepEqual(
+    [tuned.metadata.name, tuned.metadata.base_model, tuned.metadata.training_steps, tuned.metadata.trained_on, tuned.metadata.training_data],
+    ['KJV minGRU (demo) (fine-tuned)', `KJV minGRU (demo) (identity ${lm.identity})`, '4', today,
+      `${lm.metadata.training_data}; then fine-tuned for 4 steps on data not described`]);
+  const named = await load(await lm.save({ name: 'mine', trainingData: 'my text' }));
+  assert.deepEqual([named.metadata.name, named.metadata.training_data, named.metadata.base_model], ['mine', 'my text', tuned.metadata.base_model]);
+  // learning while reading without keep learns on a copy: the model's own record does not change
+  await lm.evaluate(text, { adapt: true });
+  const after = await load(await lm.save());
+  assert.equal(after.metadata.training_steps, '4');
+  for (const m of [tuned, named, after, lm]) m.dispose();
+  const fresh = await create({ dim: 16, depth: 1, seed: 1 });
+  for await (const _ of fresh.train(text, { steps: 2, batchSize: 2, seqLen: 16 }));
+  const saved = await load(await fresh.save());
+  assert.deepEqual([saved.metadata.base_model, saved.metadata.training_steps, saved.metadata.trained_on], [undefined, '2', today]);
+  fresh.dispose();
+  saved.dispose();
+});
