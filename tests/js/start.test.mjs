@@ -84,3 +84,32 @@ test('git clone, npm ci, npm start: the demo is served with Node alone and gener
   assert.match(await page.textContent('#backend'), /threads?, SIMD/);
   assert.deepEqual(problems, []);
 });
+
+test('npm start on a port in use takes the next free one and says so; no stack trace', { timeout: 60000 }, async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise((ok) => busy.listen(0, '127.0.0.1', ok));
+  const port = busy.address().port;
+  const child = spawn('npm', ['start'], { cwd: clone, env: { ...env, PORT: String(port) }, detached: true });
+  let out = '', err = '';
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    const url = await new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no URL in 30 s:\n${out}\n${err}`)), 30000);
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /mingru demo: (http:\/\/127\.0\.0\.1:(\d+)\/\S*)[^]*press Ctrl\+C/.exec(out);
+        if (m) clearTimeout(timer), ok(m[1]);
+      });
+      child.once('exit', (code) => fail(new Error(`npm start exited (${code}):\n${out}\n${err}`)));
+    });
+    assert.notEqual(new URL(url).port, String(port));
+    assert.match(out, new RegExp(`port ${port} is in use \\(another server\\?\\): trying ${port + 1}`));
+    assert.match(out, new RegExp(`\\(port ${port} was in use; PORT=N npm start chooses the port\\)`));
+    assert.equal((await fetch(url)).status, 200);
+    assert.doesNotMatch(err, /EADDRINUSE|\n\s+at /, 'no stack trace');
+  } finally {
+    process.kill(-child.pid, 'SIGTERM');
+    busy.close();
+  }
+});
