@@ -195,7 +195,8 @@ export class Model {
   /** trains on random windows of `data` drawn with `seed`: one progress object per step; an abort ends the
    * iteration and the model keeps what it learned */
   train(data: string | Tokens, options: TrainOptions): AsyncGenerator<TrainProgress, void, void>;
-  /** the model with its current weights as a .safetensors file (docs/format.md), loadable by load() and PyTorch */
+  /** the model with its current weights as a .safetensors file (docs/format.md), loadable by load() and PyTorch; a
+   * model that learned since it was loaded records base_model, training_steps and trained_on in its metadata */
   save(options?: SaveOptions): Promise<Uint8Array>;
   /** `data` arithmetic-coded with the model's probabilities, learning while it reads (adapt, default true); the file
    * (docs/format.md) names the model, the settings, the length and a CRC-32; random data is stored */

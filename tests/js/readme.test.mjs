@@ -57,7 +57,7 @@ function runNode(name) {
 
 test('every JavaScript block and every shell block that uses the package is a named example, and each is run', () => {
   const blocks = readmeBlocks();
-  const examples = blocks.filter((b) => ['js', 'javascript', 'mjs', 'ts'].includes(b.lang) || (b.lang === 'sh' && /npx mingru-wasm|convert\.py/.test(b.code)));
+  const examples = blocks.filter((b) => ['js', 'javascript', 'mjs', 'ts'].includes(b.lang) || (b.lang === 'sh' && /npx mingru-wasm|convert\.py|npm (install|pack) \./.test(b.code)));
   for (const b of examples) assert.ok(b.name, `README.md line ${b.line}: a ${b.lang} block without <!-- example: NAME -->`);
   const names = examples.map((b) => b.name).sort();
   assert.deepEqual(names, Object.keys(RUNS).sort(), 'each example has a name of its own and a test that runs it');
