@@ -136,8 +136,9 @@ export class Trainer {
   }
 }
 
-/** mulberry32: a small seeded generator of uint32s (the same seed, the same windows everywhere). */
-function generator(seed) {
+/** mulberry32: a small seeded generator of numbers in [0, 1) (the same seed, the same windows everywhere; the demo's
+ * Teach it draws its windows with it too). */
+export function generator(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,6 +6,7 @@
 // then loaded again from those weights, in the dtype it came in (a Q8 model trains in F32: reloaded as Q8 it
 // generates at Q8's speed again), and Download saves that file, whose metadata says it was fine-tuned here.
 import { load } from '../js/index.js';
+import { generator } from '../js/train.js'; // the windows a run draws, repeatable from its seed
 
 const $ = (id) => document.getElementById(id);
 const number = new Intl.NumberFormat('en').format;
@@ -35,18 +36,6 @@ function split(text) {
   let cut = all.length - Math.min(HELD_OUT_MAX, Math.floor(all.length / 10));
   while (cut < all.length && (all[cut] & 0xc0) === 0x80) cut++; // a UTF-8 continuation byte: not a character's start
   return { train: all.subarray(0, cut), heldOut: all.subarray(cut) };
-}
-
-/** mulberry32: the windows a run draws, repeatable from its seed. */
-function generator(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** The metadata of a model fine-tuned from `config` on `bytes` bytes for `steps` steps: its name and training data. */

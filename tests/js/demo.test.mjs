@@ -2,6 +2,9 @@
 // streams text from a prompt, Stop stops it, the output stays in view on a phone, the speed line is cleared
 // when a run starts, Max tokens 0 is refused without calling generate, the state's size and the tokens it
 // read are shown and right, it works without COOP/COEP on one thread, and nothing is logged as an error.
+// Teach it reports the bits per byte of a held-out tenth of the user's text before and after, stops when the model
+// begins to memorise a small text, keeps the best weights (Q8 again for a Q8 model) and saves them as a fine-tuned
+// model; the chart is drawn at its size on screen and the layout holds at 390x844.
 // Screenshots at desktop and phone sizes go to tests/output/ (not committed).
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -37,8 +40,8 @@ after(async () => {
  * Opens the demo and waits for its model. The page counts the messages it posts to the engine's worker (every
  * call of the API is one) in window.workerMessages; `problems` collects console errors and page errors.
  */
-async function openDemo(viewport, { base = url, query = model ? `?model=${encodeURIComponent(model)}` : '' } = {}) {
-  const page = await browser.newPage({ viewport });
+async function openDemo(viewport, { base = url, query = model ? `?model=${encodeURIComponent(model)}` : '', scale = 1 } = {}) {
+  const page = await browser.newPage({ viewport, deviceScaleFactor: scale });
   const problems = [];
   const requested = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
@@ -254,12 +257,16 @@ async function teachRun(page, seconds, text = TEACH_TEXT) {
   return { ...summary(await page.textContent('#teach-status')), fps: times.length / ((times.at(-1) - times[0]) / 1000), longestGap: Math.max(...gaps) };
 }
 
-/** Generates 800 tokens and returns the tokens per second the speed line shows. */
+/** Generates 800 tokens twice and returns the better tokens per second the speed line shows (the first run warms up). */
 async function speed(page) {
-  await run(page, { prompt: 'The ', maxTokens: '800' });
-  const m = /^800 tokens, (\d+) tokens\/s$/.exec(await page.textContent('#speed'));
-  assert.ok(m, await page.textContent('#speed'));
-  return Number(m[1]);
+  let best = 0;
+  for (let i = 0; i < 2; i++) {
+    await run(page, { prompt: 'The ', maxTokens: '800' });
+    const m = /^8\d\d tokens, (\d+) tokens\/s$/.exec(await page.textContent('#speed')); // 800, and the rest of a last UTF-8 character
+    assert.ok(m, await page.textContent('#speed'));
+    best = Math.max(best, Number(m[1]));
+  }
+  return best;
 }
 
 test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out tenth, the model is Q8 again and as fast, the download says it was fine-tuned', { skip }, async () => {
@@ -277,8 +284,9 @@ test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out 
   const taughtSpeed = await speed(page);
   console.log(`held-out tenth (${r.heldOutBytes} bytes): ${r.before} -> ${r.after} bits/byte; ${r.steps} steps, kept step ${r.kept}; ` +
     `generation ${fast} tokens/s before teaching, ${taughtSpeed} after`);
-  assert.ok(taughtSpeed > 0.7 * fast, `generation after teaching: ${taughtSpeed} tokens/s, before: ${fast} (a taught model left in F32 runs at half speed)`);
-  assert.deepEqual(await stateInfo(page), { bytes: (await stateInfo(page)).bytes, tokens: bytes('The ') + 800 });
+  // the F32 demo model generates at about a third of the Q8 one's speed here (1,100 against 3,000-4,600 tokens/s)
+  assert.ok(taughtSpeed > 0.5 * fast, `generation after teaching: ${taughtSpeed} tokens/s, before: ${fast} (a taught model left in F32 is much slower)`);
+  assert.equal((await stateInfo(page)).tokens, bytes('The ') + 800, 'the new model has a new state');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#teach-download')]);
   assert.equal(download.suggestedFilename(), 'mingru-taught.safetensors');
   const taught = await load(await download.path());
@@ -287,8 +295,10 @@ test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out 
   assert.equal(taught.config.name, `${original.config.name}, taught in the browser`);
   assert.match(taught.config.trainingData, new RegExp(`^${original.config.trainingData.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; then fine-tuned ` +
     `in the browser on ${(bytes(TEACH_TEXT) - bytes(heldOut)).toLocaleString('en')} bytes of the user's text for ${r.kept} steps \\(\\d{4}-\\d\\d-\\d\\d\\)$`));
+  // Chromium runs the relaxed-SIMD build, whose F32 sums differ from Node's plain SIMD ones in the last bits:
+  // on this text 7.149 bits per byte in the page and 7.135 in Node for the same model
   const [a, b] = [(await taught.evaluate(heldOut)).bitsPerByte, (await original.evaluate(heldOut)).bitsPerByte];
-  assert.ok(Math.abs(a - r.after) < 0.002 && Math.abs(b - r.before) < 0.002, `in Node the held-out tenth takes ${b} -> ${a} bits per byte, the page said ${r.before} -> ${r.after}`);
+  assert.ok(Math.abs(a - r.after) < 0.03 && Math.abs(b - r.before) < 0.03, `in Node the held-out tenth takes ${b} -> ${a} bits per byte, the page said ${r.before} -> ${r.after}`);
   taught.dispose();
   original.dispose();
   assert.deepEqual(problems, []);
@@ -331,14 +341,13 @@ test('Teach it on the single-thread build: a small text stops when the model beg
 });
 
 test('the layout: at 390x844 the chart is drawn at its size on screen and Seconds stays by its input; on a desktop a link at the top leads to Teach it', { skip }, async () => {
-  const { page, problems } = await openDemo(PHONE);
+  const { page, problems } = await openDemo(PHONE, { scale: 3 });
   const chart = () => page.evaluate(() => {
     const c = document.getElementById('loss-chart');
     return { width: c.width, height: c.height, expected: [c.clientWidth, c.clientHeight].map((n) => Math.round(n * devicePixelRatio)) };
   });
-  let c = await chart();
-  assert.deepEqual([c.width, c.height], c.expected, 'the canvas is stretched: its buffer is not its CSS size times devicePixelRatio');
-  assert.ok(c.width < 640, `at 390 wide the canvas is ${c.width} wide`);
+  const phone = await chart();
+  assert.deepEqual([phone.width, phone.height], phone.expected, 'the canvas is stretched: its buffer is not its CSS size times devicePixelRatio');
   const [label, input] = await page.evaluate(() => ['label[for="teach-seconds"]', '#teach-seconds'].map((q) => document.querySelector(q).getBoundingClientRect().toJSON()));
   assert.ok(label.right <= input.left && label.top < input.bottom && input.top < label.bottom, `Seconds ${JSON.stringify(label)} and its input ${JSON.stringify(input)} are not on one line`);
   await page.setViewportSize(DESKTOP); // the buffer follows a resize
@@ -346,15 +355,21 @@ test('the layout: at 390x844 the chart is drawn at its size on screen and Second
     const c = document.getElementById('loss-chart');
     return c.width === Math.round(c.clientWidth * devicePixelRatio);
   }, null, { timeout: 5000 });
-  c = await chart();
-  assert.ok(c.width > 640, `at 1100 wide the canvas is ${c.width} wide`);
-  await page.evaluate(() => scrollTo(0, 0));
-  const hint = await page.evaluate(() => document.getElementById('teach-hint').getBoundingClientRect().toJSON());
-  assert.ok(hint.height > 0 && hint.bottom <= 300, `the hint is not near the top: ${JSON.stringify(hint)}`);
-  const teachTop = () => page.evaluate(() => document.getElementById('teach').getBoundingClientRect().top);
-  assert.ok(await teachTop() > DESKTOP.height, 'Teach it is not below the fold: the test shows nothing');
-  await page.click('#teach-hint');
-  await page.waitForFunction(() => Math.abs(document.getElementById('teach').getBoundingClientRect().top) < 5, null, { timeout: 5000 });
+  const desktop = await chart();
+  assert.deepEqual([desktop.width, desktop.height], desktop.expected);
+  assert.ok(desktop.width > phone.width, `the canvas is ${phone.width} wide at 390 and ${desktop.width} at 1100`);
   assert.deepEqual(problems, []);
   await page.close();
+
+  const { page: wide, problems: wideProblems } = await openDemo(DESKTOP);
+  const hint = await wide.evaluate(() => document.getElementById('teach-hint').getBoundingClientRect().toJSON());
+  assert.ok(hint.height > 0 && hint.bottom <= 300, `the hint is not near the top: ${JSON.stringify(hint)}`);
+  const heading = () => wide.evaluate(() => document.querySelector('#teach h2').getBoundingClientRect().toJSON());
+  assert.ok((await heading()).bottom > DESKTOP.height - 50, 'Teach it is in view already: the click shows nothing');
+  await wide.click('#teach-hint');
+  await wide.waitForFunction(() => scrollY > 0, null, { timeout: 5000 });
+  const shown = await heading();
+  assert.ok(shown.top >= 0 && shown.bottom <= DESKTOP.height / 2, `after the hint, Teach it's heading is at ${JSON.stringify(shown)}`);
+  assert.deepEqual(wideProblems, []);
+  await wide.close();
 });
