@@ -330,8 +330,21 @@ static const char *foreign_format(const uint8_t *buf, size_t size) {
     return NULL;
 }
 
+/* The error for a text file given as a model: what it is, its first line (up to 40 bytes, not cut inside a
+ * character), and what a model is. */
+static int text_file(const uint8_t *buf, size_t size) {
+    size_t len = 0;
+    while (len < size && len < 40 && buf[len] != '\n' && buf[len] != '\r') len++;
+    while (len > 0 && len < size && (buf[len] & 0xc0) == 0x80) len--;
+    return mg_fail(MG_EBADFILE,
+                   "the file is text (it begins \"%.*s%s\"), not a model: a model is a .safetensors file, as "
+                   "tools/convert.py and the engine's save write them",
+                   (int)len, (const char *)buf, len < size && buf[len] != '\n' && buf[len] != '\r' ? "..." : "");
+}
+
 int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st) {
     memset(st, 0, sizeof *st);
+    if (buf && size > 0 && size < 8 && is_text(buf, size)) return text_file(buf, size);
     if (!buf || size < 8) return mg_fail(MG_EBADFILE, "the file is %zu bytes: too short for a safetensors header", buf ? size : 0);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | buf[i];
@@ -342,16 +355,7 @@ int mg_safetensors_parse(const uint8_t *buf, size_t size, mg_safetensors *st) {
     if (n > MAX_HEADER || (fits && !peek(&c, '{'))) {
         const char *what = foreign_format(buf, size);
         if (what) return mg_fail(MG_EBADFILE, "the file is not a safetensors model: it looks like %s", what);
-        if (is_text(buf, size)) {
-            /* its first line, up to 40 bytes, not cut inside a character */
-            size_t len = 0;
-            while (len < size && len < 40 && buf[len] != '\n' && buf[len] != '\r') len++;
-            while (len > 0 && len < size && (buf[len] & 0xc0) == 0x80) len--;
-            return mg_fail(MG_EBADFILE,
-                           "the file is text (it begins \"%.*s%s\"), not a model: a model is a .safetensors file, "
-                           "as tools/convert.py and the engine's save write them",
-                           (int)len, (const char *)buf, len < size && buf[len] != '\n' && buf[len] != '\r' ? "..." : "");
-        }
+        if (is_text(buf, size)) return text_file(buf, size);
     }
     if (n > MAX_HEADER) return mg_fail(MG_EBADFILE, "the header length %llu is over the 100 MB limit", (unsigned long long)n);
     if (!fits)

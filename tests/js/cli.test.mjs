@@ -313,6 +313,10 @@ test('a text file given as the model: the message says it is text, names the fil
   assert.deepEqual(run('info', path), failed(`MG_EBADFILE: ${path}: ${message}`));
   assert.deepEqual(run('generate', path, '--prompt', 'hi'), failed(`MG_EBADFILE: ${path}: ${message}`));
   await assert.rejects(load(path), { name: 'MingruError', code: 'MG_EBADFILE', message: `load: ${message}` });
+  const short = join(work, 'hello.txt'); // under the 8 bytes of a safetensors header's length
+  writeFileSync(short, 'hello\n');
+  assert.deepEqual(run('info', short), failed(`MG_EBADFILE: ${short}: the file is text (it begins "hello"), not a model: a model is a ` +
+    ".safetensors file, as tools/convert.py and the engine's save write them"));
 });
 
 test('files that cannot be read: the message names the file and says why, each code once, status 1', () => {
