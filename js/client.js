@@ -7,9 +7,11 @@
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { withTokenizer } from './tokenizer.js';
-import { pageLane } from './lane.js';
+import { laneMissing, pageLane } from './lane.js';
 
+const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
 let worker = null;
+let started = null; // settles when the worker has said it is ready: null, or why it cannot run
 let lane = null; // lane.js: steps without postMessage, where the page is cross-origin isolated
 let nextId = 1;
 let nextHandle = 1;
@@ -20,16 +22,27 @@ export const laneCount = { steps: 0 }; // steps answered by the lane (tests/brow
 
 function startWorker() {
   if (worker) return worker;
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mingru' });
+  let ready;
+  started = new Promise((resolve) => (ready = resolve));
+  const timer = setTimeout(() => ready(`it did not start in ${WORKER_START / 1000} s`), WORKER_START);
+  started.then(() => clearTimeout(timer));
+  try {
+    worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mingru' });
+  } catch (e) {
+    ready(`a module worker cannot be started here (${e.message})`);
+    throw e;
+  }
   lane = pageLane();
   if (lane) worker.postMessage({ op: 'lane', buffer: lane.buffer });
   worker.onmessage = ({ data }) => {
+    if (data.ready) return ready(null);
     const p = pending.get(data.id);
     if ('callback' in data) return p?.callback?.(data.callback);
     if ('pieces' in data) return data.pieces.forEach((piece) => p?.onPiece?.(piece));
     settle(data.id, data);
   };
   worker.onerror = (e) => {
+    ready(`it failed as it started (${e.message ?? 'no message: the script could not be loaded or run'})`);
     const error = new MingruError('MG_ELOAD', `the mingru worker failed: ${e.message ?? 'could not start'}`);
     for (const p of pending.values()) p.reject(error);
     pending.clear();
@@ -109,6 +122,38 @@ function stepByLane(handle, [token, options], numOutputs) {
   const reply = lane.step(handle, token.encoded, o?.state?.$state ?? 0, numOutputs);
   if (reply) laneCount.steps++;
   return reply;
+}
+
+/** Why the page's worker cannot run, or null once it has said it is ready (it is started if need be). */
+async function workerMissing() {
+  try {
+    startWorker();
+  } catch {
+    // started says why
+  }
+  return started;
+}
+
+/** Where no worker can run (a page whose policy forbids workers, an engine without module workers): the engine's own
+ * classes on the page's main thread, one thread (the page pauses during long calls), `backend.fallbacks` saying so.
+ * make(engineSide) makes the object with model.js and layer.js. */
+async function onThePage(why, make) {
+  const [model, layer] = await Promise.all([import('./model.js'), import('./layer.js')]);
+  const made = await make({ ...model, ...layer });
+  const fallback = `worker: ${why}; the engine runs on the page's main thread, on one thread (long calls pause the page)`;
+  made.backend = Object.freeze({ ...made.backend, fallbacks: Object.freeze([...made.backend.fallbacks, fallback]) });
+  return made;
+}
+
+/** Options with threads: 1 (the engine on the main thread); what is not an options object as it is, to be refused. */
+const oneThread = (options) => (options === undefined ? { threads: 1 }
+  : options !== null && typeof options === 'object' ? { ...options, threads: 1 } : options);
+
+/** A backend the worker reported, with what the page itself lacks (the lane for steps). */
+function pageBackend(backend) {
+  const why = laneMissing();
+  if (!why) return backend;
+  return Object.freeze({ ...backend, fallbacks: Object.freeze([...backend.fallbacks, `lane: ${why}; step() calls go by postMessage`]) });
 }
 
 /** What every proxy shares: its handle, whether it is disposed, and the chain of its calls that return at once. */
@@ -244,7 +289,7 @@ export class Model extends Remote {
   /** @internal */
   constructor(handle, info) {
     super(handle, Promise.resolve());
-    Object.assign(this, info); // config, metadata, identity, backend
+    Object.assign(this, info, { backend: pageBackend(info.backend) }); // config, metadata, identity, backend
   }
 
   createState() {
@@ -354,6 +399,8 @@ class Layer extends Remote {
   }
 
   static async _create(cell, options) {
+    const why = await workerMissing();
+    if (why) return onThePage(why, (engine) => engine[cell].create(oneThread(options)));
     const handle = nextHandle++;
     const { info } = await request({ op: 'create', what: cell, handle }, [options]);
     return new this(handle, info);
@@ -386,6 +433,8 @@ export class MinLSTM extends Layer {
 
 /** As in Node: a new model, made in the worker. */
 export async function create(options) {
+  const why = await workerMissing();
+  if (why) return onThePage(why, (engine) => engine.create(oneThread(options)));
   const handle = nextHandle++;
   const { info } = await request({ op: 'create', what: 'create', handle }, [options]);
   return new Model(handle, info);
@@ -403,6 +452,8 @@ export async function load(source, options) {
     if (typeof Headers !== 'undefined' && fetchOptions.headers instanceof Headers) fetchOptions.headers = [...fetchOptions.headers];
     o = { ...o, fetchOptions };
   }
+  const why = await workerMissing();
+  if (why) return onThePage(why, (engine) => engine.load(src, oneThread(o)));
   const handle = nextHandle++;
   const { info } = await request({ op: 'create', what: 'load', handle }, [src, o]);
   return new Model(handle, info);

@@ -14,6 +14,9 @@ export interface Backend {
   readonly simd: boolean;
   /** the relaxed-SIMD build runs (see LoadOptions.relaxedSimd) */
   readonly relaxedSimd: boolean;
+  /** for each thing this environment lacks, what runs instead and why, e.g.
+   * 'threads: SharedArrayBuffer is not defined; one thread runs' (detected, never assumed); empty when nothing is missing */
+  readonly fallbacks: readonly string[];
 }
 
 export type Threads = 'auto' | number;

@@ -25,9 +25,18 @@ const [AWAY, LISTEN, REQUEST, REPLY, REPLY_AWAY] = [0, 1, 2, 3, 4];
 const LINGER = 50; // ms the worker listens after a step: a page drawing each token before the next waits ~16
 const DATA_BYTES = 1 << 20; // logits of up to 262,144 outputs; a model with more steps by messages
 
-/** The page's end; null where the page cannot have one. */
+/** Why this page cannot have a lane, or null when it can: each need checked, none assumed (WebKitGTK 2.50 is cross-origin
+ * isolated and defines no SharedArrayBuffer). */
+export function laneMissing() {
+  if (globalThis.crossOriginIsolated !== true) return 'the page is not cross-origin isolated';
+  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not defined';
+  if (typeof Atomics !== 'object' || typeof Atomics.waitAsync !== 'function') return 'Atomics.waitAsync is not defined';
+  return null;
+}
+
+/** The page's end; null where the page cannot have one (laneMissing says why). */
 export function pageLane() {
-  if (!globalThis.crossOriginIsolated || typeof Atomics.waitAsync !== 'function') return null;
+  if (laneMissing()) return null;
   const buffer = new SharedArrayBuffer(WORDS * 4 + DATA_BYTES);
   const words = new Int32Array(buffer, 0, WORDS);
   const signal = () => (Atomics.add(words, SIGNAL, 1), Atomics.notify(words, SIGNAL));

@@ -2,7 +2,7 @@
 // calls go through engine.js; this file checks the arguments and shapes.
 import { KERNEL_NAMES } from './engine.js';
 import { fail } from './errors.js';
-import { getEngine, resolveThreads } from './runtime.js';
+import { engineBackend, openEngine } from './runtime.js';
 
 function positiveInt(value, name) {
   if (!Number.isInteger(value) || value <= 0) fail('MG_EINVAL', `${name} must be a positive integer, got ${value}`);
@@ -24,14 +24,14 @@ class Layer {
   #ptr;
 
   /** @internal use MinGRU.create / MinLSTM.create */
-  constructor(engine, ptr, cell, dim, expansionFactor, dimInner) {
+  constructor(engine, ptr, cell, dim, expansionFactor, dimInner, backend = engineBackend(engine)) {
     this.#engine = engine;
     this.#ptr = ptr;
     this.cell = cell;
     this.dim = dim;
     this.expansionFactor = expansionFactor;
     this.dimInner = dimInner;
-    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd, relaxedSimd: engine.relaxedSimd });
+    this.backend = backend;
   }
 
   static async _create(cell, options, weightName) {
@@ -42,7 +42,7 @@ class Layer {
       fail('MG_EINVAL', `expansionFactor must be a positive number, got ${expansionFactor}`);
     }
     if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
-    const engine = await getEngine(await resolveThreads(threads, `${cell}.create`));
+    const { engine, backend } = await openEngine(threads, true, `${cell}.create`);
     const dimInner = engine.dimInner(dim, expansionFactor, `${cell}.create`);
     const hasOut = expansionFactor !== 1;
     const nGates = cell === 'MinGRU' ? 2 : 3;
@@ -66,7 +66,7 @@ class Layer {
       fail('MG_EINVAL', `seed must be a non-negative safe integer, got ${seed}`);
     }
     const ptr = engine.layerCreate({ cell, dim, expansionFactor, kernel, wIn, wOut, seed }, `${cell}.create`);
-    return new this(engine, ptr, cell, dim, expansionFactor, dimInner);
+    return new this(engine, ptr, cell, dim, expansionFactor, dimInner, backend);
   }
 
   #live(method) {

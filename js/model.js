@@ -2,7 +2,7 @@
 // through engine.js; this file holds the API's logic: arguments, ownership, busy states, aborts, text.
 import { MingruError, fail } from './errors.js';
 import { KERNEL_NAMES } from './engine.js';
-import { getEngine, resolveThreads, yielder } from './runtime.js';
+import { engineBackend, openEngine, yielder } from './runtime.js';
 import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
 import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
@@ -103,8 +103,8 @@ export class Model {
   #learned = 0; // optimizer steps taken on these weights since load() or create(): save() records them
   #created = false;
 
-  /** @internal */
-  constructor(engine, ptr) {
+  /** @internal backend: openEngine()'s (a copy made inside the package takes its engine's, without fallbacks) */
+  constructor(engine, ptr, backend = engineBackend(engine)) {
     this._engine = engine;
     this.#ptr = ptr;
     const { identity, ...config } = engine.modelConfig(ptr);
@@ -121,8 +121,8 @@ export class Model {
     });
     /** A hash of the file's bytes (hex); saved states carry it. */
     this.identity = identity;
-    /** Which build runs the model: { threads, simd }. */
-    this.backend = Object.freeze({ threads: engine.threads, simd: engine.simd, relaxedSimd: engine.relaxedSimd });
+    /** Which build runs the model, and what this environment lacked: { threads, simd, relaxedSimd, fallbacks }. */
+    this.backend = backend;
   }
 
   /** @internal */
@@ -427,8 +427,8 @@ export async function create(options = {}) {
   const { threads: t, kernel = 'auto', ...rest } = options ?? {};
   const o = createOptions(rest);
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `create: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
-  const engine = await getEngine(await resolveThreads(t, 'create'));
-  return new Model(engine, engine.modelCreate(o, kernel, 'create'))._markCreated();
+  const { engine, backend } = await openEngine(t, true, 'create');
+  return new Model(engine, engine.modelCreate(o, kernel, 'create'), backend)._markCreated();
 }
 
 /**
@@ -453,8 +453,7 @@ export async function load(source, options = {}) {
   const kernel = o.kernel ?? 'auto';
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `load: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
   if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== 'boolean') fail('MG_EINVAL', `load: relaxedSimd must be true or false, got ${o.relaxedSimd}`);
-  const threads = await resolveThreads(o.threads, 'load');
-  const [engine, bytes] = await Promise.all([getEngine(threads, o.relaxedSimd ?? true), readSource(source, o)]);
+  const [{ engine, backend }, bytes] = await Promise.all([openEngine(o.threads, o.relaxedSimd ?? true, 'load'), readSource(source, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
   // The file is copied into the engine's memory (F32 and I8 weights are used there in place; F16/BF16 ones are
   // converted to F32 copies), which wasm32 caps at 2 GB: see docs/robustness.md for the largest loadable model.
@@ -463,7 +462,7 @@ export async function load(source, options = {}) {
     '(wasm32), which must hold the file, the F32 copies of F16/BF16 weights and the working buffers');
   if (bytes.length >= MEMORY_LIMIT) throw tooLarge('too large');
   try {
-    return new Model(engine, engine.modelLoad(bytes, kernel, 'load'));
+    return new Model(engine, engine.modelLoad(bytes, kernel, 'load'), backend);
   } catch (e) {
     throw e.code === 'MG_ENOMEM' ? tooLarge(e.message.replace(/^load: /, '')) : e;
   }

@@ -123,18 +123,24 @@ const PROBE = new Uint8Array([
 ]);
 let relaxed;
 
-/** Whether this engine has relaxed SIMD and computes its 8-bit dot product right (probed once). */
-export function relaxedSimdWorks() {
+/** Why this engine cannot take the relaxed-SIMD builds, or null when it can: it has relaxed SIMD and computes its
+ * 8-bit dot product right (probed once). */
+export function relaxedSimdMissing() {
   if (relaxed === undefined) {
     const want = PROBE_C[0] + PROBE_A.slice(0, 4).reduce((s, a, i) => s + a * PROBE_B[i], 0);
     try {
-      relaxed = WebAssembly.validate(PROBE) && new WebAssembly.Instance(new WebAssembly.Module(PROBE)).exports.f() === want;
-    } catch {
-      relaxed = false;
+      relaxed = !WebAssembly.validate(PROBE) ? 'this engine has none'
+        : new WebAssembly.Instance(new WebAssembly.Module(PROBE)).exports.f() === want ? null
+          : 'this engine computes its 8-bit dot product wrongly (a known-answer probe)';
+    } catch (e) {
+      relaxed = `the known-answer probe failed (${e.message})`;
     }
   }
   return relaxed;
 }
+
+/** Whether this engine has relaxed SIMD and computes its 8-bit dot product right (probed once). */
+export const relaxedSimdWorks = () => relaxedSimdMissing() === null;
 
 // Tests only, in Node: MINGRU_TEST_BUILD=safe takes the checked builds of dist-safe/ instead: the same C with
 // Emscripten's -sASSERTIONS=2 -sSAFE_HEAP=1 (scripts/test-safe.mjs builds them and runs tests on them). Their
@@ -151,11 +157,18 @@ function safeBuilds() {
 }
 const BUILDS = isNode && process.env.MINGRU_TEST_BUILD === 'safe' ? safeBuilds() : SHIPPED;
 
-/** Whether this environment can run the threaded build (SharedArrayBuffer usable). */
-export function threadsAvailable() {
-  if (isNode) return true;
-  return typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
+/** Why this environment cannot run the threaded build, or null when it can (always in Node). Each is checked, none
+ * assumed: an engine may be cross-origin isolated and still define no SharedArrayBuffer (WebKitGTK 2.50). */
+export function threadsMissing() {
+  if (isNode) return null;
+  if (globalThis.crossOriginIsolated !== true) return 'the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting)';
+  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not defined';
+  if (typeof Atomics !== 'object') return 'Atomics is not defined';
+  return null;
 }
+
+/** Whether this environment can run the threaded build (SharedArrayBuffer usable). */
+export const threadsAvailable = () => threadsMissing() === null;
 
 /** The thread count 'auto' means here: the cores, at most 8. */
 async function defaultThreads() {
@@ -171,8 +184,9 @@ export async function resolveThreads(threads, what) {
     throw new MingruError('MG_EINVAL', `${what}: threads must be 'auto' or an integer in [1, 16], got ${threads}`);
   }
   if (threads > 1 && !threadsAvailable()) {
-    throw new MingruError('MG_ETHREADS', `${what}: threads ${threads} needs SharedArrayBuffer, which this page does not have: ` +
-      'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or use threads: 1');
+    throw new MingruError('MG_ETHREADS', `${what}: threads ${threads} needs SharedArrayBuffer, which this page does not have ` +
+      `(${threadsMissing()}): serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ` +
+      'require-corp, or use threads: 1');
   }
   return threads;
 }
@@ -208,7 +222,12 @@ async function instantiate(threads, useRelaxed) {
   } catch (e) {
     throw new MingruError('MG_ELOAD', `cannot load the WebAssembly glue of ${url}: ${e.message} (run npm run build)`);
   }
-  let memory;
+  let memory, failed;
+  const failure = new Promise((resolve, reject) => (failed = reject)); // the glue never settles if instantiation fails
+  // nor if the pool's workers cannot start (a policy that forbids workers): a threaded build that has not started in
+  // THREADS_START ms is given up (openEngine then takes one thread)
+  const timer = threads > 1 && !isNode && setTimeout(() => failed(new MingruError('MG_ELOAD', `its ${threads - 1} workers did not start in ` +
+    `${THREADS_START / 1000} s`)), THREADS_START);
   const options = {
     // The glue's own file lookup does not work in every environment (Node 20, bundlers): hand it the instance.
     instantiateWasm(imports, done) {
@@ -219,7 +238,7 @@ async function instantiate(threads, useRelaxed) {
           memory = all.find((e) => e instanceof WebAssembly.Memory);
           done(result.instance, result.module);
         },
-        (e) => console.error(`mingru: cannot instantiate ${url}: ${e.message}`),
+        (e) => failed(new MingruError('MG_ELOAD', `cannot instantiate ${url}: ${e.message}`)),
       );
       return {};
     },
@@ -234,9 +253,14 @@ async function instantiate(threads, useRelaxed) {
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }
-  return new Engine(await createMingruModule(options), memory, threads, useRelaxed);
+  try {
+    return new Engine(await Promise.race([createMingruModule(options), failure]), memory, threads, useRelaxed);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
+const THREADS_START = 30000; // ms
 const engines = new Map();
 
 /** The engine for a thread count (1 = the single-thread build), loaded once and shared: a relaxed-SIMD build
@@ -252,3 +276,31 @@ export function getEngine(threads = 1, relaxedSimd = true) {
   }
   return engines.get(key);
 }
+
+/**
+ * The engine a load() or create() with these options gets, and its `backend`: { threads, simd, relaxedSimd,
+ * fallbacks }, where fallbacks says, for each thing this environment lacks, what runs instead and why (detected,
+ * never assumed). 'auto' threads where threads cannot be had, or a threaded build that does not start, give one
+ * thread; no relaxed SIMD gives the plain build. An explicit thread count above 1 that cannot be had is refused
+ * (MG_ETHREADS), as documented.
+ */
+export async function openEngine(threadsOption, relaxedSimd = true, what = 'load') {
+  const fallbacks = [];
+  const threads = await resolveThreads(threadsOption, what);
+  const auto = threadsOption === undefined || threadsOption === 'auto';
+  if (auto && threadsMissing()) fallbacks.push(`threads: ${threadsMissing()}; one thread runs`);
+  if (relaxedSimd && BUILDS === SHIPPED && relaxedSimdMissing()) fallbacks.push(`relaxed SIMD: ${relaxedSimdMissing()}; the plain SIMD build runs`);
+  let engine;
+  try {
+    engine = await getEngine(threads, relaxedSimd);
+  } catch (e) {
+    if (!auto || threads === 1) throw e;
+    fallbacks.push(`threads: the threaded build did not start (${e.message}); one thread runs`);
+    engine = await getEngine(1, relaxedSimd);
+  }
+  return { engine, backend: engineBackend(engine, fallbacks) };
+}
+
+/** A model's or layer's `backend`: the engine's build, and the fallbacks that led to it. */
+export const engineBackend = (engine, fallbacks = []) =>
+  Object.freeze({ threads: engine.threads, simd: engine.simd, relaxedSimd: engine.relaxedSimd, fallbacks: Object.freeze(fallbacks) });

@@ -10,6 +10,8 @@
 //          most every 8 ms: a message per token cost a tenth of the demo model's generate)
 //   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
 //   { op: 'lane', buffer }   first, in a cross-origin isolated page: a model's steps may then come by lane.js
+// The worker's first message is { ready: true }, once its modules have loaded: a page that gets an error event
+// first knows the worker cannot run (client.js then runs the engine on the page itself).
 // In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
 // { $callback: true } for a function (onProgress): the worker calls it by posting { id, callback: value }.
 // Replies: { id, ok } or { id, error: { code, message } }; `tokens` maps the handle of every State the call touched
@@ -147,3 +149,5 @@ self.onmessage = async ({ data }) => {
   }
   if (listen) lane.listen(laneStep);
 };
+
+self.postMessage({ ready: true });

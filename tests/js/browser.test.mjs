@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { serve } from '../../scripts/serve.mjs';
 import { closeRatio } from '../helpers/golden.mjs';
 import { launch, skipBrowser as skip } from '../helpers/chromium.mjs';
+import { expectedText } from '../helpers/expected-text.mjs';
 
 
 let browser;
@@ -48,8 +49,11 @@ test('a cross-origin isolated page gets the threaded build, a plain page the sin
   assert.equal(plain.isolated, false);
   assert.ok(isolated.backend.threads > 1, `isolated page: ${JSON.stringify(isolated.backend)}`);
   assert.equal(isolated.backend.simd, true);
-  assert.deepEqual(plain.backend, { threads: 1, simd: true, relaxedSimd: true }); // Chromium has relaxed SIMD
-  assert.deepEqual(plain.layerBackend, { threads: 1, simd: true, relaxedSimd: true });
+  const noThreads = 'threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs';
+  assert.deepEqual(isolated.backend.fallbacks, []);
+  assert.deepEqual(plain.backend, { threads: 1, simd: true, relaxedSimd: true, // Chromium has relaxed SIMD
+    fallbacks: [noThreads, 'lane: the page is not cross-origin isolated; step() calls go by postMessage'] });
+  assert.deepEqual(plain.layerBackend, { threads: 1, simd: true, relaxedSimd: true, fallbacks: [noThreads] });
   assert.equal(plain.threadsError, 'MG_ETHREADS');
   assert.equal(isolated.threadsError, null);
 });
@@ -116,4 +120,38 @@ test('the page stays responsive during a long forward (requestAnimationFrame kee
 test('no console errors', { skip }, () => {
   assert.deepEqual(results.isolated.problems, []);
   assert.deepEqual(results.plain.problems, []);
+});
+
+// ---- where something is missing: a fallback, said in backend.fallbacks, never an exception
+
+/** tests/browser/fallbacks.html's result, served with `headers` added to every answer. */
+async function fallbackPage(query, { isolation = true, headers = {} } = {}) {
+  const { server, url } = await serve({ isolation, route: (req, res, base) => Object.assign(base, headers) && false });
+  servers.push(server);
+  const page = await browser.newPage();
+  await page.goto(`${url}/tests/browser/fallbacks.html${query}`);
+  await page.waitForFunction(() => window.result, null, { timeout: 120000 });
+  const result = await page.evaluate(() => window.result);
+  await page.close();
+  return result;
+}
+
+test('a cross-origin isolated page without SharedArrayBuffer (as WebKit) loads and generates; its steps go by postMessage', { skip }, async () => {
+  const r = await fallbackPage('?nosab');
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.isolated, true);
+  // the worker here still has SharedArrayBuffer (only the page's was taken away): its threads run, the page has no lane
+  assert.deepEqual(r.backend.fallbacks, ['lane: SharedArrayBuffer is not defined; step() calls go by postMessage']);
+  assert.equal(r.text, await expectedText('And God said', { threads: r.backend.threads, relaxed: r.backend.relaxedSimd }));
+});
+
+test('a page whose policy forbids workers runs the engine on its main thread, one thread, with the same text', { skip }, async () => {
+  const r = await fallbackPage('', { headers: { 'Content-Security-Policy': "worker-src 'none'" } });
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.backend.threads, 1);
+  assert.equal(r.backend.fallbacks.length, 1, JSON.stringify(r.backend.fallbacks));
+  assert.match(r.backend.fallbacks[0], /^worker: .*; the engine runs on the page's main thread, on one thread \(long calls pause the page\)$/);
+  assert.equal(r.text, await expectedText('And God said', { threads: 1, relaxed: r.backend.relaxedSimd }));
+  const usual = await fallbackPage('');
+  assert.ok(closeRatio(Float32Array.from(r.steps.flat()), Float32Array.from(usual.steps.flat()), 1e-5, 1e-5) <= 1, 'the logits of the worker');
 });

@@ -125,7 +125,7 @@ test('a fresh Node project installs the tarball offline and runs the README exam
   const out = timed('README Node example', () => run(process.execPath, ['example.mjs'], dir)).stdout;
   const text = await expectedText('And God said');
   assert.ok(out.includes(`\n${text}\n`), `not the engine's text ${JSON.stringify(text)}:\n${out}`);
-  assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{ threads: \d+, simd: true, relaxedSimd: false \}\n/);
+  assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{"threads":\d+,"simd":true,"relaxedSimd":false,"fallbacks":\["relaxed SIMD: this engine has none; the plain SIMD build runs"\]\}\n/);
   assert.match(out, /\n112 tokens read and written/);
 
   // `npx mingru-wasm ...` from the README, offline: the command comes from the installed package
@@ -214,7 +214,9 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
         }
         // 'auto': one thread per core (up to 8) when cross-origin isolated (2 on a 2-core machine), else 1
         const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-        assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true, relaxedSimd: true }); // Chromium: the relaxed build
+        assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true, relaxedSimd: true, // Chromium: the relaxed build
+          fallbacks: isolation ? [] : ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
+            'lane: the page is not cross-origin isolated; step() calls go by postMessage'] });
         if (isolation) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
         assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
         assert.equal(runs[0].text, await expectedText('And God said', { threads: runs[0].backend.threads, relaxed: runs[0].backend.relaxedSimd }), 'the engine\'s text for that seed');

@@ -24,7 +24,8 @@ for (const Cls of [MinGRU, MinLSTM]) {
     const results = [];
     for (const threads of COUNTS) {
       const layer = await Cls.create({ dim, expansionFactor: 1.5, seed: 11, threads });
-      assert.deepEqual(layer.backend, { threads, simd: true, relaxedSimd: false }); // Node 20: no relaxed SIMD
+      assert.deepEqual(layer.backend, { threads, simd: true, relaxedSimd: false, // Node 20: no relaxed SIMD
+        fallbacks: ['relaxed SIMD: this engine has none; the plain SIMD build runs'] });
       const long = await layer.forward(randomFloats(batch * 1000 * dim, 3), { batch, seqLen: 1000 });
       const short = await layer.forward(randomFloats(batch * 5 * dim, 4), { batch, seqLen: 5 });
       const step = await layer.step(randomFloats(batch * dim, 5), { batch, prevHidden: long.hidden });
@@ -67,7 +68,7 @@ test('language models: 1, 2, 3 and 4 threads agree to 1e-5 on forward (300 token
 
 test("threads 'auto' takes the threaded build in Node, one thread per core up to 8; bad counts are refused", async () => {
   const lm = await load(fixturePath(lmCases()[0].files.f32));
-  assert.deepEqual(lm.backend, { threads: Math.min(8, availableParallelism()), simd: true, relaxedSimd: false });
+  assert.deepEqual(lm.backend, { threads: Math.min(8, availableParallelism()), simd: true, relaxedSimd: false, fallbacks: ['relaxed SIMD: this engine has none; the plain SIMD build runs'] });
   lm.dispose();
   for (const threads of [0, -1, 1.5, 17, 'many']) {
     await assert.rejects(load(fixturePath(lmCases()[0].files.f32), { threads }), (e) => e.code === 'MG_EINVAL' && /threads/.test(e.message));
