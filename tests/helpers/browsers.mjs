@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { CHROMIUM, launch as launchChromium } from './chromium.mjs';
+import { CHROMIUM, launch as launchChromium, skipBrowser } from './chromium.mjs';
 
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDriver';
@@ -28,6 +28,7 @@ const NEEDS = {
  * engine, so a missing one is not skipped: its test fails. */
 export function available(engine) {
   if (!NEEDS[engine]) throw new Error(`unknown engine ${engine}: ${Object.keys(NEEDS).join(', ')}`);
+  if (engine === 'chromium') return skipBrowser;
   const missing = NEEDS[engine].filter(([file]) => !existsSync(file));
   return missing.length > 0 && !process.env.CI && `no ${engine}: ${missing.map(([f, pkg]) => `${f} (Debian ${pkg})`).join(', ')}`;
 }
@@ -80,7 +81,7 @@ const call = (fn, args) => `(${source(fn)})(...${JSON.stringify(args)})`;
 
 async function openChromium(timeout) {
   const browser = await limit(launchChromium(), LAUNCH_MS, 'chromium launch');
-  const page = await browser.newPage();
+  const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
   return {
     version: `chromium ${browser.version()}`,
@@ -96,7 +97,7 @@ async function openFirefox(timeout) {
     LAUNCH_MS, 'firefox launch');
   const proc = browser.process();
   if (proc) children.add(proc);
-  const page = await browser.newPage();
+  const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
   return {
     version: `firefox ${(await browser.version()).replace(/^firefox\//, '')}`,

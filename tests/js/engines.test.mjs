@@ -76,14 +76,14 @@ const PAGES = { isolated: true, plain: false };
 /** Why a test of `engine` on `page` is reported and not failed (node:test's todo), or false. Two known faults:
  * - WebKitGTK has no SharedArrayBuffer even where crossOriginIsolated is true, and js/lane.js assumes it there:
  *   on the isolated page load() fails with MG_EINVAL (Can't find variable: SharedArrayBuffer).
- * - In WebKit, breaking out of generate() does not stop the worker's generation: engine.html's state stays busy
- *   (save and dispose refused with MG_EBUSY), and the page stops at that error. Suspected: the worker yields to its
- *   event loop by a MessageChannel to itself (js/runtime.js yieldToEventLoop), and WebKit runs those messages before
- *   the page's abort message. */
+ * - After a loop over generate() breaks, its state stays busy until the worker has wound the generation down (a
+ *   save called at once is refused with MG_EBUSY in Chromium, Firefox and WebKit alike). engine.html's second save
+ *   after such a break resolves in Chromium and Firefox, which finish first; in WebKit it meets the busy state
+ *   (MG_EBUSY), then state.dispose() throws MG_EBUSY and the page stops there. */
 function todo(engine, page, part) {
   if (engine !== 'webkit') return false;
   if (page === 'isolated') return 'WebKitGTK: crossOriginIsolated without SharedArrayBuffer; js/lane.js assumes it (load() fails)';
-  return part === 'engine.html' && 'WebKit: breaking out of generate() leaves the state busy (the abort does not reach the worker)';
+  return part === 'engine.html' && "WebKit: the state of a generate() broken out of is still busy at engine.html's next save (MG_EBUSY)";
 }
 
 for (const engine of ['firefox', 'webkit']) {
