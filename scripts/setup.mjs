@@ -28,6 +28,11 @@ const NEEDS = [
   // Debian's torch otherwise runs on the generic reference BLAS, about 50x slower
   ['libopenblas0-pthread', "a fast BLAS for Debian's torch", () => existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3')],
   ['chromium', 'the browser tests (driven by playwright-core)', () => existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium')],
+  ['firefox-esr', 'the browser tests in Firefox (WebDriver BiDi, driven by puppeteer-core)', () => existsSync(process.env.FIREFOX ?? '/usr/bin/firefox-esr')],
+  ['webkit2gtk-driver', "the browser tests in WebKit (WebKitWebDriver and WebKitGTK's MiniBrowser, driven by selenium-webdriver)",
+    () => existsSync(process.env.WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDriver') &&
+      existsSync(process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser')],
+  ['xvfb', 'a display for WebKit (MiniBrowser has no headless mode)', () => existsSync('/usr/bin/Xvfb')],
 ];
 
 function sh(cmd, args) {
@@ -63,8 +68,9 @@ if (missing.length) {
   }
 }
 
-// The dev dependencies (playwright-core drives chromium, typescript checks the types)
-const devDependencies = ['binaryen', 'playwright-core', 'typescript'];
+// The dev dependencies (playwright-core drives chromium, puppeteer-core firefox, selenium-webdriver WebKit;
+// typescript checks the types)
+const devDependencies = ['binaryen', 'playwright-core', 'puppeteer-core', 'selenium-webdriver', 'typescript'];
 if (!devDependencies.every((d) => existsSync(`${root}/node_modules/${d}/package.json`))) {
   console.error(`installing the dev dependencies (${devDependencies.join(', ')}) with npm ci`);
   const npm = process.env.npm_execpath;

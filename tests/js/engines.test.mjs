@@ -1,0 +1,177 @@
+// The package in Firefox (firefox-esr through WebDriver BiDi) and WebKit (WebKitGTK's MiniBrowser through
+// WebKitWebDriver), from pages served on 127.0.0.1 with COOP/COEP (isolated: the threaded build) and without
+// (plain: the single-thread build); Chromium has tests/js/browser.test.mjs. In each engine and page:
+//   - tests/browser/engine.html, the API through the worker, as in Chromium;
+//   - the demo model: greedy F32 text, seeded Q8 text and evaluate()'s bits on a fixed text, from the plain-SIMD
+//     builds (relaxedSimd: false), equal to Node's at the same thread count (Node computes them here);
+//   - the build load() picks by default (relaxed SIMD where the engine has it): F32 bits within 1e-6 of the
+//     plain build's, Q8 bits within 0.5% of F32's (relaxed.test.mjs's bound); its Q8 text is reported, not compared
+//     (the relaxed Q8 dot product takes 7-bit activations).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { load } from '../../js/index.js';
+import { serve } from '../../scripts/serve.mjs';
+import { available, openBrowser } from '../helpers/browsers.mjs';
+import { closeRatio } from '../helpers/golden.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const PROMPT = 'And God said';
+const TEXT = 'In the beginning God created the heaven and the earth. And the earth was without form, and void; and ' +
+  'darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters.';
+// [name, model, load options, generate options]; the default build last
+const RUNS = [
+  ['f32', 'kjv.safetensors', { relaxedSimd: false }, { temperature: 0 }],
+  ['q8', 'kjv.q8.safetensors', { relaxedSimd: false }, { seed: 1 }],
+  ['f32Default', 'kjv.safetensors', {}, { temperature: 0 }],
+  ['q8Default', 'kjv.q8.safetensors', {}, { seed: 1 }],
+];
+
+/** Runs in the page (and in Node): each of RUNS' loads, 60 tokens after PROMPT, the bits of TEXT. It stops at the
+ * first error: in WebKit a load() after a failed one never answers. */
+async function demo(origin, prompt, text, runs) {
+  const { load } = await import(`${origin}/js/index.js`);
+  const out = {};
+  for (const [name, file, options, generate] of runs) {
+    try {
+      const lm = await load(`${origin}/models/${file}`, options);
+      let t = '';
+      for await (const piece of lm.generate(prompt, { maxTokens: 60, ...generate })) t += piece;
+      out[name] = { backend: lm.backend, text: t, bits: (await lm.evaluate(text)).bits };
+      lm.dispose();
+    } catch (e) {
+      out[name] = { error: `${e.code ?? ''} ${e.message}` };
+      break;
+    }
+  }
+  return out;
+}
+
+/** Node's answers with the plain build at `threads` threads (evaluate's bits depend on the thread count). */
+const nodeRuns = new Map();
+async function nodeReference(threads) {
+  if (!nodeRuns.has(threads)) {
+    const out = {};
+    for (const [name, file, options, generate] of RUNS.slice(0, 2)) {
+      const lm = await load(`${root}models/${file}`, { ...options, threads });
+      let t = '';
+      for await (const piece of lm.generate(PROMPT, { maxTokens: 60, ...generate })) t += piece;
+      out[name] = { backend: lm.backend, text: t, bits: (await lm.evaluate(TEXT)).bits };
+      lm.dispose();
+    }
+    nodeRuns.set(threads, out);
+  }
+  return nodeRuns.get(threads);
+}
+
+/** Node's logits for engine.html's forward on its fixture. */
+async function nodeLogits() {
+  const lm = await load(`${root}tests/fixtures/lm/gru-d24-l3-conv3.safetensors`, { threads: 1 });
+  const logits = Array.from(await lm.forward(Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256)));
+  lm.dispose();
+  return logits;
+}
+
+const PAGES = { isolated: true, plain: false };
+/** Why a test of `engine` on `page` is reported and not failed (node:test's todo), or false. Two known faults:
+ * - WebKitGTK has no SharedArrayBuffer even where crossOriginIsolated is true, and js/lane.js assumes it there:
+ *   on the isolated page load() fails with MG_EINVAL (Can't find variable: SharedArrayBuffer).
+ * - After a loop over generate() breaks, its state stays busy until the worker has wound the generation down (a
+ *   save called at once is refused with MG_EBUSY in Chromium, Firefox and WebKit alike). engine.html's second save
+ *   after such a break resolves in Chromium and Firefox, which finish first; in WebKit it meets the busy state
+ *   (MG_EBUSY), then state.dispose() throws MG_EBUSY and the page stops there. */
+function todo(engine, page, part) {
+  if (engine !== 'webkit') return false;
+  if (page === 'isolated') return 'WebKitGTK: crossOriginIsolated without SharedArrayBuffer; js/lane.js assumes it (load() fails)';
+  return part === 'engine.html' && "WebKit: the state of a generate() broken out of is still busy at engine.html's next save (MG_EBUSY)";
+}
+
+for (const engine of ['firefox', 'webkit']) {
+  describe(engine, { skip: available(engine) }, () => {
+    const results = {};
+    let browser, logits;
+    const servers = [];
+
+    before(async () => {
+      logits = await nodeLogits();
+      browser = await openBrowser(engine);
+      for (const [page, isolation] of Object.entries(PAGES)) {
+        const { server, url } = await serve({ isolation });
+        servers.push(server);
+        const t0 = Date.now();
+        await browser.goto(`${url}/tests/browser/engine.html`);
+        const isolated = await browser.evaluate(() => globalThis.crossOriginIsolated === true);
+        const enginePage = await browser.evaluate(async () => {
+          while (!window.result) await new Promise((ok) => setTimeout(ok, 100));
+          return window.result;
+        });
+        await browser.goto(`${url}/tests/browser/blank.html`);
+        const model = await browser.evaluate(demo, url, PROMPT, TEXT, RUNS);
+        results[page] = { isolated, engine: enginePage, model };
+        console.log(`${browser.version}, ${page} page (${((Date.now() - t0) / 1000).toFixed(1)} s): ${JSON.stringify(model)}`);
+      }
+    });
+
+    after(async () => {
+      await browser?.close();
+      for (const s of servers) s.close();
+    });
+
+    for (const page of Object.keys(PAGES)) {
+      test(`${page} page: engine.html runs the API through the worker, the outputs as in Node`, { todo: todo(engine, page, 'engine.html') }, () => {
+        const { isolated, engine: r } = results[page];
+        assert.equal(isolated, PAGES[page]);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.isolated, PAGES[page]);
+        if (PAGES[page]) assert.ok(r.backend.threads > 1, JSON.stringify(r.backend));
+        else assert.equal(r.backend.threads, 1);
+        assert.equal(r.threadsError, PAGES[page] ? null : 'MG_ETHREADS');
+        assert.ok(closeRatio(Float32Array.from(r.logits), Float32Array.from(logits), 1e-5, 1e-5) <= 1, 'the logits as in Node');
+        assert.equal(r.evaluated.tokens, 11);
+        assert.equal(r.text, r.textAgain, 'same seed, same text');
+        assert.equal(r.restoredTokens, 2);
+        assert.equal(r.sameStep, true);
+        assert.equal(r.rangeError, 'MG_ERANGE');
+        assert.equal(r.abortResult, 'MG_EABORTED');
+        assert.equal(r.abortRestored, true);
+        assert.equal(r.laneSame, true);
+        assert.equal(r.laneAtOnce, true);
+        assert.deepEqual(r.orderAcross, [0, 1]);
+        assert.deepEqual(r.madeAfterCall, [0, 1]);
+        assert.equal(r.laneSteps, PAGES[page] ? 7 : 0, 'steps by the lane on the isolated page only');
+        assert.ok(r.longMs > 0 && r.framesDuring >= Math.floor(r.longMs / 1000 * 20),
+          `${r.framesDuring} frames in ${r.longMs?.toFixed(0)} ms`);
+      });
+
+      test(`${page} page: the demo model's plain build gives Node's greedy F32 text, seeded Q8 text and bits`, { todo: todo(engine, page, 'model') }, async () => {
+        const { model } = results[page];
+        for (const name of ['f32', 'q8']) {
+          const r = model[name];
+          assert.equal(r?.error, undefined, `${name}: ${r?.error}`);
+          assert.deepEqual({ ...r.backend, threads: undefined }, { simd: true, relaxedSimd: false, threads: undefined });
+          assert.equal(r.backend.threads > 1, PAGES[page]);
+          const node = (await nodeReference(r.backend.threads))[name];
+          assert.equal(r.text, node.text, `${name} text`);
+          assert.equal(r.bits, node.bits, `${name} bits at ${r.backend.threads} threads`);
+        }
+      });
+
+      test(`${page} page: the default build (relaxed SIMD where there is one): F32 bits within 1e-6, Q8 within 0.5% of F32`, { todo: todo(engine, page, 'model') }, () => {
+        const { model } = results[page];
+        const [f32, q8, f32r, q8r] = ['f32', 'q8', 'f32Default', 'q8Default'].map((n) => model[n]);
+        assert.equal(f32r?.error, undefined, f32r?.error);
+        assert.equal(q8r?.error, undefined, q8r?.error);
+        assert.equal(f32r.backend.relaxedSimd, q8r.backend.relaxedSimd);
+        assert.ok(Math.abs(f32r.bits / f32.bits - 1) < 1e-6, `F32 bits ${f32r.bits} (default build) vs ${f32.bits} (plain)`);
+        assert.ok(Math.abs(q8r.bits / f32r.bits - 1) < 0.005, `Q8 bits ${q8r.bits}, F32 ${f32r.bits}`);
+        if (!f32r.backend.relaxedSimd) { // the default is the plain build: the same numbers
+          assert.equal(f32r.bits, f32.bits);
+          assert.equal(q8r.text, q8.text);
+        }
+        console.log(`${engine} ${page}, relaxed SIMD ${f32r.backend.relaxedSimd}: F32 text ${f32r.text === f32.text ? 'as' : 'unlike'} the plain ` +
+          `build's, bits ${(f32r.bits / f32.bits - 1).toExponential(2)} off; Q8 text ${q8r.text === q8.text ? 'as' : 'unlike'} the plain build's ` +
+          `(${JSON.stringify(q8r.text)}), bits ${(q8r.bits / q8.bits - 1).toExponential(2)} off`);
+      });
+    }
+  });
+}
