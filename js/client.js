@@ -368,7 +368,12 @@ async function* stream(model, method, first, options) {
     }
     if (finished.e) throw finished.e;
   } finally {
-    if (!finished) stop.abort(); // the consumer stopped early: stop the worker too
+    if (!finished) {
+      // the consumer stopped early: stop the worker too, and end when it has (as in Node, the state is free again
+      // once the loop is left: a call right after a break is not refused as busy, however fast the engine)
+      stop.abort();
+      await call.catch(() => {});
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // The package in Firefox (firefox-esr through WebDriver BiDi) and WebKit (WebKitGTK's MiniBrowser through
 // WebKitWebDriver), from pages served on 127.0.0.1 with COOP/COEP (isolated: the threaded build) and without
-// (plain: the single-thread build); Chromium has tests/js/browser.test.mjs. In each engine and page:
+// (plain: the single-thread build, and where an engine lacks SharedArrayBuffer, as WebKitGTK 2.50 does on an isolated
+// page, the documented fallback: one thread, steps by postMessage, backend.fallbacks saying why); Chromium has
+// tests/js/browser.test.mjs. In each engine and page:
 //   - tests/browser/engine.html, the API through the worker, as in Chromium;
 //   - the demo model: greedy F32 text, seeded Q8 text and evaluate()'s bits on a fixed text, from the plain-SIMD
 //     builds (relaxedSimd: false), equal to Node's at the same thread count (Node computes them here);
@@ -73,18 +75,17 @@ async function nodeLogits() {
 }
 
 const PAGES = { isolated: true, plain: false };
-/** Why a test of `engine` on `page` is reported and not failed (node:test's todo), or false. Two known faults:
- * - WebKitGTK has no SharedArrayBuffer even where crossOriginIsolated is true, and js/lane.js assumes it there:
- *   on the isolated page load() fails with MG_EINVAL (Can't find variable: SharedArrayBuffer).
- * - After a loop over generate() breaks, its state stays busy until the worker has wound the generation down (a
- *   save called at once is refused with MG_EBUSY in Chromium, Firefox and WebKit alike). engine.html's second save
- *   after such a break resolves in Chromium and Firefox, which finish first; in WebKit it meets the busy state
- *   (MG_EBUSY), then state.dispose() throws MG_EBUSY and the page stops there. */
-function todo(engine, page, part) {
-  if (engine !== 'webkit') return false;
-  if (page === 'isolated') return 'WebKitGTK: crossOriginIsolated without SharedArrayBuffer; js/lane.js assumes it (load() fails)';
-  return part === 'engine.html' && "WebKit: the state of a generate() broken out of is still busy at engine.html's next save (MG_EBUSY)";
-}
+const NOT_ISOLATED = ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
+  'lane: the page is not cross-origin isolated; step() calls go by postMessage'];
+/** What each engine has on each page: threads (and so the lane) where the page is isolated and SharedArrayBuffer
+ * is there; WebKitGTK 2.50 is cross-origin isolated without it, and falls back to one thread and postMessage. */
+const HAS = {
+  firefox: { isolated: { threads: true, fallbacks: [] }, plain: { threads: false, fallbacks: NOT_ISOLATED } },
+  webkit: {
+    isolated: { threads: false, fallbacks: ['threads: SharedArrayBuffer is not defined; one thread runs', 'lane: SharedArrayBuffer is not defined; step() calls go by postMessage'] },
+    plain: { threads: false, fallbacks: NOT_ISOLATED },
+  },
+};
 
 for (const engine of ['firefox', 'webkit']) {
   describe(engine, { skip: available(engine) }, () => {
@@ -118,14 +119,14 @@ for (const engine of ['firefox', 'webkit']) {
     });
 
     for (const page of Object.keys(PAGES)) {
-      test(`${page} page: engine.html runs the API through the worker, the outputs as in Node`, { todo: todo(engine, page, 'engine.html') }, () => {
+      test(`${page} page: engine.html runs the API through the worker, the outputs as in Node`, () => {
         const { isolated, engine: r } = results[page];
         assert.equal(isolated, PAGES[page]);
         assert.deepEqual(r.errors, []);
         assert.equal(r.isolated, PAGES[page]);
-        if (PAGES[page]) assert.ok(r.backend.threads > 1, JSON.stringify(r.backend));
-        else assert.equal(r.backend.threads, 1);
-        assert.equal(r.threadsError, PAGES[page] ? null : 'MG_ETHREADS');
+        const has = HAS[engine][page];
+        assert.equal(r.backend.threads > 1, has.threads, JSON.stringify(r.backend));
+        assert.equal(r.threadsError, has.threads ? null : 'MG_ETHREADS');
         assert.ok(closeRatio(Float32Array.from(r.logits), Float32Array.from(logits), 1e-5, 1e-5) <= 1, 'the logits as in Node');
         assert.equal(r.evaluated.tokens, 11);
         assert.equal(r.text, r.textAgain, 'same seed, same text');
@@ -138,25 +139,26 @@ for (const engine of ['firefox', 'webkit']) {
         assert.equal(r.laneAtOnce, true);
         assert.deepEqual(r.orderAcross, [0, 1]);
         assert.deepEqual(r.madeAfterCall, [0, 1]);
-        assert.equal(r.laneSteps, PAGES[page] ? 7 : 0, 'steps by the lane on the isolated page only');
+        assert.equal(r.laneSteps, has.threads ? 7 : 0, 'steps by the lane where the page has SharedArrayBuffer');
         assert.ok(r.longMs > 0 && r.framesDuring >= Math.floor(r.longMs / 1000 * 20),
           `${r.framesDuring} frames in ${r.longMs?.toFixed(0)} ms`);
       });
 
-      test(`${page} page: the demo model's plain build gives Node's greedy F32 text, seeded Q8 text and bits`, { todo: todo(engine, page, 'model') }, async () => {
+      test(`${page} page: the demo model's plain build gives Node's greedy F32 text, seeded Q8 text and bits`, async () => {
         const { model } = results[page];
         for (const name of ['f32', 'q8']) {
           const r = model[name];
           assert.equal(r?.error, undefined, `${name}: ${r?.error}`);
-          assert.deepEqual({ ...r.backend, threads: undefined }, { simd: true, relaxedSimd: false, threads: undefined });
-          assert.equal(r.backend.threads > 1, PAGES[page]);
+          const has = HAS[engine][page];
+          assert.deepEqual({ ...r.backend, threads: undefined }, { simd: true, relaxedSimd: false, threads: undefined, fallbacks: has.fallbacks });
+          assert.equal(r.backend.threads > 1, has.threads);
           const node = (await nodeReference(r.backend.threads))[name];
           assert.equal(r.text, node.text, `${name} text`);
           assert.equal(r.bits, node.bits, `${name} bits at ${r.backend.threads} threads`);
         }
       });
 
-      test(`${page} page: the default build (relaxed SIMD where there is one): F32 bits within 1e-6, Q8 within 0.5% of F32`, { todo: todo(engine, page, 'model') }, () => {
+      test(`${page} page: the default build (relaxed SIMD where there is one): F32 bits within 1e-6, Q8 within 0.5% of F32`, () => {
         const { model } = results[page];
         const [f32, q8, f32r, q8r] = ['f32', 'q8', 'f32Default', 'q8Default'].map((n) => model[n]);
         assert.equal(f32r?.error, undefined, f32r?.error);
