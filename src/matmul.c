@@ -321,52 +321,69 @@ static inline v128_t hsum_x4(v128_t a, v128_t b, v128_t c, v128_t d) {
 }
 #endif
 
-/* Row x in steps (q7), plus offset (64 for relaxed SIMD, whose 7-bit operand is read alike by every engine only while
- * its top bit is clear: x + 64 is in [1, 127]; 0 elsewhere); returns the step (NaN: the row is q8_float's). */
-static float q7_row(const float *x, int K, int offset, int8_t *xq) {
+/* Row x in steps (q7) into xq: with relaxed, as bytes x + 64 (relaxed SIMD's 7-bit operand is read alike by every
+ * engine only while its top bit is clear: x + 64 is in [1, 127]); else as int16 (plain SIMD's i32x4.dot_i16x8_s
+ * operand: the same values, stored wider so that the inner loop widens only the weights). Returns the step (NaN:
+ * the row is q8_float's). */
+static float q7_row(const float *x, int K, int relaxed, int16_t *xq) {
     float step = q7_step(x, K), inv = 1.0f / step;
-    if (!isnan(step))
-        for (int k = 0; k < K; k++) xq[k] = (int8_t)(q7(x[k], inv) + offset); /* rint's rounding, vectorized */
+    if (isnan(step)) return step;
+    if (relaxed)
+        for (int k = 0; k < K; k++) ((int8_t *)xq)[k] = (int8_t)(q7(x[k], inv) + 64);
+    else
+        for (int k = 0; k < K; k++) xq[k] = (int16_t)q7(x[k], inv); /* rint's rounding, vectorized */
     return step;
 }
 
-/* The exact sum d of a dot product s of offset steps with weight row r: the offset's offset x sum(w) taken back. */
-static inline int32_t unoffset(int32_t s, int offset, const int32_t *rowsum, int r) { return offset ? s - offset * rowsum[r] : s; }
+/* Activation k of a row q7_row stored */
+static inline int32_t xq_at(int relaxed, const int16_t *xq, int k) { return relaxed ? ((const int8_t *)xq)[k] : xq[k]; }
 
-/* The four int32 sums x . w[j][0..n) (w as q8_rows4 gives it, kmul 4 when packed); the tail past the last whole 16
- * (row-major only) in plain C. relaxed (x offset by 64): i32x4.relaxed_dot_i8x16_i7x16_add_s, 16 products four to a
- * lane in one instruction; plain wasm SIMD: the steps widened to int16 and i32x4.dot_i16x8_s; natively, the plain
- * loop that the compiler vectorizes. Lanes group the products differently; the sums are the same integers. */
-static inline __attribute__((always_inline)) void dot_x4(int relaxed, const int8_t *x, const int8_t *const w[4], int n,
+/* The exact sum of a row's steps with weight row r from a dot product s of what q7_row stored: relaxed's offset
+ * (64 x the row's sum of weights) taken back. */
+static inline int32_t unoffset(int32_t s, int relaxed, const int32_t *rowsum, int r) { return relaxed ? s - 64 * rowsum[r] : s; }
+
+/* The four int32 sums x . w[j][0..n) (x as q7_row stored it; w as q8_rows4 gives it, kmul 4 when packed); the tail
+ * past the last whole 16 (row-major only) in plain C. relaxed: i32x4.relaxed_dot_i8x16_i7x16_add_s, 16 products four
+ * to a lane in one instruction; plain wasm SIMD: the weights widened to int16 and i32x4.dot_i16x8_s; natively, the
+ * plain loop that the compiler vectorizes. Lanes group the products differently; the sums are the same integers. */
+static inline __attribute__((always_inline)) void dot_x4(int relaxed, const int16_t *x, const int8_t *const w[4], int n,
                                                          int kmul, int32_t out[4]) {
     int k = 0;
 #ifdef __wasm_simd128__
     v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
     for (; k + 16 <= n; k += 16) {
-        v128_t xv = wasm_v128_load(x + k), xl = wasm_i16x8_extend_low_i8x16(xv), xh = wasm_i16x8_extend_high_i8x16(xv);
-        (void)xl, (void)xh;
-#ifdef __wasm_relaxed_simd__
-#define MG_DOT16(s, q) (relaxed ? wasm_i32x4_relaxed_dot_i8x16_i7x16_add(q, xv, s) : MG_DOT16_PLAIN(s, q))
-#else
-#define MG_DOT16(s, q) MG_DOT16_PLAIN(s, q)
-#endif
-#define MG_DOT16_PLAIN(s, q)                                                                                  \
-    wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(xl, wasm_i16x8_extend_low_i8x16(q)),              \
-                                     wasm_i32x4_dot_i16x8(xh, wasm_i16x8_extend_high_i8x16(q))))
         size_t at = (size_t)k * kmul;
-        s0 = MG_DOT16(s0, wasm_v128_load(w[0] + at));
-        s1 = MG_DOT16(s1, wasm_v128_load(w[1] + at));
-        s2 = MG_DOT16(s2, wasm_v128_load(w[2] + at));
-        s3 = MG_DOT16(s3, wasm_v128_load(w[3] + at));
+#ifdef __wasm_relaxed_simd__
+        if (relaxed) {
+            v128_t xv = wasm_v128_load((const int8_t *)x + k);
+            s0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[0] + at), xv, s0);
+            s1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[1] + at), xv, s1);
+            s2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[2] + at), xv, s2);
+            s3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[3] + at), xv, s3);
+            continue;
+        }
+#endif
+        v128_t xl = wasm_v128_load(x + k), xh = wasm_v128_load(x + k + 8);
+#define MG_IDOT(s, j)                                                                                      \
+    do {                                                                                                   \
+        v128_t q = wasm_v128_load(w[j] + at);                                                              \
+        s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(xl, wasm_i16x8_extend_low_i8x16(q)),   \
+                                             wasm_i32x4_dot_i16x8(xh, wasm_i16x8_extend_high_i8x16(q)))); \
+    } while (0)
+        MG_IDOT(s0, 0);
+        MG_IDOT(s1, 1);
+        MG_IDOT(s2, 2);
+        MG_IDOT(s3, 3);
+#undef MG_IDOT
     }
     wasm_v128_store(out, hsum_x4(s0, s1, s2, s3));
 #else
-    (void)relaxed, (void)kmul; /* 1: native builds keep int8 weights row-major (MG_Q8_PACKED) */
+    (void)kmul; /* 1: native builds keep int8 weights row-major (MG_Q8_PACKED) */
     for (int j = 0; j < 4; j++) out[j] = 0;
 #endif
     for (int j = 0; j < 4; j++) {
         int32_t t = 0;
-        for (int kk = k; kk < n; kk++) t += (int32_t)x[kk] * w[j][kk];
+        for (int kk = k; kk < n; kk++) t += xq_at(relaxed, x, kk) * w[j][kk];
         out[j] += t;
     }
 }
@@ -405,12 +422,11 @@ static inline __attribute__((always_inline)) void q8_kernel(int relaxed, int pk,
         q8_scalar(pk, M, N, K, A, lda, W, scale, C, ldc);
         return;
     }
-    int offset = relaxed ? 64 : 0;
-    int8_t xq[R7][K7] __attribute__((aligned(16)));
+    int16_t xq[R7][K7] __attribute__((aligned(16)));
     float sx[R7];
     for (int m0 = 0; m0 < M; m0 += R7) {
         int mr = M - m0 < R7 ? M - m0 : R7;
-        for (int i = 0; i < mr; i++) sx[i] = q7_row(A + (size_t)(m0 + i) * lda, K, offset, xq[i]);
+        for (int i = 0; i < mr; i++) sx[i] = q7_row(A + (size_t)(m0 + i) * lda, K, relaxed, xq[i]);
         int n = 0;
 #ifdef __wasm_relaxed_simd__
         if (relaxed && pk && mr == 1) { /* a step: STREAMS parts of the whole groups at once */
@@ -419,11 +435,11 @@ static inline __attribute__((always_inline)) void q8_kernel(int relaxed, int pk,
                 const int8_t *w[STREAMS];
                 int32_t s[4 * STREAMS];
                 for (int g = 0; g < STREAMS; g++) w[g] = W + (size_t)(n + g * part) * K;
-                dot_streams(xq[0], w, K, s);
+                dot_streams((const int8_t *)xq[0], w, K, s);
                 for (int g = 0; g < STREAMS; g++)
                     for (int j = 0; j < 4; j++) {
                         int r = n + g * part + j;
-                        C[(size_t)m0 * ldc + r] = q7_out(unoffset(s[4 * g + j], offset, rowsum, r), sx[0], scale[r]);
+                        C[(size_t)m0 * ldc + r] = q7_out(unoffset(s[4 * g + j], relaxed, rowsum, r), sx[0], scale[r]);
                     }
             }
             n = STREAMS * part;
@@ -436,15 +452,15 @@ static inline __attribute__((always_inline)) void q8_kernel(int relaxed, int pk,
                 int32_t s[4];
                 dot_x4(relaxed, xq[i], w, K, pk ? 4 : 1, s);
                 float *c = C + (size_t)(m0 + i) * ldc + n;
-                for (int j = 0; j < 4; j++) c[j] = q7_out(unoffset(s[j], offset, rowsum, n + j), sx[i], scale[n + j]);
+                for (int j = 0; j < 4; j++) c[j] = q7_out(unoffset(s[j], relaxed, rowsum, n + j), sx[i], scale[n + j]);
             }
         }
         for (; n < N; n++) { /* rows past the last group of four (row-major in both layouts) */
             const int8_t *w = W + (size_t)n * K;
             for (int i = 0; i < mr; i++) {
                 int32_t s = 0;
-                for (int k = 0; k < K; k++) s += (int32_t)xq[i][k] * w[k];
-                C[(size_t)(m0 + i) * ldc + n] = q7_out(unoffset(s, offset, rowsum, n), sx[i], scale[n]);
+                for (int k = 0; k < K; k++) s += xq_at(relaxed, xq[i], k) * w[k];
+                C[(size_t)(m0 + i) * ldc + n] = q7_out(unoffset(s, relaxed, rowsum, n), sx[i], scale[n]);
             }
         }
         for (int i = 0; i < mr; i++)
