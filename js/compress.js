@@ -17,7 +17,8 @@ export const ADAPT_DEFAULTS = Object.freeze({ lr: 2.5e-4, segment: 48, betas: [0
 export const ADAPT_DEFAULTS_ALL = Object.freeze({ ...ADAPT_DEFAULTS, lr: 1e-4, segment: 128, clip: 1, part: 'all' });
 
 const MAGIC = [0x4d, 0x47, 0x52, 0x5a]; // "MGRZ"
-const FORMAT = 'mingru-compressed', VERSION = 2;
+// Version 3: the one Q8 arithmetic (7-bit activations in every build, docs/kernels.md) changed the Q8 probabilities
+const FORMAT = 'mingru-compressed', VERSION = 3;
 const BLOCK = 4096; // tokens per engine call without adaptation (progress and aborts land between calls)
 const PRIME_READ = 4096; // the last tokens of a prime the model reads (and learns from); the match models see it all
 
@@ -227,7 +228,10 @@ export function readHeader(model, file, what) {
   const bad = (why) => new MingruError('MG_EBADFILE', `${what}: not a mingru compressed file, or a damaged one: ${why}`);
   if (!(file instanceof Uint8Array)) fail('MG_EINVAL', `${what}: the file must be a Uint8Array`);
   if (file.length < 9 || MAGIC.some((b, i) => file[i] !== b)) throw bad('it does not start with "MGRZ"');
-  if (file[4] !== VERSION) throw bad(`format version ${file[4]}; this engine reads version ${VERSION}`);
+  if (file[4] !== VERSION) {
+    throw bad(`format version ${file[4]}; this engine reads version ${VERSION}` +
+      (file[4] < VERSION ? ' (an older engine wrote it: decompress it with that version of mingru-wasm)' : ''));
+  }
   const view = new DataView(file.buffer, file.byteOffset, file.length), n = view.getUint32(5, true);
   if (13 + n > file.length) throw bad(`the header of ${n} bytes runs past the end of the file (${file.length} bytes)`);
   if (view.getUint32(9 + n, true) !== crc(file.subarray(0, 9 + n))) throw bad("the header's CRC-32 does not match it");

@@ -5,7 +5,7 @@
  * (mg_lm_step), or a uniform one while the state has read nothing, refined by the match models (match.c) with
  * what followed the same tokens earlier in the prime and the text. The decoder must rebuild every distribution bit
  * for bit, so only computations that are the same on every engine, machine, build and thread count go into it:
- * - the model runs with MG_KERNEL_PORTABLE (no relaxed SIMD, whose results may differ between machines) for
+ * - the model runs with MG_KERNEL_PORTABLE (no relaxed SIMD: the F32 kernel unfused; Q8 has one arithmetic anyway) for
  *   the duration of each call, and by steps (a step's sums do not depend on how the pool splits the rows);
  * - the logits become integer frequencies here, in wasm arithmetic (IEEE, no fast-math), summing to 2^bits with
  *   every token at least 1, so that any token can be coded;

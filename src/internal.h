@@ -79,9 +79,9 @@ int mg_q8_packs(int K); /* whether mg_pack_q8 takes rows of K columns */
 void mg_pack_q8(const int8_t *W, int N, int K, int8_t *P);
 /* mg_pack_q8 of W into W itself, through a temporary copy; 0 (W left as it was) when the copy cannot be had. */
 int mg_pack_q8_in_place(int8_t *W, int N, int K);
-/* The vector q8 kernel rounds each row of A to integer steps of max|row| / mg_q8_steps: 32767 (int16) in the
- * plain builds, 63 (7 bits) in the relaxed-SIMD builds, whose i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8
- * weights by 16 7-bit activations at once. */
+/* Every q8 kernel, in every build, computes one arithmetic (matmul.c): each row of A rounded to integer steps of
+ * max|row| / mg_q8_steps (63: 7 bits, what relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s reads alike in every
+ * engine), exact integer sums, then C = sum * step * scale; so their results are the same bits. */
 extern const int mg_q8_steps;
 /* The vector kernels (matmul.c): vector extensions over wasm SIMD, SSE/AVX or NEON. */
 #if defined(__wasm_simd128__) || defined(__SSE2__) || defined(__ARM_NEON)
@@ -89,7 +89,7 @@ extern const int mg_q8_steps;
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                        const int32_t *rowsum, float *C, int ldc);
-/* The int16-activation int8 kernel: the plain builds' mg_matmul_q8_simd, and in every build the portable one. */
+/* The int8 kernel without relaxed SIMD: the plain builds' mg_matmul_q8_simd, and in every build the portable one. */
 void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                            const int32_t *rowsum, float *C, int ldc);
 /* The same two kernels on weights laid out by mg_pack_q8: the same sums in the same order, so the same results. */

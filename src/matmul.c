@@ -33,18 +33,66 @@ void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const flo
     }
 }
 
-void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
-                            const int32_t *rowsum, float *C, int ldc) {
-    (void)rowsum;
+/* ---- int8 weights: ONE arithmetic for every build and every kernel (DESIGN.md 6), so that Q8 results are the same
+ * bits in every engine, build (plain, relaxed, single, threads) and thread count. Each row of A is rounded to integer
+ * steps of max|row| / 63 (7 bits, in [-63, 63]: what relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s reads alike
+ * in every engine, see dot_x4); the products with the int8 weights are summed exactly in integers over the whole row,
+ * each kernel its own way (an integer sum does not depend on the order); and the exact sum d gives
+ * C[m, n] = (float)d * step * scale[n]. The float parts are these three functions, shared by every kernel. A row
+ * with a NaN or an infinity goes through float arithmetic instead (q8_float), so those still propagate. */
+#define MG_Q8_STEPS 63
+const int mg_q8_steps = MG_Q8_STEPS;
+
+/* The row's step max|x| / 63; NaN for a row with a NaN or an infinity, 1 for an all-zero row. */
+static float q7_step(const float *x, int K) {
+    float amax = mg_row_amax(x, K);
+    if (!(amax <= 3.4e38f)) return NAN;
+    float step = amax / (float)MG_Q8_STEPS;
+    return step >= 1e-30f ? step : 1.0f;
+}
+
+/* x in steps (inv = 1 / step), rounded to the nearest, ties to even: an integer in [-63, 63] */
+static inline int q7(float x, float inv) { return (int)nearbyintf(x * inv); }
+
+/* C[m, n] from the exact integer dot product d of row m's steps with weight row n */
+static inline float q7_out(int64_t d, float step, float scale) { return (float)d * step * scale; }
+
+/* Float arithmetic on row-major (pk 0) or packed (pk 1) int8 weights: for rows of A with a NaN or an infinity. */
+static void q8_float(int pk, int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                     float *C, int ldc) {
     for (int m = 0; m < M; m++) {
         const float *x = A + (size_t)m * lda;
         for (int n = 0; n < N; n++) {
-            const int8_t *w = W + (size_t)n * K;
             float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc += x[k] * (float)w[k];
+            for (int k = 0; k < K; k++) acc += x[k] * (float)W[pk ? mg_q8_at(N, K, n, k) : (size_t)n * K + k];
             C[(size_t)m * ldc + n] = acc * scale[n];
         }
     }
+}
+
+/* The arithmetic in plain C, one product at a time (pk: packed weights): the reference kernel, and the vector
+ * kernels' rows longer than their buffers. */
+static void q8_scalar(int pk, int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                      float *C, int ldc) {
+    for (int m = 0; m < M; m++) {
+        const float *x = A + (size_t)m * lda;
+        float step = q7_step(x, K), inv = 1.0f / step;
+        if (isnan(step)) {
+            q8_float(pk, 1, N, K, x, lda, W, scale, C + (size_t)m * ldc, ldc);
+            continue;
+        }
+        for (int n = 0; n < N; n++) {
+            int64_t d = 0;
+            for (int k = 0; k < K; k++) d += (int64_t)q7(x[k], inv) * W[pk ? mg_q8_at(N, K, n, k) : (size_t)n * K + k];
+            C[(size_t)m * ldc + n] = q7_out(d, step, scale[n]);
+        }
+    }
+}
+
+void mg_matmul_q8_reference(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
+                            const int32_t *rowsum, float *C, int ldc) {
+    (void)rowsum;
+    q8_scalar(0, M, N, K, A, lda, W, scale, C, ldc);
 }
 
 /* ---- int8 weights packed once at load (mg_pack_q8; the layout is mg_q8_at's). Measured in Chromium 156
@@ -68,24 +116,6 @@ int mg_pack_q8_in_place(int8_t *W, int N, int K) {
     mg_pack_q8(original, N, K, W);
     free(original);
     return 1;
-}
-
-/* mg_matmul_q8_reference on row-major (pk 0) or packed (pk 1) weights: the rows a vector kernel hands back (a NaN or
- * an infinity in a row of A, or rows too long for its buffers) */
-static void q8_reference(int pk, int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
-                         float *C, int ldc) {
-    if (!pk) {
-        mg_matmul_q8_reference(M, N, K, A, lda, W, scale, NULL, C, ldc);
-        return;
-    }
-    for (int m = 0; m < M; m++) {
-        const float *x = A + (size_t)m * lda;
-        for (int n = 0; n < N; n++) {
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc += x[k] * (float)W[mg_q8_at(N, K, n, k)];
-            C[(size_t)m * ldc + n] = acc * scale[n];
-        }
-    }
 }
 
 /* Rows n..n+3 of W (row-major, or packed with pk) from column k0 (a multiple of 16 when packed): the vector kernels
@@ -278,19 +308,8 @@ static void packed_fused(int M, int N, int K, const float *A, int lda, const flo
 }
 #endif
 
-/* ---- int8 weights. Each row of A is quantized to int16 with its own scale (max|x| / 32767: a relative
- * rounding error of at most 2^-16 of the row's largest value, far below the int8 weights' own), so the
- * inner loop is an integer multiply-add: wasm's i32x4.dot_i16x8_s, and whatever the native compiler
- * vectorizes the plain loop into. Sums are taken over blocks of KB columns: with |x| <= 32767 and
- * |w| <= 128 a 32-bit sum of at most KB products stays below 2^31. A row with a NaN or infinity goes
- * through the float reference kernel, so those still propagate as they would. */
-enum { KB = 256, MB = 8 }; /* columns per block, rows of A quantized at a time */
-#ifdef __wasm_relaxed_simd__
-#define MG_Q8_STEPS 63
-#else
-#define MG_Q8_STEPS 32767
-#endif
-const int mg_q8_steps = MG_Q8_STEPS;
+/* ---- int8 weights, vector kernels: the arithmetic above (q7_step, q7, q7_out), the sums by SIMD. */
+enum { K7 = 8192, R7 = 4 }; /* the longest row done this way (longer ones by q8_scalar), rows of A at a time */
 
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
@@ -302,47 +321,74 @@ static inline v128_t hsum_x4(v128_t a, v128_t b, v128_t c, v128_t d) {
 }
 #endif
 
-#ifdef __wasm_relaxed_simd__
-/* ---- int8 weights, relaxed SIMD (the relaxed builds: src/matmul.c compiled by clang >= 19, see CMakeLists.txt).
- * i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies 16 int8 weights by 16 activations of 7 bits and adds the products
- * four at a time to an int32 accumulator: twice the int16 path's products per instruction. Its 7-bit operand is
- * read alike by every engine only while its top bit is clear, so each row of A is rounded to integer steps of
- * max|row| / 63 (in [-63, 63]) and stored as x + 64 (in [1, 127]); the 64 x sum(w) that adds to each dot product
- * is taken back with the weights' row sums (made at load). Sums stay in int32 over a whole row: each lane adds at
- * most 4 x 128 x 127 per 16 columns, so rows up to 16M columns cannot overflow. */
-enum { K7 = 8192, R7 = 4 }; /* the longest row done this way (longer ones by the reference), rows of A at a time */
-
-/* x + 64 for x = rint(row / step), step = max|row| / 63; returns the step, NaN for a row with a NaN or an
- * infinity (the reference kernel then does the row), 1 for an all-zero row. */
-static float q7_row(const float *x, int K, uint8_t *xq) {
-    float amax = mg_row_amax(x, K);
-    if (!(amax <= 3.4e38f)) return NAN;
-    float step = amax / (float)MG_Q8_STEPS;
-    step = step >= 1e-30f ? step : 1.0f;
-    float inv = 1.0f / step;
-    for (int k = 0; k < K; k++) xq[k] = (uint8_t)((int)nearbyintf(x[k] * inv) + 64);
+/* Row x in steps (q7) into xq: with relaxed, as bytes x + 64 (relaxed SIMD's 7-bit operand is read alike by every
+ * engine only while its top bit is clear: x + 64 is in [1, 127]); else as int16 (plain SIMD's i32x4.dot_i16x8_s
+ * operand: the same values, stored wider so that the inner loop widens only the weights). Returns the step (NaN:
+ * the row is q8_float's). */
+static float q7_row(const float *x, int K, int relaxed, int16_t *xq) {
+    float step = q7_step(x, K), inv = 1.0f / step;
+    if (isnan(step)) return step;
+    if (relaxed)
+        for (int k = 0; k < K; k++) ((int8_t *)xq)[k] = (int8_t)(q7(x[k], inv) + 64);
+    else
+        for (int k = 0; k < K; k++) xq[k] = (int16_t)q7(x[k], inv); /* rint's rounding, vectorized */
     return step;
 }
 
-/* The four int32 sums x . w[j][0..n) (x holding the offset activations; w as q8_rows4 gives it, kmul 4 when packed);
- * the tail past the last whole 16 (row-major only) in C. */
-static inline __attribute__((always_inline)) void dot7_x4(const uint8_t *x, const int8_t *const w[4], int n, int kmul,
-                                                          int32_t out[4]) {
-    v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+/* Activation k of a row q7_row stored */
+static inline int32_t xq_at(int relaxed, const int16_t *xq, int k) { return relaxed ? ((const int8_t *)xq)[k] : xq[k]; }
+
+/* The exact sum of a row's steps with weight row r from a dot product s of what q7_row stored: relaxed's offset
+ * (64 x the row's sum of weights) taken back. */
+static inline int32_t unoffset(int32_t s, int relaxed, const int32_t *rowsum, int r) { return relaxed ? s - 64 * rowsum[r] : s; }
+
+/* The four int32 sums x . w[j][0..n) (x as q7_row stored it; w as q8_rows4 gives it, kmul 4 when packed); the tail
+ * past the last whole 16 (row-major only) in plain C. relaxed: i32x4.relaxed_dot_i8x16_i7x16_add_s, 16 products four
+ * to a lane in one instruction; plain wasm SIMD: the weights widened to int16 and i32x4.dot_i16x8_s; natively, the
+ * plain loop that the compiler vectorizes. Lanes group the products differently; the sums are the same integers. */
+static inline __attribute__((always_inline)) void dot_x4(int relaxed, const int16_t *x, const int8_t *const w[4], int n,
+                                                         int kmul, int32_t out[4]) {
     int k = 0;
+#ifdef __wasm_simd128__
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
     for (; k + 16 <= n; k += 16) {
-        v128_t xv = wasm_v128_load(x + k);
         size_t at = (size_t)k * kmul;
-        s0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[0] + at), xv, s0);
-        s1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[1] + at), xv, s1);
-        s2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[2] + at), xv, s2);
-        s3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[3] + at), xv, s3);
+#ifdef __wasm_relaxed_simd__
+        if (relaxed) {
+            v128_t xv = wasm_v128_load((const int8_t *)x + k);
+            s0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[0] + at), xv, s0);
+            s1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[1] + at), xv, s1);
+            s2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[2] + at), xv, s2);
+            s3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(w[3] + at), xv, s3);
+            continue;
+        }
+#endif
+        v128_t xl = wasm_v128_load(x + k), xh = wasm_v128_load(x + k + 8);
+#define MG_IDOT(s, j)                                                                                      \
+    do {                                                                                                   \
+        v128_t q = wasm_v128_load(w[j] + at);                                                              \
+        s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(xl, wasm_i16x8_extend_low_i8x16(q)),   \
+                                             wasm_i32x4_dot_i16x8(xh, wasm_i16x8_extend_high_i8x16(q)))); \
+    } while (0)
+        MG_IDOT(s0, 0);
+        MG_IDOT(s1, 1);
+        MG_IDOT(s2, 2);
+        MG_IDOT(s3, 3);
+#undef MG_IDOT
     }
     wasm_v128_store(out, hsum_x4(s0, s1, s2, s3));
-    for (; k < n; k++)
-        for (int j = 0; j < 4; j++) out[j] += (int32_t)x[k] * w[j][k];
+#else
+    (void)kmul; /* 1: native builds keep int8 weights row-major (MG_Q8_PACKED) */
+    for (int j = 0; j < 4; j++) out[j] = 0;
+#endif
+    for (int j = 0; j < 4; j++) {
+        int32_t t = 0;
+        for (int kk = k; kk < n; kk++) t += xq_at(relaxed, x, kk) * w[j][kk];
+        out[j] += t;
+    }
 }
 
+#ifdef __wasm_relaxed_simd__
 /* A step (M = 1) on packed int8 weights reads STREAMS groups of four rows at once, each a third of the matrix
  * apart: more reads on their way from memory than one stream gets. Measured 2026-12-04 in Chromium 156 on an AMD
  * EPYC (Zen 1) core, against one stream, in turn: Q8 generate 1.05x (demo, weights in the caches), 1.11x (13M),
@@ -350,9 +396,10 @@ static inline __attribute__((always_inline)) void dot7_x4(const uint8_t *x, cons
  * (The plain builds' int16 path with two streams: 0.74-1.06x in Node 20, so it keeps one.) */
 enum { STREAMS = 3 };
 
-/* dot7_x4 for STREAMS groups of packed rows (w[g]: a group's start) at once: out[4 g + j] is row j of group g's sum. */
-static inline __attribute__((always_inline)) void dot7_streams(const uint8_t *x, const int8_t *const w[STREAMS], int n,
-                                                               int32_t out[4 * STREAMS]) {
+/* dot_x4 (relaxed) for STREAMS groups of packed rows (w[g]: a group's start) at once: out[4 g + j] is row j of group
+ * g's sum. */
+static inline __attribute__((always_inline)) void dot_streams(const int8_t *x, const int8_t *const w[STREAMS], int n,
+                                                              int32_t out[4 * STREAMS]) {
     v128_t s[STREAMS][4];
     for (int g = 0; g < STREAMS; g++)
         for (int j = 0; j < 4; j++) s[g][j] = wasm_i32x4_splat(0);
@@ -364,234 +411,89 @@ static inline __attribute__((always_inline)) void dot7_streams(const uint8_t *x,
     }
     for (int g = 0; g < STREAMS; g++) wasm_v128_store(out + 4 * g, hsum_x4(s[g][0], s[g][1], s[g][2], s[g][3]));
 }
+#endif
 
-/* The product from a dot product s of offset activations (step sx) with a weight row (its sum, its scale). */
-static inline float q7_out(int32_t s, int32_t rowsum, float sx, float scale) {
-    return (float)(s - 64 * rowsum) * sx * scale;
-}
-
-/* R7 rows of A at a time, each quantized whole; then each group of four weight rows (a few KB, in L1) meets all
- * of them, so a step (M = 1) reads every weight row once, start to end. */
-static inline __attribute__((always_inline)) void q8_relaxed(int pk, int M, int N, int K, const float *A, int lda,
-                                                             const int8_t *W, const float *scale,
-                                                             const int32_t *rowsum, float *C, int ldc) {
+/* R7 rows of A at a time, each quantized whole; then each group of four weight rows (a few KB, in L1) meets all of
+ * them, so a step (M = 1) reads every weight row once, start to end. relaxed: relaxed SIMD's dot product. */
+static inline __attribute__((always_inline)) void q8_kernel(int relaxed, int pk, int M, int N, int K, const float *A,
+                                                            int lda, const int8_t *W, const float *scale,
+                                                            const int32_t *rowsum, float *C, int ldc) {
     if (K > K7) {
-        q8_reference(pk, M, N, K, A, lda, W, scale, C, ldc);
+        q8_scalar(pk, M, N, K, A, lda, W, scale, C, ldc);
         return;
     }
-    uint8_t xq[R7][K7] __attribute__((aligned(16)));
+    int16_t xq[R7][K7] __attribute__((aligned(16)));
     float sx[R7];
     for (int m0 = 0; m0 < M; m0 += R7) {
         int mr = M - m0 < R7 ? M - m0 : R7;
-        for (int i = 0; i < mr; i++) sx[i] = q7_row(A + (size_t)(m0 + i) * lda, K, xq[i]);
+        for (int i = 0; i < mr; i++) sx[i] = q7_row(A + (size_t)(m0 + i) * lda, K, relaxed, xq[i]);
         int n = 0;
-        if (pk && mr == 1) { /* a step: STREAMS parts of the whole groups at once */
+#ifdef __wasm_relaxed_simd__
+        if (relaxed && pk && mr == 1) { /* a step: STREAMS parts of the whole groups at once */
             int part = N / (4 * STREAMS) * 4;
             for (; n < part; n += 4) {
                 const int8_t *w[STREAMS];
                 int32_t s[4 * STREAMS];
                 for (int g = 0; g < STREAMS; g++) w[g] = W + (size_t)(n + g * part) * K;
-                dot7_streams(xq[0], w, K, s);
+                dot_streams((const int8_t *)xq[0], w, K, s);
                 for (int g = 0; g < STREAMS; g++)
                     for (int j = 0; j < 4; j++) {
                         int r = n + g * part + j;
-                        C[(size_t)m0 * ldc + r] = q7_out(s[4 * g + j], rowsum[r], sx[0], scale[r]);
+                        C[(size_t)m0 * ldc + r] = q7_out(unoffset(s[4 * g + j], relaxed, rowsum, r), sx[0], scale[r]);
                     }
             }
             n = STREAMS * part;
         }
+#endif
         for (; n + 4 <= N; n += 4) {
             const int8_t *w[4];
             q8_rows4(pk, W, K, n, 0, w);
             for (int i = 0; i < mr; i++) {
                 int32_t s[4];
-                dot7_x4(xq[i], w, K, pk ? 4 : 1, s);
+                dot_x4(relaxed, xq[i], w, K, pk ? 4 : 1, s);
                 float *c = C + (size_t)(m0 + i) * ldc + n;
-                for (int j = 0; j < 4; j++) c[j] = q7_out(s[j], rowsum[n + j], sx[i], scale[n + j]);
+                for (int j = 0; j < 4; j++) c[j] = q7_out(unoffset(s[j], relaxed, rowsum, n + j), sx[i], scale[n + j]);
             }
         }
-        for (; n < N; n++) {
+        for (; n < N; n++) { /* rows past the last group of four (row-major in both layouts) */
             const int8_t *w = W + (size_t)n * K;
             for (int i = 0; i < mr; i++) {
                 int32_t s = 0;
-                for (int k = 0; k < K; k++) s += (int32_t)xq[i][k] * w[k];
-                C[(size_t)(m0 + i) * ldc + n] = q7_out(s, rowsum[n], sx[i], scale[n]);
+                for (int k = 0; k < K; k++) s += xq_at(relaxed, xq[i], k) * w[k];
+                C[(size_t)(m0 + i) * ldc + n] = q7_out(unoffset(s, relaxed, rowsum, n), sx[i], scale[n]);
             }
         }
         for (int i = 0; i < mr; i++)
-            if (isnan(sx[i])) q8_reference(pk, 1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, C + (size_t)(m0 + i) * ldc, ldc);
+            if (isnan(sx[i])) q8_float(pk, 1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, C + (size_t)(m0 + i) * ldc, ldc);
     }
 }
 
-#endif /* __wasm_relaxed_simd__ */
-
-/* ---- int16 activations: the plain builds' int8 kernel, and every build's portable one (MG_KERNEL_PORTABLE: the
- * same results in every engine on every machine, which relaxed SIMD does not promise) */
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-
-/* The four int32 sums x . w[j][0..n) (w as q8_rows4 gives it, kmul 4 when packed); the tail past the last whole 16
- * (row-major only) in plain C. */
-static inline __attribute__((always_inline)) void idot_x4(const int16_t *x, const int8_t *const w[4], int n, int kmul,
-                                                          int32_t out[4]) {
-    v128_t s0 = wasm_i32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-    int k = 0;
-    for (; k + 16 <= n; k += 16) {
-        v128_t xl = wasm_v128_load(x + k), xh = wasm_v128_load(x + k + 8);
-#define MG_IDOT(s, j)                                                                              \
-    do {                                                                                           \
-        v128_t q = wasm_v128_load(w[j] + (size_t)k * kmul);                                       \
-        s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(xl, wasm_i16x8_extend_low_i8x16(q)), \
-                                             wasm_i32x4_dot_i16x8(xh, wasm_i16x8_extend_high_i8x16(q)))); \
-    } while (0)
-        MG_IDOT(s0, 0);
-        MG_IDOT(s1, 1);
-        MG_IDOT(s2, 2);
-        MG_IDOT(s3, 3);
-#undef MG_IDOT
-    }
-    wasm_v128_store(out, hsum_x4(s0, s1, s2, s3));
-    for (; k < n; k++)
-        for (int j = 0; j < 4; j++) out[j] += (int32_t)x[k] * w[j][k];
-}
-
-#else
-static inline __attribute__((always_inline)) void idot_x4(const int16_t *x, const int8_t *const w[4], int n, int kmul,
-                                                          int32_t out[4]) {
-    (void)kmul; /* 1: native builds keep int8 weights row-major (MG_Q8_PACKED), where gcc vectorizes this loop */
-    for (int j = 0; j < 4; j++) {
-        int32_t s = 0;
-        for (int k = 0; k < n; k++) s += (int32_t)x[k] * w[j][k];
-        out[j] = s;
-    }
-}
-#endif
-
-/* The row's quantization step max|x| / 32767; NaN when the row holds a NaN or an infinity (the float kernel
- * then does the row); 1 for an all-zero row. */
-static float q8_row_step(const float *x, int K) {
-    float amax = mg_row_amax(x, K), step = amax / 32767.0f;
-    return !(amax <= 3.4e38f) ? NAN : step >= 1e-30f ? step : 1.0f;
-}
-
-/* One row of A (a step): x is quantized whole, then each group of four weight rows is read from start to end,
- * four sequential streams, which the memory system serves faster than the blocked order below walking all
- * rows once per block of columns. */
-enum { KSTEP = 8192 }; /* the longest row done this way (16 KB of stack) */
-static inline __attribute__((always_inline)) void q8_matvec(int pk, int N, int K, const float *x, const int8_t *W,
-                                                            const float *scale, float *c) {
-    int16_t xq[KSTEP] __attribute__((aligned(16)));
-    float sx = q8_row_step(x, K);
-    if (isnan(sx)) {
-        q8_reference(pk, 1, N, K, x, K, W, scale, c, N);
-        return;
-    }
-    float inv = 1.0f / sx;
-    for (int k = 0; k < K; k++) xq[k] = (int16_t)nearbyintf(x[k] * inv); /* rint's rounding, vectorized */
-    int n = 0;
-    for (; n + 4 <= N; n += 4) {
-        float acc[4] = {0, 0, 0, 0};
-        for (int k0 = 0; k0 < K; k0 += KB) {
-            const int8_t *w[4];
-            q8_rows4(pk, W, K, n, k0, w);
-            int32_t s[4];
-            idot_x4(xq + k0, w, K - k0 < KB ? K - k0 : KB, pk ? 4 : 1, s);
-            for (int j = 0; j < 4; j++) acc[j] += (float)s[j];
-        }
-        for (int j = 0; j < 4; j++) c[n + j] = acc[j] * sx * scale[n + j];
-    }
-    for (; n < N; n++) {
-        const int8_t *w = W + (size_t)n * K;
-        float acc = 0;
-        for (int k0 = 0; k0 < K; k0 += KB) {
-            int32_t s = 0;
-            for (int k = k0; k < K && k < k0 + KB; k++) s += (int32_t)xq[k] * w[k];
-            acc += (float)s;
-        }
-        c[n] = acc * sx * scale[n];
-    }
-}
-
-static inline __attribute__((always_inline)) void q8_portable(int pk, int M, int N, int K, const float *A, int lda,
-                                                              const int8_t *W, const float *scale, float *C, int ldc) {
-    if (M == 1 && K <= KSTEP) {
-        q8_matvec(pk, N, K, A, W, scale, C);
-        return;
-    }
-    int16_t xq[MB][KB] __attribute__((aligned(16)));
-    float sx[MB];
-    for (int m0 = 0; m0 < M; m0 += MB) {
-        int mb = M - m0 < MB ? M - m0 : MB;
-        for (int i = 0; i < mb; i++) {
-            sx[i] = q8_row_step(A + (size_t)(m0 + i) * lda, K);
-            for (int n = 0; n < N; n++) C[(size_t)(m0 + i) * ldc + n] = 0;
-        }
-        for (int k0 = 0; k0 < K; k0 += KB) {
-            int kb = K - k0 < KB ? K - k0 : KB;
-            for (int i = 0; i < mb; i++) {
-                const float *x = A + (size_t)(m0 + i) * lda + k0;
-                float inv = 1.0f / sx[i];
-                if (isnan(sx[i])) memset(xq[i], 0, sizeof xq[i]);
-                else
-                    for (int k = 0; k < kb; k++) xq[i][k] = (int16_t)nearbyintf(x[k] * inv);
-            }
-            int n = 0;
-            for (; n + 4 <= N; n += 4) {
-                const int8_t *w[4];
-                q8_rows4(pk, W, K, n, k0, w);
-                for (int i = 0; i < mb; i++) {
-                    int32_t s[4];
-                    idot_x4(xq[i], w, kb, pk ? 4 : 1, s);
-                    float *c = C + (size_t)(m0 + i) * ldc + n;
-                    for (int j = 0; j < 4; j++) c[j] += (float)s[j];
-                }
-            }
-            for (; n < N; n++) {
-                const int8_t *w = W + (size_t)n * K + k0;
-                for (int i = 0; i < mb; i++) {
-                    int32_t s = 0;
-                    for (int k = 0; k < kb; k++) s += (int32_t)xq[i][k] * w[k];
-                    C[(size_t)(m0 + i) * ldc + n] += (float)s;
-                }
-            }
-        }
-        for (int i = 0; i < mb; i++) {
-            float *c = C + (size_t)(m0 + i) * ldc;
-            if (isnan(sx[i])) q8_reference(pk, 1, N, K, A + (size_t)(m0 + i) * lda, lda, W, scale, c, ldc);
-            else
-                for (int n = 0; n < N; n++) c[n] *= sx[i] * scale[n];
-        }
-    }
-}
-
+/* The plain SIMD sums: the plain builds' kernel, and every build's portable one (MG_KERNEL_PORTABLE: no relaxed
+ * instruction; the same results as the others all the same). */
 void mg_matmul_q8_portable(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                            const int32_t *rowsum, float *C, int ldc) {
-    (void)rowsum;
-    q8_portable(0, M, N, K, A, lda, W, scale, C, ldc);
+    q8_kernel(0, 0, M, N, K, A, lda, W, scale, rowsum, C, ldc);
 }
 
 void mg_matmul_q8_portable_packed(int M, int N, int K, const float *A, int lda, const int8_t *P, const float *scale,
                                   const int32_t *rowsum, float *C, int ldc) {
-    (void)rowsum;
-    q8_portable(1, M, N, K, A, lda, P, scale, C, ldc);
+    q8_kernel(0, 1, M, N, K, A, lda, P, scale, rowsum, C, ldc);
 }
+
+#ifdef __wasm_relaxed_simd__
+#define MG_RELAXED 1
+#else
+#define MG_RELAXED 0
+#endif
 
 void mg_matmul_q8_simd(int M, int N, int K, const float *A, int lda, const int8_t *W, const float *scale,
                        const int32_t *rowsum, float *C, int ldc) {
-#ifdef __wasm_relaxed_simd__
-    q8_relaxed(0, M, N, K, A, lda, W, scale, rowsum, C, ldc);
-#else
-    mg_matmul_q8_portable(M, N, K, A, lda, W, scale, rowsum, C, ldc);
-#endif
+    q8_kernel(MG_RELAXED, 0, M, N, K, A, lda, W, scale, rowsum, C, ldc);
 }
 
 void mg_matmul_q8_simd_packed(int M, int N, int K, const float *A, int lda, const int8_t *P, const float *scale,
                               const int32_t *rowsum, float *C, int ldc) {
-#ifdef __wasm_relaxed_simd__
-    q8_relaxed(1, M, N, K, A, lda, P, scale, rowsum, C, ldc);
-#else
-    mg_matmul_q8_portable_packed(M, N, K, A, lda, P, scale, rowsum, C, ldc);
-#endif
+    q8_kernel(MG_RELAXED, 1, M, N, K, A, lda, P, scale, rowsum, C, ldc);
 }
 #endif /* MG_VECTOR */
 

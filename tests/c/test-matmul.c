@@ -1,8 +1,9 @@
 /* Every compiled matmul kernel (F32 and int8-with-row-scales) equals a double-precision C = A W^T on
- * awkward sizes (tails in M, N, K; more rows and columns than the q8 kernel's blocks) and row strides wider
- * than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. The vector
- * q8 kernel rounds each row of A to steps of max|row| / mg_q8_steps first (int16; 7 bits in the relaxed-SIMD
- * builds), so it may also be off by half a step times sum |w|. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
+ * awkward sizes (tails in M, N, K; more rows and columns than the q8 kernel's blocks; random shapes) and row strides
+ * wider than K, to 1e-5 relative to the sum of |products|, and writes nothing outside C's N columns. Every q8
+ * kernel rounds each row of A to steps of max|row| / mg_q8_steps first (7 bits), so it may also be off by half a
+ * step times sum |w|; and every q8 kernel (the reference, the plain SIMD one, the portable one and, in the relaxed
+ * build of this test, the relaxed one; row-major and packed) gives the reference's results bit for bit. A row of zeros gives zeros, a NaN in a row makes that row NaN. Single rows (steps) take
  * their own q8 path up to K = 8192, checked on both sides of that. Int8 weights packed by mg_pack_q8 give the row-major
  * kernel's results bit for bit (whole, and from row 8 on, as a thread's piece). */
 #include "check.h"
@@ -12,12 +13,20 @@ int main(void) {
     int sizes[][3] = {{1, 1, 1}, {1, 4, 4}, {2, 5, 3}, {3, 7, 9}, {5, 8, 16}, {17, 33, 65}, {64, 48, 130}, {20, 9, 300}, {3, 6, 700}, {6, 24, 33},
                      {1, 13, 600}, {1, 6, 601}, {1, 5, 8200}, /* M = 1: the q8 step path, with a NaN; K past it */
                      {9, 11, 64}, {33, 20, 272}, {1, 13, 608}, {1, 5, 8208}, /* K a multiple of 16: packed q8 */
-                     {1, 30, 32}, {1, 50, 64}}; /* a packed step in streams of row groups, then groups, then rows */
-    int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO};
-    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+                     {1, 30, 32}, {1, 50, 64}, /* a packed step in streams of row groups, then groups, then rows */
+                     {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}}; /* random */
+    int nsizes = sizeof sizes / sizeof *sizes;
+    uint32_t seed = 12345;
+    for (int si = nsizes - 8; si < nsizes; si++) { /* random shapes; every other one with K a multiple of 16 (packed) */
+        for (int d = 0; d < 3; d++) seed = seed * 1664525u + 1013904223u, sizes[si][d] = 1 + (int)(seed >> 8) % (d == 0 ? 11 : d == 1 ? 45 : 1300);
+        if (si % 2) sizes[si][2] = (sizes[si][2] + 15) / 16 * 16;
+    }
+    int choices[] = {MG_KERNEL_REFERENCE, MG_KERNEL_SIMD, MG_KERNEL_AUTO, MG_KERNEL_PORTABLE};
+    for (int si = 0; si < nsizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], lda = K + 3, ldc = N + 2;
         float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
         float *scale = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * ldc), *C1 = malloc(sizeof(float) * M * ldc);
+        float *Cq = malloc(sizeof(float) * M * ldc); /* the reference q8 kernel's result */
         int8_t *QP = malloc((size_t)N * K);
         int8_t *Q = malloc((size_t)N * K);
         float *P = malloc(sizeof(float) * N * K);
@@ -61,6 +70,10 @@ int main(void) {
                           choices[ki], M, N, K);
                     memcpy(C, C1, sizeof(float) * M * ldc);
                 }
+                if (q8 && choices[ki] == MG_KERNEL_REFERENCE) memcpy(Cq, C, sizeof(float) * M * ldc);
+                else if (q8)
+                    CHECK(!memcmp(Cq, C, sizeof(float) * M * ldc), "kernel %d form %d: other bits than the reference q8 kernel, %dx%dx%d",
+                          choices[ki], form, M, N, K);
 #ifdef MG_VECTOR
                 if (form == 2) {
                     mg_pack_f32(W, N, K, P);
@@ -81,7 +94,7 @@ int main(void) {
                             amax = fmax(amax, fabs(A[m * lda + j]));
                             wsum += fabs(w);
                         }
-                        double rounding = q8 && choices[ki] != MG_KERNEL_REFERENCE ? 0.5 * amax / mg_q8_steps * wsum : 0;
+                        double rounding = q8 ? 0.5 * amax / mg_q8_steps * wsum : 0;
                         if (isnan(want))
                             CHECK(isnan(C[m * ldc + n]), "kernel %d form %d: NaN lost at (%d,%d)", choices[ki], form, m, n);
                         else
@@ -112,7 +125,7 @@ int main(void) {
                           M, N, K, m, n, C[m * ldc + n], want);
                 }
         }
-        free(A), free(W), free(scale), free(C), free(C1), free(Q), free(QP), free(P), free(rowsum);
+        free(A), free(W), free(scale), free(C), free(C1), free(Q), free(QP), free(P), free(rowsum), free(Cq);
     }
     return check_report("test-matmul");
 }

@@ -191,6 +191,10 @@ test('decompress: another model, a damaged or truncated file, a file of another 
   await assert.rejects(lm.decompress(header), (e) => e.code === 'MG_EBADFILE' && /header's CRC-32/.test(e.message));
   await assert.rejects(lm.decompress(new TextEncoder().encode('PK\x03\x04 a zip file')), (e) => e.code === 'MG_EBADFILE' && /does not start with "MGRZ"/.test(e.message));
   await assert.rejects(lm.decompress(new Uint8Array(3)), (e) => e.code === 'MG_EBADFILE');
+  // a file of format version 2 (before the one Q8 arithmetic): its probabilities are not this engine's
+  const old = file.slice();
+  old[4] = 2;
+  await assert.rejects(lm.decompress(old), (e) => e.code === 'MG_EBADFILE' && /format version 2; this engine reads version 3 \(an older engine/.test(e.message));
   await assert.rejects(lm.decompress('text'), (e) => e.code === 'MG_EINVAL');
   await assert.rejects(lm.compress(42), (e) => e.code === 'MG_EINVAL' && /data must be a Uint8Array/.test(e.message));
   await assert.rejects(lm.compress(KJV, { adapt: { keep: true } }), (e) => e.code === 'MG_EINVAL' && /keep is not allowed/.test(e.message));

@@ -76,8 +76,13 @@ for (const c of cases.filter((x) => x.files.f16)) {
   });
 }
 
+// Q8: int8 weights and 7-bit activations (the one Q8 arithmetic, docs/kernels.md). Measured against PyTorch's F32
+// (max |diff|, mean): gru-d32-l2 0.058, 0.0095; lstm-d32-l2 0.048, 0.0085; tiny-gru-d4-l2-conv2 0.020, 0.0039. With
+// the int16 activations of the plain builds before 2026-12-06 these were 0.021, 0.0033; 0.018, 0.0033; 0.009, 0.0017,
+// under the bounds of 0.05 and 0.01 then; the bounds are now 0.08 and 0.015. (These fixtures are random, untrained
+// models; the demo model's Q8 bits per byte are within 0.5% of F32's: tests/js/relaxed.test.mjs.)
 for (const c of cases.filter((x) => x.files.q8)) {
-  test(`${c.name}: the Q8 file's logits stay close to F32 (max |diff| <= 0.05, mean <= 0.01)`, async () => {
+  test(`${c.name}: the Q8 file's logits stay close to F32 (max |diff| <= 0.08, mean <= 0.015)`, async () => {
     const lm = await load(fixturePath(c.files.q8));
     assert.equal(lm.config.quantized, true);
     const logits = await lm.forward(c.tokens, { allLogits: true });
@@ -88,7 +93,7 @@ for (const c of cases.filter((x) => x.files.q8)) {
       sum += d;
     }
     const mean = sum / logits.length;
-    assert.ok(max <= 0.05 && mean <= 0.01, `q8 max |diff| ${max}, mean ${mean}`);
+    assert.ok(max <= 0.08 && mean <= 0.015, `q8 max |diff| ${max}, mean ${mean}`);
     lm.dispose();
   });
 }

@@ -182,7 +182,7 @@ except ImportError:
     assert.match(help.stdout, /^usage: convert\.py /);
   });
 
-test('PyTorch reads a model that the engine trained and saved (f32 and q8): the reference gives the engine\'s logits to 1e-4',
+test('PyTorch reads a model that the engine trained and saved (f32 and q8, its activations rounded as the engine rounds them): the reference gives the engine\'s logits to 1e-4',
   { skip: !hasTorch && !process.env.CI && `no PyTorch at ${python}` }, async () => {
   const { load } = await import('../../js/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'mingru-saved-'));
@@ -201,6 +201,19 @@ import json, sys, torch
 sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../tools', import.meta.url)))})
 from lm_fixtures import read_model_file, rebuild
 model = rebuild(*read_model_file(sys.argv[1]))
+# the int8 matrices' products in the engine's Q8 arithmetic (docs/kernels.md): each input row first rounded to
+# steps of max|row| / 63, as the engine does (x * (1 / step), rounded half to even)
+data = open(sys.argv[1], 'rb').read()
+i8 = {k for k, v in json.loads(data[8:8 + int.from_bytes(data[:8], 'little')]).items() if k != '__metadata__' and v['dtype'] == 'I8'}
+def q7(dim):
+    def hook(module, args):
+        step = args[0].abs().amax(dim, keepdim=True) / 63
+        step = torch.where(step >= 1e-30, step, torch.ones_like(step))
+        return (torch.round(args[0] * (1 / step)) * step,)
+    return hook
+for name, mod in model.named_modules():
+    if name + '.weight' in i8 and isinstance(mod, torch.nn.Linear): mod.register_forward_pre_hook(q7(-1))
+    if name + '.weight' in i8 and isinstance(mod, torch.nn.Conv1d) and mod.kernel_size == (1,): mod.register_forward_pre_hook(q7(1))
 with torch.no_grad():
     print(json.dumps(model(torch.tensor([${Array.from(tokens).join(',')}])[None])[0].flatten().tolist()))
 `;
