@@ -66,6 +66,47 @@ async function nodeReference(threads) {
   return nodeRuns.get(threads);
 }
 
+/** Runs in the page: files made elsewhere read here, and files made here for Node to read. `packed` (base64) is a file
+ * Node compressed, `saved` (base64) a state Node saved after PROMPT; returns what they give here, and a file this page
+ * compressed `text` into. */
+async function crossEngine(origin, packed, saved, text) {
+  const { load } = await import(`${origin}/js/index.js`);
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const base64 = (u8) => btoa(Array.from(u8, (b) => String.fromCharCode(b)).join(''));
+  const lm = await load(`${origin}/models/kjv.q8.safetensors`);
+  const out = { threads: lm.backend.threads };
+  try {
+    out.decompressed = new TextDecoder().decode(await lm.decompress(bytes(packed)));
+    out.packed = base64(await lm.compress(new TextEncoder().encode(text)));
+    const state = lm.loadState(bytes(saved));
+    out.logits = Array.from(await lm.step(32, { state }));
+    out.tokens = state.tokens;
+  } catch (e) {
+    out.error = `${e.code ?? ''} ${e.message}`;
+  }
+  lm.dispose();
+  return out;
+}
+
+/** Node's side of crossEngine at `threads` threads: its file of CROSS_TEXT, its state after PROMPT, and its logits
+ * after that state's next step. */
+const CROSS_TEXT = 'And it came to pass, when men began to multiply on the face of the earth, and daughters were born unto them, ' +
+  'that the sons of God saw the daughters of men that they were fair; and they took them wives of all which they chose.\n';
+const nodeCross = new Map();
+async function nodeCrossReference(threads) {
+  if (!nodeCross.has(threads)) {
+    const lm = await load(`${root}models/kjv.q8.safetensors`, { threads });
+    const packed = await lm.compress(new TextEncoder().encode(CROSS_TEXT));
+    const state = lm.createState();
+    await lm.forward(lm.encode(PROMPT), { state });
+    const saved = await state.save();
+    const logits = Array.from(await lm.step(32, { state }));
+    nodeCross.set(threads, { lm, packed, saved, logits });
+  }
+  return nodeCross.get(threads);
+}
+after(() => nodeCross.forEach(({ lm }) => lm.dispose()));
+
 /** Node's logits for engine.html's forward on its fixture. */
 async function nodeLogits() {
   const lm = await load(`${root}tests/fixtures/lm/gru-d24-l3-conv3.safetensors`, { threads: 1 });
@@ -108,7 +149,10 @@ for (const engine of ['firefox', 'webkit']) {
         });
         await browser.goto(`${url}/tests/browser/blank.html`);
         const model = await browser.evaluate(demo, url, PROMPT, TEXT, RUNS);
-        results[page] = { isolated, engine: enginePage, model };
+        const node = await nodeCrossReference(model.q8?.backend?.threads ?? 1);
+        const b64 = (u8) => Buffer.from(u8).toString('base64');
+        const cross = await browser.evaluate(crossEngine, url, b64(node.packed), b64(node.saved), CROSS_TEXT);
+        results[page] = { isolated, engine: enginePage, model, cross };
         console.log(`${browser.version}, ${page} page (${((Date.now() - t0) / 1000).toFixed(1)} s): ${JSON.stringify(model)}`);
       }
     });
@@ -156,6 +200,17 @@ for (const engine of ['firefox', 'webkit']) {
           assert.equal(r.text, node.text, `${name} text`);
           assert.equal(r.bits, node.bits, `${name} bits at ${r.backend.threads} threads`);
         }
+      });
+
+      test(`${page} page: a file compressed in Node decompresses here, and one compressed here is Node's bytes; a state saved in Node continues here`, async () => {
+        const { cross } = results[page];
+        assert.equal(cross.error, undefined, cross.error);
+        const node = await nodeCrossReference(cross.threads);
+        assert.equal(cross.decompressed, CROSS_TEXT);
+        assert.equal(cross.packed, Buffer.from(node.packed).toString('base64'), 'the same compressed bytes as Node');
+        assert.equal(new TextDecoder().decode(await node.lm.decompress(Buffer.from(cross.packed, 'base64'))), CROSS_TEXT);
+        assert.equal(cross.tokens, new TextEncoder().encode(PROMPT).length + 1);
+        assert.deepEqual(cross.logits, node.logits, 'the next step from a state saved in Node');
       });
 
       test(`${page} page: the default build (relaxed SIMD where there is one): F32 bits within 1e-6, Q8 within 0.5% of F32 and the plain build's bits and text`, () => {
