@@ -123,6 +123,22 @@ const PROBE = new Uint8Array([
 ]);
 let relaxed;
 
+/* The smallest use of WebAssembly SIMD: a function returning lane 0 of a v128.const. Every build needs SIMD. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x19, 0x01, 0x17, 0x00, ...v128(new Array(16).fill(0)), 0xfd, 0x1b, 0x00, 0x0b,
+]);
+
+/** Why this engine cannot run any build (it has no WebAssembly, or no WebAssembly SIMD), or null. */
+export function simdMissing() {
+  if (typeof WebAssembly !== 'object') return 'this engine has no WebAssembly';
+  try {
+    return WebAssembly.validate(SIMD_PROBE) ? null : 'this engine has no WebAssembly SIMD';
+  } catch (e) {
+    return `this engine cannot check for WebAssembly SIMD (${e.message})`;
+  }
+}
+
 /** Why this engine cannot take the relaxed-SIMD builds, or null when it can: it has relaxed SIMD and computes its
  * 8-bit dot product right (probed once). */
 export function relaxedSimdMissing() {
@@ -285,6 +301,11 @@ export function getEngine(threads = 1, relaxedSimd = true) {
  * (MG_ETHREADS), as documented.
  */
 export async function openEngine(threadsOption, relaxedSimd = true, what = 'load') {
+  const noSimd = simdMissing();
+  if (noSimd) {
+    throw new MingruError('MG_ELOAD', `${what}: ${noSimd}, which every build of mingru needs (there is no build without ` +
+      'it): Chrome and Edge 91, Firefox 114 and Safari 16.4 or later have it');
+  }
   const fallbacks = [];
   const threads = await resolveThreads(threadsOption, what);
   const auto = threadsOption === undefined || threadsOption === 'auto';

@@ -99,3 +99,19 @@ test('an idle pool sleeps: after work, the process uses almost no CPU', async ()
   assert.ok(ms < 100, `the idle pool used ${ms.toFixed(0)} ms of CPU in 1 s`);
   lm.dispose();
 });
+
+test('an engine without WebAssembly SIMD gets MG_ELOAD saying so (every build needs it), not a failed compile', async () => {
+  const { simdMissing } = await import('../../js/runtime.js');
+  assert.equal(simdMissing(), null, 'Node 20 has SIMD: the probe module validates');
+  const validate = WebAssembly.validate;
+  WebAssembly.validate = () => false; // as an engine without SIMD answers for the probe
+  try {
+    await assert.rejects(load(fixturePath(lmCases()[0].files.f32)), {
+      code: 'MG_ELOAD',
+      message: 'load: this engine has no WebAssembly SIMD, which every build of mingru needs (there is no build without it): ' +
+        'Chrome and Edge 91, Firefox 114 and Safari 16.4 or later have it',
+    });
+  } finally {
+    WebAssembly.validate = validate;
+  }
+});
