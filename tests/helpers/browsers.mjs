@@ -5,9 +5,11 @@
 //             (Xvfb -displayfd picks a free display), so `node --test` needs no xvfb-run around it
 // const b = await openBrowser('firefox'); await b.goto(url); await b.evaluate(async (x) => ..., x); await b.close();
 // evaluate() takes a function (its arguments and result JSON-able; a promise it returns is awaited) or an expression.
+// resize(width, height) sets the page's viewport (WebKit: the window, whose inner size is the viewport there);
+// screenshot(path) writes a PNG of the page.
 // Each call has a time limit; close() ends every process the browser started, and so does the exit of Node.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CHROMIUM, launch as launchChromium, skipBrowser } from './chromium.mjs';
 
@@ -87,6 +89,8 @@ async function openChromium(timeout) {
     version: `chromium ${browser.version()}`,
     goto: (url) => page.goto(url),
     evaluate: (fn, ...args) => page.evaluate(call(fn, args)),
+    resize: (width, height) => page.setViewportSize({ width, height }),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
     close: () => limit(browser.close(), 10000, 'chromium close'),
   };
 }
@@ -104,6 +108,8 @@ async function openFirefox(timeout) {
     goto: (url) => page.goto(url),
     // puppeteer sends a function's source; a string it would not evaluate as an expression
     evaluate: (fn, ...args) => page.evaluate(typeof fn === 'function' ? fn : new Function(`return (${fn});`), ...args),
+    resize: (width, height) => page.setViewport({ width, height }),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
     close: async () => {
       await limit(browser.close(), 10000, 'firefox close').catch(() => {});
       await stop(proc);
@@ -146,6 +152,13 @@ async function openWebkit(timeout) {
         if ('error' in r) throw new Error(`webkit page: ${r.error}`);
         return r.value;
       },
+      resize: async (width, height) => {
+        // the window's outer size: grow it by what its frame takes until the page's inner size is the one asked for
+        await wd.manage().window().setRect({ width, height });
+        const inner = await wd.executeScript('return [innerWidth, innerHeight]');
+        await wd.manage().window().setRect({ width: 2 * width - inner[0], height: 2 * height - inner[1] });
+      },
+      screenshot: async (path) => writeFileSync(path, Buffer.from(await wd.takeScreenshot(), 'base64')),
       close: async () => {
         await limit(wd.quit(), 10000, 'webkit quit').catch(() => {});
         await stop(driver);
@@ -170,6 +183,8 @@ export async function openBrowser(engine, { timeout = 180000 } = {}) {
     version: b.version,
     goto: (url) => limit(b.goto(url), timeout, `${engine} goto ${url}`),
     evaluate: (fn, ...args) => limit(b.evaluate(fn, ...args), timeout, `${engine} evaluate`),
+    resize: (width, height) => limit(b.resize(width, height), timeout, `${engine} resize`),
+    screenshot: (path) => limit(b.screenshot(path), timeout, `${engine} screenshot`),
     close: b.close,
   };
 }
