@@ -14,6 +14,7 @@ import { readmeBlocks, readmeExample, shellCommands } from '../helpers/readme-ex
 import { expectedText } from '../helpers/expected-text.mjs';
 import { sendFile, serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
+import { available, openBrowser } from '../helpers/browsers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(root, 'models', 'kjv.q8.safetensors');
@@ -150,8 +151,8 @@ test('the states example runs: prefill, step, save, clone, two continuations, re
   assert.ok(a.length > 0 && b.length > 0 && a !== b, second);
 });
 
-test('the page example runs in chromium (the package served as files, mapped by an import map)', { skip: skipBrowser }, async () => {
-  const page = `<!doctype html>
+/** The README's page example as a page, with the package mapped by an import map; it publishes window.result. */
+const examplePage = () => `<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>README example</title>
 <script type="importmap">{ "imports": { "mingru-wasm": "/js/index.js" } }</script></head>
 <body><pre id="output"></pre>
@@ -159,7 +160,11 @@ test('the page example runs in chromium (the package served as files, mapped by 
 ${readmeExample('browser')}
 window.result = { text: out.textContent, backend: lm.backend };
 </script></body></html>`;
-  const { server, url } = await serve({
+
+/** A server of this repository that also answers the example page and the model at the site's root. */
+function exampleServer() {
+  const page = examplePage();
+  return serve({
     root,
     route(req, res, headers) {
       if (req.url === '/readme-example.html') res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(page);
@@ -168,6 +173,10 @@ window.result = { text: out.textContent, backend: lm.backend };
       return true;
     },
   });
+}
+
+test('the page example runs in chromium (the package served as files, mapped by an import map)', { skip: skipBrowser }, async () => {
+  const { server, url } = await exampleServer();
   const browser = await launch();
   try {
     const tab = await browser.newPage();
@@ -188,3 +197,26 @@ window.result = { text: out.textContent, backend: lm.backend };
     server.close();
   }
 });
+
+for (const engine of ['firefox', 'webkit']) {
+  test(`the page example runs in ${engine}, with the text of Node for that seed`, { skip: available(engine) }, async () => {
+    const { server, url } = await exampleServer();
+    const browser = await openBrowser(engine);
+    try {
+      await browser.goto(`${url}/readme-example.html`);
+      const r = await browser.evaluate(async () => {
+        while (!window.result) await new Promise((ok) => setTimeout(ok, 100));
+        return { ...window.result, shown: document.querySelector('#output').textContent };
+      });
+      assert.equal(r.shown, r.text);
+      // threads where the engine has SharedArrayBuffer (not WebKitGTK: backend.fallbacks says so)
+      assert.equal(r.backend.threads > 1, engine === 'firefox', JSON.stringify(r.backend));
+      // one int8 arithmetic: the relaxed build (Firefox) and the plain one (WebKit) write Node's text
+      assert.equal(r.text, await expectedText('And God said', { threads: r.backend.threads }));
+      await browser.evaluate(() => caches.delete('mingru'));
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+}
