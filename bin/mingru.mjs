@@ -392,7 +392,8 @@ async function loadModel(path, options) {
   try {
     return await load(path, options);
   } catch (e) {
-    if (e instanceof MingruError && e.message.startsWith('load: ')) e.message = `${path}: ${e.message.slice('load: '.length)}`;
+    const aboutTheFile = e instanceof MingruError && ['MG_EBADFILE', 'MG_ELOAD', 'MG_ESHAPE', 'MG_ENOMEM'].includes(e.code);
+    if (aboutTheFile && e.message.startsWith('load: ')) e.message = `${path}: ${e.message.slice('load: '.length)}`;
     throw e;
   }
 }
@@ -408,7 +409,7 @@ async function* steps(progress, v) {
     const mb = e.code === 'MG_ENOMEM' && /needs (?:at least )?(\d+) MB/.exec(e.message);
     if (!mb) throw e;
     throw new UsageError(`--batch ${v.batch ?? 8} x --seq-len ${v['seq-len'] ?? 128} needs at least ${mb[1]} MB of working memory to train ` +
-      'this model, more than the engine can have (2 GB): give a smaller --batch or --seq-len', 'help train');
+      "this model, which does not fit beside its weights in the engine's 2 GB: give a smaller --batch or --seq-len", 'help train');
   }
 }
 

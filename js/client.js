@@ -12,6 +12,7 @@ import { laneMissing, pageLane } from './lane.js';
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
 let worker = null;
 let started = null; // settles when the worker has said it is ready: null, or why it cannot run
+let broken = null; // why the worker could not start, once it has failed: the engine runs on the page from then on
 let lane = null; // lane.js: steps without postMessage, where the page is cross-origin isolated
 let nextId = 1;
 let nextHandle = 1;
@@ -22,8 +23,17 @@ export const laneCount = { steps: 0 }; // steps answered by the lane (tests/brow
 
 function startWorker() {
   if (worker) return worker;
-  let ready;
-  started = new Promise((resolve) => (ready = resolve));
+  let answer, answered = false;
+  started = new Promise((resolve) => (answer = resolve));
+  const ready = (why) => {
+    if (answered) return; // an error after the worker said it was ready is a failure of a call (onerror), not of the start
+    answered = true;
+    answer(why);
+    if (why === null || broken) return;
+    broken = why; // a worker that cannot start is not tried again: the engine runs on the page
+    worker?.terminate();
+    worker = lane = null;
+  };
   const timer = setTimeout(() => ready(`it did not start in ${WORKER_START / 1000} s`), WORKER_START);
   started.then(() => clearTimeout(timer));
   try {
@@ -32,8 +42,6 @@ function startWorker() {
     ready(`a module worker cannot be started here (${e.message})`);
     throw e;
   }
-  lane = pageLane();
-  if (lane) worker.postMessage({ op: 'lane', buffer: lane.buffer });
   worker.onmessage = ({ data }) => {
     if (data.ready) return ready(null);
     const p = pending.get(data.id);
@@ -46,8 +54,11 @@ function startWorker() {
     const error = new MingruError('MG_ELOAD', `the mingru worker failed: ${e.message ?? 'could not start'}`);
     for (const p of pending.values()) p.reject(error);
     pending.clear();
+    worker?.terminate();
     worker = lane = null;
   };
+  lane = pageLane();
+  if (lane) worker.postMessage({ op: 'lane', buffer: lane.buffer });
   return worker;
 }
 
@@ -126,6 +137,7 @@ function stepByLane(handle, [token, options], numOutputs) {
 
 /** Why the page's worker cannot run, or null once it has said it is ready (it is started if need be). */
 async function workerMissing() {
+  if (broken) return broken;
   try {
     startWorker();
   } catch {

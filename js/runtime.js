@@ -240,10 +240,7 @@ async function instantiate(threads, useRelaxed) {
   }
   let memory, failed;
   const failure = new Promise((resolve, reject) => (failed = reject)); // the glue never settles if instantiation fails
-  // nor if the pool's workers cannot start (a policy that forbids workers): a threaded build that has not started in
-  // THREADS_START ms is given up (openEngine then takes one thread)
-  const timer = threads > 1 && !isNode && setTimeout(() => failed(new MingruError('MG_ELOAD', `its ${threads - 1} workers did not start in ` +
-    `${THREADS_START / 1000} s`)), THREADS_START);
+  failure.catch(() => {}); // (it may fail after the race is over: nobody waits then)
   const options = {
     // The glue's own file lookup does not work in every environment (Node 20, bundlers): hand it the instance.
     instantiateWasm(imports, done) {
@@ -269,14 +266,39 @@ async function instantiate(threads, useRelaxed) {
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }
+  // Nor does it settle if the pool's workers cannot start: a threaded build that has not started in THREADS_START ms
+  // is given up (openEngine then takes one thread); and a pool worker that fails as it starts (a policy that forbids
+  // blob: workers, a failed fetch) fires an error event that Emscripten's handler rethrows, which would end the whole
+  // worker this runs in: while the build starts, that error is taken here as the build failing.
+  const NativeWorker = globalThis.Worker;
+  let starting = true;
+  const browserThreads = threads > 1 && !isNode;
+  const timer = browserThreads && setTimeout(() => failed(new MingruError('MG_ELOAD', `its ${threads - 1} workers did not start in ` +
+    `${THREADS_START / 1000} s`)), THREADS_START);
+  if (browserThreads && NativeWorker) {
+    globalThis.Worker = class extends NativeWorker {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('error', (e) => {
+          if (!starting) return; // later, a pool worker's error is Emscripten's to report
+          e.preventDefault();
+          e.stopImmediatePropagation();
+          failed(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${e.message ?? 'no message'})`));
+        });
+      }
+    };
+  }
   try {
     return new Engine(await Promise.race([createMingruModule(options), failure]), memory, threads, useRelaxed);
   } finally {
+    starting = false;
     clearTimeout(timer);
+    if (browserThreads && NativeWorker) globalThis.Worker = NativeWorker;
   }
 }
 
 const THREADS_START = 30000; // ms
+let threadsBroken = null; // why the threaded build did not start, once it has failed: 'auto' takes one thread then
 const engines = new Map();
 
 /** The engine for a thread count (1 = the single-thread build), loaded once and shared: a relaxed-SIMD build
@@ -312,12 +334,18 @@ export async function openEngine(threadsOption, relaxedSimd = true, what = 'load
   if (auto && threadsMissing()) fallbacks.push(`threads: ${threadsMissing()}; one thread runs`);
   if (relaxedSimd && BUILDS === SHIPPED && relaxedSimdMissing()) fallbacks.push(`relaxed SIMD: ${relaxedSimdMissing()}; the plain SIMD build runs`);
   let engine;
-  try {
-    engine = await getEngine(threads, relaxedSimd);
-  } catch (e) {
-    if (!auto || threads === 1) throw e;
-    fallbacks.push(`threads: the threaded build did not start (${e.message}); one thread runs`);
+  if (auto && threads > 1 && threadsBroken) {
+    fallbacks.push(threadsBroken);
     engine = await getEngine(1, relaxedSimd);
+  } else {
+    try {
+      engine = await getEngine(threads, relaxedSimd);
+    } catch (e) {
+      if (!auto || threads === 1) throw e;
+      threadsBroken = `threads: the threaded build did not start (${e.message}); one thread runs`; // not tried again
+      fallbacks.push(threadsBroken);
+      engine = await getEngine(1, relaxedSimd);
+    }
   }
   return { engine, backend: engineBackend(engine, fallbacks) };
 }

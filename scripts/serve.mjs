@@ -90,7 +90,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       console.log(`port ${port} is in use (another server?): trying ${port + 1}`);
     }
   }
-  const moved = new URL(url).port !== asked && asked !== '0';
+  const moved = Number(new URL(url).port || 80) !== Number(asked) && Number(asked) !== 0;
   console.log(`mingru demo: ${url}/web/ ${args.includes('--no-isolation') ? '(no COOP/COEP: single-thread build)' : '(COOP/COEP: threaded build)'}`);
   if (moved) console.log(`(port ${asked} was in use; PORT=N npm start chooses the port)`);
   console.log('press Ctrl+C to stop');

@@ -155,3 +155,12 @@ test('a page whose policy forbids workers runs the engine on its main thread, on
   const usual = await fallbackPage('');
   assert.ok(closeRatio(Float32Array.from(r.steps.flat()), Float32Array.from(usual.steps.flat()), 1e-5, 1e-5) <= 1, 'the logits of the worker');
 });
+
+test("a page whose policy forbids the thread pool's blob: workers falls back to one thread, said, with the same text", { skip, timeout: 180000 }, async () => {
+  const r = await fallbackPage('', { headers: { 'Content-Security-Policy': "worker-src 'self'" } });
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.backend.threads, 1);
+  assert.equal(r.backend.fallbacks.length, 1, JSON.stringify(r.backend.fallbacks));
+  assert.match(r.backend.fallbacks[0], /^threads: the threaded build did not start \(.*\); one thread runs$/);
+  assert.equal(r.text, await expectedText('And God said', { threads: 1, relaxed: r.backend.relaxedSimd }));
+});

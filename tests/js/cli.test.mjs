@@ -369,7 +369,7 @@ test('the command speaks in its own flags: --threads, --batch and --seq-len out 
   // a batch within the flag's range that the engine's memory cannot hold: known at the first step, said in flags
   const r = run('train', MODEL, TEXT, '--steps', '1', '--batch', '4096', '--seq-len', '2048', '--out', out);
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /^mingru-wasm: --batch 4096 x --seq-len 2048 needs at least (\d+) MB of working memory to train this model, more than the engine can have \(2 GB\): give a smaller --batch or --seq-len\n/);
+  assert.match(r.stderr, /^mingru-wasm: --batch 4096 x --seq-len 2048 needs at least (\d+) MB of working memory to train this model, which does not fit beside its weights in the engine's 2 GB: give a smaller --batch or --seq-len\n/);
   assert.ok(Number(/at least (\d+) MB/.exec(r.stderr)[1]) > 2048, r.stderr);
   assert.ok(!existsSync(out));
 });
