@@ -39,14 +39,21 @@ const { values: opt } = parseArgs({
     long: { type: 'string', default: '100000' },
     'skip-peers': { type: 'boolean', default: false }, parts: { type: 'string', default: 'inference,train' },
     'train-steps': { type: 'string', default: '4' }, 'no-browser': { type: 'boolean', default: false },
+    browsers: { type: 'string', default: 'chromium,firefox,webkit' },
   },
 });
 const parts = new Set(opt.parts.split(','));
 for (const p of parts) if (!['inference', 'train'].includes(p)) throw new Error(`unknown part ${p} (inference, train)`);
-const browser = !opt['no-browser'];
+// the browser engines that run the package's page (bench/chromium-engine.mjs --browser): WebKitGTK has no threads and
+// no relaxed SIMD (README, Browser support), so it runs the plain build on one thread only
+const BROWSERS = opt['no-browser'] ? [] : opt.browsers.split(',').filter(Boolean);
+for (const b of BROWSERS) if (!['chromium', 'firefox', 'webkit'].includes(b)) throw new Error(`unknown browser ${b} (chromium, firefox, webkit)`);
+const browser = BROWSERS.length > 0;
+const inPage = (engine) => BROWSERS.find((b) => engine.endsWith(`-${b}`) || engine.endsWith(`-${b}-plain`));
+const oneThreadOnly = (engine) => inPage(engine) === 'webkit';
 const log = (s) => process.stderr.write(`${s}\n`);
 const PYTHON = '/usr/bin/python3';
-const TOL = 1e-3, RELAXED_TOL = 0.5;
+const TOL = 1e-3;
 mkdirSync(work, { recursive: true });
 
 // ---------------------------------------------------------------- models
@@ -104,12 +111,14 @@ function run(engine, m, dtype, threads, extra = []) {
   const file = dtype === 'q8' ? m.q8 : m.f32;
   const cmd = {
     mingru: [process.execPath, [`${here}mingru-engine.mjs`, '--model', file, ...common]],
-    'mingru-chromium': [process.execPath, [`${here}chromium-engine.mjs`, '--model', file, ...common]],
-    'mingru-chromium-plain': [process.execPath, [`${here}chromium-engine.mjs`, '--model', file, '--relaxed-simd', '0', ...common]],
+    ...Object.fromEntries(BROWSERS.flatMap((b) => [
+      [`mingru-${b}`, [process.execPath, [`${here}chromium-engine.mjs`, '--browser', b, '--model', file, ...common]]],
+      [`mingru-${b}-plain`, [process.execPath, [`${here}chromium-engine.mjs`, '--browser', b, '--model', file, '--relaxed-simd', '0', ...common]]],
+      [`onnxruntime-web-${b}`, [process.execPath, [`${here}chromium-engine.mjs`, '--browser', b, '--onnx-dir', m.onnx, '--model', file, ...common]]],
+    ])),
     native: [nativeBin, ['--model', file, ...common]],
     pytorch: [PYTHON, [`${here}peers/torch_bench.py`, '--model', file, ...common]],
     'onnxruntime-web': [process.execPath, [`${here}peers/ort_bench.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
-    'onnxruntime-web-chromium': [process.execPath, [`${here}chromium-engine.mjs`, '--onnx-dir', m.onnx, '--model', file, ...common]],
   }[engine];
   log(`${m.name}: ${engine} ${dtype} ${threads} thread(s)`);
   const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -117,8 +126,10 @@ function run(engine, m, dtype, threads, extra = []) {
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   return { ...out, engine, dtype, model: m.name, threads };
 }
-const ENGINE_NAMES = { mingru: 'mingru (Node)', 'mingru-chromium': 'mingru (Chromium)', 'mingru-chromium-plain': 'mingru (Chromium, plain SIMD)',
-  'onnxruntime-web': 'onnxruntime-web (Node)', 'onnxruntime-web-chromium': 'onnxruntime-web (Chromium)' };
+const BROWSER_NAMES = { chromium: 'Chromium', firefox: 'Firefox', webkit: 'WebKit' };
+const ENGINE_NAMES = { mingru: 'mingru (Node)', 'onnxruntime-web': 'onnxruntime-web (Node)',
+  ...Object.fromEntries(Object.entries(BROWSER_NAMES).flatMap(([b, name]) => [[`mingru-${b}`, `mingru (${name})`],
+    [`mingru-${b}-plain`, `mingru (${name}, plain SIMD)`], [`onnxruntime-web-${b}`, `onnxruntime-web (${name})`]])) };
 
 const maxDiff = (a, b) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])), 0);
 
@@ -132,14 +143,15 @@ const bandwidth = { 1: readBandwidth(1), 2: readBandwidth(2) };
 const val = `${work}kjv-val.txt`;
 if (!existsSync(val)) execFileSync(PYTHON, [`${root}tools/baselines.py`, '--write-val', val], { stdio: ['ignore', 'ignore', 'inherit'] });
 const configs = [];
-const inferenceEngines = ['mingru', ...(browser ? ['mingru-chromium', 'mingru-chromium-plain'] : []), 'native'];
-const trainEngines = ['mingru', ...(browser ? ['mingru-chromium'] : []), 'native'];
+const inferenceEngines = ['mingru', ...BROWSERS.flatMap((b) => (b === 'webkit' ? ['mingru-webkit'] : [`mingru-${b}`, `mingru-${b}-plain`])), 'native'];
+const trainEngines = ['mingru', ...BROWSERS.map((b) => `mingru-${b}`), 'native'];
 if (parts.has('inference')) {
   for (const m of models) {
     for (const threads of [1, 2]) {
-      for (const dtype of ['f32', 'q8']) for (const engine of inferenceEngines) configs.push({ part: 'inference', engine, m, dtype, threads });
-      const peers = ['pytorch', 'onnxruntime-web', ...(browser ? ['onnxruntime-web-chromium'] : [])];
-      if (!opt['skip-peers']) for (const engine of peers) configs.push({ part: 'inference', engine, m, dtype: 'f32', threads });
+      const fits = (engines) => engines.filter((e) => threads === 1 || !oneThreadOnly(e));
+      for (const dtype of ['f32', 'q8']) for (const engine of fits(inferenceEngines)) configs.push({ part: 'inference', engine, m, dtype, threads });
+      const peers = ['pytorch', 'onnxruntime-web', ...BROWSERS.map((b) => `onnxruntime-web-${b}`)];
+      if (!opt['skip-peers']) for (const engine of fits(peers)) configs.push({ part: 'inference', engine, m, dtype: 'f32', threads });
     }
   }
 }
@@ -148,7 +160,7 @@ if (!(Number.isInteger(trainSteps) && trainSteps >= 1)) throw new Error(`--train
 const trainModel = MODELS.demo();
 if (parts.has('train')) {
   for (const threads of [1, 2]) {
-    for (const engine of [...trainEngines, ...(opt['skip-peers'] ? [] : ['pytorch'])]) {
+    for (const engine of [...trainEngines, ...(opt['skip-peers'] ? [] : ['pytorch'])].filter((e) => threads === 1 || !oneThreadOnly(e))) {
       configs.push({ part: 'train', engine, m: trainModel, dtype: 'f32', threads, extra: ['--train', String(trainSteps), '--text', val] });
     }
   }
@@ -188,9 +200,8 @@ for (const r of trainRows) {
 for (const r of rows) {
   const ref = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === r.dtype && x.threads === 1);
   r.maxLogitDiff = Math.max(maxDiff(r.check.promptLogits, ref.check.promptLogits), maxDiff(r.check.stepLogits, ref.check.stepLogits));
-  // the relaxed builds round a Q8 product's activations to 7 bits (docs/kernels.md): their logits stay within
-  // RELAXED_TOL of the plain build's (bits per byte within 0.5% of F32: tests/js/relaxed.test.mjs)
-  r.agrees = r.maxLogitDiff <= (r.relaxedSimd && r.dtype === 'q8' ? RELAXED_TOL : TOL);
+  // one int8 arithmetic in every build (docs/kernels.md): Q8 logits agree like F32 ones
+  r.agrees = r.maxLogitDiff <= TOL;
   if (r.dtype === 'q8') {
     const f = rows.find((x) => x.engine === 'mingru' && x.model === r.model && x.dtype === 'f32' && x.threads === 1);
     r.maxLogitDiffVsF32 = Math.max(maxDiff(r.check.promptLogits, f.check.promptLogits), maxDiff(r.check.stepLogits, f.check.stepLogits));
@@ -227,11 +238,12 @@ const fmt = (x, d = 0) => (x >= 100 ? x.toFixed(0) : x.toFixed(d || 1));
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
 const date = new Date().toISOString().slice(0, 10);
-const chromium = [...rows, ...trainRows].find((r) => r.browser)?.browser;
+const browsersUsed = [...new Set([...rows, ...trainRows].map((r) => r.browser).filter(Boolean))];
+const chromium = browsersUsed.find((b) => /^chromium/.test(b));
 const range = ([lo, hi]) => (rounds > 1 ? ` (${fmt(lo)}–${fmt(hi)})` : '');
 const rss = (r) => (r.peakRssBytes === undefined ? '–' : (r.peakRssBytes / 2 ** 20).toFixed(0));
 const md = [];
-md.push(`# npm run bench, ${date}`, '', `${machine}${chromium ? `, headless Chromium ${chromium}` : ''}. ` +
+md.push(`# npm run bench, ${date}`, '', `${machine}${browsersUsed.length ? `, ${browsersUsed.join(', ')}` : ''}. ` +
   `Tokens/s, median over ${rounds} rounds (range in brackets); each round runs every configuration once, in its own process.`, '');
 if (rows.length) md.push('Prefill: forward over 4096 tokens; step: 256 tokens after a 64-token prompt, one `step()` call each; ' +
   'generate: 256 tokens sampled by `generate()` after the prompt. mingru (Chromium) is the package in a cross-origin-isolated ' +
@@ -239,13 +251,12 @@ if (rows.length) md.push('Prefill: forward over 4096 tokens; step: 256 tokens af
   'it takes the relaxed-SIMD build, "plain SIMD" the plain one (`relaxedSimd: false`); onnxruntime-web (Chromium) runs in the same ' +
   'kind of page (on its main thread, its own workers for threads). "mingru step is": mingru\'s step over the engine\'s, same ' +
   'weights, same threads, in the same place (Node, or Chromium for the Chromium rows). Logits: largest ' +
-  `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL} ` +
-  `(${RELAXED_TOL} for the relaxed builds' Q8, whose activations are rounded to 7 bits).`, '');
+  `|difference| from mingru in Node (F32 or Q8, 1 thread) after the prompt and after the last step; "ok" = within ${TOL}.`, '');
 for (const m of rows.length ? models : []) {
   md.push(`## ${m.name}: ${m.config}, ${(m.parameters / 1e6).toFixed(1)}M parameters`, '');
   md.push('| engine | weights | threads | prefill tok/s | step tok/s | generate tok/s | mingru step is | peak RSS MB | logits |', '|---|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((x) => x.model === m.name)) {
-    const ours = get(m.name, r.engine.endsWith('-chromium') ? 'mingru-chromium' : 'mingru', r.dtype, r.threads); // like for like
+    const ours = get(m.name, inPage(r.engine) ? `mingru-${inPage(r.engine)}` : 'mingru', r.dtype, r.threads); // like for like
     md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.dtype.toUpperCase()} | ${r.threads} | ${fmt(r.prefillTokensPerSecond)}${range(r.prefillRange)} | ` +
       `${fmt(r.stepTokensPerSecond)}${range(r.stepRange)} | ` +
       `${r.generateTokensPerSecond === undefined ? '–' : `${fmt(r.generateTokensPerSecond)}${range(r.generateRange)}`} | ` +
@@ -339,7 +350,7 @@ for (const m of browser && rows.length ? models : []) {
 if (bpb) target('demo model: Q8 bits/byte within 1% of F32', `${bpb.q8.toFixed(4)} vs ${bpb.f32.toFixed(4)} (${((bpb.q8 / bpb.f32 - 1) * 100).toFixed(2)}%)`, bpb.q8 <= bpb.f32 * 1.01);
 for (const [f, size] of Object.entries(wasm)) target(`${f} < 300 KB`, `${(size / 1024).toFixed(0)} KB`, size < 300 * 1024);
 if (longRun) target(`wasm memory flat over ${long.toLocaleString('en-US')} generated tokens`, `${(longRun.wasmMemoryAfter1kBytes / 2 ** 20).toFixed(1)} MB after 1,000 -> ${(longRun.wasmMemoryAfterBytes / 2 ** 20).toFixed(1)} MB; NaN: ${longRun.anyNaN}`, longRun.wasmMemoryAfterBytes === longRun.wasmMemoryAfter1kBytes && !longRun.anyNaN);
-if (rows.length) target('every engine gives the same logits (1e-3; relaxed Q8 0.5)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
+if (rows.length) target('every engine gives the same logits (1e-3)', rows.filter((r) => !r.agrees).map((r) => `${r.engine} ${r.dtype} ${r.model}`).join(', ') || 'all agree', rows.every((r) => r.agrees));
 
 md.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
 for (const t of targets) md.push(`| ${t.what} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`);

@@ -7,10 +7,12 @@
 //   [--relaxed-simd 0] forces the plain build.
 //   node bench/chromium-engine.mjs --onnx-dir DIR --model FILE --threads N [--prefill ...]: onnxruntime-web in the same
 //   kind of page instead (bench/peers/ort_browser.html; the contract of bench/peers/ort_bench.mjs, without peakRssBytes).
-// Files must lie inside the repository (the server's root). Needs Debian's chromium (tests/helpers/chromium.mjs).
+//   --browser firefox|webkit runs the same page in Firefox ESR or WebKitGTK instead (tests/helpers/browsers.mjs).
+// Files must lie inside the repository (the server's root). Needs Debian's chromium (tests/helpers/chromium.mjs), or
+// firefox-esr, or webkit2gtk-driver and xvfb.
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { launch } from '../tests/helpers/chromium.mjs';
+import { openBrowser } from '../tests/helpers/browsers.mjs';
 import { serve } from '../scripts/serve.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -19,6 +21,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' }, threads: { type: 'string', default: '1' }, prefill: { type: 'string' }, prompt: { type: 'string' },
     steps: { type: 'string' }, runs: { type: 'string' }, train: { type: 'string' }, text: { type: 'string' },
     batch: { type: 'string' }, 'seq-len': { type: 'string' }, 'relaxed-simd': { type: 'string' }, 'onnx-dir': { type: 'string' },
+    browser: { type: 'string', default: 'chromium' },
   },
 });
 const url = (file) => {
@@ -35,15 +38,15 @@ if (a['onnx-dir']) q.set('onnx', url(a['onnx-dir']));
 const pagePath = a['onnx-dir'] ? 'bench/peers/ort_browser.html' : 'bench/browser.html';
 
 const { server, url: origin } = await serve({ port: 0 });
-const browser = await launch();
+const browser = await openBrowser(a.browser, { timeout: 30 * 60 * 1000 });
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-  await page.goto(`${origin}/${pagePath}?${q}`);
-  await page.waitForFunction(() => window.result, null, { timeout: 30 * 60 * 1000, polling: 500 });
-  const result = await page.evaluate(() => window.result);
+  await browser.goto(`${origin}/${pagePath}?${q}`);
+  const result = await browser.evaluate(async () => {
+    while (!window.result) await new Promise((ok) => setTimeout(ok, 500));
+    return window.result;
+  });
   if (result.error) throw new Error(`the page failed: ${result.error}`);
-  console.log(JSON.stringify({ ...result, browser: browser.version() }));
+  console.log(JSON.stringify({ ...result, browser: browser.version }));
 } finally {
   await browser.close();
   server.close();
