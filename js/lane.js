@@ -20,18 +20,16 @@
 //     between its look and its wait ends the wait at once)
 //   MODEL, STATE_HANDLE (0: the call gave no state), TOKEN: the request; OK (1, 0 for an error), LENGTH (floats, or
 //     bytes of the error), TOKENS (the state's token count after the step): the reply
+import { threadsMissing } from './runtime.js';
 const [STATE, POSTED, SIGNAL, MODEL, STATE_HANDLE, TOKEN, OK, LENGTH, TOKENS, WORDS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const [AWAY, LISTEN, REQUEST, REPLY, REPLY_AWAY] = [0, 1, 2, 3, 4];
 const LINGER = 50; // ms the worker listens after a step: a page drawing each token before the next waits ~16
 const DATA_BYTES = 1 << 20; // logits of up to 262,144 outputs; a model with more steps by messages
 
-/** Why this page cannot have a lane, or null when it can: each need checked, none assumed (WebKitGTK 2.50 is cross-origin
- * isolated and defines no SharedArrayBuffer). */
+/** Why this page cannot have a lane, or null when it can: what threads need (runtime.js: isolation, SharedArrayBuffer,
+ * Atomics, each checked), and Atomics.waitAsync. */
 export function laneMissing() {
-  if (globalThis.crossOriginIsolated !== true) return 'the page is not cross-origin isolated';
-  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not defined';
-  if (typeof Atomics !== 'object' || typeof Atomics.waitAsync !== 'function') return 'Atomics.waitAsync is not defined';
-  return null;
+  return threadsMissing() ?? (typeof Atomics.waitAsync !== 'function' ? 'Atomics.waitAsync is not defined' : null);
 }
 
 /** The page's end; null where the page cannot have one (laneMissing says why). */

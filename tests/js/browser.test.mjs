@@ -52,7 +52,7 @@ test('a cross-origin isolated page gets the threaded build, a plain page the sin
   const noThreads = 'threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs';
   assert.deepEqual(isolated.backend.fallbacks, []);
   assert.deepEqual(plain.backend, { threads: 1, simd: true, relaxedSimd: true, // Chromium has relaxed SIMD
-    fallbacks: [noThreads, 'lane: the page is not cross-origin isolated; step() calls go by postMessage'] });
+    fallbacks: [noThreads, 'lane: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); step() calls go by postMessage'] });
   assert.deepEqual(plain.layerBackend, { threads: 1, simd: true, relaxedSimd: true, fallbacks: [noThreads] });
   assert.equal(plain.threadsError, 'MG_ETHREADS');
   assert.equal(isolated.threadsError, null);

@@ -117,7 +117,7 @@ async function nodeLogits() {
 
 const PAGES = { isolated: true, plain: false };
 const NOT_ISOLATED = ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
-  'lane: the page is not cross-origin isolated; step() calls go by postMessage'];
+  'lane: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); step() calls go by postMessage'];
 /** What each engine has on each page: threads (and so the lane) where the page is isolated and SharedArrayBuffer
  * is there; WebKitGTK 2.50 is cross-origin isolated without it, and falls back to one thread and postMessage. */
 const HAS = {

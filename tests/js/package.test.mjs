@@ -216,7 +216,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
         const cores = await page.evaluate(() => navigator.hardwareConcurrency);
         assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true, relaxedSimd: true, // Chromium: the relaxed build
           fallbacks: isolation ? [] : ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
-            'lane: the page is not cross-origin isolated; step() calls go by postMessage'] });
+            'lane: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); step() calls go by postMessage'] });
         if (isolation) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
         assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
         assert.equal(runs[0].text, await expectedText('And God said', { threads: runs[0].backend.threads, relaxed: runs[0].backend.relaxedSimd }), 'the engine\'s text for that seed');
