@@ -88,7 +88,7 @@ typedef struct {
     int dim;                 /* input and output width, > 0 */
     double expansion_factor; /* dim_inner = floor(dim * expansion_factor) >= 1; to_out exists iff != 1 */
     int kernel;              /* MG_KERNEL_* */
-    int scan_chunks;         /* time chunks of forward's three-phase scan; 0 = one per thread */
+    int scan_chunks;         /* time chunks of forward's three-phase scan; 0 = one (the threads take channels) */
 } mg_layer_params;
 
 typedef struct mg_layer mg_layer;

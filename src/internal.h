@@ -227,8 +227,9 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
                       const float *kproj, int B, int T, const float *dy, float *dx, float *dw_in, float *dw_out,
                       float *scratch, int n_chunks);
 
-/* scan.c. The time chunks to use for T steps on the current pool: one per thread when T is long enough. */
-int mg_scan_chunks_for(int T);
+/* scan.c. The engine's scans run whole: one chunk of time, the pool's threads taking channels, so their bits
+ * are those of the sequential recurrence on any thread count (mg_layer's scan_chunks may ask for time chunks). */
+enum { MG_SCAN_CHUNKS = 1 };
 
 /* The linear recurrence h_t = a_t * h_{t-1} + b_t over T steps of n channels, in place.
  * Step t's a and b are at a[t*ld + i] and b[t*ld + i]; on return b holds h_t (a is overwritten).

@@ -8,7 +8,7 @@
 struct mg_layer {
     mg_cell cell;        /* sizes and weight views into the two buffers below */
     mg_kernels kernels;
-    int scan_chunks;     /* time chunks of forward's scan; 0 = one per thread when the sequence is long */
+    int scan_chunks;     /* time chunks of forward's scan; 0 = one (the threads take channels) */
     float *w_in;         /* (n_gates*Di, D); laid out by mg_pack_f32 where the kernels pack (cell.w_in.packed) */
     float *w_out;        /* (D, Di), NULL when the cell has no to_out; packed as w_in */
     float *scratch;      /* step's buffer, for up to scratch_batch rows */
@@ -152,7 +152,7 @@ static int check_call(const char *fn, const mg_layer *l, const float *x, int B, 
 int mg_layer_forward(mg_layer *l, const float *x, int B, int T, const float *h0, float *y, float *hidden) {
     int st = check_call("mg_layer_forward", l, x, B, T, y);
     if (st) return st;
-    int chunks = l->scan_chunks ? l->scan_chunks : mg_scan_chunks_for(T);
+    int chunks = l->scan_chunks ? l->scan_chunks : MG_SCAN_CHUNKS;
     size_t n = mg_cell_scratch(&l->cell, (size_t)B * T, chunks);
     float *scratch = malloc(n * sizeof(float));
     if (!scratch) return mg_fail(MG_ENOMEM, "mg_layer_forward: out of memory for %zu floats of scratch", n);

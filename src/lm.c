@@ -129,7 +129,7 @@ static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, f
         /* x = cell(norm1(x), h) + x */
         norm(m, s->xn, x, L->norm1, L->norm1_b, T, D);
         float *h = st->h + (size_t)l * c->dim_inner;
-        mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, mg_scan_chunks_for(T));
+        mg_cell_run(&L->cell, &m->kernels, s->xn, 1, T, h, s->y, h, s->cell, MG_SCAN_CHUNKS);
         add(x, s->y, (size_t)T * D);
         if (l == c->depth - 1) memcpy(s->top_in, x + (size_t)(T - 1) * D, (size_t)D * sizeof(float));
         /* x = ff(norm2(x)) + x,  ff = Linear(D, F) -> GELU -> Linear(F, D), or GEGLU, or none */

@@ -1,9 +1,10 @@
 /* scan.c — the linear recurrence h_t = a_t h_{t-1} + b_t over time, for every channel: both cells reduce to it.
  *
- * The three-phase chunked scan (DESIGN.md 2): the T steps are cut into chunks; (1) each chunk scans from a zero
+ * The three-phase chunked scan (docs/kernels.md): the T steps are cut into chunks; (1) each chunk scans from a zero
  * state, keeping the running product of a; (2) the states entering the chunks are carried in order; (3) each
  * chunk adds prod(a) * carry_in to its steps. Phases 1 and 3 run on the pool, a chunk a thread; with a single
- * chunk the threads take disjoint channels instead. Every chunking gives the same values up to rounding. */
+ * chunk the threads take disjoint channels instead. Every chunking gives the same values up to rounding; the
+ * engine's own scans (MG_SCAN_CHUNKS, one chunk) are the sequential recurrence's bits on any thread count. */
 #include <string.h>
 
 #include "internal.h"
@@ -24,11 +25,6 @@ static void scan_local(float *a, float *b, int ld, int t0, int t1, int n, const 
 }
 
 static int chunk_start(int T, int c, int n_chunks) { return (int)((long long)T * c / n_chunks); }
-
-int mg_scan_chunks_for(int T) {
-    int nth = mg_get_threads();
-    return nth > 1 && T >= 8 * nth ? nth : 1;
-}
 
 /* One scan: chunks are distributed over the pool's threads (phases 1 and 3 in parallel, 2 in order);
  * with a single chunk and several threads, the threads take disjoint channel ranges instead. */

@@ -35,10 +35,8 @@ struct mg_trainer {
 };
 
 enum { NORM_BLOCK = 1 << 14 };
-/* The scans of training run whole (the pool's threads take channels, not chunks of time), so a step's arithmetic
- * does not depend on the thread count: the same gradients and weights on 1 or N threads (mg_coder's adaptation
- * relies on it). */
-enum { TRAIN_SCAN_CHUNKS = 1 };
+/* Training's scans run whole (MG_SCAN_CHUNKS), so a step's arithmetic does not depend on the thread count: the
+ * same gradients and weights on 1 or N threads (mg_coder's adaptation relies on it). */
 
 mg_adamw_params mg_adamw_default_params(void) {
     mg_adamw_params p = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0.0f, 0.0f, 0, 0};
@@ -128,7 +126,7 @@ static uint64_t layout(mg_trainer *t, float *base, uint64_t N, uint64_t T) {
     uint64_t D = (uint64_t)c->dim, F = (uint64_t)c->ff_inner, V = (uint64_t)c->num_tokens, k = (uint64_t)c->conv_kernel_size;
     const mg_cell *cell = &t->m->layers[0].cell;
     uint64_t G = (uint64_t)cell->n_gates * c->dim_inner, at = 0;
-    int chunks = TRAIN_SCAN_CHUNKS;
+    int chunks = MG_SCAN_CHUNKS;
     /* counted in 64 bits: in wasm32 a large batch's sizes would wrap around size_t (reserve refuses them first) */
 #define TAKE(ptr, count) (base ? (ptr) = base + (size_t)at : 0, at += (uint64_t)(count))
     for (int l = 0; l <= c->depth; l++) {
@@ -286,7 +284,7 @@ static void mix_forward(mg_trainer *t, int l, int B, int T) {
     mg_rmsnorm(t->xn, x, L->norm1, N, D);
     mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
     memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
-    mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, TRAIN_SCAN_CHUNKS);
+    mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, MG_SCAN_CHUNKS);
     elementwise(add_range, x, t->y, t->x2[l], NULL, (size_t)N * D);
 }
 
@@ -334,7 +332,7 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     const mg_config *c = &m->cfg;
     const mg_kernels *K = &m->kernels;
     int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int chunks = TRAIN_SCAN_CHUNKS;
+    int chunks = MG_SCAN_CHUNKS;
     size_t ND = (size_t)N * D;
     memset(t->grad + t->from, 0, (t->n - t->from) * sizeof(float));
 

@@ -6,7 +6,9 @@
 // const b = await openBrowser('firefox'); await b.goto(url); await b.evaluate(async (x) => ..., x); await b.close();
 // evaluate() takes a function (its arguments and result JSON-able; a promise it returns is awaited) or an expression.
 // resize(width, height) sets the page's viewport (WebKit: the window, whose inner size is the viewport there);
-// screenshot(path) writes a PNG of the page.
+// screenshot(path) writes a PNG of the page. errors() returns the page's errors so far: uncaught exceptions, unhandled
+// rejections and console.error calls (Chromium and Firefox: the browser reports them, from the start of each page;
+// WebKit, whose WebDriver has no log: a hook set as each goto() returns, so errors before the load event are missed).
 // Each call has a time limit; close() ends every process the browser started, and so does the exit of Node.
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,22 @@ const NEEDS = {
   firefox: [[FIREFOX, 'firefox-esr']],
   webkit: [[WEBKIT_DRIVER, 'webkit2gtk-driver'], [MINIBROWSER, 'webkit2gtk-driver'], [XVFB, 'xvfb']],
 };
+
+/** What each engine has, as tested (README, Browser support): relaxed SIMD, and SharedArrayBuffer on a cross-origin
+ * isolated page (WebKitGTK 2.50 has neither; there the threads and the lane fall back). */
+export const HAS = { chromium: { relaxed: true, sab: true }, firefox: { relaxed: true, sab: true }, webkit: { relaxed: false, sab: false } };
+
+/** The backend.fallbacks `engine` gives on an isolated or plain page: a model's (with the lane), or a layer's
+ * (lane: false); relaxed: false when the load asked for the plain build (no fallback then). */
+export function expectedFallbacks(engine, isolated, { lane = true, relaxed = true } = {}) {
+  const why = !isolated ? 'the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting)'
+    : !HAS[engine].sab ? 'SharedArrayBuffer is not defined' : null;
+  return [
+    ...(why ? [`threads: ${why}; one thread runs`] : []),
+    ...(relaxed && !HAS[engine].relaxed ? ['relaxed SIMD: this engine has none; the plain SIMD build runs'] : []),
+    ...(why && lane ? [`lane: ${why}; step() calls go by postMessage`] : []),
+  ];
+}
 
 /** false, or why `engine` cannot run here (for node:test's `skip`). Under CI npm test's set-up has installed every
  * engine, so a missing one is not skipped: its test fails. */
@@ -76,6 +94,15 @@ async function startXvfb() {
   return { x, display };
 }
 
+/** WebKit's error hook (see the head of this file). */
+const HOOK = `if (!window.__mingruErrors) {
+  const errors = window.__mingruErrors = [];
+  addEventListener('error', (e) => errors.push(e.message));
+  addEventListener('unhandledrejection', (e) => errors.push(String(e.reason && e.reason.message || e.reason)));
+  const error = console.error;
+  console.error = (...args) => { errors.push(args.map(String).join(' ')); error.apply(console, args); };
+}`;
+
 /** `fn` (a function or an expression) as the source of a function. */
 const source = (fn) => (typeof fn === 'function' ? fn.toString() : `() => (${fn})`);
 /** An expression that calls `fn` with `args` (JSON-able): for playwright, whose evaluate takes one argument. */
@@ -85,9 +112,13 @@ async function openChromium(timeout) {
   const browser = await limit(launchChromium(), LAUNCH_MS, 'chromium launch');
   const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
   return {
     version: `chromium ${browser.version()}`,
     goto: (url) => page.goto(url),
+    errors: () => errors.slice(),
     evaluate: (fn, ...args) => page.evaluate(call(fn, args)),
     resize: (width, height) => page.setViewportSize({ width, height }),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
@@ -103,9 +134,13 @@ async function openFirefox(timeout) {
   if (proc) children.add(proc);
   const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
   return {
     version: `firefox ${(await browser.version()).replace(/^firefox\//, '')}`,
     goto: (url) => page.goto(url),
+    errors: () => errors.slice(),
     // puppeteer sends a function's source; a string it would not evaluate as an expression
     evaluate: (fn, ...args) => page.evaluate(typeof fn === 'function' ? fn : new Function(`return (${fn});`), ...args),
     resize: (width, height) => page.setViewport({ width, height }),
@@ -141,9 +176,16 @@ async function openWebkit(timeout) {
     }).build(), LAUNCH_MS, 'webkit session');
     await wd.manage().setTimeouts({ script: timeout, pageLoad: timeout });
     const caps = await wd.getCapabilities();
+    const errors = []; // of the pages before this one
+    const taken = async () => (await wd.executeScript('return window.__mingruErrors || []').catch(() => []));
     return {
       version: `webkitgtk ${caps.get('browserVersion')}`,
-      goto: (url) => wd.get(url),
+      goto: async (url) => {
+        errors.push(...await taken());
+        await wd.get(url);
+        await wd.executeScript(HOOK);
+      },
+      errors: async () => [...errors, ...await taken()],
       // WebDriver's async script: the last argument is the callback; an error comes back as { error }
       evaluate: async (fn, ...args) => {
         const r = await wd.executeAsyncScript(`const done = arguments[arguments.length - 1];
@@ -185,6 +227,7 @@ export async function openBrowser(engine, { timeout = 180000 } = {}) {
     evaluate: (fn, ...args) => limit(b.evaluate(fn, ...args), timeout, `${engine} evaluate`),
     resize: (width, height) => limit(b.resize(width, height), timeout, `${engine} resize`),
     screenshot: (path) => limit(b.screenshot(path), timeout, `${engine} screenshot`),
+    errors: () => limit(Promise.resolve(b.errors()), timeout, `${engine} errors`),
     close: b.close,
   };
 }

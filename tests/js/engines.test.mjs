@@ -1,21 +1,23 @@
-// The package in Firefox (firefox-esr through WebDriver BiDi) and WebKit (WebKitGTK's MiniBrowser through
-// WebKitWebDriver), from pages served on 127.0.0.1 with COOP/COEP (isolated: the threaded build) and without
-// (plain: the single-thread build, and where an engine lacks SharedArrayBuffer, as WebKitGTK 2.50 does on an isolated
-// page, the documented fallback: one thread, steps by postMessage, backend.fallbacks saying why); Chromium has
-// tests/js/browser.test.mjs. In each engine and page:
-//   - tests/browser/engine.html, the API through the worker, as in Chromium;
+// The same numbers in every engine: the package in Chromium, Firefox and WebKit (tests/helpers/browsers.mjs), from
+// pages served on 127.0.0.1 with COOP/COEP (isolated: the threaded build) and without (plain: the single-thread
+// build, and where an engine lacks SharedArrayBuffer, as WebKitGTK 2.50 does on an isolated page, the documented
+// fallback: one thread, steps by postMessage, backend.fallbacks saying why), compared with Node. In each engine and
+// page (tests/js/browser.test.mjs has the API through the worker and the fallbacks):
 //   - the demo model: greedy F32 text, seeded Q8 text and evaluate()'s bits on a fixed text, from the plain-SIMD
 //     builds (relaxedSimd: false), equal to Node's at the same thread count (Node computes them here);
 //   - the build load() picks by default (relaxed SIMD where the engine has it): F32 bits within 1e-6 of the
 //     plain build's, Q8 bits within 0.5% of F32's, and Q8 bits and seeded text the same as the plain build's (one
-//     int8 arithmetic in every build).
+//     int8 arithmetic in every build);
+//   - the trainer: PyTorch's losses step by step on a fixture model (tests/fixtures/train), Node's exactly in the
+//     plain build, and the bits after training;
+//   - compressed files and saved states, from Node to the page and back.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
-import { available, openBrowser } from '../helpers/browsers.mjs';
-import { closeRatio } from '../helpers/golden.mjs';
+import { available, expectedFallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
+import { readTrainFixture } from '../helpers/lm-fixtures.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const PROMPT = 'And God said';
@@ -49,7 +51,7 @@ async function demo(origin, prompt, text, runs) {
   return out;
 }
 
-/** Node's answers with the plain build at `threads` threads (evaluate's bits depend on the thread count). */
+/** Node's answers with the plain build at `threads` threads. */
 const nodeRuns = new Map();
 async function nodeReference(threads) {
   if (!nodeRuns.has(threads)) {
@@ -107,52 +109,62 @@ async function nodeCrossReference(threads) {
 }
 after(() => nodeCross.forEach(({ lm }) => lm.dispose()));
 
-/** Node's logits for engine.html's forward on its fixture. */
-async function nodeLogits() {
-  const lm = await load(`${root}tests/fixtures/lm/gru-d24-l3-conv3.safetensors`, { threads: 1 });
-  const logits = Array.from(await lm.forward(Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256)));
-  lm.dispose();
-  return logits;
+/** Runs in the page (and in Node): a trainer on the fixture model `model` takes its training fixture's steps (each of
+ * `runs`' loads), then the bits of `text`. */
+async function training(origin, model, fixture, text, runs) {
+  const { load } = await import(`${origin}/js/index.js`);
+  const { batch, seqLen, steps, options, tokens } = fixture;
+  const out = {};
+  for (const [name, loadOptions] of runs) {
+    try {
+      const lm = await load(`${origin}/tests/fixtures/lm/${model}.safetensors`, loadOptions);
+      const trainer = lm.trainer(options);
+      const losses = [];
+      const row = batch * (seqLen + 1);
+      for (let s = 0; s < steps; s++) losses.push(await trainer.step(tokens.slice(s * row, (s + 1) * row), { batch, seqLen }));
+      out[name] = { backend: lm.backend, losses, bits: (await lm.evaluate(text)).bits };
+      lm.dispose();
+    } catch (e) {
+      out[name] = { error: `${e.code ?? ''} ${e.message}` };
+      break;
+    }
+  }
+  return out;
+}
+const TRAINED = 'gru-d24-l3-conv3';
+const TRAIN_FIXTURE = readTrainFixture(TRAINED);
+const TRAIN_RUNS = [['plain', { relaxedSimd: false }], ['default', {}]];
+const nodeTraining = new Map();
+/** Node's training at `threads` threads, the plain build. */
+async function nodeTrainingReference(threads) {
+  if (!nodeTraining.has(threads)) {
+    const origin = new URL('../..', import.meta.url).href.replace(/\/$/, '');
+    nodeTraining.set(threads, (await training(origin, TRAINED, TRAIN_FIXTURE, TEXT, [['plain', { relaxedSimd: false, threads }]])).plain);
+  }
+  return nodeTraining.get(threads);
 }
 
 const PAGES = { isolated: true, plain: false };
-const NOT_ISOLATED = ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
-  'lane: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); step() calls go by postMessage'];
-/** What each engine has on each page: threads (and so the lane) where the page is isolated and SharedArrayBuffer
- * is there; WebKitGTK 2.50 is cross-origin isolated without it, and falls back to one thread and postMessage. */
-const HAS = {
-  firefox: { isolated: { threads: true, fallbacks: [] }, plain: { threads: false, fallbacks: NOT_ISOLATED } },
-  webkit: {
-    isolated: { threads: false, fallbacks: ['threads: SharedArrayBuffer is not defined; one thread runs', 'lane: SharedArrayBuffer is not defined; step() calls go by postMessage'] },
-    plain: { threads: false, fallbacks: NOT_ISOLATED },
-  },
-};
-
-for (const engine of ['firefox', 'webkit']) {
+for (const engine of ['chromium', 'firefox', 'webkit']) {
   describe(engine, { skip: available(engine) }, () => {
     const results = {};
-    let browser, logits;
+    let browser;
     const servers = [];
 
     before(async () => {
-      logits = await nodeLogits();
       browser = await openBrowser(engine);
       for (const [page, isolation] of Object.entries(PAGES)) {
         const { server, url } = await serve({ isolation });
         servers.push(server);
         const t0 = Date.now();
-        await browser.goto(`${url}/tests/browser/engine.html`);
-        const isolated = await browser.evaluate(() => globalThis.crossOriginIsolated === true);
-        const enginePage = await browser.evaluate(async () => {
-          while (!window.result) await new Promise((ok) => setTimeout(ok, 100));
-          return window.result;
-        });
         await browser.goto(`${url}/tests/browser/blank.html`);
+        const isolated = await browser.evaluate(() => globalThis.crossOriginIsolated === true);
         const model = await browser.evaluate(demo, url, PROMPT, TEXT, RUNS);
         const node = await nodeCrossReference(model.q8?.backend?.threads ?? 1);
         const b64 = (u8) => Buffer.from(u8).toString('base64');
         const cross = await browser.evaluate(crossEngine, url, b64(node.packed), b64(node.saved), CROSS_TEXT);
-        results[page] = { isolated, engine: enginePage, model, cross };
+        const trained = await browser.evaluate(training, url, TRAINED, TRAIN_FIXTURE, TEXT, TRAIN_RUNS);
+        results[page] = { isolated, model, cross, trained };
         console.log(`${browser.version}, ${page} page (${((Date.now() - t0) / 1000).toFixed(1)} s): ${JSON.stringify(model)}`);
       }
     });
@@ -163,39 +175,13 @@ for (const engine of ['firefox', 'webkit']) {
     });
 
     for (const page of Object.keys(PAGES)) {
-      test(`${page} page: engine.html runs the API through the worker, the outputs as in Node`, () => {
-        const { isolated, engine: r } = results[page];
-        assert.equal(isolated, PAGES[page]);
-        assert.deepEqual(r.errors, []);
-        assert.equal(r.isolated, PAGES[page]);
-        const has = HAS[engine][page];
-        assert.equal(r.backend.threads > 1, has.threads, JSON.stringify(r.backend));
-        assert.equal(r.threadsError, has.threads ? null : 'MG_ETHREADS');
-        assert.ok(closeRatio(Float32Array.from(r.logits), Float32Array.from(logits), 1e-5, 1e-5) <= 1, 'the logits as in Node');
-        assert.equal(r.evaluated.tokens, 11);
-        assert.equal(r.text, r.textAgain, 'same seed, same text');
-        assert.equal(r.restoredTokens, 2);
-        assert.equal(r.sameStep, true);
-        assert.equal(r.rangeError, 'MG_ERANGE');
-        assert.equal(r.abortResult, 'MG_EABORTED');
-        assert.equal(r.abortRestored, true);
-        assert.equal(r.laneSame, true);
-        assert.equal(r.laneAtOnce, true);
-        assert.deepEqual(r.orderAcross, [0, 1]);
-        assert.deepEqual(r.madeAfterCall, [0, 1]);
-        assert.equal(r.laneSteps, has.threads ? 7 : 0, 'steps by the lane where the page has SharedArrayBuffer');
-        assert.ok(r.longMs > 0 && r.framesDuring >= Math.floor(r.longMs / 1000 * 20),
-          `${r.framesDuring} frames in ${r.longMs?.toFixed(0)} ms`);
-      });
-
       test(`${page} page: the demo model's plain build gives Node's greedy F32 text, seeded Q8 text and bits`, async () => {
         const { model } = results[page];
         for (const name of ['f32', 'q8']) {
           const r = model[name];
           assert.equal(r?.error, undefined, `${name}: ${r?.error}`);
-          const has = HAS[engine][page];
-          assert.deepEqual({ ...r.backend, threads: undefined }, { simd: true, relaxedSimd: false, threads: undefined, fallbacks: has.fallbacks });
-          assert.equal(r.backend.threads > 1, has.threads);
+          assert.deepEqual({ ...r.backend, threads: 0 }, { simd: true, relaxedSimd: false, threads: 0, fallbacks: expectedFallbacks(engine, PAGES[page], { relaxed: false }) });
+          assert.equal(r.backend.threads > 1, PAGES[page] && HAS[engine].sab);
           const node = (await nodeReference(r.backend.threads))[name];
           assert.equal(r.text, node.text, `${name} text`);
           assert.equal(r.bits, node.bits, `${name} bits at ${r.backend.threads} threads`);
@@ -211,6 +197,19 @@ for (const engine of ['firefox', 'webkit']) {
         assert.equal(new TextDecoder().decode(await node.lm.decompress(Buffer.from(cross.packed, 'base64'))), CROSS_TEXT);
         assert.equal(cross.tokens, new TextEncoder().encode(PROMPT).length + 1);
         assert.deepEqual(cross.logits, node.logits, 'the next step from a state saved in Node');
+      });
+
+      test(`${page} page: the trainer gives PyTorch's losses (2e-4), Node's exactly in the plain build; the bits after training`, async () => {
+        const { trained } = results[page];
+        for (const name of ['plain', 'default']) assert.equal(trained[name]?.error, undefined, `${name}: ${trained[name]?.error}`);
+        const { plain, default: relaxed } = trained;
+        const node = await nodeTrainingReference(plain.backend.threads);
+        assert.deepEqual(plain.losses, node.losses, 'the plain build: Node\'s losses');
+        assert.equal(plain.bits, node.bits, 'the plain build: Node\'s bits after training');
+        for (const r of [plain, relaxed]) {
+          r.losses.forEach((loss, s) => assert.ok(Math.abs(loss / TRAIN_FIXTURE.losses[s] - 1) < 2e-4, `step ${s}: loss ${loss}, PyTorch ${TRAIN_FIXTURE.losses[s]}`));
+        }
+        assert.ok(Math.abs(relaxed.bits / plain.bits - 1) < 1e-5, `bits after training: ${relaxed.bits} (default build), ${plain.bits} (plain)`);
       });
 
       test(`${page} page: the default build (relaxed SIMD where there is one): F32 bits within 1e-6, Q8 within 0.5% of F32 and the plain build's bits and text`, () => {

@@ -1,6 +1,7 @@
 // lm.evaluate(): the bits a model needs for a text, against the cross-entropy of the PyTorch reference's own logits
 // (tools/lm_fixtures.py), computed here in doubles; from a state; aborted; refused.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { load } from '../../js/index.js';
 import { fixturePath, lmCases } from '../helpers/lm-fixtures.mjs';
@@ -76,4 +77,17 @@ test('an aborted evaluate rejects with MG_EABORTED and leaves the state as it wa
   }
   await assert.rejects(lm.evaluate([1, 2], { state: {} }), (e) => e.code === 'MG_EINVAL');
   lm.dispose();
+});
+
+test('evaluate(): the demo model gives the same bits on 1, 2 and 3 threads, F32 and Q8 (README, Browser support)', async () => {
+  const text = readFileSync(new URL('../fixtures/romans-1.txt', import.meta.url));
+  for (const file of ['kjv.safetensors', 'kjv.q8.safetensors']) {
+    const bits = [];
+    for (const threads of [1, 2, 3]) {
+      const lm = await load(new URL(`../../models/${file}`, import.meta.url).pathname, { threads });
+      bits.push((await lm.evaluate(text)).bits);
+      lm.dispose();
+    }
+    assert.deepEqual(bits, [bits[0], bits[0], bits[0]], file);
+  }
 });

@@ -5,10 +5,11 @@
 //     and `mingru` commands on the demo model, and converts a PyTorch checkpoint with the shipped
 //     tools/convert.py as the README says;
 //   - a fresh Vite 8.3.8 project (default config) installs it, bundles the README's page example with
-//     `vite build`, and the built files alone are served on 127.0.0.1 and run in chromium: with COOP/COEP on
-//     the threaded build, without on the single-thread one; the text must be the engine's for that seed, a
-//     reload must take the model from the Cache API, nothing may be logged as an error; then Vite's dev server
-//     with the README's vite.config.js (COOP/COEP) runs it threaded.
+//     `vite build`, and the built files alone are served on 127.0.0.1 and run in Chromium, Firefox and WebKit:
+//     with COOP/COEP on the threaded build (where the engine has SharedArrayBuffer), without on the single-thread
+//     one; the text must be the engine's for that seed, a reload must take the model from the Cache API, nothing
+//     may be logged as an error; then Vite's dev server with the README's vite.config.js (COOP/COEP) runs it
+//     threaded in Chromium.
 // npm's downloads are cached in node_modules/.cache/mingru-npm, so only the first run needs the registry.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { readmeExample, shellCommands } from '../helpers/readme-examples.mjs';
 import { expectedText } from '../helpers/expected-text.mjs';
 import { sendFile, serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
+import { available, expectedFallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 
 const PYTHON = '/usr/bin/python3'; // the README's, which has Debian's torch
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
@@ -167,7 +169,6 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   writeFileSync(join(dir, 'main.js'), `${readmeExample('browser')}\nwindow.mingruResult = { text: out.textContent, backend: lm.backend };\n`);
   mkdirSync(join(dir, 'public'));
   copyFileSync(MODEL, join(dir, 'public', 'kjv.q8.safetensors'));
-  viteApp = dir;
   const build = timed('vite build', () => run(process.execPath, [join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], dir));
   const log = build.stdout + build.stderr;
   assert.doesNotMatch(log, /externalized for browser compatibility|warning|error/i, log);
@@ -175,21 +176,12 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
   const assets = readdirSync(join(dist, 'assets'));
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 4, `the two browser builds' wasm, plain and relaxed: ${assets}`);
   for (const f of assets) assert.ok(!readFileSync(join(dist, 'assets', f), 'latin1').includes(root), `${f} names ${root}`);
+  viteApp = dir;
 
   const browser = await launch();
   try {
     for (const isolation of [true, false]) {
-      // only the built files; the model never from the HTTP cache, so that a second load not reaching the
-      // server can only be the Cache API
-      const { server, url, requests } = await serve({
-        root: dist,
-        isolation,
-        route(req, res, headers) {
-          if (req.url !== '/kjv.q8.safetensors') return false;
-          sendFile(req, res, join(dist, 'kjv.q8.safetensors'), { ...headers, 'Cache-Control': 'no-store' });
-          return true;
-        },
-      });
+      const { server, url, requests } = await serveBuilt(isolation);
       const context = await browser.newContext();
       try {
         const page = await context.newPage();
@@ -214,14 +206,7 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
         }
         // 'auto': one thread per core (up to 8) when cross-origin isolated (2 on a 2-core machine), else 1
         const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-        assert.deepEqual(runs[0].backend, { threads: isolation ? Math.min(8, cores) : 1, simd: true, relaxedSimd: true, // Chromium: the relaxed build
-          fallbacks: isolation ? [] : ['threads: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); one thread runs',
-            'lane: the page is not cross-origin isolated (serve it with COOP/COEP: README, Hosting); step() calls go by postMessage'] });
-        if (isolation) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
-        assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
-        assert.equal(runs[0].text, await expectedText('And God said', { threads: runs[0].backend.threads, relaxed: runs[0].backend.relaxedSimd }), 'the engine\'s text for that seed');
-        assert.equal(runs[1].text, runs[0].text);
-        assert.equal(requests.get('/kjv.q8.safetensors'), 1, 'the reload took the model from the Cache API');
+        await checkBuiltRuns('chromium', isolation, runs, cores, requests);
         assert.deepEqual(problems, []);
       } finally {
         await context.close();
@@ -232,6 +217,68 @@ test('a fresh Vite 8.3.8 project bundles the README page example; it runs in chr
     await browser.close();
   }
 });
+
+/** The Vite app's built files alone, served on 127.0.0.1 with or without COOP/COEP; the model never from the HTTP
+ * cache, so that a second load not reaching the server can only be the Cache API. */
+function serveBuilt(isolation) {
+  const dist = join(viteApp, 'dist');
+  return serve({
+    root: dist,
+    isolation,
+    route(req, res, headers) {
+      if (req.url !== '/kjv.q8.safetensors') return false;
+      sendFile(req, res, join(dist, 'kjv.q8.safetensors'), { ...headers, 'Cache-Control': 'no-store' });
+      return true;
+    },
+  });
+}
+
+/** The built app's first visit and reload in `engine`: the build and fallbacks the engine has, the engine's text for
+ * that seed, the model read once (the reload took it from the Cache API). 'auto': one thread per core (up to 8) when
+ * the page is isolated and has SharedArrayBuffer, else 1. */
+async function checkBuiltRuns(engine, isolation, runs, cores, requests) {
+  const threaded = isolation && HAS[engine].sab;
+  assert.deepEqual(runs[0].backend, { threads: threaded ? Math.min(8, cores) : 1, simd: true, relaxedSimd: HAS[engine].relaxed,
+    fallbacks: expectedFallbacks(engine, isolation) });
+  if (threaded) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
+  assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
+  assert.equal(runs[0].text, await expectedText('And God said', { threads: runs[0].backend.threads, relaxed: runs[0].backend.relaxedSimd }), 'the engine\'s text for that seed');
+  assert.equal(runs[1].text, runs[0].text);
+  assert.equal(requests.get('/kjv.q8.safetensors'), 1, 'the reload took the model from the Cache API');
+}
+
+for (const engine of ['firefox', 'webkit']) {
+  test(`the Vite app's built files in ${engine}, with COOP/COEP and without`, { skip: available(engine) }, async (t) => {
+    if (!viteApp) return t.skip('the Vite project was not made');
+    const browser = await openBrowser(engine);
+    try {
+      for (const isolation of [true, false]) {
+        const { server, url, requests } = await serveBuilt(isolation);
+        try {
+          const runs = [];
+          for (const visit of ['first visit', 'reload']) {
+            const t0 = performance.now();
+            await browser.goto(`${url}/`);
+            runs.push(await browser.evaluate(async () => {
+              while (!window.mingruResult) await new Promise((ok) => setTimeout(ok, 100));
+              return { ...window.mingruResult, shown: document.getElementById('output').textContent };
+            }));
+            const r = runs.at(-1);
+            console.log(`${browser.version}, vite page ${isolation ? 'with' : 'without'} COOP/COEP, ${visit}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+              `backend ${JSON.stringify(r.backend)}, model requests ${requests.get('/kjv.q8.safetensors')}`);
+            assert.equal(r.shown, r.text);
+          }
+          await checkBuiltRuns(engine, isolation, runs, await browser.evaluate(() => navigator.hardwareConcurrency), requests);
+        } finally {
+          server.close();
+        }
+      }
+      assert.deepEqual(await browser.errors(), []);
+    } finally {
+      await browser.close();
+    }
+  });
+}
 
 /** A free port on 127.0.0.1. */
 function freePort() {
