@@ -1,6 +1,6 @@
 /* scan.c — the linear recurrence h_t = a_t h_{t-1} + b_t over time, for every channel: both cells reduce to it.
  *
- * The three-phase chunked scan (DESIGN.md 2): the T steps are cut into chunks; (1) each chunk scans from a zero
+ * The three-phase chunked scan (docs/kernels.md): the T steps are cut into chunks; (1) each chunk scans from a zero
  * state, keeping the running product of a; (2) the states entering the chunks are carried in order; (3) each
  * chunk adds prod(a) * carry_in to its steps. Phases 1 and 3 run on the pool, a chunk a thread; with a single
  * chunk the threads take disjoint channels instead. Every chunking gives the same values up to rounding. */
