@@ -107,7 +107,7 @@ const COMMANDS = {
     summary: 'continue TEXT with the model, streamed to stdout; Ctrl+C stops',
     about: `Reads TEXT with the model in MODEL (a .safetensors file made by tools/convert.py), then samples what
 follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text
-(in a browser's relaxed-SIMD build a Q8 model's text differs: README, generate options).
+(in a browser's relaxed-SIMD build an F32 model's text may differ: docs/api.md, generate options).
 Ctrl+C stops.`,
     options: GENERATE,
     notes: `Integers are decimal digits (not 0x20 or 1e2); the other numbers are decimal, with an optional

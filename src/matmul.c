@@ -33,7 +33,7 @@ void mg_matmul_reference(int M, int N, int K, const float *A, int lda, const flo
     }
 }
 
-/* ---- int8 weights: ONE arithmetic for every build and every kernel (DESIGN.md 6), so that Q8 results are the same
+/* ---- int8 weights: ONE arithmetic for every build and kernel (docs/kernels.md), so that Q8 results are the same
  * bits in every engine, build (plain, relaxed, single, threads) and thread count. Each row of A is rounded to integer
  * steps of max|row| / 63 (7 bits, in [-63, 63]: what relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s reads alike
  * in every engine, see dot_x4); the products with the int8 weights are summed exactly in integers over the whole row,

@@ -61,7 +61,7 @@ const GENERATE_HELP = `usage: mingru-wasm generate MODEL --prompt TEXT [options]
 
 Reads TEXT with the model in MODEL (a .safetensors file made by tools/convert.py), then samples what
 follows and prints it after TEXT as it comes. The same model, prompt, options and seed give the same text
-(in a browser's relaxed-SIMD build a Q8 model's text differs: README, generate options).
+(in a browser's relaxed-SIMD build an F32 model's text may differ: docs/api.md, generate options).
 Ctrl+C stops.
 
 options:
