@@ -1,6 +1,7 @@
 /* Language models in C: every f32 fixture of tests/fixtures/lm/ gives the PyTorch reference's logits
  * (NAME.expected.bin, from tools/lm_fixtures.py) to 1e-4; forward over a prefix then step equals them
- * too; a saved state restores exactly; sampling with one seed repeats. */
+ * too; a saved state restores exactly; a cloned state, continued, equals them from where it was cloned; greedy
+ * sampling picks the reference's next token; sampling with one seed repeats. */
 #include <dirent.h>
 
 #include "check.h"
@@ -34,12 +35,13 @@ static void check_case(const char *stem) {
     CHECK(close_ratio(got, want, (size_t)T * V, 1e-4, 1e-4) <= 1, "%s: forward off by %.2fx", stem,
           close_ratio(got, want, (size_t)T * V, 1e-4, 1e-4));
 
-    /* prefix by forward, the rest by step; halfway, save and restore the state */
+    /* prefix by forward, the rest by step; halfway, save and restore the state, and clone it */
     mg_state_reset(s);
-    int split = (int)T / 3;
+    int split = (int)T / 3, half = (int)T / 2;
+    mg_state *c = NULL;
     mg_lm_forward(m, s, tokens, split, got, 1);
     for (int t = split; t < (int)T; t++) {
-        if (t == (int)T / 2) {
+        if (t == half) {
             size_t n = mg_state_save_size(s);
             unsigned char *bytes = malloc(n);
             CHECK(mg_state_save(s, bytes, n) == MG_OK, "save");
@@ -47,18 +49,36 @@ static void check_case(const char *stem) {
             mg_state_free(s);
             s = r;
             free(bytes);
+            CHECK(mg_state_clone(s, &c) == MG_OK, "clone: %s", mg_last_error());
         }
         mg_lm_step(m, s, tokens[t], got + (size_t)t * V);
     }
     CHECK(close_ratio(got, want, (size_t)T * V, 1e-4, 1e-4) <= 1, "%s: forward + step off", stem);
 
-    /* sampling: the same seed and state give the same tokens */
+    /* the clone, continued once the original has gone on to the end, gives the reference's logits from there: it
+     * copied the state (an empty one would not) and shares nothing with the original */
+    CHECK(c && mg_lm_forward(m, c, tokens + half, (int)T - half, got, 1) == MG_OK, "%s: %s", stem, mg_last_error());
+    CHECK(close_ratio(got, want + (size_t)half * V, (size_t)(T - half) * V, 1e-4, 1e-4) <= 1, "%s: the clone continued off by %.2fx",
+          stem, close_ratio(got, want + (size_t)half * V, (size_t)(T - half) * V, 1e-4, 1e-4));
+
+    /* greedy sampling after the sequence picks the reference's most likely next token (to the 1e-4 the logits
+     * carry); the same seed and state give the same tokens */
+    const float *last = want + (size_t)(T - 1) * V;
+    float top = last[0];
+    for (uint32_t i = 1; i < V; i++) top = fmaxf(top, last[i]);
     mg_state *a, *b;
     mg_state_clone(s, &a);
     mg_state_clone(s, &b);
     mg_sampler_params p = mg_sampler_default_params();
-    p.top_k = 40, p.top_p = 0.9f, p.repetition_penalty = 1.2f;
+    p.temperature = 0;
     uint64_t ra = 99, rb = 99;
+    int32_t greedy = -1;
+    CHECK(mg_lm_generate_next(m, a, &p, &ra, &greedy) == MG_OK && greedy >= 0 && greedy < (int32_t)V &&
+              last[greedy] >= top - 2e-4f * (1 + fabsf(top)), "%s: greedy drew %d (logit %g), the reference's largest is %g",
+          stem, greedy, greedy >= 0 && greedy < (int32_t)V ? last[greedy] : NAN, top);
+    CHECK(mg_lm_step(m, b, greedy, NULL) == MG_OK, "%s", mg_last_error());
+    p = mg_sampler_default_params();
+    p.top_k = 40, p.top_p = 0.9f, p.repetition_penalty = 1.2f;
     for (int i = 0; i < 50; i++) {
         int32_t ta = -1, tb = -2;
         CHECK(mg_lm_generate_next(m, a, &p, &ra, &ta) == MG_OK && mg_lm_generate_next(m, b, &p, &rb, &tb) == MG_OK, "generate");
@@ -66,7 +86,7 @@ static void check_case(const char *stem) {
     }
     int32_t bad = (int32_t)V;
     CHECK(mg_lm_forward(m, a, &bad, 1, NULL, 0) == MG_ERANGE, "token V accepted");
-    mg_state_free(a), mg_state_free(b), mg_state_free(s);
+    mg_state_free(a), mg_state_free(b), mg_state_free(c), mg_state_free(s);
     mg_model_free(m);
     free(file), free(exp), free(tokens), free(want), free(got);
 }

@@ -1,5 +1,5 @@
 /* Sampling draws from the right distribution: with no filter the frequencies of 40000 draws match
- * softmax(logits / T) within 0.01; top-k, top-p and min-p never draw outside their sets and keep the
+ * softmax(logits / T) within 0.01; top-k, top-p and min-p never draw outside their sets; top-k and top-p keep the
  * relative frequencies inside; the repetition penalty demotes recent tokens; the same seed gives the same
  * draws; bad parameters are refused, naming them. Logits are made by hand: the sampler needs no model. */
 #include "check.h"
@@ -28,6 +28,16 @@ static int32_t sample(const float *logits, const mg_sampler_params *sp, uint64_t
     return st == MG_OK ? t : -1;
 }
 
+/* count[t]: how many of DRAWS draws gave token t. A refused draw, or a token outside [0, V), fails and ends the tally. */
+static void tally(const float *logits, const mg_sampler_params *sp, uint64_t *rng, int *count) {
+    memset(count, 0, V * sizeof *count);
+    for (int i = 0; i < DRAWS; i++) {
+        int32_t t = sample(logits, sp, rng);
+        REQUIRE(t >= 0 && t < V, "draw %d gave token %d", i, t);
+        count[t]++;
+    }
+}
+
 int main(void) {
     float logits[V];
     for (int i = 0; i < V; i++) logits[i] = -6.0f;
@@ -42,8 +52,7 @@ int main(void) {
         mg_sampler_params sp = mg_sampler_default_params();
         sp.temperature = temps[ti];
         softmax(logits, temps[ti], p);
-        memset(count, 0, sizeof count);
-        for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
+        tally(logits, &sp, &rng, count);
         double worst = 0;
         for (int i = 0; i < V; i++) worst = fmax(worst, fabs((double)count[i] / DRAWS - p[i]));
         CHECK(worst < 0.01, "temperature %.1f: frequencies off by %.4f", temps[ti], worst);
@@ -53,31 +62,31 @@ int main(void) {
     mg_sampler_params sp = mg_sampler_default_params();
     sp.top_k = 3;
     softmax(logits, 1.0f, p);
-    memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
+    tally(logits, &sp, &rng, count);
     double z3 = p[10] + p[11] + p[12];
     for (int i = 0; i < V; i++) {
         double want = i >= 10 && i <= 12 ? p[i] / z3 : 0;
         CHECK(fabs((double)count[i] / DRAWS - want) < 0.01, "top-k: token %d drawn %d times, want p %.3f", i, count[i], want);
     }
 
-    /* 3. top-p: the smallest prefix of the sorted tokens reaching top_p */
+    /* 3. top-p: the smallest prefix of the sorted tokens reaching top_p (here 10..12), in proportion to their
+     * probabilities, nothing else */
     sp = mg_sampler_default_params();
     sp.top_p = 0.6f;
     double mass = 0;
     int nucleus = 0;
     while (mass < 0.6) mass += p[10 + nucleus++];
-    memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
-    for (int i = 0; i < V; i++)
-        if (i < 10 || i >= 10 + nucleus) CHECK(count[i] == 0, "top-p drew token %d outside the nucleus of %d", i, nucleus);
-    CHECK(count[10 + nucleus - 1] > 0, "top-p never drew the last nucleus token");
+    CHECK(nucleus == 3, "the nucleus of these logits has %d tokens, expected 3", nucleus);
+    tally(logits, &sp, &rng, count);
+    for (int i = 0; i < V; i++) {
+        double want = i >= 10 && i < 10 + nucleus ? p[i] / mass : 0;
+        CHECK(fabs((double)count[i] / DRAWS - want) < 0.01, "top-p: token %d drawn %d times, want p %.3f", i, count[i], want);
+    }
 
     /* 4. min-p: nothing below min_p * the top probability */
     sp = mg_sampler_default_params();
     sp.min_p = 0.3f;
-    memset(count, 0, sizeof count);
-    for (int i = 0; i < DRAWS; i++) count[sample(logits, &sp, &rng)]++;
+    tally(logits, &sp, &rng, count);
     for (int i = 0; i < V; i++)
         if (p[i] < 0.3 * p[10]) CHECK(count[i] == 0, "min-p drew token %d (p %.4f < 0.3 * %.4f)", i, p[i], p[10]);
 

@@ -15,13 +15,15 @@ static void run_layer(int cell, int T, float *y, float *ys) {
     mg_layer_params p = mg_layer_default_params();
     p.cell = cell, p.dim = 40, p.expansion_factor = 1.5;
     mg_layer *l;
-    mg_layer_create(&p, NULL, NULL, &l);
-    mg_layer_init_uniform(l, 5);
+    REQUIRE(mg_layer_create(&p, NULL, NULL, &l) == MG_OK && mg_layer_init_uniform(l, 5) == MG_OK, "%s", mg_last_error());
     float *x = malloc(sizeof(float) * 2 * T * 40), h[2 * 60];
     fill_state = 1;
     fill_uniform(x, (size_t)2 * T * 40, -2, 2);
     CHECK(mg_layer_forward(l, x, 2, T, NULL, y, h) == MG_OK, "%s", mg_last_error());
-    for (int t = 0; t < 3; t++) usleep(pause_us), mg_layer_step(l, x + t * 80, 2, t ? h : NULL, ys + t * 80, h);
+    for (int t = 0; t < 3; t++) {
+        usleep(pause_us);
+        CHECK(mg_layer_step(l, x + t * 80, 2, t ? h : NULL, ys + t * 80, h) == MG_OK, "%s", mg_last_error());
+    }
     free(x);
     mg_layer_free(l);
 }
@@ -59,15 +61,15 @@ int main(void) {
                 } else free(y);
             }
             mg_model *m;
-            CHECK(mg_model_load(file, size, NULL, &m) == MG_OK, "%s", mg_last_error());
             mg_state *s;
-            mg_state_create(m, &s);
+            CHECK_THEN(return check_report("test-threads"), "REQUIRE",
+                       mg_model_load(file, size, NULL, &m) == MG_OK && mg_state_create(m, &s) == MG_OK, "%s", mg_last_error());
             int32_t *tokens = malloc(sizeof(int32_t) * T);
             for (int t = 0; t < T; t++) tokens[t] = (t * 37 + 11) % 256;
             float *logits = malloc(sizeof(float) * T * 256), step[256];
-            mg_lm_forward(m, s, tokens, T, logits, 1);
+            CHECK(mg_lm_forward(m, s, tokens, T, logits, 1) == MG_OK, "lm forward T=%d on %d threads: %s", T, nth, mg_last_error());
             usleep(pause_us);
-            mg_lm_step(m, s, 65, step);
+            CHECK(mg_lm_step(m, s, 65, step) == MG_OK, "lm step on %d threads: %s", nth, mg_last_error());
             if (nth == 1) want_lm = logits, memcpy(want_step = malloc(sizeof step), step, sizeof step);
             else {
                 CHECK(close_ratio(logits, want_lm, (size_t)T * 256, 1e-5, 1e-5) <= 1, "lm forward T=%d on %d threads", T, nth);

@@ -34,10 +34,13 @@ static int read_fixture(const char *stem, fixture *f) {
     for (int i = 0; i < 6; i++) U32(f->hp[i]);
     U32(f->n_tensors);
     f->n = 0;
-    for (uint32_t i = 0; i < f->n_tensors && i < 64; i++) {
+    if (f->n_tensors > 64) return free(d), 0;
+    for (uint32_t i = 0; i < f->n_tensors; i++) {
         uint32_t len;
+        if (at + 4 > size) return free(d), 0;
         U32(len);
-        memcpy(f->names[i], d + at, len < 63 ? len : 63), f->names[i][len < 63 ? len : 63] = 0, at += len;
+        if (len > 63 || at + len + 4 > size) return free(d), 0; /* a name, then its count */
+        memcpy(f->names[i], d + at, len), f->names[i][len] = 0, at += len;
         U32(f->counts[i]);
         f->n += f->counts[i];
     }
@@ -127,16 +130,29 @@ static void check_case(const char *stem, int kernel) {
     CHECK(change > 0 && diff <= 5e-3 * change, "%s: final weights off by %.3g (weights moved up to %.3g)", stem, diff,
           change);
 
-    /* the model runs on the trained weights: its logits equal a fresh forward over the same tokens */
-    mg_state *st;
-    mg_state_create(m, &st);
-    float *logits = malloc((size_t)mg_model_config(m)->num_tokens * 4);
-    CHECK(mg_lm_forward(m, st, f.tokens, (int)f.seq_len, logits, 0) == MG_OK, "%s", mg_last_error());
-    CHECK(isfinite(logits[0]), "%s: logits after training", stem);
+    /* the model runs on the trained weights: its logits equal, bit for bit (the same kernels, the same arithmetic),
+     * those of a fresh model of the same file given the weights checked above (mg_model_weights), and differ from
+     * that model's before */
+    size_t nl = (size_t)f.seq_len * mg_model_config(m)->num_tokens;
+    mg_model *fresh;
+    mg_state *st, *sf;
+    REQUIRE(mg_model_load(file, size, &mp, &fresh) == MG_OK && mg_model_make_trainable(fresh, 0) == MG_OK, "%s: %s", stem,
+            mg_last_error());
+    REQUIRE(mg_state_create(m, &st) == MG_OK && mg_state_create(fresh, &sf) == MG_OK, "%s: %s", stem, mg_last_error());
+    float *logits = malloc(nl * 4), *want = malloc(nl * 4), *was = malloc(nl * 4);
+    CHECK(mg_lm_forward(m, st, f.tokens, (int)f.seq_len, logits, 1) == MG_OK, "%s", mg_last_error());
+    CHECK(mg_lm_forward(fresh, sf, f.tokens, (int)f.seq_len, was, 1) == MG_OK, "%s", mg_last_error());
+    memcpy(fresh->params, w, f.n * 4), mg_model_params_changed(fresh);
+    mg_state_reset(sf);
+    CHECK(mg_lm_forward(fresh, sf, f.tokens, (int)f.seq_len, want, 1) == MG_OK, "%s", mg_last_error());
+    CHECK(!memcmp(logits, want, nl * 4), "%s: the trained model's logits are not those of its weights (off by up to %.3g)",
+          stem, close_ratio(logits, want, nl, 1, 0));
+    CHECK(memcmp(want, was, nl * 4), "%s: the trained weights give the untrained model's logits", stem);
 
-    mg_state_free(st);
+    mg_state_free(st), mg_state_free(sf);
+    mg_model_free(fresh);
     free(f.tokens), free(f.losses), free(f.norms), free(f.grads), free(f.final);
-    free(logits);
+    free(logits), free(want), free(was);
     free(before);
     mg_trainer_free(t);
     mg_model_free(m);

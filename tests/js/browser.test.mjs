@@ -2,9 +2,9 @@
 // 127.0.0.1 with and without COOP/COEP. tests/browser/engine.html runs the API through the package's worker: the
 // threaded build where the page is cross-origin isolated and has SharedArrayBuffer, the single-thread one otherwise,
 // with the same outputs and the PyTorch fixture's logits; states and errors through the worker and the lane; the page
-// keeps drawing frames during a long forward; no console errors. Where something is missing (no SharedArrayBuffer,
-// a policy that forbids workers or the thread pool's blob: workers) the engine falls back, says so in
-// backend.fallbacks, and gives the same text (tests/browser/fallbacks.html).
+// keeps drawing frames during a long forward (one that held the page's thread would end before a frame); no console
+// errors. Where something is missing (no SharedArrayBuffer, a policy that forbids workers or the thread pool's blob:
+// workers) the engine falls back, says so in backend.fallbacks, and gives the same text (tests/browser/fallbacks.html).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { serve } from '../../scripts/serve.mjs';
@@ -15,15 +15,8 @@ import { lmCases } from '../helpers/lm-fixtures.mjs';
 
 const NO_SAB = 'SharedArrayBuffer is not defined';
 
-/** The PyTorch fixture engine.html loads, and what the page's forward over its tokens gives (runs in the page). */
+/** The PyTorch fixture engine.html loads. */
 const FIXTURE = lmCases().find((c) => c.name === 'gru-d24-l3-conv3');
-async function fixtureLogits(origin, tokens) {
-  const { load } = await import(`${origin}/js/index.js`);
-  const lm = await load(`${origin}/tests/fixtures/lm/gru-d24-l3-conv3.safetensors`);
-  const logits = Array.from(await lm.forward(tokens, { allLogits: true }));
-  lm.dispose();
-  return logits;
-}
 
 /** A test page's window.result (tests/browser/run.js), when it comes; after two minutes, an error that says where
  * the page was (its window.stage, where it sets one). Runs in the page. */
@@ -50,8 +43,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       browser = await openBrowser(engine);
       for (const [name, isolation] of [['isolated', true], ['plain', false]]) {
         const r = results[name] = await page('/tests/browser/engine.html', { isolation });
-        r.fixture = await browser.evaluate(fixtureLogits, r.url, FIXTURE.tokens);
-        console.log(`${browser.version}, ${name}: backend ${JSON.stringify(r.backend)}, long forward ${r.longMs?.toFixed(0)} ms, ${r.framesDuring} frames meanwhile`);
+        console.log(`${browser.version}, ${name}: backend ${JSON.stringify(r.backend)}`);
       }
       results.problems = await browser.errors();
     });
@@ -78,7 +70,8 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
     test("both pages give the PyTorch fixture's logits and each other's outputs; the API works through the worker", () => {
       const { isolated, plain } = results;
       for (const r of [isolated, plain]) {
-        assert.ok(closeRatio(Float32Array.from(r.fixture), FIXTURE.logits, 1e-4, 1e-4) <= 1, 'the logits of the PyTorch reference');
+        const off = closeRatio(Float32Array.from(r.fixtureLogits), FIXTURE.logits, 1e-4, 1e-4);
+        assert.ok(off <= 1, `off the PyTorch reference's logits by ${off.toFixed(2)}x the tolerance (1e-4)`);
       }
       assert.ok(closeRatio(Float32Array.from(isolated.logits), Float32Array.from(plain.logits), 1e-5, 1e-5) <= 1);
       assert.ok(closeRatio(Float32Array.from(isolated.layer), Float32Array.from(plain.layer), 1e-6, 1e-5) <= 1);
@@ -129,10 +122,8 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       assert.equal(plain.laneSteps, 0);
       assert.equal(plain.laneErrorsByLane, 0);    });
 
-    test('the page keeps drawing frames during a long forward (requestAnimationFrame keeps counting)', () => {
-      for (const r of [results.isolated, results.plain]) {
-        assert.ok(r.framesDuring >= Math.max(3, Math.floor(r.longMs / 1000 * 20)), `${r.framesDuring} frames in ${r.longMs.toFixed(0)} ms`);
-      }
+    test('the page keeps drawing frames during a long forward (it is aborted after 3 frames drawn while it ran)', () => {
+      for (const r of [results.isolated, results.plain]) assert.equal(r.longResult, 'MG_EABORTED');
     });
 
     test('no console errors', () => {

@@ -238,23 +238,26 @@ function summary(status) {
 
 const finished = () => /before, .* after/.test(document.getElementById('teach-status').textContent);
 
-/** Pastes the text, sets the seconds, presses Teach and waits for the summary; counts animation frames meanwhile.
- * Returns the summary, frames per second and the longest gap between frames. */
+/** Pastes the text, sets the seconds, presses Teach and waits for the summary; meanwhile each animation frame notes
+ * the step the status line shows. Returns the summary and how many of its steps a frame showed. */
 async function teachRun(page, seconds, text = TEACH_TEXT) {
   await page.fill('#teach-text', text);
   await page.fill('#teach-seconds', String(seconds));
   await page.evaluate(() => {
-    window.frameTimes = [];
-    const tick = (t) => (window.frameTimes.push(t), window.counting && requestAnimationFrame(tick));
+    window.stepsShown = new Set();
+    const tick = () => {
+      const shown = /^step (\d+) /.exec(document.getElementById('teach-status').textContent);
+      if (shown) window.stepsShown.add(Number(shown[1]));
+      if (window.counting) requestAnimationFrame(tick);
+    };
     window.counting = true;
     requestAnimationFrame(tick);
   });
   await page.click('#teach-start');
   assert.equal(await page.isDisabled('#generate'), true, 'Generate waits while the model is taught');
   await page.waitForFunction(finished, null, { timeout: (seconds + 60) * 1000 });
-  const times = await page.evaluate(() => ((window.counting = false), window.frameTimes));
-  const gaps = times.slice(1).map((t, i) => t - times[i]);
-  return { ...summary(await page.textContent('#teach-status')), fps: times.length / ((times.at(-1) - times[0]) / 1000), longestGap: Math.max(...gaps) };
+  const stepsShown = await page.evaluate(() => ((window.counting = false), window.stepsShown.size));
+  return { ...summary(await page.textContent('#teach-status')), stepsShown };
 }
 
 /** Generates 800 tokens twice and returns the better tokens per second the speed line shows (the first run warms up). */
@@ -269,7 +272,7 @@ async function speed(page) {
   return best;
 }
 
-test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out tenth, the model is Q8 again and as fast, the download says it was fine-tuned', { skip }, async () => {
+test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out tenth, the model is Q8 again, the download says it was fine-tuned', { skip }, async () => {
   const { page, problems } = await openDemo(DESKTOP);
   const heldOut = heldOutPart(TEACH_TEXT);
   const fast = await speed(page);
@@ -277,15 +280,16 @@ test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out 
   assert.equal(r.heldOutBytes, bytes(heldOut), 'the held-out part is the last tenth');
   assert.ok(r.steps >= 5 && r.kept > 0 && r.kept <= r.steps, `${r.steps} steps, kept step ${r.kept}`);
   assert.ok(r.after < r.before, `held-out: ${r.before} -> ${r.after} bits per byte`);
-  assert.ok(r.fps > 20 && r.longestGap < 500, `frames: ${r.fps.toFixed(1)} per second, longest gap ${r.longestGap.toFixed(0)} ms`);
+  // the steps run in the engine's worker: frames are drawn between them (steps on the page's thread would let none
+  // through until the run ended)
+  assert.ok(r.stepsShown >= r.steps / 2, `frames showed ${r.stepsShown} of ${r.steps} steps`);
   await page.screenshot({ path: fileURLToPath(new URL('demo-teach.png', output)), fullPage: true });
-  // the page now runs the kept weights, loaded again as Q8: the info line is the new model's, and it runs at Q8's speed
+  // the page now runs the kept weights, loaded again as Q8 (the info line is the new model's; the download below is
+  // Q8): how fast it generates is bench/'s to measure, not a test's
   assert.match(await page.textContent('#model-info'), /^minGRU, 3\.4M parameters, int8, 3\.5 MB, taught in the browser$/);
   const taughtSpeed = await speed(page);
   console.log(`held-out tenth (${r.heldOutBytes} bytes): ${r.before} -> ${r.after} bits/byte; ${r.steps} steps, kept step ${r.kept}; ` +
     `generation ${fast} tokens/s before teaching, ${taughtSpeed} after`);
-  // the F32 demo model generates at about a third of the Q8 one's speed here (1,100 against 3,000-4,600 tokens/s)
-  assert.ok(taughtSpeed > 0.5 * fast, `generation after teaching: ${taughtSpeed} tokens/s, before: ${fast} (a taught model left in F32 is much slower)`);
   assert.equal((await stateInfo(page)).tokens, bytes('The ') + 800, 'the new model has a new state');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#teach-download')]);
   assert.equal(download.suggestedFilename(), 'mingru-taught.safetensors');

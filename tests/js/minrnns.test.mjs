@@ -72,12 +72,40 @@ for (const c of manifest) {
   }
 }
 
-test('a byte-level minRNNs model generates and evaluates; task models (d_out != vocabulary) refuse both', async () => {
+/** -log2 softmax(row)[t], in float64 from the reference's float32 logits. */
+function bitsOf(row, t) {
+  const max = Math.max(...row);
+  return (Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0)) - (row[t] - max)) / Math.LN2;
+}
+
+test('a byte-level minRNNs model evaluates and generates by their logits; task models (d_out != vocabulary) refuse both', async () => {
   const byte = await open('gru-h0-ff-d16-l2.safetensors', 2);
-  let text = '';
-  for await (const piece of byte.generate('abc', { maxTokens: 20, seed: 1 })) text += piece;
-  assert.ok(text.length > 0);
-  assert.ok((await byte.evaluate('abcabc')).bitsPerByte > 0);
+  const { T, W, tokens, logits } = expected('gru-h0-ff-d16-l2');
+  // evaluate: each token after the first predicted by the logits before it, in bits; the same from theirs, to what
+  // logits within 1e-4 (+ 1e-4 of themselves, as above) allow: a log-softmax moves by twice their largest error
+  let bits = 0;
+  for (let t = 1; t < T; t++) bits += bitsOf(logits.subarray((t - 1) * W, t * W), tokens[t]);
+  const allow = (2 * 1e-4 * (1 + Math.max(...logits.map(Math.abs)))) / Math.LN2;
+  const e = await byte.evaluate(tokens);
+  assert.equal(e.tokens, T - 1);
+  assert.ok(Math.abs(e.bitsPerByte - bits / (T - 1)) <= allow, `evaluate: ${e.bitsPerByte} bits per byte, their logits give ${bits / (T - 1)}`);
+  // greedy generation after each prefix of their tokens is their most likely next byte (where it is ASCII, one
+  // character, and ahead of the second by more than the 1e-4 the logits carry)
+  const state = byte.createState();
+  let checked = 0;
+  for (let t = 1; t < T; t++) {
+    const row = Array.from(logits.subarray((t - 1) * W, t * W));
+    const best = row.indexOf(Math.max(...row));
+    if (best >= 128 || row.filter((x) => x > row[best] - 1e-3).length > 1) continue;
+    state.reset();
+    await byte.forward(tokens.slice(0, t), { state });
+    let text = '';
+    for await (const piece of byte.generate('', { state, temperature: 0, maxTokens: 1 })) text += piece;
+    assert.equal(text, String.fromCharCode(best), `after ${t} tokens`);
+    checked++;
+  }
+  assert.ok(checked >= 5, `only ${checked} prefixes have an ASCII most likely byte`);
+  state.dispose();
   const task = await open('lstm-h0-task-d16-l2.safetensors', 2);
   await assert.rejects(task.evaluate([1, 2, 3]), (e) => e.code === 'MG_EINVAL' && /10 outputs are not its 11 tokens/.test(e.message));
   await assert.rejects((async () => { for await (const _ of task.generate('a')) void _; })(), (e) => e.code === 'MG_EINVAL');

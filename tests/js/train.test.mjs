@@ -6,32 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { create, load } from '../../js/index.js';
+import { readTrainFixture } from '../helpers/lm-fixtures.mjs';
 
 const fixtures = new URL('../fixtures/', import.meta.url);
 const read = (path) => readFileSync(new URL(path, fixtures));
-
-/** tests/fixtures/train/NAME.bin (format: tools/train_fixtures.py) */
-function readTrainFixture(name) {
-  const b = read(`train/${name}.bin`);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  assert.equal(b.subarray(0, 8).toString(), 'MGTRAIN1');
-  let at = 8;
-  const u32 = () => ((at += 4), dv.getUint32(at - 4, true));
-  const f32 = () => ((at += 4), dv.getFloat32(at - 4, true));
-  const [batch, seqLen, steps] = [u32(), u32(), u32()];
-  const [lr, beta1, beta2, eps, weightDecay, clip] = Array.from({ length: 6 }, f32);
-  const n = u32();
-  let params = 0;
-  for (let i = 0; i < n; i++) {
-    const len = u32();
-    at += len; // the name
-    params += u32();
-  }
-  const ints = (k) => Array.from({ length: k }, () => ((at += 4), dv.getInt32(at - 4, true)));
-  const tokens = ints(steps * batch * (seqLen + 1));
-  const losses = Array.from({ length: steps }, f32);
-  return { batch, seqLen, steps, options: { lr, betas: [beta1, beta2], eps, weightDecay, clip }, tokens, losses, params };
-}
 
 const TRAIN_CASES = ['gru-d32-l2', 'gru-d24-l3-conv3', 'lstm-d32-l2', 'lstm-d16-l2-conv4-e1', 'gru-d40-l1-e1'];
 
@@ -66,7 +44,18 @@ test('save() writes the bytes tools/convert.py wrote for the same weights, in f3
 test('a trained model saved and loaded again gives the same logits; name and description are written', async () => {
   const lm = await load(read('lm/gru-d24-l3-conv3.safetensors'));
   const text = 'to be or not to be, that is the question. '.repeat(20);
-  for await (const p of lm.train(text, { steps: 3, batchSize: 2, seqLen: 16, seed: 3 })) assert.ok(p.loss > 0);
+  // seqLen + 1 = 17 bytes are train()'s one window: each step's loss is the cross-entropy of the weights before it
+  // on that window, which forward()'s logits give here (the same arithmetic: to the loss's float32 rounding)
+  const window = lm.encode(text.slice(0, 17));
+  const lossNow = async () => crossEntropy(await lm.forward(window.slice(0, 16), { allLogits: true }), window.slice(1), 256);
+  const losses = [];
+  let want = await lossNow();
+  for await (const p of lm.train(window, { steps: 3, batchSize: 2, seqLen: 16, seed: 3 })) {
+    assert.ok(Math.abs(p.loss / want - 1) < 1e-6, `step ${p.step}: loss ${p.loss}, forward's logits give ${want}`);
+    losses.push(p.loss);
+    want = await lossNow();
+  }
+  assert.ok(losses[2] < losses[0], `losses ${losses}`);
   const back = await load(await lm.save({ name: 'hamlet', description: 'fine-tuned' }));
   assert.equal(back.config.name, 'hamlet');
   assert.equal(back.metadata.description, 'fine-tuned');
@@ -148,7 +137,11 @@ test('bad options and inputs are refused by name', async () => {
   const aborted = AbortSignal.abort();
   await refuse(() => t.step([1, 2, 3, 4], { batch: 1, seqLen: 3, signal: aborted }), 'MG_EABORTED', /aborted/);
   assert.equal(t.steps, 0);
-  assert.ok((await t.step([1, 2, 3, 4], { batch: 1, seqLen: 3 })) > 0);
+  // the refusals left the trainer whole: its loss is the cross-entropy of forward()'s logits (the model is F32 now)
+  const want = crossEntropy(await lm.forward([1, 2, 3], { allLogits: true }), [2, 3, 4], 256);
+  const loss = await t.step([1, 2, 3, 4], { batch: 1, seqLen: 3 });
+  assert.ok(Math.abs(loss / want - 1) < 1e-6, `loss ${loss}, forward's logits give ${want}`);
+  assert.equal(t.steps, 1);
   t.dispose();
   await refuse(() => t.step([1, 2, 3, 4], { batch: 1, seqLen: 3 }), 'MG_EDISPOSED', /trainer was disposed/);
   await refuse(() => lm.save({ dtype: 'f8' }), 'MG_EINVAL', /dtype must be one of f32, f16, q8, got f8/);
