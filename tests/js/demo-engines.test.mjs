@@ -148,5 +148,9 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       assert.ok(Number(m[3]) < Number(m[2]), `held out: ${m[2]} before, ${m[3]} after`);
       assert.match(status.info, /int8, .*taught in the browser/);
     });
+
+    test('no console errors in all of the above', async () => {
+      assert.deepEqual(await browser.errors(), []);
+    });
   });
 }
