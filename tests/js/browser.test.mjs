@@ -150,6 +150,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       assert.match(worker[0], /^worker: .*; the engine runs on the page's main thread, on one thread \(long calls pause the page\)$/);
       assert.equal(r.text, await expectedText('And God said', { threads: 1, relaxed: r.backend.relaxedSimd }));
       const usual = await page('/tests/browser/fallbacks.html');
+      assert.deepEqual(usual.errors, []);
       assert.ok(closeRatio(Float32Array.from(r.steps.flat()), Float32Array.from(usual.steps.flat()), 1e-5, 1e-5) <= 1, 'the logits of the worker');
     });
 

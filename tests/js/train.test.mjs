@@ -11,6 +11,16 @@ import { readTrainFixture } from '../helpers/lm-fixtures.mjs';
 const fixtures = new URL('../fixtures/', import.meta.url);
 const read = (path) => readFileSync(new URL(path, fixtures));
 
+/** The mean cross-entropy in nats of `targets` under the rows of `logits` (V each), in float64. */
+function crossEntropy(logits, targets, V) {
+  let sum = 0;
+  targets.forEach((t, i) => {
+    const row = logits.subarray(i * V, (i + 1) * V), max = Math.max(...row);
+    sum += Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0)) - (row[t] - max);
+  });
+  return sum / targets.length;
+}
+
 const TRAIN_CASES = ['gru-d32-l2', 'gru-d24-l3-conv3', 'lstm-d32-l2', 'lstm-d16-l2-conv4-e1', 'gru-d40-l1-e1'];
 
 for (const threads of [1, 2]) {
