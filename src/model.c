@@ -135,7 +135,7 @@ static float half_to_float(uint16_t h) {
     return f;
 }
 
-static void *own(mg_model *m, size_t bytes) {
+void *mg_model_own(mg_model *m, size_t bytes) {
     void **list = realloc(m->owned, sizeof *list * (size_t)(m->n_owned + 1));
     if (!list) return NULL;
     m->owned = list;
@@ -170,7 +170,7 @@ static int floats_of(mg_model *m, mg_tensor_info *t, const float **out) {
         *out = (const float *)(const void *)src;
         return MG_OK;
     }
-    float *dst = own(m, n * sizeof(float));
+    float *dst = mg_model_own(m, n * sizeof(float));
     if (!dst) return mg_fail(MG_ENOMEM, "out of memory converting tensor %s", t->name);
     for (size_t i = 0; i < n; i++) {
         if (t->dtype == MG_DT_F32) {
@@ -211,7 +211,7 @@ static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, m
     if (s->dtype != MG_DT_F32) return mg_fail(MG_EBADFILE, "tensor %s must be F32", scale_name);
     if ((st = vector(m, scale_name, (uint64_t)rows, &w->scale))) return st;
     w->q8 = (const int8_t *)(m->st.data + t->begin);
-    int32_t *rowsum = own(m, (size_t)rows * sizeof *rowsum);
+    int32_t *rowsum = mg_model_own(m, (size_t)rows * sizeof *rowsum);
     if (!rowsum) return mg_fail(MG_ENOMEM, "out of memory for the row sums of %s", name);
     for (int r = 0; r < rows; r++) {
         int32_t sum = 0;
@@ -321,15 +321,15 @@ static int alloc_scratch(mg_model *m) {
     const mg_config *c = &m->cfg;
     size_t D = (size_t)c->dim, B = MG_BLOCK, k = (size_t)(c->conv_kernel_size ? c->conv_kernel_size : 1);
     mg_scratch *s = &m->scratch;
-    s->x = own(m, B * D * sizeof(float));
-    s->xn = own(m, B * D * sizeof(float));
-    s->y = own(m, B * D * sizeof(float));
-    s->window = own(m, (B + k - 1) * D * sizeof(float));
-    s->hidden = own(m, B * (size_t)c->ff_inner * (c->ff == MG_FF_GEGLU ? 2 : 1) * sizeof(float));
-    s->cell = own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
-    s->top_in = own(m, D * sizeof(float));
-    s->probs = own(m, (size_t)c->num_outputs * sizeof(float));
-    s->order = own(m, (size_t)c->num_outputs * sizeof(int));
+    s->x = mg_model_own(m, B * D * sizeof(float));
+    s->xn = mg_model_own(m, B * D * sizeof(float));
+    s->y = mg_model_own(m, B * D * sizeof(float));
+    s->window = mg_model_own(m, (B + k - 1) * D * sizeof(float));
+    s->hidden = mg_model_own(m, B * (size_t)c->ff_inner * (c->ff == MG_FF_GEGLU ? 2 : 1) * sizeof(float));
+    s->cell = mg_model_own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
+    s->top_in = mg_model_own(m, D * sizeof(float));
+    s->probs = mg_model_own(m, (size_t)c->num_outputs * sizeof(float));
+    s->order = mg_model_own(m, (size_t)c->num_outputs * sizeof(int));
     if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->cell || !s->probs || !s->order)
         return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
     return MG_OK;
@@ -351,7 +351,7 @@ static void pack(mg_model *m, const uint8_t *data, size_t size, int writable_dat
     if (!in_file || writable_data) {
         if (!(q8 ? mg_pack_q8_in_place(packed, w->rows, w->cols) : mg_pack_f32_in_place(packed, w->rows, w->cols))) return;
     } else {
-        if (!(packed = own(m, bytes))) return;
+        if (!(packed = mg_model_own(m, bytes))) return;
         if (q8) mg_pack_q8(w->q8, w->rows, w->cols, packed);
         else mg_pack_f32(w->f32, w->rows, w->cols, packed);
     }
@@ -367,7 +367,7 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
             pack(m, data, size, writable_data, m->tensors[i].matrix);
 }
 
-/* ---- training weights */
+/* ---- a tensor's values (saving; training's F32 masters, params.c) */
 
 /* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)).
  * A row holding a NaN or an infinity (weights a training run blew up) gets q = 0 and scale NaN: its outputs are
@@ -416,49 +416,6 @@ void mg_tensor_values(const mg_tensor_slot *s, float *out) {
     else matrix_values(s->matrix, out);
 }
 
-int mg_model_make_trainable(mg_model *m, size_t from) {
-    if (!m) return mg_fail(MG_EINVAL, "mg_model_make_trainable: model is NULL");
-    size_t n = (size_t)m->cfg.n_params, bound = m->params ? m->trainable_from : n;
-    if (from >= bound) return MG_OK;
-    float *params = m->params;
-    if (!params) {
-        params = own(m, n * sizeof(float));
-        if (!params) return mg_fail(MG_ENOMEM, "out of memory for the %zu F32 training weights (%zu MB)", n, n * 4 >> 20);
-        for (int i = 0; i < m->n_tensors; i++) mg_tensor_values(&m->tensors[i], params + m->tensors[i].offset);
-    }
-    m->params = params, m->trainable_from = bound; /* all of params is the weights' values; [bound, n) is bound */
-    /* the tensors to bind now: [from, bound), and with from = 0 the Q8 ones bound before (all becomes F32) */
-#define REBIND(s) ((s)->offset >= from && ((s)->offset < bound || (!from && (s)->requant)))
-    /* their int8 or packed copies first, so that a failure leaves the views as they were */
-    for (int i = 0; i < m->n_tensors; i++) {
-        mg_tensor_slot *s = &m->tensors[i];
-        if (!REBIND(s) || !s->matrix || s->matrix == &m->token_emb) continue;
-        size_t R = (size_t)s->matrix->rows;
-        if (from && s->matrix->q8) {
-            s->requant = own(m, s->count), s->requant_scale = own(m, R * sizeof(float));
-            s->requant_rowsum = own(m, R * sizeof(int32_t));
-            if (!s->requant || !s->requant_scale || !s->requant_rowsum) return mg_fail(MG_ENOMEM, "out of memory for the int8 copy of %s", s->name);
-        } else if (m->kernels.packed && !s->packed) {
-            s->packed = s->matrix->packed && s->matrix->f32 ? (float *)s->matrix->f32 : own(m, s->count * sizeof(float));
-            if (!s->packed) return mg_fail(MG_ENOMEM, "out of memory for the training copy of %s", s->name);
-        }
-    }
-    for (int i = 0; i < m->n_tensors; i++) {
-        mg_tensor_slot *s = &m->tensors[i];
-        if (!REBIND(s)) continue;
-        float *at = params + s->offset;
-        int rows = s->matrix ? s->matrix->rows : 0, cols = s->matrix ? s->matrix->cols : 0;
-        if (s->vector) *s->vector = at;
-        else if (from && s->requant)
-            *s->matrix = (mg_matrix){.q8 = s->requant, .scale = s->requant_scale, .rowsum = s->requant_rowsum, .rows = rows, .cols = cols};
-        else *s->matrix = (mg_matrix){.f32 = at, .rows = rows, .cols = cols}, s->requant = NULL;
-    }
-#undef REBIND
-    m->trainable_from = from;
-    if (from == 0) m->cfg.quantized = 0;
-    mg_model_params_changed(m);
-    return MG_OK;
-}
 
 const char *mg_model_minrnns_feature(const mg_model *m) {
     const mg_config *c = &m->cfg;
@@ -475,22 +432,6 @@ int mg_model_minlm_only(const mg_model *m, const char *what) {
                    "the engine runs but cannot %s yet", what, feature, what);
 }
 
-void mg_model_params_changed(mg_model *m) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        mg_tensor_slot *s = &m->tensors[i];
-        if (s->offset < m->trainable_from) continue;
-        const float *w = m->params + s->offset;
-        if (s->requant) {
-            int R = s->matrix->rows, C = s->matrix->cols;
-            mg_quantize_rows(w, R, C, s->requant, s->requant_scale, s->requant_rowsum);
-            s->matrix->packed = m->kernels.q8packed && mg_q8_packs(C) && mg_pack_q8_in_place(s->requant, R, C);
-        } else if (s->packed) {
-            mg_pack_f32(w, s->matrix->rows, s->matrix->cols, s->packed);
-            s->matrix->f32 = s->packed;
-            s->matrix->packed = 1;
-        }
-    }
-}
 
 int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out) {
     if (!out) return mg_fail(MG_EINVAL, "mg_model_load: out is NULL");
@@ -528,3 +469,20 @@ void mg_model_free(mg_model *m) {
     if (m->owns_data) free((void *)m->data);
     free(m);
 }
+
+/* ---- the model's tensors */
+
+int mg_model_n_tensors(const mg_model *m) { return m ? m->n_tensors : 0; }
+
+int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint64_t shape[3], size_t *offset) {
+    if (!m || i < 0 || i >= m->n_tensors)
+        return mg_fail(MG_EINVAL, "tensor index %d is outside [0, %d)", i, m ? m->n_tensors : 0);
+    const mg_tensor_slot *s = &m->tensors[i];
+    if (name) *name = s->name;
+    if (ndim) *ndim = s->ndim;
+    if (shape) memcpy(shape, s->shape, sizeof s->shape);
+    if (offset) *offset = s->offset;
+    return MG_OK;
+}
+
+const float *mg_model_weights(const mg_model *m) { return m ? m->params : NULL; }

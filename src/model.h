@@ -98,12 +98,16 @@ struct mg_state {
 };
 
 
-/* model.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
+/* model.c: `bytes` of memory the model frees with itself (NULL when there is none). */
+void *mg_model_own(mg_model *m, size_t bytes);
+/* params.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
  * made F32); the views of the tensors at offsets >= from then read them (matrices through packed copies where the
  * kernels pack), the others keep their own (Q8 stays Q8). With from > 0 a Q8 matrix that learns stays Q8 too: its
  * view reads int8 values quantized again from params after each change. 0 = all, all F32. Idempotent; a lower
  * `from` binds more. */
 int mg_model_make_trainable(mg_model *m, size_t from);
+/* params.c: refreshes the packed and int8 copies after m->params changed. */
+void mg_model_params_changed(mg_model *m);
 /* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)). */
 void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale, int32_t *rowsum);
 /* A tensor's values as F32, row-major (unpacked, dequantized). */
@@ -115,19 +119,54 @@ int mg_model_list_tensors(mg_model *m);
 int mg_model_minlm_only(const mg_model *m, const char *what);
 /* The first such feature's name, or NULL for a minLM. */
 const char *mg_model_minrnns_feature(const mg_model *m);
-/* Refreshes the packed and int8 copies after m->params changed. */
-void mg_model_params_changed(mg_model *m);
+
 /* train.c: the model a trainer trains, and whether it trains the top alone. */
 const mg_model *mg_trainer_model(const mg_trainer *t);
 int mg_trainer_top_only(const mg_trainer *t);
 
-/* lm.c: the pieces of the forward pass that training runs too, with their backward passes beside them.
- * Backward functions accumulate (+=) into the gradients they are given. */
+/* ---- block.c: the forward pass, one definition for inference (lm.c) and training (train.c), with the pieces'
+ * backward passes beside them. Backward functions accumulate (+=) into the gradients they are given. */
+
+/* Working memory of a layer's forward over N = B x T rows. */
+typedef struct {
+    float *xn, *y;   /* (N, D) a sublayer's normed input, its output */
+    float *u;        /* (N, D) the depthwise conv's output (may be xn: it is used up before xn is written) */
+    float *window;   /* (T + k - 1, D) one sequence's conv input */
+    float *hidden;   /* (N, F), or (N, 2F) for GEGLU: the feed-forward's inner activations */
+    float *proj;     /* mg_cell_scratch(N): the cell's projection, gated and scanned in place */
+    const float *h0; /* (B, Di) the start state of each sequence when the call gives no state (training), or NULL */
+} mg_block_work;
+
+/* What a layer's backward pass needs, kept by its forward (training). */
+typedef struct {
+    float *x1;       /* (N, D) after the conv: the cell's input before norm1 */
+    float *kp;       /* (N, G Di) the cell's projection, before the gates */
+    float *x2;       /* (N, D) after the cell: the feed-forward's input before norm2 */
+    float *z1;       /* (N, F) or (N, 2F) the feed-forward's first linear layer's output */
+} mg_block_keep;
+
+/* x = conv(x) + x;  x = cell(norm1(x)) + x, in place over B sequences of T rows of x. With h (B, Di) the cell starts
+ * from it and leaves its last state there, and past (B, k-1, D) holds each sequence's conv inputs before x (updated);
+ * without them each sequence starts empty (h0: w->h0 or zeros). keep (or NULL) receives the activations. */
+void mg_mix_forward(const mg_model *m, const mg_lm_layer *L, int B, int T, float *x, float *h, float *past,
+                    const mg_block_work *w, const mg_block_keep *keep);
+/* x = ff(norm2(x)) + x over N rows, in place (nothing for a model without feed-forward). */
+void mg_ff_forward(const mg_model *m, const mg_lm_layer *L, int N, float *x, const mg_block_work *w,
+                   const mg_block_keep *keep);
+/* logits (N, num_outputs) = to_logits(norm(x)); xn (N, D) is scratch. */
+void mg_head_forward(const mg_model *m, int N, const float *x, float *xn, float *logits);
+
 void mg_embed(const mg_model *m, const int32_t *tokens, int T, float *x);
 void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D);
 void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int T, int D);
+void mg_conv_window(const mg_model *m, const float *past, const float *x, int s, int T, float *win);
 void mg_conv_depthwise(const mg_lm_layer *L, int D, int k, const float *win, int T, float *u);
 void mg_conv_depthwise_backward(const mg_lm_layer *L, int D, int k, const float *win, int T, const float *du,
                                 float *dwin, float *dtaps, float *dbias);
+/* Elementwise loops on the pool: mg_elementwise(fn, a, b, out, aux, n) with mg_gelu_grad_range (out = gelu(a),
+ * aux = gelu'(a)) or mg_mul_range (out *= a). */
+void mg_elementwise(mg_range_fn fn, const float *a, const float *b, float *out, float *aux, size_t n);
+void mg_gelu_grad_range(void *c, size_t i0, size_t i1);
+void mg_mul_range(void *c, size_t i0, size_t i1);
 
 #endif

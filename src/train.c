@@ -183,41 +183,6 @@ static size_t offset_of(const mg_model *m, const void *view) {
 #define P(view) (m->params + offset_of(m, view))
 #define GR(view) (t->grad + offset_of(m, view))
 
-/* Rows [s*T, s*T + T) of the conv's input behind k-1 zero rows (each sequence starts empty). */
-static void conv_window(const mg_trainer *t, const float *x, int s, int T) {
-    int D = t->m->cfg.dim, k = t->m->cfg.conv_kernel_size;
-    memset(t->win, 0, (size_t)(k - 1) * D * sizeof(float));
-    memcpy(t->win + (size_t)(k - 1) * D, x + (size_t)s * T * D, (size_t)T * D * sizeof(float));
-}
-
-/* ---- elementwise loops, on the pool (mg_pool_for: each item alone, so any thread count gives the same bits) */
-
-typedef struct {
-    const float *a, *b;
-    float *out, *aux;
-} ew_job;
-
-static void add_range(void *c, size_t i0, size_t i1) { /* out = a + b */
-    const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
-}
-static void gelu_range(void *c, size_t i0, size_t i1) { /* out = gelu(a) */
-    const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->out[i] = mg_gelu(j->a[i]);
-}
-static void gelu_grad_range(void *c, size_t i0, size_t i1) { /* out = gelu(a), aux = gelu'(a) */
-    const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->aux[i] = mg_gelu_grad(j->a[i], &j->out[i]);
-}
-static void mul_range(void *c, size_t i0, size_t i1) { /* out *= a */
-    const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->out[i] *= j->a[i];
-}
-static void elementwise(mg_range_fn fn, const float *a, const float *b, float *out, float *aux, size_t n) {
-    ew_job j = {a, b, out, aux};
-    mg_pool_for(fn, &j, n, n * 3 * sizeof(float));
-}
-
 /* Dropout after layer l: out *= keep ? 1 / (1 - p) : 0, where element i is kept unless a uniform number drawn from
  * (seed, step, l, i) alone is below p (so the backward pass draws the same mask again, and threads cannot change it). */
 typedef struct {
@@ -265,49 +230,30 @@ static void cross_entropy_rows(void *c, size_t r0, size_t r1) {
     }
 }
 
-/* Layer l's mixing over B rows of T: x1 = conv(x) + x, x2 = cell(norm1(x1)) + x1, keeping the cell's projection. */
-static void mix_forward(mg_trainer *t, int l, int B, int T) {
-    mg_model *m = t->m;
-    const mg_config *c = &m->cfg;
-    const mg_lm_layer *L = &m->layers[l];
-    int D = c->dim, k = c->conv_kernel_size, N = B * T, G = L->cell.n_gates * c->dim_inner;
-    float *x = t->x1[l];
-    memcpy(x, t->xin[l], (size_t)N * D * sizeof(float));
-    if (k) {
-        for (int s = 0; s < B; s++) {
-            conv_window(t, t->xin[l], s, T);
-            mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
-        }
-        mg_linear_act(&m->kernels, &L->conv_pw, N, t->u, D, t->y, D, L->conv_pw_b, MG_ACT_NONE);
-        elementwise(add_range, x, t->y, x, NULL, (size_t)N * D);
-    }
-    mg_rmsnorm(t->xn, x, L->norm1, N, D);
-    mg_linear(&m->kernels, &L->cell.w_in, N, t->xn, D, t->kp[l], G);
-    memcpy(t->proj, t->kp[l], (size_t)N * G * sizeof(float));
-    mg_cell_run_proj(&L->cell, &m->kernels, B, T, NULL, t->y, NULL, t->proj, MG_SCAN_CHUNKS);
-    elementwise(add_range, x, t->y, t->x2[l], NULL, (size_t)N * D);
+/* The working memory of block.c's forward over the trainer's rows. */
+static mg_block_work work_of(const mg_trainer *t) {
+    return (mg_block_work){.xn = t->xn, .y = t->y, .u = t->u, .window = t->win, .hidden = t->hid, .proj = t->proj};
 }
 
-/* Layer l's feed-forward over N rows: x' = dropout(ff(norm2(x2)) + x2), keeping the pre-activation. */
-static void ff_forward(mg_trainer *t, int l, int N) {
+/* Layer l over B sequences of T rows, each from an empty state: xin[l + 1] = dropout(layer(xin[l])), keeping
+ * x1, x2, the cell's projection and the feed-forward's pre-activation. */
+static void layer_forward(mg_trainer *t, int l, int B, int T) {
     mg_model *m = t->m;
-    const mg_lm_layer *L = &m->layers[l];
-    int D = m->cfg.dim, F = m->cfg.ff_inner;
-    mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
-    mg_linear_act(&m->kernels, &L->ff1, N, t->xn, D, t->z1[l], F, L->ff1_b, MG_ACT_NONE);
-    elementwise(gelu_range, t->z1[l], NULL, t->hid, NULL, (size_t)N * F);
-    mg_linear_act(&m->kernels, &L->ff2, N, t->hid, F, t->y, D, L->ff2_b, MG_ACT_NONE);
-    elementwise(add_range, t->x2[l], t->y, t->xin[l + 1], NULL, (size_t)N * D);
-    dropout(t, l, t->xin[l + 1], (size_t)N * D);
+    size_t ND = (size_t)B * T * m->cfg.dim;
+    mg_block_work w = work_of(t);
+    mg_block_keep keep = {t->x1[l], t->kp[l], t->x2[l], t->z1[l]};
+    memcpy(t->xin[l + 1], t->xin[l], ND * sizeof(float));
+    mg_mix_forward(m, &m->layers[l], B, T, t->xin[l + 1], NULL, NULL, &w, &keep);
+    mg_ff_forward(m, &m->layers[l], B * T, t->xin[l + 1], &w, &keep);
+    dropout(t, l, t->xin[l + 1], ND);
 }
 
 /* logits = to_logits(norm(x)) over N rows; returns the mean cross-entropy against t->targets and leaves
  * dL/dlogits = (softmax - onehot(target)) / N in t->logits. */
 static double head_forward(mg_trainer *t, int N) {
     mg_model *m = t->m;
-    int D = m->cfg.dim, V = m->cfg.num_tokens;
-    mg_rmsnorm(t->xn, t->xin[m->cfg.depth], m->norm, N, D);
-    mg_linear(&m->kernels, &m->to_logits, N, t->xn, D, t->logits, V);
+    int V = m->cfg.num_tokens;
+    mg_head_forward(m, N, t->xin[m->cfg.depth], t->xn, t->logits);
     ce_job ce = {t, N};
     mg_pool_for(cross_entropy_rows, &ce, (size_t)N, (size_t)N * V * sizeof(float) * 4);
     double loss = 0.0;
@@ -322,7 +268,7 @@ static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     int D = m->cfg.dim, N = B * T;
     for (int r = 0; r < N; r++) t->targets[r] = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
     for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
-    for (int l = 0; l < m->cfg.depth; l++) mix_forward(t, l, B, T), ff_forward(t, l, N);
+    for (int l = 0; l < m->cfg.depth; l++) layer_forward(t, l, B, T);
     return head_forward(t, N);
 }
 
@@ -349,10 +295,10 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         dropout(t, l, t->dx, ND);
         /* x' = ff(norm2(x2)) + x2 */
         mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
-        elementwise(gelu_grad_range, t->z1[l], NULL, t->hid, t->dgelu, (size_t)N * F);
+        mg_elementwise(mg_gelu_grad_range, t->z1[l], NULL, t->hid, t->dgelu, (size_t)N * F);
         memset(t->dhid, 0, (size_t)N * F * sizeof(float));
         mg_linear_backward(K, P(&L->ff2), D, F, N, t->hid, F, t->dx, D, t->dhid, GR(&L->ff2), GR(&L->ff2_b), t->work);
-        elementwise(mul_range, t->dgelu, NULL, t->dhid, NULL, (size_t)N * F);
+        mg_elementwise(mg_mul_range, t->dgelu, NULL, t->dhid, NULL, (size_t)N * F);
         memset(t->dxn, 0, ND * sizeof(float));
         mg_linear_backward(K, P(&L->ff1), F, D, N, t->xn, D, t->dhid, F, t->dxn, GR(&L->ff1), GR(&L->ff1_b), t->work);
         mg_rmsnorm_backward(t->dx, GR(&L->norm2), t->dxn, t->x2[l], L->norm2, N, D);
@@ -366,14 +312,14 @@ static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
         /* x1 = pw(dw(x)) + x */
         if (k) {
             for (int s = 0; s < B; s++) {
-                conv_window(t, t->xin[l], s, T);
+                mg_conv_window(m, NULL, t->xin[l], s, T, t->win);
                 mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
             }
             memset(t->dxn, 0, ND * sizeof(float));
             mg_linear_backward(K, P(&L->conv_pw), D, D, N, t->u, D, t->dx, D, t->dxn, GR(&L->conv_pw), GR(&L->conv_pw_b),
                                t->work);
             for (int s = 0; s < B; s++) {
-                conv_window(t, t->xin[l], s, T);
+                mg_conv_window(m, NULL, t->xin[l], s, T, t->win);
                 memset(t->dwin, 0, (size_t)(T + k - 1) * D * sizeof(float));
                 mg_conv_depthwise_backward(L, D, k, t->win, T, t->dxn + (size_t)s * T * D, t->dwin, GR(&L->conv_dw),
                                            GR(&L->conv_dw_b));
@@ -496,7 +442,11 @@ int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *ta
     if (st) return st;
     memcpy(t->x2[last], rows, (size_t)n * D * sizeof(float));
     memcpy(t->targets, targets, (size_t)n * sizeof(int32_t));
-    ff_forward(t, last, n);
+    mg_block_work w = work_of(t);
+    mg_block_keep keep = {.z1 = t->z1[last]};
+    memcpy(t->xin[last + 1], rows, (size_t)n * D * sizeof(float));
+    mg_ff_forward(t->m, &t->m->layers[last], n, t->xin[last + 1], &w, &keep);
+    dropout(t, last, t->xin[last + 1], (size_t)n * D);
     double l = head_forward(t, n);
     backward(t, NULL, 1, n);
     if (loss) *loss = (float)l;
@@ -512,20 +462,3 @@ int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets
 
 const mg_model *mg_trainer_model(const mg_trainer *t) { return t ? t->m : NULL; }
 int mg_trainer_top_only(const mg_trainer *t) { return t && t->p.top_only; }
-
-/* ---- the model's tensors */
-
-int mg_model_n_tensors(const mg_model *m) { return m ? m->n_tensors : 0; }
-
-int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint64_t shape[3], size_t *offset) {
-    if (!m || i < 0 || i >= m->n_tensors)
-        return mg_fail(MG_EINVAL, "tensor index %d is outside [0, %d)", i, m ? m->n_tensors : 0);
-    const mg_tensor_slot *s = &m->tensors[i];
-    if (name) *name = s->name;
-    if (ndim) *ndim = s->ndim;
-    if (shape) memcpy(shape, s->shape, sizeof s->shape);
-    if (offset) *offset = s->offset;
-    return MG_OK;
-}
-
-const float *mg_model_weights(const mg_model *m) { return m ? m->params : NULL; }

@@ -1,0 +1,200 @@
+/* block.c — one layer of the language model, and the head: the one definition of the forward pass that inference
+ * (lm.c: a state's blocks of tokens) and training (train.c: batches of sequences, keeping what the backward pass
+ * needs) both run, with the pieces' backward passes beside them.
+ *
+ *   x = token_emb[tokens]
+ *   per layer:  x = conv(x) + x                  (optional causal depthwise conv, then pointwise)
+ *               x = cell(norm1(x)) + x           (minGRU or minLSTM: cell.c)
+ *               x = ff(norm2(x)) + x             (Linear -> GELU -> Linear, or GEGLU, or none)
+ *   logits = to_logits(norm(x))
+ *
+ * The norms are RMSNorm, or x * weight + bias (a folded BatchNorm: norm_affine). Nothing here allocates. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+/* torch.nn.RMSNorm(dim): out = x * r * w with r = rsqrt(mean(x^2) + eps), eps = float32 machine epsilon. */
+#define RMS_EPS 1.1920928955078125e-07f
+void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * D;
+        float *ot = out + (size_t)t * D;
+        float ss = 0.0f;
+        for (int i = 0; i < D; i++) ss += xt[i] * xt[i];
+        float r = 1.0f / sqrtf(ss / (float)D + RMS_EPS);
+        for (int i = 0; i < D; i++) ot[i] = xt[i] * r * w[i];
+    }
+}
+
+/* dw += dout * x * r;  dx += r * (dout * w) - x * r^3 / D * sum(dout * w * x) */
+void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int T, int D) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * D, *gt = dout + (size_t)t * D;
+        float *dxt = dx + (size_t)t * D;
+        double ss = 0.0, dot = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i], dot += (double)gt[i] * w[i] * xt[i];
+        float r = 1.0f / sqrtf((float)(ss / D) + RMS_EPS), c = (float)(dot / D) * r * r * r;
+        for (int i = 0; i < D; i++) {
+            dw[i] += gt[i] * xt[i] * r;
+            dxt[i] += r * gt[i] * w[i] - c * xt[i];
+        }
+    }
+}
+
+/* A norm of the model: RMSNorm (weight), or x * weight + bias (norm_affine). */
+static void norm(const mg_model *m, float *out, const float *x, const float *w, const float *b, int T, int D) {
+    if (!m->cfg.norm_affine) {
+        mg_rmsnorm(out, x, w, T, D);
+        return;
+    }
+    for (size_t i = 0, n = (size_t)T * D; i < n; i++) out[i] = x[i] * w[i % D] + b[i % D];
+}
+
+/* ---- elementwise loops, on the pool (mg_pool_for: each item alone, so any thread count gives the same bits) */
+
+typedef struct {
+    const float *a, *b;
+    float *out, *aux;
+} ew_job;
+
+static void add_range(void *c, size_t i0, size_t i1) { /* out = a + b */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
+}
+static void gelu_range(void *c, size_t i0, size_t i1) { /* out = gelu(a) */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] = mg_gelu(j->a[i]);
+}
+void mg_gelu_grad_range(void *c, size_t i0, size_t i1) { /* out = gelu(a), aux = gelu'(a) */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->aux[i] = mg_gelu_grad(j->a[i], &j->out[i]);
+}
+void mg_mul_range(void *c, size_t i0, size_t i1) { /* out *= a */
+    const ew_job *j = c;
+    for (size_t i = i0; i < i1; i++) j->out[i] *= j->a[i];
+}
+void mg_elementwise(mg_range_fn fn, const float *a, const float *b, float *out, float *aux, size_t n) {
+    ew_job j = {a, b, out, aux};
+    mg_pool_for(fn, &j, n, n * 3 * sizeof(float));
+}
+static void add(float *x, const float *y, size_t n) { mg_elementwise(add_range, x, y, x, NULL, n); }
+
+/* ---- the pieces */
+
+/* x = token_emb[tokens] (an int8 row is scaled back to floats). Its backward, a scatter-add into the
+ * embedding's gradient rows, is one line in train.c. */
+void mg_embed(const mg_model *m, const int32_t *tokens, int T, float *x) {
+    const mg_matrix *e = &m->token_emb;
+    int D = e->cols;
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * D;
+        if (e->q8) {
+            const int8_t *q = e->q8 + (size_t)tokens[t] * D;
+            float s = e->scale[tokens[t]];
+            for (int i = 0; i < D; i++) xt[i] = (float)q[i] * s;
+        } else {
+            memcpy(xt, e->f32 + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+        }
+    }
+}
+
+/* The causal depthwise conv over a window of k-1 earlier inputs then T new ones (rows of D):
+ *   u_t = b_dw + sum_j w_dw[:, j] * win_{t+j}     (win_{t+k-1} is input t) */
+void mg_conv_depthwise(const mg_lm_layer *L, int D, int k, const float *win, int T, float *u) {
+    for (int t = 0; t < T; t++) {
+        float *ut = u + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            float acc = L->conv_dw_b[c];
+            for (int j = 0; j < k; j++) acc += L->conv_dw[(size_t)c * k + j] * win[(size_t)(t + j) * D + c];
+            ut[c] = acc;
+        }
+    }
+}
+
+/* dtaps[:, j] += sum_t du_t * win_{t+j};  dbias += sum_t du_t;  dwin_{t+j} += du_t * w_dw[:, j] */
+void mg_conv_depthwise_backward(const mg_lm_layer *L, int D, int k, const float *win, int T, const float *du,
+                                float *dwin, float *dtaps, float *dbias) {
+    for (int t = 0; t < T; t++) {
+        const float *dut = du + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            dbias[c] += dut[c];
+            for (int j = 0; j < k; j++) {
+                dtaps[(size_t)c * k + j] += dut[c] * win[(size_t)(t + j) * D + c];
+                dwin[(size_t)(t + j) * D + c] += dut[c] * L->conv_dw[(size_t)c * k + j];
+            }
+        }
+    }
+}
+
+/* Sequence s's conv window: its k-1 earlier inputs (past, or zeros: a sequence from an empty state), then its T rows
+ * of x. */
+void mg_conv_window(const mg_model *m, const float *past, const float *x, int s, int T, float *win) {
+    int D = m->cfg.dim, k = m->cfg.conv_kernel_size;
+    if (past) memcpy(win, past, (size_t)(k - 1) * D * sizeof(float));
+    else memset(win, 0, (size_t)(k - 1) * D * sizeof(float));
+    memcpy(win + (size_t)(k - 1) * D, x + (size_t)s * T * D, (size_t)T * D * sizeof(float));
+}
+
+/* ---- a layer */
+
+void mg_mix_forward(const mg_model *m, const mg_lm_layer *L, int B, int T, float *x, float *h, float *past,
+                    const mg_block_work *w, const mg_block_keep *keep) {
+    const mg_config *c = &m->cfg;
+    int D = c->dim, k = c->conv_kernel_size, N = B * T, G = L->cell.n_gates * c->dim_inner;
+    /* x = pw(dw(x)) + x */
+    if (k) {
+        for (int s = 0; s < B; s++) {
+            float *ps = past ? past + (size_t)s * (k - 1) * D : NULL;
+            mg_conv_window(m, ps, x, s, T, w->window);
+            mg_conv_depthwise(L, D, k, w->window, T, w->u + (size_t)s * T * D);
+            if (ps) memcpy(ps, w->window + (size_t)T * D, (size_t)(k - 1) * D * sizeof(float));
+        }
+        mg_linear_act(&m->kernels, &L->conv_pw, N, w->u, D, w->y, D, L->conv_pw_b, MG_ACT_NONE);
+        add(x, w->y, (size_t)N * D);
+    }
+    if (keep) memcpy(keep->x1, x, (size_t)N * D * sizeof(float));
+    /* x = cell(norm1(x), h) + x: from h (a state's, carried out again), else from h0 (training's rows) */
+    norm(m, w->xn, x, L->norm1, L->norm1_b, N, D);
+    const float *h0 = h ? h : w->h0;
+    if (keep) {
+        mg_linear_act(&m->kernels, &L->cell.w_in, N, w->xn, D, keep->kp, G, L->cell.b_in, MG_ACT_NONE);
+        memcpy(w->proj, keep->kp, (size_t)N * G * sizeof(float));
+        mg_cell_run_proj(&L->cell, &m->kernels, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS);
+    } else {
+        mg_cell_run(&L->cell, &m->kernels, w->xn, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS);
+    }
+    add(x, w->y, (size_t)N * D);
+    if (keep) memcpy(keep->x2, x, (size_t)N * D * sizeof(float));
+}
+
+void mg_ff_forward(const mg_model *m, const mg_lm_layer *L, int N, float *x, const mg_block_work *w,
+                   const mg_block_keep *keep) {
+    const mg_config *c = &m->cfg;
+    int D = c->dim, F = c->ff_inner;
+    if (c->ff == MG_FF_NONE) return;
+    norm(m, w->xn, x, L->norm2, L->norm2_b, N, D);
+    if (c->ff == MG_FF_GEGLU) {
+        /* [u | gate] = Linear(D, 2F);  u * gelu(gate) * mult_bias, written over the rows' start (row t's output
+         * ends before row t's input: t F + F <= 2 t F + F) */
+        float *z = keep ? keep->z1 : w->hidden;
+        mg_linear_act(&m->kernels, &L->ff1, N, w->xn, D, z, 2 * F, L->ff1_b, MG_ACT_NONE);
+        for (int t = 0; t < N; t++) {
+            const float *u = z + (size_t)t * 2 * F;
+            float *out = w->hidden + (size_t)t * F;
+            for (int i = 0; i < F; i++) out[i] = u[i] * mg_gelu(u[F + i]) * L->ff_mult_bias[i];
+        }
+    } else if (keep) {
+        mg_linear_act(&m->kernels, &L->ff1, N, w->xn, D, keep->z1, F, L->ff1_b, MG_ACT_NONE);
+        mg_elementwise(gelu_range, keep->z1, NULL, w->hidden, NULL, (size_t)N * F);
+    } else {
+        mg_linear_act(&m->kernels, &L->ff1, N, w->xn, D, w->hidden, F, L->ff1_b, MG_ACT_GELU);
+    }
+    mg_linear_act(&m->kernels, &L->ff2, N, w->hidden, F, w->y, D, L->ff2_b, MG_ACT_NONE);
+    add(x, w->y, (size_t)N * D);
+}
+
+void mg_head_forward(const mg_model *m, int N, const float *x, float *xn, float *logits) {
+    norm(m, xn, x, m->norm, m->norm_b, N, m->cfg.dim);
+    mg_linear(&m->kernels, &m->to_logits, N, xn, m->cfg.dim, logits, m->cfg.num_outputs);
+}
