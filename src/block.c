@@ -191,6 +191,7 @@ void mg_ff_forward(const mg_model *m, const mg_lm_layer *L, int N, float *x, con
         mg_linear_act(&m->kernels, &L->ff1, N, w->xn, D, w->hidden, F, L->ff1_b, MG_ACT_GELU);
     }
     mg_linear_act(&m->kernels, &L->ff2, N, w->hidden, F, w->y, D, L->ff2_b, MG_ACT_NONE);
+    if (keep && keep->drop) keep->drop(keep->drop_ctx, w->y, (size_t)N * D);
     add(x, w->y, (size_t)N * D);
 }
 
@@ -198,3 +199,110 @@ void mg_head_forward(const mg_model *m, int N, const float *x, float *xn, float 
     norm(m, xn, x, m->norm, m->norm_b, N, m->cfg.dim);
     mg_linear(&m->kernels, &m->to_logits, N, xn, m->cfg.dim, logits, m->cfg.num_outputs);
 }
+
+/* ---- backward: the gradients of the pieces above, accumulated into b->grad (m->params' layout, params.c) */
+
+#define P(view) (m->params + mg_model_offset(m, view))
+#define GR(view) (b->grad + mg_model_offset(m, view))
+
+/* The feed-forward's [u | gate] rows z (N, 2F) of a GEGLU: out = u gelu(gate) mult_bias into hidden (N, F); with
+ * dout (N, F), dz = [dout gelu(gate) mult_bias | dout u mult_bias gelu'(gate)] and dmult += dout u gelu(gate). */
+static void geglu_backward(const mg_lm_layer *L, int N, int F, const float *z, const float *dout, float *dz, float *dmult) {
+    for (int t = 0; t < N; t++) {
+        const float *u = z + (size_t)t * 2 * F, *gate = u + F, *d = dout + (size_t)t * F;
+        float *du = dz + (size_t)t * 2 * F, *dgate = du + F;
+        for (int i = 0; i < F; i++) {
+            float gl, gd = mg_gelu_grad(gate[i], &gl), mb = L->ff_mult_bias[i];
+            du[i] = d[i] * gl * mb;
+            dgate[i] = d[i] * u[i] * mb * gd;
+            dmult[i] += d[i] * u[i] * gl;
+        }
+    }
+}
+
+void mg_ff_backward(const mg_model *m, const mg_lm_layer *L, int N, const float *x2, const float *z1, float *dx,
+                    const mg_block_work *w, const mg_block_back *b) {
+    const mg_config *c = &m->cfg;
+    const mg_kernels *K = &m->kernels;
+    int D = c->dim, F = c->ff_inner;
+    size_t ND = (size_t)N * D, NF = (size_t)N * F;
+    if (c->ff == MG_FF_NONE) return;
+    norm(m, w->xn, x2, L->norm2, L->norm2_b, N, D);
+    const float *dy = dx;
+    if (b->drop) { /* y = dropout(ff(...)): the same mask on its gradient */
+        memcpy(w->y, dx, ND * sizeof(float));
+        b->drop(b->drop_ctx, w->y, ND);
+        dy = w->y;
+    }
+    int F1 = c->ff == MG_FF_GEGLU ? 2 * F : F;
+    if (c->ff == MG_FF_GEGLU) {
+        for (int t = 0; t < N; t++) {
+            const float *u = z1 + (size_t)t * 2 * F;
+            float *out = w->hidden + (size_t)t * F;
+            for (int i = 0; i < F; i++) out[i] = u[i] * mg_gelu(u[F + i]) * L->ff_mult_bias[i];
+        }
+    } else {
+        mg_elementwise(mg_gelu_grad_range, z1, NULL, w->hidden, b->dz, NF); /* hidden = gelu(z1), dz = gelu'(z1) */
+    }
+    memset(b->dhid, 0, NF * sizeof(float));
+    mg_linear_backward(K, P(&L->ff2), D, F, N, w->hidden, F, dy, D, b->dhid, GR(&L->ff2), GR(&L->ff2_b), b->work);
+    if (c->ff == MG_FF_GEGLU) geglu_backward(L, N, F, z1, b->dhid, b->dz, GR(&L->ff_mult_bias));
+    else mg_elementwise(mg_mul_range, b->dhid, NULL, b->dz, NULL, NF); /* dz = dhid gelu'(z1) */
+    memset(b->dxn, 0, ND * sizeof(float));
+    mg_linear_backward(K, P(&L->ff1), F1, D, N, w->xn, D, b->dz, F1, b->dxn, GR(&L->ff1), GR(&L->ff1_b), b->work);
+    mg_rmsnorm_backward(dx, GR(&L->norm2), b->dxn, x2, L->norm2, N, D);
+}
+
+void mg_mix_backward(const mg_model *m, const mg_lm_layer *L, int B, int T, const float *xin, const float *x1,
+                     const float *kp, float *dx, const mg_block_work *w, const mg_block_back *b) {
+    const mg_config *c = &m->cfg;
+    const mg_kernels *K = &m->kernels;
+    int D = c->dim, k = c->conv_kernel_size, N = B * T, Di = c->dim_inner;
+    size_t ND = (size_t)N * D;
+    /* x2 = cell(norm1(x1)) + x1 */
+    norm(m, w->xn, x1, L->norm1, L->norm1_b, N, D);
+    memset(b->dxn, 0, ND * sizeof(float));
+    if (b->dh0) memset(b->dh0, 0, (size_t)B * Di * sizeof(float));
+    mg_cell_grads g = {GR(&L->cell.w_in), c->cell_bias ? GR(&L->cell.b_in) : NULL, c->has_out ? GR(&L->cell.w_out) : NULL,
+                       c->has_out && c->cell_bias ? GR(&L->cell.b_out) : NULL, c->h0_learned ? b->dh0 : NULL};
+    mg_cell_backward(&L->cell, K, P(&L->cell.w_in), c->has_out ? P(&L->cell.w_out) : NULL, w->xn, kp, B, T,
+                     c->h0_learned ? w->h0 : NULL, dx, b->dxn, &g, b->work, MG_SCAN_CHUNKS);
+    if (c->h0_learned) { /* h0 = g(init_hidden_state) for every sequence */
+        float *dinit = GR(&L->h0_init);
+        for (int i = 0; i < Di; i++) {
+            float s = L->h0_init[i], dgs = s >= 0.0f ? 1.0f : mg_sigmoid(s) * (1.0f - mg_sigmoid(s)), sum = 0.0f;
+            for (int r = 0; r < B; r++) sum += b->dh0[(size_t)r * Di + i];
+            dinit[i] += sum * dgs;
+        }
+    }
+    mg_rmsnorm_backward(dx, GR(&L->norm1), b->dxn, x1, L->norm1, N, D);
+    /* x1 = pw(dw(x)) + x */
+    if (!k) return;
+    for (int s = 0; s < B; s++) {
+        mg_conv_window(m, NULL, xin, s, T, w->window);
+        mg_conv_depthwise(L, D, k, w->window, T, w->u + (size_t)s * T * D);
+    }
+    memset(b->dxn, 0, ND * sizeof(float));
+    mg_linear_backward(K, P(&L->conv_pw), D, D, N, w->u, D, dx, D, b->dxn, GR(&L->conv_pw), GR(&L->conv_pw_b), b->work);
+    for (int s = 0; s < B; s++) {
+        mg_conv_window(m, NULL, xin, s, T, w->window);
+        memset(b->dwin, 0, (size_t)(T + k - 1) * D * sizeof(float));
+        mg_conv_depthwise_backward(L, D, k, w->window, T, b->dxn + (size_t)s * T * D, b->dwin, GR(&L->conv_dw),
+                                   GR(&L->conv_dw_b));
+        float *dxs = dx + (size_t)s * T * D, *dw = b->dwin + (size_t)(k - 1) * D;
+        for (size_t i = 0; i < (size_t)T * D; i++) dxs[i] += dw[i];
+    }
+}
+
+void mg_head_backward(const mg_model *m, int N, const float *x, const float *dlogits, float *dx, const mg_block_work *w,
+                      const mg_block_back *b) {
+    int D = m->cfg.dim, V = m->cfg.num_outputs;
+    size_t ND = (size_t)N * D;
+    norm(m, w->xn, x, m->norm, m->norm_b, N, D);
+    memset(b->dxn, 0, ND * sizeof(float));
+    mg_linear_backward(&m->kernels, P(&m->to_logits), V, D, N, w->xn, D, dlogits, V, b->dxn, GR(&m->to_logits), NULL, b->work);
+    memset(dx, 0, ND * sizeof(float));
+    mg_rmsnorm_backward(dx, GR(&m->norm), b->dxn, x, m->norm, N, D);
+}
+#undef P
+#undef GR

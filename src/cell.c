@@ -105,9 +105,16 @@ size_t mg_cell_backward_scratch(const mg_cell *c, int rows, int n_chunks) {
     return mg_cell_scratch(c, r, n_chunks) + 4 * r * di + r * ld + (lin_in > lin_out ? lin_in : lin_out);
 }
 
+/* a_t, the factor of h_{t-1}: GRU 1 - z; LSTM f / (f + i), or f (sigmoid gates) */
+static float decay_of(const mg_cell *c, float k1, float k2) {
+    if (c->cell == MG_CELL_GRU) return mg_sigmoid(-k1);
+    float f = mg_sigmoid(k1);
+    return c->sigmoid ? f : f / (f + mg_sigmoid(k2));
+}
+
 void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, const float *w_out, const float *x,
-                      const float *kproj, int B, int T, const float *dy, float *dx, float *dw_in, float *dw_out,
-                      float *scratch, int n_chunks) {
+                      const float *kproj, int B, int T, const float *h0, const float *dy, float *dx,
+                      const mg_cell_grads *g, float *scratch, int n_chunks) {
     int D = c->dim, di = c->dim_inner, ld = c->n_gates * di, rows = B * T;
     float *proj = scratch, *dh = proj + mg_cell_scratch(c, (size_t)rows, n_chunks), *a = dh + (size_t)rows * di;
     float *rev = a + (size_t)rows * di, *dk = rev + 2 * (size_t)rows * di, *lin = dk + (size_t)rows * ld;
@@ -115,12 +122,12 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
 
     /* h again, by the forward's own gates and scan from the saved projection */
     memcpy(proj, kproj, (size_t)rows * ld * sizeof(float));
-    recur(c, proj, B, T, NULL, NULL, n_chunks);
+    recur(c, proj, B, T, h0, NULL, n_chunks);
 
-    /* dh = dy W_out (dW_out += dy^T h), or dy itself without to_out */
+    /* dh = dy W_out (dW_out += dy^T h, db_out += dy), or dy itself without to_out */
     if (c->has_out) {
         memset(dh, 0, (size_t)rows * di * sizeof(float));
-        mg_linear_backward(k, w_out, D, di, rows, proj, ld, dy, D, dh, dw_out, NULL, lin);
+        mg_linear_backward(k, w_out, D, di, rows, proj, ld, dy, D, dh, g->w_out, g->b_out, lin);
     } else {
         memcpy(dh, dy, (size_t)rows * di * sizeof(float));
     }
@@ -129,25 +136,20 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
     for (int r = 0; r < rows; r++) {
         const float *k1 = kproj + (size_t)r * ld + di, *k2 = k1 + di;
         float *ar = a + (size_t)r * di;
-        for (int i = 0; i < di; i++) {
-            if (c->cell == MG_CELL_GRU) {
-                ar[i] = mg_sigmoid(-k1[i]);
-            } else {
-                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]);
-                ar[i] = f / (f + in);
-            }
-        }
+        for (int i = 0; i < di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
     }
     for (int s = 0; s < B; s++)
         mg_scan_reverse(a + (size_t)s * T * di, dh + (size_t)s * T * di, di, T, di, n_chunks, carry, rev);
 
-    /* db_t = c_t, da_t = c_t h_{t-1}, through the gates to dk:
+    /* db_t = c_t, da_t = c_t h_{t-1} (h_{-1} = h0), through the gates to dk:
      *   GRU:  a = 1 - z, b = z g(k_h):          dk_h = c z g'(k_h),  dk_z = (c g(k_h) - da) z (1 - z)
      *   LSTM: a = f/(f+i), b = p g(k_h), p = i/(f+i):  dk_h = c p g'(k_h),  dp = c g(k_h) - da,
-     *         dk_i = dp f/(f+i)^2 i (1 - i),  dk_f = -dp i/(f+i)^2 f (1 - f) */
+     *         dk_i = dp f/(f+i)^2 i (1 - i),  dk_f = -dp i/(f+i)^2 f (1 - f)
+     *   LSTM, sigmoid gates: a = f, b = i g(k_h):  dk_h = c i g'(k_h),  dk_i = c g(k_h) i (1 - i),  dk_f = da f (1 - f)
+     * and dh0 = a_0 c_0 for each sequence. */
     for (int r = 0; r < rows; r++) {
         const float *kh = kproj + (size_t)r * ld, *k1 = kh + di, *k2 = k1 + di, *cg = dh + (size_t)r * di;
-        const float *hp = r % T ? proj + (size_t)(r - 1) * ld : NULL;
+        const float *hp = r % T ? proj + (size_t)(r - 1) * ld : h0 ? h0 + (size_t)(r / T) * di : NULL;
         float *dkh = dk + (size_t)r * ld, *dk1 = dkh + di, *dk2 = dk1 + di;
         for (int i = 0; i < di; i++) {
             float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
@@ -155,6 +157,11 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
                 float z = mg_sigmoid(k1[i]);
                 dkh[i] = cg[i] * z * dg(kh[i]);
                 dk1[i] = (cg[i] * gv - da) * z * (1.0f - z);
+            } else if (c->sigmoid) {
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]);
+                dkh[i] = cg[i] * in * dg(kh[i]);
+                dk2[i] = cg[i] * gv * in * (1.0f - in);
+                dk1[i] = da * f * (1.0f - f);
             } else {
                 float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), sum = f + in, p = in / sum;
                 float dp = cg[i] * gv - da;
@@ -163,8 +170,13 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
                 dk1[i] = -dp * in / (sum * sum) * f * (1.0f - f);
             }
         }
+        if (g->h0 && r % T == 0) {
+            const float *ar = a + (size_t)r * di;
+            float *d0 = g->h0 + (size_t)(r / T) * di;
+            for (int i = 0; i < di; i++) d0[i] += ar[i] * cg[i];
+        }
     }
 
-    /* dx += dk W_in,  dW_in += dk^T x */
-    mg_linear_backward(k, w_in, ld, D, rows, x, D, dk, ld, dx, dw_in, NULL, lin);
+    /* dx += dk W_in,  dW_in += dk^T x,  db_in += dk */
+    mg_linear_backward(k, w_in, ld, D, rows, x, D, dk, ld, dx, g->w_in, g->b_in, lin);
 }

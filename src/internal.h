@@ -218,14 +218,19 @@ void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, i
 void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const float *h0, float *y, float *hidden,
                       float *proj, int n_chunks);
 
-/* Backward of mg_cell_run from a zero h0, given its input x [B*T, D] and its projection kproj (before the gates),
- * with the row-major weights w_in, w_out (the training masters): recomputes h by the forward's own code, then
- *   dx += ..., dw_in += ..., dw_out += ...   for the output gradient dy [B*T, D].
+/* The gradients mg_cell_backward accumulates (+=) into; NULL ones are not computed. h0: [B, Di], each sequence's. */
+typedef struct {
+    float *w_in, *b_in, *w_out, *b_out, *h0;
+} mg_cell_grads;
+
+/* Backward of mg_cell_run from h0 [B, Di] (NULL = zeros), given its input x [B*T, D] and its projection kproj
+ * (before the gates, biases included), with the row-major weights w_in, w_out (the training masters): recomputes h
+ * by the forward's own code, then dx += ... and the gradients g, for the output gradient dy [B*T, D].
  * scratch: mg_cell_backward_scratch(c, B*T, n_chunks) floats; n_chunks as the forward used. */
 size_t mg_cell_backward_scratch(const mg_cell *c, int rows, int n_chunks);
 void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, const float *w_out, const float *x,
-                      const float *kproj, int B, int T, const float *dy, float *dx, float *dw_in, float *dw_out,
-                      float *scratch, int n_chunks);
+                      const float *kproj, int B, int T, const float *h0, const float *dy, float *dx,
+                      const mg_cell_grads *g, float *scratch, int n_chunks);
 
 /* scan.c. The engine's scans run whole: one chunk of time, the pool's threads taking channels, so their bits
  * are those of the sequential recurrence on any thread count (mg_layer's scan_chunks may ask for time chunks). */

@@ -416,7 +416,6 @@ void mg_tensor_values(const mg_tensor_slot *s, float *out) {
     else matrix_values(s->matrix, out);
 }
 
-
 const char *mg_model_minrnns_feature(const mg_model *m) {
     const mg_config *c = &m->cfg;
     return c->cell_bias ? "biases in the cell" : c->h0_learned ? "a learned h0" : c->lstm_sigmoid ? "sigmoid minLSTM gates"
@@ -424,14 +423,6 @@ const char *mg_model_minrnns_feature(const mg_model *m) {
                         : c->num_outputs != c->num_tokens ? "a head of another size than the vocabulary"
                         : c->has_out != (c->expansion_factor != 1.0) ? "to_out at expansion 1" : NULL;
 }
-
-int mg_model_minlm_only(const mg_model *m, const char *what) {
-    const char *feature = mg_model_minrnns_feature(m);
-    if (!feature) return MG_OK;
-    return mg_fail(MG_EINVAL, "%s supports minGRU-pytorch's minLM; this model has %s (the BorealisAI/minRNNs form), which "
-                   "the engine runs but cannot %s yet", what, feature, what);
-}
-
 
 int mg_model_load(const void *data, size_t size, const mg_model_params *params, mg_model **out) {
     if (!out) return mg_fail(MG_EINVAL, "mg_model_load: out is NULL");
@@ -486,3 +477,10 @@ int mg_model_tensor(const mg_model *m, int i, const char **name, int *ndim, uint
 }
 
 const float *mg_model_weights(const mg_model *m) { return m ? m->params : NULL; }
+
+size_t mg_model_offset(const mg_model *m, const void *view) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if ((const void *)m->tensors[i].matrix == view || (const void *)m->tensors[i].vector == view)
+            return m->tensors[i].offset;
+    return 0; /* not reached: every view has a slot */
+}

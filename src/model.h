@@ -100,6 +100,8 @@ struct mg_state {
 
 /* model.c: `bytes` of memory the model frees with itself (NULL when there is none). */
 void *mg_model_own(mg_model *m, size_t bytes);
+/* model.c: where the tensor whose view is `view` (a matrix or a vector of the model) starts in m->params. */
+size_t mg_model_offset(const mg_model *m, const void *view);
 /* params.c: makes the model's weights F32 masters in m->params that training updates (a Q8/F16 model's weights
  * made F32); the views of the tensors at offsets >= from then read them (matrices through packed copies where the
  * kernels pack), the others keep their own (Q8 stays Q8). With from > 0 a Q8 matrix that learns stays Q8 too: its
@@ -114,10 +116,7 @@ void mg_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scal
 void mg_tensor_values(const mg_tensor_slot *s, float *out);
 /* The model's tensor table for m->cfg (sets up m->layers too). */
 int mg_model_list_tensors(mg_model *m);
-/* MG_EINVAL naming the first feature of the BorealisAI/minRNNs form (docs/format.md) that `what` (training,
- * saving) does not support yet, else MG_OK. */
-int mg_model_minlm_only(const mg_model *m, const char *what);
-/* The first such feature's name, or NULL for a minLM. */
+/* The first feature of the BorealisAI/minRNNs form (docs/format.md) that this model has, or NULL for a minLM. */
 const char *mg_model_minrnns_feature(const mg_model *m);
 
 /* train.c: the model a trainer trains, and whether it trains the top alone. */
@@ -143,6 +142,8 @@ typedef struct {
     float *kp;       /* (N, G Di) the cell's projection, before the gates */
     float *x2;       /* (N, D) after the cell: the feed-forward's input before norm2 */
     float *z1;       /* (N, F) or (N, 2F) the feed-forward's first linear layer's output */
+    void (*drop)(void *ctx, float *v, size_t n); /* dropout of the feed-forward's output before the residual, or NULL */
+    void *drop_ctx;
 } mg_block_keep;
 
 /* x = conv(x) + x;  x = cell(norm1(x)) + x, in place over B sequences of T rows of x. With h (B, Di) the cell starts
@@ -155,6 +156,30 @@ void mg_ff_forward(const mg_model *m, const mg_lm_layer *L, int N, float *x, con
                    const mg_block_keep *keep);
 /* logits (N, num_outputs) = to_logits(norm(x)); xn (N, D) is scratch. */
 void mg_head_forward(const mg_model *m, int N, const float *x, float *xn, float *logits);
+
+/* What a layer's backward pass writes and its scratch (training). */
+typedef struct {
+    float *grad;     /* the gradients, in m->params' layout: each piece accumulates (+=) into its tensors' */
+    float *dxn;      /* (N, D) */
+    float *dhid;     /* (N, F) */
+    float *dz;       /* (N, F) or (N, 2F) for GEGLU: the gradient of the feed-forward's first linear layer's output */
+    float *dwin;     /* (T + k - 1, D) */
+    float *dh0;      /* (B, Di) the start states' gradients (a learned h0) */
+    float *work;     /* the largest scratch of mg_cell_backward and the linear layers' backward */
+    void (*drop)(void *ctx, float *v, size_t n); /* dropout of the feed-forward's output (its mask on the gradient), or NULL */
+    void *drop_ctx;
+} mg_block_back;
+
+/* The backward passes of mg_ff_forward, mg_mix_forward and mg_head_forward over the rows they kept: dx holds
+ * dL/d(their output) and becomes dL/d(their input); the parameters' gradients go into b->grad. The model's views
+ * read the F32 masters (params.c); w gives the forward's scratch (w->h0: the start states the forward used). */
+void mg_ff_backward(const mg_model *m, const mg_lm_layer *L, int N, const float *x2, const float *z1, float *dx,
+                    const mg_block_work *w, const mg_block_back *b);
+void mg_mix_backward(const mg_model *m, const mg_lm_layer *L, int B, int T, const float *xin, const float *x1,
+                     const float *kp, float *dx, const mg_block_work *w, const mg_block_back *b);
+/* dx = dL/dx for the head's input x from dlogits (N, num_outputs). */
+void mg_head_backward(const mg_model *m, int N, const float *x, const float *dlogits, float *dx, const mg_block_work *w,
+                      const mg_block_back *b);
 
 void mg_embed(const mg_model *m, const int32_t *tokens, int T, float *x);
 void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D);

@@ -1,11 +1,14 @@
-/* train.c — learning: a minibatch through the model keeping what the backward pass needs, the backward pass
- * (each layer's backward sits beside its forward: lm.c, cell.c, scan.c, linear.c), the cross-entropy, and
- * torch's clip_grad_norm_ + AdamW over flat arrays laid out as the parameters (m->params).
+/* train.c — learning: a minibatch through the model keeping what the backward pass needs, the backward pass, the
+ * cross-entropy, and torch's clip_grad_norm_ + AdamW over flat arrays laid out as the parameters (m->params,
+ * params.c's F32 masters).
  *
- * The forward is the inference code (mg_embed, mg_rmsnorm, mg_linear_act, mg_cell_run_proj, ...) run over
- * batch x seq_len rows from empty states. Saved per layer (rows N = batch * seq_len): its input x (N, D), the
- * inputs of its two norms x1, x2 (N, D), the cell's projection before the gates (N, G*Di) and the feed-forward's
- * pre-activation (N, F); the norms' outputs, the GELU and the scan are recomputed in the backward pass.
+ * The forward is the inference code (block.c: mg_mix_forward, mg_ff_forward, mg_head_forward) run over
+ * batch x seq_len rows from empty states (h0: zeros, or g(init_hidden_state)); the backward is block.c's beside it.
+ * Every form the engine runs trains (minLM; the BorealisAI/minRNNs form: biases, learned h0, sigmoid minLSTM gates,
+ * GEGLU or no feed-forward), except folded BatchNorm (batch statistics are not the folded affine) and task heads.
+ * Saved per layer (rows N = batch * seq_len): its input x (N, D), the inputs of its two norms x1, x2 (N, D), the
+ * cell's projection before the gates (N, G*Di) and the feed-forward's pre-activation (N, F or 2F); the norms'
+ * outputs, the GELU and the scan are recomputed in the backward pass.
  * A top_only trainer can also learn from rows given as the last layer's x2 (mg_trainer_step_top: the coder keeps
  * them from its steps): then only that layer's feed-forward and the head run, forward and back. */
 #include <math.h>
@@ -28,7 +31,7 @@ struct mg_trainer {
     float *mem;
     float **xin, **x1, **x2, **kp, **z1; /* per layer (depth + 1 inputs: xin[depth] is the final norm's input) */
     float *logits;         /* (N, V), then the softmax's gradient */
-    float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *dgelu, *win, *dwin, *work;
+    float *xn, *y, *u, *hid, *proj, *dx, *dxn, *dhid, *dgelu, *win, *dwin, *work, *h0, *dh0;
     int32_t *targets;      /* (rows) each row's next token */
     double *row_loss;      /* (rows) each row's cross-entropy, summed in order (the same for any thread count) */
     double *norm_parts;    /* (n / NORM_BLOCK + 1) the gradient's squared norm, block by block */
@@ -61,18 +64,34 @@ static int check_params(const mg_adamw_params *p) {
  * slot order puts them last. */
 static size_t top_offset(const mg_model *m) {
     const mg_lm_layer *L = &m->layers[m->cfg.depth - 1];
-    for (int i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].vector == &L->norm2) return m->tensors[i].offset;
-    return 0; /* not reached: every minLM layer has norm2 */
+    return mg_model_offset(m, m->cfg.ff == MG_FF_NONE ? (const void *)&m->norm : (const void *)&L->norm2);
+}
+
+/* The BorealisAI/minRNNs form (tools/convert.py writes cell_bias 1 for each of their checkpoints: their Linear layers
+ * have biases): its dropout is their FeedForward's last module, and its RMSNorm is F.normalize(x) sqrt(D) (gamma + 1),
+ * whose weight decay acts on gamma = weight - 1. minLM's dropout follows each layer; its norms decay as weights. */
+static int minrnns_form(const mg_model *m) { return m->cfg.cell_bias; }
+
+/* Why this model cannot train (MG_EINVAL), or MG_OK. */
+static int trainable(const mg_model *m) {
+    const mg_config *c = &m->cfg;
+    if (c->norm_affine)
+        return mg_fail(MG_EINVAL, "training cannot train this model: its norms are BatchNorm folded into x * weight + bias "
+                       "(the BorealisAI/minRNNs form with BatchNorm); training a BatchNorm needs the batch's statistics, "
+                       "which the folded affine no longer has");
+    if (c->num_outputs != c->num_tokens)
+        return mg_fail(MG_EINVAL, "training cannot train this model: its head has %d outputs, not its %d tokens (a task "
+                       "model, d_out != vocab_size); training learns to predict the next token", c->num_outputs, c->num_tokens);
+    return MG_OK;
 }
 
 int mg_trainer_create(mg_model *m, const mg_adamw_params *p, mg_trainer **out) {
     if (!m || !out) return mg_fail(MG_EINVAL, "mg_trainer_create: model and out must not be NULL");
     *out = NULL;
     mg_adamw_params prm = p ? *p : mg_adamw_default_params();
-    int minlm = mg_model_minlm_only(m, "training");
-    if (minlm) return minlm;
-    int st = check_params(&prm);
+    int st = trainable(m);
+    if (st) return st;
+    st = check_params(&prm);
     if (st) return st;
     size_t n = (size_t)m->cfg.n_params;
     mg_trainer *t = calloc(1, sizeof *t);
@@ -124,6 +143,8 @@ void mg_trainer_free(mg_trainer *t) {
 static uint64_t layout(mg_trainer *t, float *base, uint64_t N, uint64_t T) {
     const mg_config *c = &t->m->cfg;
     uint64_t D = (uint64_t)c->dim, F = (uint64_t)c->ff_inner, V = (uint64_t)c->num_tokens, k = (uint64_t)c->conv_kernel_size;
+    /* the sequences' start states g(init_hidden_state), one per row at most (a batch of N rows of one) */
+    uint64_t F1 = c->ff == MG_FF_GEGLU ? 2 * F : F, H0 = c->h0_learned ? N * (uint64_t)c->dim_inner : 0;
     const mg_cell *cell = &t->m->layers[0].cell;
     uint64_t G = (uint64_t)cell->n_gates * c->dim_inner, at = 0;
     int chunks = MG_SCAN_CHUNKS;
@@ -132,16 +153,16 @@ static uint64_t layout(mg_trainer *t, float *base, uint64_t N, uint64_t T) {
     for (int l = 0; l <= c->depth; l++) {
         TAKE(t->xin[l], N * D);
         if (l == c->depth) break;
-        TAKE(t->x1[l], N * D), TAKE(t->x2[l], N * D), TAKE(t->kp[l], N * G), TAKE(t->z1[l], N * F);
+        TAKE(t->x1[l], N * D), TAKE(t->x2[l], N * D), TAKE(t->kp[l], N * G), TAKE(t->z1[l], N * F1);
     }
     TAKE(t->logits, N * V);
     TAKE(t->xn, N * D), TAKE(t->y, N * D), TAKE(t->u, N * D), TAKE(t->dx, N * D), TAKE(t->dxn, N * D);
-    TAKE(t->hid, N * F), TAKE(t->dhid, N * F), TAKE(t->dgelu, N * F);
+    TAKE(t->hid, N * F1), TAKE(t->dhid, N * F), TAKE(t->dgelu, N * F1), TAKE(t->h0, H0), TAKE(t->dh0, H0);
     TAKE(t->proj, mg_cell_scratch(cell, (size_t)N, chunks));
     TAKE(t->win, (T + k) * D), TAKE(t->dwin, (T + k) * D);
     /* the largest scratch of a backward step: the cell's, or a linear layer's (ff, conv, head) */
     uint64_t work = mg_cell_backward_scratch(cell, (int)N, chunks);
-    size_t lin[] = {mg_linear_backward_scratch((int)N, (int)F, (int)D), mg_linear_backward_scratch((int)N, (int)D, (int)F),
+    size_t lin[] = {mg_linear_backward_scratch((int)N, (int)F1, (int)D), mg_linear_backward_scratch((int)N, (int)D, (int)F),
                     mg_linear_backward_scratch((int)N, (int)D, (int)D), mg_linear_backward_scratch((int)N, (int)V, (int)D)};
     for (size_t i = 0; i < sizeof lin / sizeof *lin; i++) work = lin[i] > work ? lin[i] : work;
     TAKE(t->work, work);
@@ -155,7 +176,7 @@ static int reserve(mg_trainer *t, int batch, int seq_len) {
     size_t rows = N > t->rows ? N : t->rows, seq = T > t->seq_cap ? T : t->seq_cap;
     /* every row's widths at most MG_MAX_FLOATS in all: then no scratch size below wraps around a 32-bit size_t */
     const mg_config *c = &t->m->cfg;
-    uint64_t widths = (uint64_t)c->dim + (uint64_t)t->m->layers[0].cell.n_gates * c->dim_inner + c->ff_inner + c->num_tokens;
+    uint64_t widths = (uint64_t)c->dim + (uint64_t)t->m->layers[0].cell.n_gates * c->dim_inner + 2 * (uint64_t)c->ff_inner + c->num_tokens;
     uint64_t floats = (uint64_t)rows * widths > MG_MAX_FLOATS ? (uint64_t)rows * widths : layout(t, NULL, rows, seq);
     float *mem = floats <= MG_MAX_FLOATS ? malloc((size_t)floats * sizeof(float)) : NULL;
     double *row_loss = mem ? malloc(rows * sizeof(double)) : NULL;
@@ -172,16 +193,6 @@ static int reserve(mg_trainer *t, int batch, int seq_len) {
 }
 
 /* ---- the passes */
-
-/* Where tensor `view` (a matrix or vector the model binds) lives in params / grads. */
-static size_t offset_of(const mg_model *m, const void *view) {
-    for (int i = 0; i < m->n_tensors; i++)
-        if ((const void *)m->tensors[i].matrix == view || (const void *)m->tensors[i].vector == view)
-            return m->tensors[i].offset;
-    return 0; /* not reached: every view has a slot */
-}
-#define P(view) (m->params + offset_of(m, view))
-#define GR(view) (t->grad + offset_of(m, view))
 
 /* Dropout after layer l: out *= keep ? 1 / (1 - p) : 0, where element i is kept unless a uniform number drawn from
  * (seed, step, l, i) alone is below p (so the backward pass draws the same mask again, and threads cannot change it). */
@@ -204,6 +215,17 @@ static void dropout(const mg_trainer *t, int l, float *x, size_t n) {
     uint64_t key = ((uint64_t)t->p.seed << 32 | (uint32_t)t->steps) * 0x9E3779B97F4A7C15u + (uint64_t)l * 0xBF58476D1CE4E5B9u;
     dropout_job j = {x, key, t->p.dropout, 1.0f / (1.0f - t->p.dropout)};
     mg_pool_for(dropout_range, &j, n, n * 2 * sizeof(float));
+}
+
+/* Layer l's dropout as block.c's hook on the feed-forward's output (the BorealisAI/minRNNs form). */
+typedef struct {
+    const mg_trainer *t;
+    int l;
+} ff_drop;
+
+static void ff_dropout(void *c, float *x, size_t n) {
+    const ff_drop *d = c;
+    dropout(d->t, d->l, x, n);
 }
 
 /* Rows [r0, r1) of the softmax cross-entropy: row_loss[r] = log sum exp(z) - z[target]; z becomes dL/dz =
@@ -232,20 +254,26 @@ static void cross_entropy_rows(void *c, size_t r0, size_t r1) {
 
 /* The working memory of block.c's forward over the trainer's rows. */
 static mg_block_work work_of(const mg_trainer *t) {
-    return (mg_block_work){.xn = t->xn, .y = t->y, .u = t->u, .window = t->win, .hidden = t->hid, .proj = t->proj};
+    return (mg_block_work){.xn = t->xn, .y = t->y, .u = t->u, .window = t->win, .hidden = t->hid, .proj = t->proj,
+                           .h0 = t->m->cfg.h0_learned ? t->h0 : NULL};
 }
 
-/* Layer l over B sequences of T rows, each from an empty state: xin[l + 1] = dropout(layer(xin[l])), keeping
- * x1, x2, the cell's projection and the feed-forward's pre-activation. */
+/* Where layer l's dropout goes: after the layer (minLM), or on the feed-forward's output (minRNNs: ff_drop). */
+static int drop_after(const mg_trainer *t) { return t->p.dropout > 0 && !minrnns_form(t->m); }
+static int drop_in_ff(const mg_trainer *t) { return t->p.dropout > 0 && minrnns_form(t->m); }
+
+/* Layer l over B sequences of T rows, each from an empty state: xin[l + 1] = layer(xin[l]), keeping x1, x2, the
+ * cell's projection and the feed-forward's pre-activation; dropout where the model's form has it. */
 static void layer_forward(mg_trainer *t, int l, int B, int T) {
     mg_model *m = t->m;
     size_t ND = (size_t)B * T * m->cfg.dim;
     mg_block_work w = work_of(t);
-    mg_block_keep keep = {t->x1[l], t->kp[l], t->x2[l], t->z1[l]};
+    ff_drop drop = {t, l};
+    mg_block_keep keep = {t->x1[l], t->kp[l], t->x2[l], t->z1[l], drop_in_ff(t) ? ff_dropout : NULL, &drop};
     memcpy(t->xin[l + 1], t->xin[l], ND * sizeof(float));
     mg_mix_forward(m, &m->layers[l], B, T, t->xin[l + 1], NULL, NULL, &w, &keep);
     mg_ff_forward(m, &m->layers[l], B * T, t->xin[l + 1], &w, &keep);
-    dropout(t, l, t->xin[l + 1], ND);
+    if (drop_after(t)) dropout(t, l, t->xin[l + 1], ND);
 }
 
 /* logits = to_logits(norm(x)) over N rows; returns the mean cross-entropy against t->targets and leaves
@@ -265,71 +293,41 @@ static double head_forward(mg_trainer *t, int N) {
  * shifted by one), saving the activations. */
 static double forward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     mg_model *m = t->m;
-    int D = m->cfg.dim, N = B * T;
+    int D = m->cfg.dim, Di = m->cfg.dim_inner, N = B * T;
     for (int r = 0; r < N; r++) t->targets[r] = tokens[(size_t)(r / T) * (T + 1) + r % T + 1];
     for (int s = 0; s < B; s++) mg_embed(m, tokens + (size_t)s * (T + 1), T, t->xin[0] + (size_t)s * T * D);
-    for (int l = 0; l < m->cfg.depth; l++) layer_forward(t, l, B, T);
+    for (int l = 0; l < m->cfg.depth; l++) {
+        /* each sequence starts from h0 = g(init_hidden_state) (a learned h0) */
+        for (int s = 0; m->cfg.h0_learned && s < B; s++)
+            for (int i = 0; i < Di; i++) t->h0[(size_t)s * Di + i] = mg_g(m->layers[l].h0_init[i]);
+        layer_forward(t, l, B, T);
+    }
     return head_forward(t, N);
 }
 
-/* The backward pass: gradients of every parameter into t->grad (zeroed first). */
+/* The backward pass: gradients of every parameter into t->grad (zeroed first), layer by layer from the top (with
+ * top_only, the last layer's feed-forward alone). */
 static void backward(mg_trainer *t, const int32_t *tokens, int B, int T) {
     mg_model *m = t->m;
     const mg_config *c = &m->cfg;
-    const mg_kernels *K = &m->kernels;
-    int D = c->dim, F = c->ff_inner, V = c->num_tokens, k = c->conv_kernel_size, N = B * T;
-    int chunks = MG_SCAN_CHUNKS;
-    size_t ND = (size_t)N * D;
+    int D = c->dim, Di = c->dim_inner, N = B * T;
     memset(t->grad + t->from, 0, (t->n - t->from) * sizeof(float));
-
-    /* head: logits = norm(x) W^T */
-    mg_rmsnorm(t->xn, t->xin[c->depth], m->norm, N, D);
-    memset(t->dxn, 0, ND * sizeof(float));
-    mg_linear_backward(K, P(&m->to_logits), V, D, N, t->xn, D, t->logits, V, t->dxn, GR(&m->to_logits), NULL, t->work);
-    memset(t->dx, 0, ND * sizeof(float));
-    mg_rmsnorm_backward(t->dx, GR(&m->norm), t->dxn, t->xin[c->depth], m->norm, N, D);
-
+    mg_block_work w = work_of(t);
+    ff_drop drop = {t, 0};
+    mg_block_back b = {t->grad, t->dxn, t->dhid, t->dgelu, t->dwin, t->dh0, t->work, drop_in_ff(t) ? ff_dropout : NULL, &drop};
+    mg_head_backward(m, N, t->xin[c->depth], t->logits, t->dx, &w, &b);
     for (int l = c->depth - 1; l >= 0; l--) {
         const mg_lm_layer *L = &m->layers[l];
-        /* x' = dropout(x'): the same mask again */
-        dropout(t, l, t->dx, ND);
-        /* x' = ff(norm2(x2)) + x2 */
-        mg_rmsnorm(t->xn, t->x2[l], L->norm2, N, D);
-        mg_elementwise(mg_gelu_grad_range, t->z1[l], NULL, t->hid, t->dgelu, (size_t)N * F);
-        memset(t->dhid, 0, (size_t)N * F * sizeof(float));
-        mg_linear_backward(K, P(&L->ff2), D, F, N, t->hid, F, t->dx, D, t->dhid, GR(&L->ff2), GR(&L->ff2_b), t->work);
-        mg_elementwise(mg_mul_range, t->dgelu, NULL, t->dhid, NULL, (size_t)N * F);
-        memset(t->dxn, 0, ND * sizeof(float));
-        mg_linear_backward(K, P(&L->ff1), F, D, N, t->xn, D, t->dhid, F, t->dxn, GR(&L->ff1), GR(&L->ff1_b), t->work);
-        mg_rmsnorm_backward(t->dx, GR(&L->norm2), t->dxn, t->x2[l], L->norm2, N, D);
+        drop.l = l;
+        if (drop_after(t)) dropout(t, l, t->dx, (size_t)N * D); /* the same mask again */
+        mg_ff_backward(m, L, N, t->x2[l], t->z1[l], t->dx, &w, &b);
         if (t->from) return; /* top_only: nothing below learns */
-        /* x2 = cell(norm1(x1)) + x1 */
-        mg_rmsnorm(t->xn, t->x1[l], L->norm1, N, D);
-        memset(t->dxn, 0, ND * sizeof(float));
-        mg_cell_backward(&L->cell, K, P(&L->cell.w_in), c->has_out ? P(&L->cell.w_out) : NULL, t->xn, t->kp[l], B, T,
-                         t->dx, t->dxn, GR(&L->cell.w_in), c->has_out ? GR(&L->cell.w_out) : NULL, t->work, chunks);
-        mg_rmsnorm_backward(t->dx, GR(&L->norm1), t->dxn, t->x1[l], L->norm1, N, D);
-        /* x1 = pw(dw(x)) + x */
-        if (k) {
-            for (int s = 0; s < B; s++) {
-                mg_conv_window(m, NULL, t->xin[l], s, T, t->win);
-                mg_conv_depthwise(L, D, k, t->win, T, t->u + (size_t)s * T * D);
-            }
-            memset(t->dxn, 0, ND * sizeof(float));
-            mg_linear_backward(K, P(&L->conv_pw), D, D, N, t->u, D, t->dx, D, t->dxn, GR(&L->conv_pw), GR(&L->conv_pw_b),
-                               t->work);
-            for (int s = 0; s < B; s++) {
-                mg_conv_window(m, NULL, t->xin[l], s, T, t->win);
-                memset(t->dwin, 0, (size_t)(T + k - 1) * D * sizeof(float));
-                mg_conv_depthwise_backward(L, D, k, t->win, T, t->dxn + (size_t)s * T * D, t->dwin, GR(&L->conv_dw),
-                                           GR(&L->conv_dw_b));
-                float *dxs = t->dx + (size_t)s * T * D, *dw = t->dwin + (size_t)(k - 1) * D;
-                for (size_t i = 0; i < (size_t)T * D; i++) dxs[i] += dw[i];
-            }
-        }
+        for (int s = 0; c->h0_learned && s < B; s++)
+            for (int i = 0; i < Di; i++) t->h0[(size_t)s * Di + i] = mg_g(L->h0_init[i]);
+        mg_mix_backward(m, L, B, T, t->xin[l], t->x1[l], t->kp[l], t->dx, &w, &b);
     }
     /* x = token_emb[inputs]: scatter the rows back */
-    float *gemb = GR(&m->token_emb);
+    float *gemb = t->grad + mg_model_offset(m, &m->token_emb);
     for (int r = 0; r < N; r++) {
         const float *d = t->dx + (size_t)r * D;
         float *row = gemb + (size_t)tokens[(size_t)(r / T) * (T + 1) + r % T] * D;
@@ -362,6 +360,27 @@ static void adamw_range(void *c, size_t i0, size_t i1) {
     }
 }
 
+/* Whether slot s is one of the model's RMSNorm weights. */
+static int is_norm(const mg_model *m, const mg_tensor_slot *s) {
+    if (s->vector == &m->norm) return 1;
+    for (int l = 0; l < m->cfg.depth; l++)
+        if (s->vector == &m->layers[l].norm1 || s->vector == &m->layers[l].norm2) return 1;
+    return 0;
+}
+
+/* The minRNNs form's RMSNorm weights are gamma + 1, and AdamW's decoupled decay acts on gamma: after the step's
+ * w (1 - lr wd) - update, add lr wd, which gives gamma (1 - lr wd) - update + 1. */
+static void decay_gamma(mg_trainer *t) {
+    mg_model *m = t->m;
+    float lr_wd = t->p.lr * t->p.weight_decay;
+    if (!minrnns_form(m) || lr_wd == 0.0f) return;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const mg_tensor_slot *s = &m->tensors[i];
+        if (s->offset < t->from || !is_norm(m, s)) continue;
+        for (size_t j = 0; j < s->count; j++) m->params[s->offset + j] += lr_wd;
+    }
+}
+
 static void adamw(mg_trainer *t) {
     const mg_adamw_params *p = &t->p;
     float scale = 1.0f;
@@ -374,6 +393,7 @@ static void adamw(mg_trainer *t) {
     double bc1 = 1.0 - t->beta1_t, bc2 = 1.0 - t->beta2_t;
     adamw_job j = {t, scale, (float)(p->lr / bc1), (float)sqrt(bc2), 1.0f - p->lr * p->weight_decay};
     mg_pool_for(adamw_range, &j, t->n - t->from, (t->n - t->from) * 4 * sizeof(float));
+    decay_gamma(t);
     mg_model_params_changed(t->m);
 }
 
@@ -443,10 +463,11 @@ int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *ta
     memcpy(t->x2[last], rows, (size_t)n * D * sizeof(float));
     memcpy(t->targets, targets, (size_t)n * sizeof(int32_t));
     mg_block_work w = work_of(t);
-    mg_block_keep keep = {.z1 = t->z1[last]};
+    ff_drop drop = {t, last};
+    mg_block_keep keep = {.z1 = t->z1[last], .drop = drop_in_ff(t) ? ff_dropout : NULL, .drop_ctx = &drop};
     memcpy(t->xin[last + 1], rows, (size_t)n * D * sizeof(float));
     mg_ff_forward(t->m, &t->m->layers[last], n, t->xin[last + 1], &w, &keep);
-    dropout(t, last, t->xin[last + 1], (size_t)n * D);
+    if (drop_after(t)) dropout(t, last, t->xin[last + 1], (size_t)n * D);
     double l = head_forward(t, n);
     backward(t, NULL, 1, n);
     if (loss) *loss = (float)l;

@@ -17,6 +17,12 @@ NAME.bin, little-endian:
 The hyperparameters are rounded to float32 first and those values are used, so the file holds what was used.
 manifest.json lists the cases.
 
+The BorealisAI/minRNNs cases (MINRNNS_CASES, names starting "minrnns-"): their own Model (tools/minrnns_ref.py) with
+random weights (tools/minrnns_fixtures.py's build), converted by tools/convert.py --config to
+tests/fixtures/train/NAME.safetensors, then trained in float64 as above. The file lists the tensors as the engine
+orders and names them (docs/format.md: their norms' gamma is the engine's weight = gamma + 1, with the same gradient;
+the final values are gamma + 1).
+
 Self-checks: the step-0 float64 gradients agree with central differences (h = 1e-6) on two random elements
 (with a nonzero gradient) of each tensor, to 1e-6 relative + 5e-9 (the differences' rounding noise); the same steps in float32 are run and their distance to the float64 run is printed (what float32
 rounding alone moves); whether clipping was active at each step is printed.
@@ -24,8 +30,11 @@ rounding alone moves); whether clipping was active at each step is printed.
 import copy
 import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -33,6 +42,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lm_fixtures import read_model_file, rebuild  # noqa: E402
+import minrnns_fixtures  # noqa: E402
 
 BATCH, SEQ_LEN, STEPS = 3, 17, 5
 DEFAULT = dict(lr=3e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, clip=1.0)
@@ -44,6 +54,46 @@ CASES = [  # name, hyperparameters different from DEFAULT
     ("gru-d40-l1-e1", dict(lr=1e-2, beta1=0.8, beta2=0.99, weight_decay=0.0, clip=1000.0)),  # no clipping
 ]
 HYPER = ("lr", "beta1", "beta2", "eps", "weight_decay", "clip")
+# the five forms of the issue "one forward": minLSTM (sigmoid gates) and with coefficient norm, minGRU with a learned
+# h0, bytes without h0, a conv of 4; their configs over tools/minrnns_fixtures.py's BASE
+MINRNNS_CASES = [
+    ("minrnns-lstm-h0-ff-d16-l2", dict(model="minLSTM", vocab_size=256, d_out=256, d_model=16, num_layers=2, expand_dim=1.5,
+                                       enable_ff=True)),
+    ("minrnns-lstm-coeffnorm-d16-l2", dict(model="minLSTM", vocab_size=256, d_out=256, d_model=16, num_layers=2, expand_dim=2,
+                                           use_coeff_norm=True)),
+    ("minrnns-gru-h0-ff-d16-l2", dict(model="minGRU", vocab_size=256, d_out=256, d_model=16, num_layers=2, expand_dim=1.5,
+                                      enable_ff=True)),
+    ("minrnns-gru-e1-d16-l2", dict(model="minGRU", vocab_size=256, d_out=256, d_model=16, num_layers=2, expand_dim=1,
+                                   use_init_hidden_state=False)),
+    ("minrnns-gru-conv4-ff-d16-l2", dict(model="minGRU", vocab_size=256, d_out=256, d_model=16, num_layers=2, expand_dim=1.5,
+                                         kernel_size=4, enable_ff=True)),
+]
+# the engine's order of a layer's tensors (src/model.c, mg_model_list_tensors)
+LAYER_ORDER = ["0.net.0.weight", "0.net.0.bias", "0.net.1.weight", "0.net.1.bias", "1.weight", "2.init_hidden_state",
+               "2.to_hidden_and_gate.weight", "2.to_hidden_and_f_i_gate.weight", "2.to_hidden_and_gate.bias",
+               "2.to_hidden_and_f_i_gate.bias", "2.to_out.weight", "2.to_out.bias", "3.weight", "4.0.weight", "4.0.bias",
+               "4.1.mult_bias", "4.2.weight", "4.2.bias"]
+
+
+def engine_name(name, cell):
+    """Their parameter's name in the engine's file (tools/convert.py's BorealisAI mapping)."""
+    if name == "to_out.weight":
+        return "to_logits.weight"
+    if name.endswith(".gamma") or name == "gamma":
+        name = name[:-len("gamma")] + "weight"
+    if cell == "minLSTM":
+        name = name.replace("to_hidden_and_gate", "to_hidden_and_f_i_gate")
+    return name
+
+
+def engine_key(name):
+    """The engine's position of a tensor: embedding, layers in order, the final norm, the head."""
+    if name == "token_emb.weight":
+        return (0, 0, 0)
+    if name.startswith("layers."):
+        _, i, rest = name.split(".", 2)
+        return (1, int(i), LAYER_ORDER.index(rest))
+    return (2, ["norm.weight", "to_logits.weight"].index(name), 0)
 
 
 def loss_of(model, rows):
@@ -62,7 +112,7 @@ def train(model, tokens, hp):
         loss.backward()
         losses.append(loss.item())
         if grads is None:
-            grads = [p.grad.detach().clone() for p in model.parameters()]
+            grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
         norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip"]).item())
         opt.step()
     return losses, norms, grads
@@ -76,6 +126,8 @@ def finite_difference_check(model, rows, grads, seed, h=1e-6):
     with torch.no_grad():
         for p, grad in zip(model.parameters(), grads):
             nonzero = grad.reshape(-1).nonzero()[:, 0]
+            if len(nonzero) == 0:  # a parameter nothing uses (their ff_norm without a feed-forward)
+                continue
             for i in nonzero[torch.randint(0, len(nonzero), (2,), generator=g)].tolist():
                 flat, old = p.view(-1), p.view(-1)[i].item()
                 flat[i] = old + h
@@ -93,6 +145,31 @@ def f32(values):
     return np.asarray(values, dtype="<f4").tobytes()
 
 
+def minrnns_case(c, name, config, outdir, tmp):
+    """Their model for a MINRNNS_CASES entry, converted to outdir/NAME.safetensors; returns (float32 model, model file,
+    the engine's names of its parameters in their order, their order sorted as the engine's)."""
+    import yaml
+    model, cfg = minrnns_fixtures.build(7000 + c, config)
+    model.train()  # dropout 0: the same as eval
+    ckpt, yml = os.path.join(tmp, name + ".pt"), os.path.join(tmp, name + ".yaml")
+    torch.save(model.state_dict(), ckpt)
+    with open(yml, "w") as f:
+        yaml.dump(dict(cfg, task="fixture", expid=name), f)
+    model_file = os.path.join(outdir, name + ".safetensors")
+    convert = os.path.join(os.path.dirname(os.path.abspath(__file__)), "convert.py")
+    subprocess.run([sys.executable, convert, ckpt, model_file, "--config", yml, "--tokenizer", "bytes"], check=True,
+                   capture_output=True)
+    names = [engine_name(n, cfg["model"]) for n, _ in model.named_parameters()]
+    with open(model_file, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    # their ff_norm without a feed-forward (enable_ff false) is a parameter that nothing uses: not in the file
+    kept = [i for i, n in enumerate(names) if n in header]
+    assert sorted(names[i] for i in kept) == sorted(k for k in header if k != "__metadata__"), f"{name}: {names} vs the file's"
+    assert all(n in header or (n.endswith(".3.weight") and not cfg["enable_ff"]) for n in names), f"{name}: {names}"
+    order = sorted(kept, key=lambda i: engine_key(names[i]))
+    return model, model_file, names, order
+
+
 def main():
     torch.set_num_threads(1)  # a fixed reduction order
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,10 +177,18 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     manifest = {"generator": "tools/train_fixtures.py", "cases": []}
     total = 0
-    for c, (name, overrides) in enumerate(CASES):
-        hp = {k: float(np.float32(v)) for k, v in {**DEFAULT, **overrides}.items()}
-        model_file = os.path.join("tests", "fixtures", "lm", name + ".safetensors")
-        model32 = rebuild(*read_model_file(os.path.join(root, model_file)))
+    tmp = tempfile.mkdtemp()
+    for c, (name, overrides) in enumerate(CASES + MINRNNS_CASES):
+        minrnns = c >= len(CASES)
+        hp = {k: float(np.float32(v)) for k, v in {**DEFAULT, **({} if minrnns else overrides)}.items()}
+        if minrnns:
+            model32, path, names, order = minrnns_case(c, name, overrides, outdir, tmp)
+            model_file = os.path.relpath(path, root)
+        else:
+            model_file = os.path.join("tests", "fixtures", "lm", name + ".safetensors")
+            model32 = rebuild(*read_model_file(os.path.join(root, model_file)))
+            names = [n for n, _ in model32.named_parameters()]
+            order = list(range(len(names)))
         model = copy.deepcopy(model32).double()
         start = copy.deepcopy(model)
         gen = torch.Generator().manual_seed(5000 + c)
@@ -112,26 +197,30 @@ def main():
         losses, norms, grads = train(model, tokens, hp)
         fd_abs, fd_rel = finite_difference_check(start, tokens[0], grads, 6000 + c)
         losses32, _, grads32 = train(model32, tokens, hp)
-        grad_diff = max((a.double() - b).abs().max().item() / b.abs().max().item() for a, b in zip(grads32, grads))
+        grad_diff = max((a.double() - b).abs().max().item() / b.abs().max().item() for a, b in zip(grads32, grads)
+                        if b.abs().max().item() > 0)
         loss_diff = max(abs(a - b) / abs(b) for a, b in zip(losses32, losses))
         param_diff = max((a.double() - b).abs().max().item() for a, b in zip(model32.parameters(), model.parameters()))
         assert loss_diff < 1e-3 and param_diff < 1e-2, f"{name}: float32 and float64 runs diverge"
 
-        names = [n for n, _ in model.named_parameters()]
+        params = list(model.parameters())
+        # the engine's values: a gamma norm's weight is gamma + 1 (the same gradient)
+        final = [p.detach() + 1 if n.endswith("gamma") else p.detach() for (n, _), p in zip(model.named_parameters(), params)]
         out = [b"MGTRAIN1", struct.pack("<III", BATCH, SEQ_LEN, STEPS), f32([hp[k] for k in HYPER]),
-               struct.pack("<I", len(names))]
-        for n, p in model.named_parameters():
-            out.append(struct.pack("<I", len(n.encode())) + n.encode() + struct.pack("<I", p.numel()))
+               struct.pack("<I", len(order))]
+        for i in order:
+            n = names[i]
+            out.append(struct.pack("<I", len(n.encode())) + n.encode() + struct.pack("<I", params[i].numel()))
         out += [tokens.numpy().astype("<i4").tobytes(), f32(losses), f32(norms)]
-        out += [f32(t.reshape(-1).numpy()) for t in grads]
-        out += [f32(p.detach().reshape(-1).numpy()) for p in model.parameters()]
+        out += [f32(grads[i].reshape(-1).numpy()) for i in order]
+        out += [f32(final[i].reshape(-1).numpy()) for i in order]
         path = os.path.join(outdir, name + ".bin")
         with open(path, "wb") as f:
             f.write(b"".join(out))
         total += os.path.getsize(path)
         manifest["cases"].append({"name": name, "file": name + ".bin", "model": model_file, "batch": BATCH,
-                                  "seqLen": SEQ_LEN, "steps": STEPS, "tensors": len(names),
-                                  "parameters": sum(p.numel() for p in model.parameters()),
+                                  "seqLen": SEQ_LEN, "steps": STEPS, "tensors": len(order),
+                                  "parameters": sum(params[i].numel() for i in order),
                                   **{"weightDecay" if k == "weight_decay" else k: hp[k] for k in HYPER}})
 
         clipped = " ".join(f"{n:.4g}{'*' if n > hp['clip'] else ''}" for n in norms)
@@ -144,7 +233,8 @@ def main():
         json.dump(manifest, f, indent=1)
         f.write("\n")
     total += os.path.getsize(os.path.join(outdir, "manifest.json"))
-    print(f"wrote {len(CASES)} cases to {outdir} ({total:,} bytes)")
+    shutil.rmtree(tmp)
+    print(f"wrote {len(CASES) + len(MINRNNS_CASES)} cases to {outdir} ({total:,} bytes)")
 
 
 if __name__ == "__main__":

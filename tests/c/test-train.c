@@ -16,10 +16,11 @@ typedef struct {
     size_t n;
 } fixture;
 
-/* The model file of the fixture STEM (tests/fixtures/lm/STEM.safetensors), or NULL. */
+/* The model file of the fixture STEM (tests/fixtures/lm/STEM.safetensors; a BorealisAI/minRNNs one's is beside its
+ * fixture, tests/fixtures/train/STEM.safetensors), or NULL. */
 static unsigned char *read_model_file(const char *stem, size_t *size) {
     char path[256];
-    snprintf(path, sizeof path, "tests/fixtures/lm/%s.safetensors", stem);
+    snprintf(path, sizeof path, "tests/fixtures/%s/%s.safetensors", strncmp(stem, "minrnns-", 8) ? "lm" : "train", stem);
     return read_file(path, size);
 }
 
@@ -472,7 +473,10 @@ static void check_coder_learning(const char *stem) {
 }
 
 int main(void) {
-    const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1"};
+    const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1",
+                           /* the BorealisAI/minRNNs form (tools/minrnns_ref.py's modules) */
+                           "minrnns-lstm-h0-ff-d16-l2", "minrnns-lstm-coeffnorm-d16-l2", "minrnns-gru-h0-ff-d16-l2",
+                           "minrnns-gru-e1-d16-l2", "minrnns-gru-conv4-ff-d16-l2"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
     check_case("gru-d24-l3-conv3", MG_KERNEL_REFERENCE);
     mg_pool_set_min_work(0);

@@ -112,14 +112,27 @@ test('a byte-level minRNNs model evaluates and generates by their logits; task m
   await assert.rejects(task.compress(new Uint8Array([1, 2])), (e) => e.code === 'MG_EINVAL');
 });
 
-test('minRNNs models: training is refused, naming the feature; save round-trips', async () => {
+test('minRNNs models train (tests/js/train.test.mjs has PyTorch\'s losses); BatchNorm and task models are refused by name; save round-trips', async () => {
   const lm = await open('lstm-coeffnorm-conv3-ff-d24-l2.safetensors', 2);
-  assert.throws(() => lm.trainer(), (e) => e.code === 'MG_EINVAL' && /training supports minGRU-pytorch's minLM; this model has biases in the cell/.test(e.message));
+  const file = readFileSync(new URL('../fixtures/minrnns/lstm-coeffnorm-conv3-ff-d24-l2.safetensors', import.meta.url));
+  assert.ok(Buffer.from(await lm.save({ dtype: 'f32' })).equals(file), 'save() writes the converter\'s bytes');
   const again = await load(await lm.save({ dtype: 'f32' }));
   models.push(again);
   const { tokens } = expected('lstm-coeffnorm-conv3-ff-d24-l2');
   assert.deepEqual(await again.forward(tokens, { allLogits: true }), await lm.forward(tokens, { allLogits: true }));
   assert.equal(again.config.lstmGates, 'normalized');
+  // a step on a batch lowers the loss of that batch
+  const trainer = lm.trainer({ lr: 3e-3 });
+  const rows = Array.from({ length: 2 * 17 }, (_, i) => (i * 7 + 3) % 32);
+  const first = await trainer.step(rows, { batch: 2, seqLen: 16 });
+  for (let i = 0; i < 5; i++) await trainer.step(rows, { batch: 2, seqLen: 16 });
+  const last = await trainer.step(rows, { batch: 2, seqLen: 16 });
+  assert.ok(last < first, `loss ${first} -> ${last}`);
+  trainer.dispose();
+  const batchNorm = await open('gru-batchnorm-conv4-d16-l3.safetensors', 1);
+  assert.throws(() => batchNorm.trainer(), (e) => e.code === 'MG_EINVAL' && /BatchNorm folded .*batch's statistics/.test(e.message));
+  const task = await open('gru-e1-task-d16-l2.safetensors', 1);
+  assert.throws(() => task.trainer(), (e) => e.code === 'MG_EINVAL' && /head has 5 outputs, not its 12 tokens/.test(e.message));
 });
 
 // ---- the converter (PyTorch)

@@ -1,5 +1,5 @@
 // Training through the wasm builds: trainer.step gives PyTorch's losses step by step (tests/fixtures/train, from
-// tools/train_fixtures.py) on 1 and 2 threads; save() writes tools/convert.py's bytes and a trained model saved and
+// tools/train_fixtures.py: minLM and the BorealisAI/minRNNs form) on 1 and 2 threads; save() writes tools/convert.py's bytes and a trained model saved and
 // loaded again gives the same logits; train() is seeded, learns, stops on an abort keeping what it learned, and
 // refuses bad options by name; create() is seeded.
 import assert from 'node:assert/strict';
@@ -21,13 +21,17 @@ function crossEntropy(logits, targets, V) {
   return sum / targets.length;
 }
 
-const TRAIN_CASES = ['gru-d32-l2', 'gru-d24-l3-conv3', 'lstm-d32-l2', 'lstm-d16-l2-conv4-e1', 'gru-d40-l1-e1'];
+// minLM's, and the BorealisAI/minRNNs form's (their own modules, tools/minrnns_ref.py; the model file beside its fixture)
+const TRAIN_CASES = ['gru-d32-l2', 'gru-d24-l3-conv3', 'lstm-d32-l2', 'lstm-d16-l2-conv4-e1', 'gru-d40-l1-e1',
+  'minrnns-lstm-h0-ff-d16-l2', 'minrnns-lstm-coeffnorm-d16-l2', 'minrnns-gru-h0-ff-d16-l2', 'minrnns-gru-e1-d16-l2',
+  'minrnns-gru-conv4-ff-d16-l2'];
+const modelFile = (name) => read(`${name.startsWith('minrnns-') ? 'train' : 'lm'}/${name}.safetensors`);
 
 for (const threads of [1, 2]) {
   for (const name of TRAIN_CASES) {
     test(`${name}, ${threads} thread(s): trainer.step gives PyTorch's losses step by step (2e-4)`, async () => {
       const f = readTrainFixture(name);
-      const lm = await load(read(`lm/${name}.safetensors`), { threads });
+      const lm = await load(modelFile(name), { threads });
       lm._engine.setMinParallelWork(0); // every parallel path, on these small models
       const trainer = lm.trainer(f.options);
       const row = f.batch * (f.seqLen + 1);
