@@ -4,7 +4,8 @@
 // (a checkout or `git archive REV js dist | tar -x -C DIR`) against this tree's, or with --relaxed this tree's plain
 // build against its relaxed one. A 4,096-token prefill, 256 generated tokens (in a page, generate keeps its loop
 // in the worker) and 256 `step()` calls after a 64-token prompt (in a page, each call goes to the worker and
-// back), each side in turn, medians; prints one JSON line per place, speedup = first / second. --old-plain
+// back) and a training step of 8 x 128 tokens, each side in turn, medians; prints one JSON line per place,
+// speedup = first / second. --old-plain
 // runs the old build's plain (not relaxed) SIMD build.
 //   node bench/builds-ab.mjs --model FILE (--old DIR [--old-plain] | --relaxed) [--threads 1] [--rounds 5]
 //                            [--where node,chromium]
@@ -38,6 +39,12 @@ async function measure(apis, { model, rounds, threads, relaxed, oldPlain }) {
       await lm.forward(prompt.slice(0, 64), { state: s });
       for (let i = 0; i < 256; i++) await lm.step(prompt[64 + i], { state: s });
       s.dispose();
+    },
+    // last: it changes the weights (a small lr)
+    train8x128: (lm) => {
+      const trainer = lm.trainer({ lr: 1e-5 });
+      const rows = Array.from({ length: 8 * 129 }, (_, i) => prompt[i % prompt.length]);
+      return () => trainer.step(rows, { batch: 8, seqLen: 128 });
     },
   };
   const out = { backend: lms.map((lm) => lm.backend) };
