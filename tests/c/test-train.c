@@ -475,7 +475,7 @@ int main(void) {
     const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
     check_case("gru-d24-l3-conv3", MG_KERNEL_REFERENCE);
-    mg_pool_set_min_work(0);
+    mg_set_min_parallel_work(0);
     if (mg_set_threads(2) == MG_OK) {
         check_case("lstm-d16-l2-conv4-e1", MG_KERNEL_AUTO);
         check_case("gru-d32-l2", MG_KERNEL_AUTO);
