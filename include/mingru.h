@@ -62,8 +62,9 @@ enum {
     MG_KERNEL_AUTO = 0,       /* the fastest kernel compiled in (the SIMD one where built with it) */
     MG_KERNEL_REFERENCE = 1,  /* the plain-C reference kernel */
     MG_KERNEL_SIMD = 2,       /* the vector kernel (wasm SIMD, or SSE/AVX/NEON natively); MG_EINVAL without */
-    MG_KERNEL_PORTABLE = 3,   /* the vector kernel without relaxed SIMD: in wasm, the same results in every engine on
-                                 every machine, and in the plain and relaxed builds (what mg_coder needs) */
+    MG_KERNEL_PORTABLE = 3,   /* the vector kernel without relaxed SIMD: in wasm, the same bits in every engine, on
+                                 every machine, in the plain and relaxed builds and on any thread count (for results
+                                 that another machine must reproduce exactly, as a decoder does) */
 };
 
 /* Returns 1 if the SIMD kernels are compiled in, else 0. */
@@ -78,6 +79,14 @@ int mg_has_simd(void);
  * called while another call into the library runs. */
 int mg_set_threads(int n);
 int mg_get_threads(void);
+
+/* A job of the pool (a matrix product, the gates, the scan) whose work, about the bytes it reads and writes, is
+ * under this minimum runs on the calling thread alone: waking the others would cost about as much as the job.
+ * MG_DEFAULT_MIN_PARALLEL_WORK until set; 0 sends every job to every thread (the tests do, so that their small
+ * models take every parallel path). Results are the same bits whatever it is (docs/kernels.md); only the speed
+ * changes. Process-wide; not to be called while another call into the library runs. */
+#define MG_DEFAULT_MIN_PARALLEL_WORK ((size_t)64 << 10)
+void mg_set_min_parallel_work(size_t bytes);
 
 /* ---------------------------------------------------------------- layers */
 
@@ -147,6 +156,16 @@ enum { MG_TOKENIZER_NONE = 0, MG_TOKENIZER_BYTES = 1 };
  * BorealisAI/minRNNs); none. */
 enum { MG_FF_GELU = 0, MG_FF_GEGLU = 1, MG_FF_NONE = 2 };
 
+/* The model's form: minGRU-pytorch's minLM, or the BorealisAI/minRNNs family (docs/format.md), which adds the
+ * options of mg_config below (cell biases, a learned h0, sigmoid minLSTM gates, affine norms, GEGLU or no
+ * feed-forward, a head of another size, to_out at expansion 1). */
+enum { MG_FORM_MINLM = 0, MG_FORM_MINRNNS = 1 };
+
+/* Tokens per pass of mg_lm_forward: a prefill runs in blocks of this many tokens (the matrix products over a block,
+ * the state carried between blocks), so its scratch does not grow with the prompt. A caller that feeds a long
+ * prompt in pieces (to report progress, to be able to stop) loses nothing with pieces of a multiple of it. */
+#define MG_FORWARD_BLOCK 128
+
 /* The configuration of a loaded model (from the file's __metadata__ and tensor shapes). */
 typedef struct {
     int cell;                /* MG_CELL_GRU or MG_CELL_LSTM */
@@ -158,7 +177,8 @@ typedef struct {
     int has_out;             /* the cell has to_out (expansion_factor != 1, or cell_out "always") */
     double ff_mult;          /* ff_inner = floor(dim * ff_mult) */
     int ff_inner;
-    /* The BorealisAI/minRNNs form (docs/format.md; all 0 for minGRU-pytorch's minLM): */
+    int form;                /* MG_FORM_MINRNNS when any of the options below is not minLM's, else MG_FORM_MINLM */
+    /* The BorealisAI/minRNNs form's options (docs/format.md; all 0 for minGRU-pytorch's minLM): */
     int cell_bias;           /* the cell's projections have biases (to_hidden_and_gate.bias, to_out.bias) */
     int h0_learned;          /* h0 = g(init_hidden_state) per layer, else zeros */
     int lstm_sigmoid;        /* minLSTM without coefficient norm: h = sigmoid(f) h + sigmoid(i) g(h~) */
@@ -229,8 +249,10 @@ int mg_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float 
 /* Feeds one token: O(1) time and memory. logits: [V] or NULL. */
 int mg_lm_step(mg_model *m, mg_state *s, int32_t token, float *logits);
 
-/* The logits after the state's last token ([V]), or NULL for an empty state. Owned by the state. */
+/* The logits after the state's last token ([num_outputs]), or NULL for an empty state. Owned by the state. */
 const float *mg_state_logits(const mg_state *s);
+/* The same copied into out [num_outputs]; MG_EINVAL for an empty state (it has no logits yet). */
+int mg_state_copy_logits(const mg_state *s, float *out);
 
 /* ---------------------------------------------------------------- sampling */
 
@@ -306,13 +328,6 @@ int mg_trainer_set_params(mg_trainer *t, const mg_adamw_params *p);
 int mg_trainer_step(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
 /* The same without the update: fills the gradients (mg_trainer_grads) and the loss only. */
 int mg_trainer_gradients(mg_trainer *t, const int32_t *tokens, int batch, int seq_len, float *loss);
-/* A top_only trainer's step on the top alone: `rows` (n x dim) are what entered the last layer's norm2 (the top's
- * input) at n positions, `targets` the n tokens that followed them. The layers below are not run: the rows come
- * from wherever they were computed, e.g. the coder's steps with their whole context (mg_coder_learn). MG_EINVAL
- * for a trainer that is not top_only or n outside [1, 2^24], MG_ERANGE for a target outside [0, num_tokens). */
-int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
-/* The same without the update. */
-int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
 /* The gradients of the last step or mg_trainer_gradients call (before clipping), laid out as the model's
  * parameters (mg_model_tensor's offsets; with top_only, zero below the top), and their global L2 norm. */
 const float *mg_trainer_grads(const mg_trainer *t);
@@ -321,11 +336,11 @@ double mg_trainer_grad_norm(const mg_trainer *t);
 long mg_trainer_steps(const mg_trainer *t);
 void mg_trainer_free(mg_trainer *t);
 
-/* ---------------------------------------------------------------- arithmetic coding (coder.c)
+/* ---------------------------------------------------------------- arithmetic coding
  * Codes tokens with the model's probabilities: each token with the distribution of the state's logits (uniform
  * while the state is empty), then one step of the state. The decoder, given the same model, state and coded
  * bytes, rebuilds the same tokens: the model runs with MG_KERNEL_PORTABLE meanwhile, so the distributions are
- * the same bits in every engine, build and thread count (see coder.c). Adapting the model between calls (a
+ * the same bits in every engine, build and thread count (docs/compress.md). Adapting the model between calls (a
  * trainer's steps) is allowed, the same on both sides. */
 typedef struct mg_coder mg_coder;
 /* An encoder (input NULL) or a decoder of the n coded bytes at input (copied). MG_EINVAL for a vocabulary over
@@ -341,11 +356,11 @@ int mg_coder_read(mg_coder *c, mg_state *s, const int32_t *tokens, int n);
 /* Adds n known tokens to the match models' history only (the part of a long prime the state does not read);
  * MG_ERANGE, adding none, if one is outside [0, num_tokens). */
 int mg_coder_remember(mg_coder *c, const int32_t *tokens, int n);
-/* Learning the top while coding: from this call on, the coder keeps the top's input row of each of its steps
- * (encode, decode, read), and mg_coder_learn has `t` (a top_only trainer of the coder's model: MG_EINVAL and
- * MG_EMISMATCH otherwise) take one step
- * (mg_trainer_step_top) on the rows kept since the last one, each with the token that followed it; the newest
- * row, whose next token is still unknown, is kept for the next. NULL stops it (and drops the rows). */
+/* Learning the top while coding: from this call on, the coder keeps the top's input row (what entered the last
+ * layer's norm2) of each of its steps (encode, decode, read), and mg_coder_learn has `t` (a top_only trainer of the
+ * coder's model: MG_EINVAL and MG_EMISMATCH otherwise) take one AdamW step of the top alone on the rows kept since
+ * the last one, each with the token that followed it (the layers below are not run again); the newest row, whose
+ * next token is still unknown, is kept for the next. NULL stops it (and drops the rows). */
 int mg_coder_set_learner(mg_coder *c, mg_trainer *t);
 /* One step of the learner on the rows kept (*loss, may be NULL: their mean cross-entropy, or 0 with fewer
  * than two rows, when nothing is learned). MG_EINVAL without a learner. The learner must outlive the coder (or be
@@ -360,7 +375,7 @@ void mg_coder_free(mg_coder *c);
 enum { MG_DTYPE_F32 = 0, MG_DTYPE_F16 = 1, MG_DTYPE_Q8 = 2 };
 
 /* The model (with its current weights) as a .safetensors file of docs/format.md, in F32, F16 or Q8 (int8 matrices
- * with per-row scales): the bytes tools/convert.py writes for the same weights and metadata. kv holds n_kv
+ * with per-row scales): the bytes the converter (docs/converting.md) writes for the same weights and metadata. kv holds n_kv
  * key/value pairs (kv[2i], kv[2i+1]) that replace or add __metadata__ entries (a NULL value removes one; the
  * structural keys cannot be set). *out is malloc'd: free() it. MG_EINVAL for an F16 save of values beyond its range. */
 int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv, uint8_t **out, size_t *size);

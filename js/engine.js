@@ -102,7 +102,7 @@ export class Engine {
   /** Jobs smaller than `bytes` (default 64 KB; 8 times that while a worker sleeps) run on one thread of the
    * pool. Tests set 0, so that every parallel path runs on their small models. */
   setMinParallelWork(bytes) {
-    this.#mod._mgw_pool_set_min_work(bytes);
+    this.#mod._mgw_set_min_parallel_work(bytes);
   }
 
   // ---- layers
@@ -199,8 +199,8 @@ export class Engine {
   }
 
   /** The logits after the state's last token [V]; MG_EINVAL for an empty state. */
-  stateLogits(model, state, width, what) {
-    return this.#withBuffers({}, { logits: width }, (p) => this.#check(this.#mod._mgw_state_logits(model, state, p.logits), what)).logits;
+  stateLogits(state, width, what) {
+    return this.#withBuffers({}, { logits: width }, (p) => this.#check(this.#mod._mgw_state_logits(state, p.logits), what)).logits;
   }
 
   /** Tokens the state has read since it was created or reset. */

@@ -249,7 +249,7 @@ export class Model {
     const engine = this._engine;
     // the state's own logits predict the first token (a state that has read nothing predicts nothing)
     const s = state instanceof State ? state._handle(this, 'evaluate') : 0;
-    if (s && engine.stateTokens(s) > 0) previous = engine.stateLogits(this._live('evaluate'), s, V, 'evaluate');
+    if (s && engine.stateTokens(s) > 0) previous = engine.stateLogits(s, V, 'evaluate');
     await this.#feed(tokens, state, 'evaluate', { signal, block: 8 * engine.limits.forwardBlock, allLogits: true }, (logits, at) => {
       const n = logits.length / V;
       for (let i = 0; i < n; i++) {

@@ -11,7 +11,7 @@
 //   node scripts/build.mjs --safe     the checked builds (-sASSERTIONS=2 -sSAFE_HEAP=1) into dist-safe/, for the tests
 // CMake rebuilds only what changed, so running this again is cheap. The build is reproducible: the same sources
 // and the same Emscripten (Debian's 3.1.6) give the same bytes in any directory. The relaxed-SIMD builds also need
-// Debian's clang-19 (for src/matmul.c) and npm's binaryen (a dev dependency: its wasm-opt knows the new opcodes).
+// Debian's clang-19 (for the kernels: src/kernels.c, src/matmul_*.c) and npm's binaryen (a dev dependency: its wasm-opt knows the new opcodes).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';

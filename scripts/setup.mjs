@@ -18,7 +18,7 @@ const NEEDS = [
   ['cmake', 'the build', () => has('cmake')],
   ['gcc', 'the native C tests (ASan, UBSan)', () => has('cc')],
   ['clang', 'the fuzzers (libFuzzer)', () => has('clang')],
-  ['clang-19', 'the relaxed-SIMD builds (src/matmul.c: LLVM 14 emits pre-standard relaxed opcodes)', () => has('clang-19')],
+  ['clang-19', 'the relaxed-SIMD builds (the kernels, src/kernels.c and src/matmul_*.c: LLVM 14 emits pre-standard relaxed opcodes)', () => has('clang-19')],
   ['lld-19', "clang-19's wasm linker", () => has('wasm-ld-19')],
   ['libclang-rt-14-dev', "libFuzzer's runtime", hasFuzzerRuntime],
   ['python3-torch', 'the PyTorch reference (tools/reference.py, tools/convert.py), at /usr/bin/python3',

@@ -7,10 +7,8 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "internal.h"
-#include "model.h" /* MG_RECENT, MG_BLOCK */
+#include "mingru.h"
 
 EMSCRIPTEN_KEEPALIVE void *mgw_malloc(int bytes) { return bytes > 0 ? malloc((size_t)bytes) : NULL; }
 EMSCRIPTEN_KEEPALIVE void mgw_free(void *p) { free(p); }
@@ -21,16 +19,16 @@ EMSCRIPTEN_KEEPALIVE int mgw_has_simd(void) { return mg_has_simd(); }
 /* A small JSON text, valid until the next call that returns one (JS parses it at once). */
 static char json[512];
 
-/* The engine's limits that the JS API checks options against. */
+/* The engine's limits that the JS API checks options against (the same for every model: known before one is read). */
 EMSCRIPTEN_KEEPALIVE const char *mgw_limits(void) {
-    snprintf(json, sizeof json, "{\"penaltyWindow\":%d,\"forwardBlock\":%d}", MG_RECENT, MG_BLOCK);
+    snprintf(json, sizeof json, "{\"penaltyWindow\":%d,\"forwardBlock\":%d}", MG_MAX_PENALTY_WINDOW, MG_FORWARD_BLOCK);
     return json;
 }
 /* Bytes of the heap that malloc has handed out and not got back (mallinfo's uordblks): the tests check that it
  * comes back to where it was after load/dispose cycles, aborted calls and long generations. */
 EMSCRIPTEN_KEEPALIVE double mgw_heap_used(void) { return (double)mallinfo().uordblks; }
 /* The pool's minimum work for running a job on all threads (tests set 0 so that every path runs in parallel). */
-EMSCRIPTEN_KEEPALIVE void mgw_pool_set_min_work(double bytes) { mg_pool_set_min_work((size_t)bytes); }
+EMSCRIPTEN_KEEPALIVE void mgw_set_min_parallel_work(double bytes) { mg_set_min_parallel_work((size_t)bytes); }
 EMSCRIPTEN_KEEPALIVE int mgw_dim_inner(int dim, double expansion_factor) { return mg_dim_inner(dim, expansion_factor); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_layer_create(int cell, int dim, double expansion_factor, int kernel, const float *w_in,
@@ -83,7 +81,7 @@ EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
              c->cell == MG_CELL_GRU ? "gru" : "lstm", c->num_tokens, c->dim, c->depth, c->expansion_factor,
              c->dim_inner, c->ff_mult, c->ff_inner, c->conv_kernel_size,
              c->tokenizer == MG_TOKENIZER_BYTES ? "bytes" : "none", c->quantized ? "true" : "false", c->n_params,
-             c->identity, c->num_outputs, mg_model_minrnns_feature(m) ? "minrnns" : "minlm", c->cell_bias ? "true" : "false",
+             c->identity, c->num_outputs, c->form == MG_FORM_MINRNNS ? "minrnns" : "minlm", c->cell_bias ? "true" : "false",
              c->h0_learned ? "learned" : "zeros", c->lstm_sigmoid ? "sigmoid" : "normalized", c->norm_affine ? "affine" : "rms",
              c->ff == MG_FF_GEGLU ? "geglu" : c->ff == MG_FF_NONE ? "none" : "gelu");
     return json;
@@ -100,13 +98,8 @@ EMSCRIPTEN_KEEPALIVE int mgw_state_copy(mg_state *dst, const mg_state *src) { re
 EMSCRIPTEN_KEEPALIVE int mgw_state_reset(mg_state *s) { return mg_state_reset(s); }
 EMSCRIPTEN_KEEPALIVE double mgw_state_tokens(const mg_state *s) { return (double)mg_state_tokens(s); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_save_size(const mg_state *s) { return (int)mg_state_save_size(s); }
-/* The logits after the state's last token, copied to out [V]; MG_EINVAL for an empty state. */
-EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_model *m, const mg_state *s, float *out) {
-    const float *l = mg_state_logits(s);
-    if (!l) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
-    memcpy(out, l, (size_t)mg_model_config(m)->num_outputs * sizeof(float));
-    return MG_OK;
-}
+/* The logits after the state's last token, copied to out [num_outputs]; MG_EINVAL for an empty state. */
+EMSCRIPTEN_KEEPALIVE int mgw_state_logits(const mg_state *s, float *out) { return mg_state_copy_logits(s, out); }
 EMSCRIPTEN_KEEPALIVE int mgw_state_save(const mg_state *s, void *buf, int size) {
     return mg_state_save(s, buf, (size_t)(unsigned)size);
 }

@@ -37,16 +37,14 @@ uint64_t mg_rng_u64(uint64_t *state);
 float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
 
 /* pool.c: runs fn(ctx, ith, nth) on every thread of the pool (the caller is ith 0) and waits for all; a job
- * whose work (about the bytes it reads and writes) is below the pool's minimum (MG_POOL_MIN_WORK unless
- * mg_pool_set_min_work says otherwise; tests set 0 to run everything in parallel) runs as fn(ctx, 0, 1) on
+ * whose work (about the bytes it reads and writes) is below the pool's minimum (mingru.h's
+ * mg_set_min_parallel_work, MG_DEFAULT_MIN_PARALLEL_WORK until set) runs as fn(ctx, 0, 1) on
  * the caller alone: waking the others and waiting for them would cost about as much as the job. So does one
  * below 8 times the minimum while a worker sleeps (after a pause, as between step() calls from a page's main
  * thread: a thread takes longer to wake than such a job lasts); the sleepers are woken for the jobs after it,
  * which they take at once if those come while they still spin (a few tens of microseconds), as the next
  * matrices of a step do. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
-#define MG_POOL_MIN_WORK ((size_t)64 << 10)
-void mg_pool_set_min_work(size_t bytes);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
 /* fn(ctx, i0, i1) over the threads' shares of [0, n): for loops whose items are independent (elementwise), so
  * the result never depends on the number of threads. work as for mg_pool_run. */
@@ -55,7 +53,8 @@ void mg_pool_for(mg_range_fn fn, void *ctx, size_t n, size_t work);
 /* Thread ith's share [*i0, *i1) of n items, cut on multiples of align. */
 void mg_split(int n, int ith, int nth, int align, int *i0, int *i1);
 
-/* matmul.c: C[m, n] = sum_k A[m*lda + k] * W[n*K + k]   for m < M, n < N (so C = A W^T, W row-major
+/* The kernels: matmul_f32.c (F32 weights), matmul_q8.c (int8 weights), kernels.c (which a handle uses).
+ * C[m, n] = sum_k A[m*lda + k] * W[n*K + k]   for m < M, n < N (so C = A W^T, W row-major
  * [N, K] as PyTorch stores nn.Linear weights); C has row stride ldc. The q8 form has int8 W and
  * C[m, n] = scale[n] * sum_k A[m, k] W[n, k]; rowsum[n] = sum_k W[n, k] (kernels that offset the activations
  * take it back with it). */
@@ -79,11 +78,14 @@ int mg_q8_packs(int K); /* whether mg_pack_q8 takes rows of K columns */
 void mg_pack_q8(const int8_t *W, int N, int K, int8_t *P);
 /* mg_pack_q8 of W into W itself, through a temporary copy; 0 (W left as it was) when the copy cannot be had. */
 int mg_pack_q8_in_place(int8_t *W, int N, int K);
-/* Every q8 kernel, in every build, computes one arithmetic (matmul.c): each row of A rounded to integer steps of
+/* Every q8 kernel, in every build, computes one arithmetic (matmul_q8.c): each row of A rounded to integer steps of
  * max|row| / mg_q8_steps (63: 7 bits, what relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s reads alike in every
  * engine), exact integer sums, then C = sum * step * scale; so their results are the same bits. */
 extern const int mg_q8_steps;
-/* The vector kernels (matmul.c): vector extensions over wasm SIMD, SSE/AVX or NEON. */
+/* max |x[i]| over n floats, NaN when one is a NaN or an infinity: the largest of the bit patterns without the sign
+ * (they order as the magnitudes do; an infinity's and a NaN's are the largest), which the compiler vectorizes. */
+float mg_row_amax(const float *x, int n);
+/* The vector kernels: vector extensions over wasm SIMD, SSE/AVX or NEON. */
 #if defined(__wasm_simd128__) || defined(__SSE2__) || defined(__ARM_NEON)
 #define MG_VECTOR 1
 void mg_matmul_simd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc);
@@ -97,9 +99,6 @@ void mg_matmul_q8_simd_packed(int M, int N, int K, const float *A, int lda, cons
                               const int32_t *rowsum, float *C, int ldc);
 void mg_matmul_q8_portable_packed(int M, int N, int K, const float *A, int lda, const int8_t *P, const float *scale,
                                   const int32_t *rowsum, float *C, int ldc);
-/* max |x[i]| over n floats, NaN when one is a NaN or an infinity: the largest of the bit patterns without the sign
- * (they order as the magnitudes do; an infinity's and a NaN's are the largest), which the compiler vectorizes. */
-float mg_row_amax(const float *x, int n);
 /* Weights W [N, K] rearranged for mg_matmul_packed (P has N*K floats; rows [n0, n1) of the packed matrix,
  * n0 a multiple of 8, start at P + n0*K and are themselves a packed matrix). */
 void mg_pack_f32(const float *W, int N, int K, float *P);
@@ -109,11 +108,10 @@ void mg_unpack_f32(const float *P, int N, int K, float *W); /* the inverse */
 /* mg_pack_f32 of B^T, for B [R, C] with row stride ld (the backward pass multiplies by transposes) */
 void mg_pack_f32_transposed(const float *B, int R, int C, int ld, float *P);
 void mg_matmul_packed(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc);
-/* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
- * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
- * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
-void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
-
+#ifdef __wasm_relaxed_simd__
+/* mg_matmul_packed with f32x4.relaxed_madd: the relaxed builds' F32 kernel (fused where the machine fuses). */
+void mg_matmul_packed_fused(int M, int N, int K, const float *A, int lda, const float *P, float *C, int ldc);
+#endif
 #endif
 
 /* The kernels one handle uses, chosen once from an MG_KERNEL_* value. */
@@ -250,9 +248,12 @@ void mg_scan(float *a, float *b, int ld, int T, int n, const float *h0, int n_ch
  * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
 void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
 
-/* The reverse recurrence of the backward pass, c_t = g_t + a_{t+1} c_{t+1} (c_{T-1} = g_{T-1}), in place on g:
- * the forward scan over reversed time, so it is chunked and on the pool like the forward. Step t's a and g at
- * a[t*ld + i], g[t*ld + i]; rev: 2*T*n floats of scratch; carry: n_chunks * n floats. */
-void mg_scan_reverse(const float *a, float *g, int ld, int T, int n, int n_chunks, float *carry, float *rev);
+/* train.c: the coder's learning (mg_coder_learn). A top_only trainer's step on the top alone: `rows` (n x dim) are
+ * what entered the last layer's norm2 (the top's input) at n positions, `targets` the n tokens that followed them.
+ * The layers below are not run: the rows come from wherever they were computed, e.g. the coder's steps with their
+ * whole context. MG_EINVAL for a trainer that is not top_only or n outside [1, 2^24], MG_ERANGE for a target
+ * outside [0, num_tokens). mg_trainer_top_gradients: the same without the update. */
+int mg_trainer_step_top(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
+int mg_trainer_top_gradients(mg_trainer *t, const float *rows, const int32_t *targets, int n, float *loss);
 
 #endif

@@ -1,5 +1,5 @@
 /* linear.c — linear layers on the pool: y = x W^T (+ bias) (then GELU), the output columns cut into pieces that the
- * pool's threads take in turn, each piece computed by a kernel of matmul.c. */
+ * pool's threads take in turn, each piece computed by a kernel of matmul_f32.c or matmul_q8.c. */
 #include <stdatomic.h>
 
 #include "internal.h"

@@ -90,6 +90,7 @@ static int read_minrnns_config(mg_model *m) {
     c->has_out = c->has_out || always;
     c->num_outputs = c->num_tokens;
     if (mg_model_meta(m, "num_outputs") && (st = meta_int(m, "num_outputs", 1, 1 << 24, &c->num_outputs))) return st;
+    c->form = mg_model_minrnns_feature(m) ? MG_FORM_MINRNNS : MG_FORM_MINLM;
     return MG_OK;
 }
 

@@ -6,10 +6,9 @@
 #include "internal.h"
 #include "safetensors.h"
 
-/* Tokens per block of a prefill: forward runs the parallel scan over blocks of this many tokens, carrying
- * the state between blocks, so its scratch does not grow with the prompt. */
-#define MG_BLOCK 128
-/* Recent tokens a state remembers for the repetition penalty. */
+/* Tokens per block of a prefill (mingru.h's MG_FORWARD_BLOCK), and recent tokens a state remembers for the
+ * repetition penalty (as many as the penalty can look at). */
+#define MG_BLOCK MG_FORWARD_BLOCK
 #define MG_RECENT MG_MAX_PENALTY_WINDOW
 
 /* ---- the model */

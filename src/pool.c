@@ -1,7 +1,7 @@
 /* pool.c — the thread pool: persistent workers started once, a job runs on all of them at once.
  *
  * mg_pool_run(fn, ctx, work) calls fn(ctx, ith, nth) on every thread (the caller is thread 0) and returns
- * when all are done; a small job (work < the minimum, mg_pool_set_min_work) runs on the caller alone.
+ * when all are done; a small job (work < the minimum, mg_set_min_parallel_work) runs on the caller alone.
  * Model code says what splits (rows [ir0, ir1) from ith/nth, see mg_split); the pool says how. Between
  * jobs a worker spins briefly (a new job often follows at once), then sleeps on a condition variable (a
  * futex in wasm): an idle pool burns no core. Built without pthreads, the pool is one thread. */
@@ -81,9 +81,9 @@ int mg_set_threads(int n) {
 
 int mg_get_threads(void) { return pool.n; }
 
-static size_t min_work = MG_POOL_MIN_WORK;
+static size_t min_work = MG_DEFAULT_MIN_PARALLEL_WORK;
 
-void mg_pool_set_min_work(size_t bytes) { min_work = bytes; }
+void mg_set_min_parallel_work(size_t bytes) { min_work = bytes; }
 
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
     if (pool.n == 1 || work < min_work) {
@@ -121,7 +121,7 @@ int mg_set_threads(int n) {
 
 int mg_get_threads(void) { return 1; }
 
-void mg_pool_set_min_work(size_t bytes) { (void)bytes; }
+void mg_set_min_parallel_work(size_t bytes) { (void)bytes; }
 
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
     (void)work;

@@ -75,6 +75,13 @@ uint64_t mg_state_tokens(const mg_state *s) { return s ? s->n_tokens : 0; }
 
 const float *mg_state_logits(const mg_state *s) { return s && s->n_tokens ? s->logits : NULL; }
 
+int mg_state_copy_logits(const mg_state *s, float *out) {
+    if (!s || !out) return mg_fail(MG_EINVAL, "mg_state_copy_logits: state and out must not be NULL");
+    if (!s->n_tokens) return mg_fail(MG_EINVAL, "the state is empty: it has no logits yet");
+    memcpy(out, s->logits, (size_t)s->model->cfg.num_outputs * sizeof(float));
+    return MG_OK;
+}
+
 void mg_state_free(mg_state *s) {
     if (!s) return;
     free(s->floats);

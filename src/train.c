@@ -67,10 +67,10 @@ static size_t top_offset(const mg_model *m) {
     return mg_model_offset(m, m->cfg.ff == MG_FF_NONE ? (const void *)&m->norm : (const void *)&L->norm2);
 }
 
-/* The BorealisAI/minRNNs form (tools/convert.py writes cell_bias 1 for each of their checkpoints: their Linear layers
- * have biases): its dropout is their FeedForward's last module, and its RMSNorm is F.normalize(x) sqrt(D) (gamma + 1),
- * whose weight decay acts on gamma = weight - 1. minLM's dropout follows each layer; its norms decay as weights. */
-static int minrnns_form(const mg_model *m) { return m->cfg.cell_bias; }
+/* The BorealisAI/minRNNs form (mg_config.form): its dropout is their FeedForward's last module, and its RMSNorm is
+ * F.normalize(x) sqrt(D) (gamma + 1), whose weight decay acts on gamma = weight - 1. minLM's dropout follows each
+ * layer; its norms decay as weights. */
+static int minrnns_form(const mg_model *m) { return m->cfg.form == MG_FORM_MINRNNS; }
 
 /* Why this model cannot train (MG_EINVAL), or MG_OK. */
 static int trainable(const mg_model *m) {

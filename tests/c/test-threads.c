@@ -45,7 +45,7 @@ int main(void) {
     for (int pass = 0; pass < 3; pass++)
     for (int li = 0; li < 3; li++) {
         int T = lengths[li];
-        mg_pool_set_min_work(pass == 0 ? 0 : pass == 1 ? MG_POOL_MIN_WORK : 2048);
+        mg_set_min_parallel_work(pass == 0 ? 0 : pass == 1 ? MG_DEFAULT_MIN_PARALLEL_WORK : 2048);
         pause_us = pass == 2 ? 5000 : 0;
         float *want = NULL, *want_s = NULL, *want_lm = NULL, *want_step = NULL;
         for (int nth = 1; nth <= 4; nth++) {

@@ -479,7 +479,7 @@ int main(void) {
                            "minrnns-gru-e1-d16-l2", "minrnns-gru-conv4-ff-d16-l2"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(cases[i], MG_KERNEL_AUTO);
     check_case("gru-d24-l3-conv3", MG_KERNEL_REFERENCE);
-    mg_pool_set_min_work(0);
+    mg_set_min_parallel_work(0);
     if (mg_set_threads(2) == MG_OK) {
         check_case("lstm-d16-l2-conv4-e1", MG_KERNEL_AUTO);
         check_case("gru-d32-l2", MG_KERNEL_AUTO);
