@@ -60,11 +60,10 @@ export class State {
     if (!this.#ptr) return;
     this._handle(null, 'state.dispose');
     this.#model._forget(this);
-    this.#model._engine.stateFree(this.#ptr);
-    this.#ptr = 0;
+    this._drop();
   }
 
-  /** @internal called when the model is disposed: frees the engine's state */
+  /** @internal frees the engine's state (dispose(), or the model's dispose()) */
   _drop() {
     this.#model._engine.stateFree(this.#ptr);
     this.#ptr = 0;

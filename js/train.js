@@ -125,8 +125,7 @@ export class Trainer {
   dispose() {
     if (!this.#ptr) return;
     this.#model._forgetTrainer(this);
-    this.#model._engine.trainerFree(this.#ptr);
-    this.#ptr = 0;
+    this._drop();
   }
 
   /** @internal the model was disposed */
