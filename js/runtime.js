@@ -66,39 +66,37 @@ async function nodeGlue(load) {
   };
 }
 
-// The builds. URLs are written out literally, next to import.meta.url, so that bundlers find the files.
+// The builds, each with its relaxed-SIMD form (the same C, with the int8 kernel on
+// i32x4.relaxed_dot_i8x16_i7x16_add_s), taken only where relaxedSimdWorks() says the engine runs that instruction
+// correctly. URLs are written out literally, next to import.meta.url, so that bundlers find the files.
 const SHIPPED = {
   single: {
     glue: () => import('../dist/mingru.js'),
     wasm: () => new URL('../dist/mingru.wasm', import.meta.url),
+    relaxed: {
+      glue: () => import('../dist/mingru-relaxed.js'),
+      wasm: () => new URL('../dist/mingru-relaxed.wasm', import.meta.url),
+    },
   },
   threads: {
     glue: () => import('../dist/mingru-threads.js'),
     wasm: () => new URL('../dist/mingru-threads.wasm', import.meta.url),
     script: () => new URL('../dist/mingru-threads.js', import.meta.url),
     worker: () => new URL('../dist/mingru-threads.worker.js', import.meta.url),
+    relaxed: {
+      glue: () => import('../dist/mingru-threads-relaxed.js'),
+      wasm: () => new URL('../dist/mingru-threads-relaxed.wasm', import.meta.url),
+      script: () => new URL('../dist/mingru-threads-relaxed.js', import.meta.url),
+      worker: () => new URL('../dist/mingru-threads-relaxed.worker.js', import.meta.url),
+    },
   },
   threadsNode: {
     glue: () => nodeGlue((require) => require('../dist/node/mingru-threads.js')),
     wasm: () => new URL('../dist/node/mingru-threads.wasm', import.meta.url),
-  },
-};
-// The relaxed-SIMD builds (the same C, with the int8 kernel on i32x4.relaxed_dot_i8x16_i7x16_add_s), taken only
-// where relaxedSimdWorks() says the engine runs that instruction correctly.
-const RELAXED = {
-  single: {
-    glue: () => import('../dist/mingru-relaxed.js'),
-    wasm: () => new URL('../dist/mingru-relaxed.wasm', import.meta.url),
-  },
-  threads: {
-    glue: () => import('../dist/mingru-threads-relaxed.js'),
-    wasm: () => new URL('../dist/mingru-threads-relaxed.wasm', import.meta.url),
-    script: () => new URL('../dist/mingru-threads-relaxed.js', import.meta.url),
-    worker: () => new URL('../dist/mingru-threads-relaxed.worker.js', import.meta.url),
-  },
-  threadsNode: {
-    glue: () => nodeGlue((require) => require('../dist/node/mingru-threads-relaxed.js')),
-    wasm: () => new URL('../dist/node/mingru-threads-relaxed.wasm', import.meta.url),
+    relaxed: {
+      glue: () => nodeGlue((require) => require('../dist/node/mingru-threads-relaxed.js')),
+      wasm: () => new URL('../dist/node/mingru-threads-relaxed.wasm', import.meta.url),
+    },
   },
 };
 
@@ -223,8 +221,8 @@ import(${JSON.stringify(url.href)}).then(
 }
 
 async function instantiate(threads, useRelaxed) {
-  const builds = useRelaxed ? RELAXED : BUILDS;
-  const build = threads === 1 ? builds.single : isNode ? builds.threadsNode : builds.threads;
+  const plain = threads === 1 ? BUILDS.single : isNode ? BUILDS.threadsNode : BUILDS.threads;
+  const build = useRelaxed ? plain.relaxed : plain;
   const url = build.wasm();
   let bytes;
   try {
