@@ -28,9 +28,15 @@ const NEEDS = {
   webkit: [[WEBKIT_DRIVER, 'webkit2gtk-driver'], [MINIBROWSER, 'webkit2gtk-driver'], [XVFB, 'xvfb']],
 };
 
-/** What each engine has, as tested (README, Browser support): relaxed SIMD, and SharedArrayBuffer on a cross-origin
- * isolated page (WebKitGTK 2.50 has neither; there the threads and the lane fall back). */
-export const HAS = { chromium: { relaxed: true, sab: true }, firefox: { relaxed: true, sab: true }, webkit: { relaxed: false, sab: false } };
+/** What each engine has, as tested (README, Browser support): relaxed SIMD, SharedArrayBuffer on a cross-origin
+ * isolated page (WebKitGTK 2.50 has neither; there the threads and the lane fall back), and a Cache API whose
+ * contents outlast a page load (WebKitGTK's MiniBrowser under WebDriver keeps nothing across loads: after the first
+ * page, cache.put() leaves cache.keys() empty; within a page it works, tests/js/load-options.test.mjs). */
+export const HAS = {
+  chromium: { relaxed: true, sab: true, cacheAcrossLoads: true },
+  firefox: { relaxed: true, sab: true, cacheAcrossLoads: true },
+  webkit: { relaxed: false, sab: false, cacheAcrossLoads: false },
+};
 
 /** The backend.fallbacks `engine` gives on an isolated or plain page: a model's (with the lane), or a layer's
  * (lane: false); relaxed: false when the load asked for the plain build (no fallback then). */
