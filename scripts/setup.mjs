@@ -25,6 +25,8 @@ const NEEDS = [
     () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0],
   ['python3-numpy', 'tools/convert.py', () => spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0],
   ['python3-yaml', "tools/convert.py --config (BorealisAI/minRNNs's config.yaml)", () => spawnSync('/usr/bin/python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0],
+  ['python3-sentencepiece', 'tools/train.py --tokenizer FILE.model and its test', () => spawnSync('/usr/bin/python3', ['-c', 'import sentencepiece'], { stdio: 'ignore' }).status === 0],
+  ['python3-regex', "tools/bpe.py (GPT-2's pre-tokenizer needs \\p{L})", () => spawnSync('/usr/bin/python3', ['-c', 'import regex'], { stdio: 'ignore' }).status === 0],
   // Debian's torch otherwise runs on the generic reference BLAS, about 50x slower
   ['libopenblas0-pthread', "a fast BLAS for Debian's torch", () => existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3')],
   ['chromium', 'the browser tests (driven by playwright-core)', () => existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium')],
