@@ -6,7 +6,7 @@
 // worker last reported it, whether they are disposed or busy.
 import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
-import { withTokenizer } from './tokenizer.js';
+import { BYTES, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { laneMissing, pageLane } from './lane.js';
 
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
@@ -301,7 +301,10 @@ export class Model extends Remote {
   /** @internal */
   constructor(handle, info) {
     super(handle, Promise.resolve());
-    Object.assign(this, info, { backend: pageBackend(info.backend) }); // config, metadata, identity, backend
+    const { tokenizerSource, ...rest } = info;
+    Object.assign(this, rest, { backend: pageBackend(info.backend) }); // config, metadata, identity, backend
+    /** As in Node: the tokenizer of encode() and decode(), parsed here from the worker's copy of its file. */
+    this.tokenizer = tokenizerSource ? tokenizerFrom(tokenizerSource, 'load: tokenizer') : this.config.tokenizer === 'bytes' ? BYTES : null;
   }
 
   createState() {
@@ -462,6 +465,8 @@ export async function create(options) {
 export async function load(source, options) {
   let src = source;
   if (typeof source === 'string' || source instanceof URL) src = new URL(source, globalThis.location?.href).href;
+  const t = options?.tokenizer; // a URL of the page's, as load()'s source
+  if (typeof t === 'string' || t instanceof URL) options = { ...options, tokenizer: new URL(t, globalThis.location?.href).href };
   else if (typeof Response !== 'undefined' && source instanceof Response) src = await readSource(source, options ?? {});
   let o = options;
   if (o?.fetchOptions && typeof o.fetchOptions === 'object') {

@@ -74,7 +74,10 @@ export interface ModelConfig {
   readonly ffInner: number;
   /** 0 = no convolution */
   readonly convKernelSize: number;
-  readonly tokenizer: 'bytes' | 'none';
+  /** the kind of the model's tokenizer (the file's, or load()'s tokenizer option), 'none' without one */
+  readonly tokenizer: 'bytes' | 'bpe-bytelevel' | 'bpe-metaspace' | 'unigram' | 'none';
+  /** its vocabulary size (256 for bytes, 0 for none); at most numTokens */
+  readonly tokenizerVocabSize: number;
   readonly quantized: boolean;
   readonly parameters: number;
   /** the logits' size: numTokens, or a BorealisAI/minRNNs task model's d_out */
@@ -207,8 +210,11 @@ export class Model {
   /** the bytes of a compress() file, with the same model file, in any engine, build or thread count; MG_EMISMATCH
    * for another model's file, MG_EBADFILE for a damaged one */
   decompress(file: Uint8Array, options?: { prime?: Uint8Array | ArrayBuffer | string; signal?: AbortSignal; onProgress?: (p: CodingProgress) => void }): Promise<Uint8Array>;
-  encode(text: string): Uint8Array;
+  /** the text as the tokenizer's ids (bytes: Uint8Array; up to 65,536 tokens: Uint16Array; else Uint32Array) */
+  encode(text: string): Uint8Array | Uint16Array | Uint32Array;
   decode(tokens: Tokens): string;
+  /** the tokenizer of encode, decode, generate, evaluate and train on text; null for a model without one */
+  readonly tokenizer: Tokenizer | null;
   dispose(): void;
 }
 
@@ -312,6 +318,19 @@ export interface LoadOptions {
   /** take the relaxed-SIMD build (an 8-bit dot product for Q8 weights) where the engine runs it correctly (a
    * known-answer probe: Chrome/Edge 114+, Firefox 146+); false forces the plain SIMD build. Default true. */
   relaxedSimd?: boolean;
+  /** the tokenizer for a file that has none (or to replace its own): a URL or path of a Hugging Face tokenizer.json or
+   * a SentencePiece .model, their bytes, or a tokenizer.json's parsed object; its vocabulary must fit numTokens */
+  tokenizer?: string | URL | ArrayBuffer | ArrayBufferView | Blob | object;
+}
+
+/** A model's tokenizer: the byte-level one, or a tokenizer.json's / SentencePiece model's (docs/tokenizers.md). */
+export interface Tokenizer {
+  readonly kind: 'bytes' | 'bpe-bytelevel' | 'bpe-metaspace' | 'unigram';
+  readonly vocabSize: number;
+  encode(text: string): Uint8Array | Uint16Array | Uint32Array;
+  decode(tokens: Tokens): string;
+  /** a streaming decoder: push(id) returns the text now complete (never half a character), flush() the rest */
+  decoder(): { push(id: number): string; flush(): string };
 }
 
 /** A model from a .safetensors file made by tools/convert.py: a path (Node), URL, bytes, Response or Blob. */

@@ -5,7 +5,7 @@ import { KERNEL_NAMES } from './engine.js';
 import { engineBackend, openEngine, yielder } from './runtime.js';
 import { samplerOptions } from './sampling.js';
 import { readSource } from './source.js';
-import { ByteDecoder, StopMatcher, encodeBytes, needBytes, withTokenizer } from './tokenizer.js';
+import { BYTES, StopMatcher, checkFits, embeddedTokenizer, needTokenizer, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { Trainer, createOptions, saveOptions, train, trainerOptions } from './train.js';
 import { adaptOptions, compress, decompress, evaluateAdapting, logSoftmaxAt } from './compress.js';
 
@@ -84,10 +84,19 @@ function tokenArray(tokens, V, what) {
   return tokens;
 }
 
-/** evaluate()'s result from the total bits and the predictions made. */
-function evaluation(bits, predicted, tokenizer) {
+/** evaluate()'s result from the total bits, the predictions made and the UTF-8 bytes they cover (null: unknown). */
+function evaluation(bits, predicted, bytes) {
   const perToken = predicted ? bits / predicted : 0;
-  return { tokens: predicted, bits, bitsPerToken: perToken, bitsPerByte: tokenizer === 'bytes' ? perToken : null };
+  return { tokens: predicted, bits, bitsPerToken: perToken, bitsPerByte: bytes === null ? null : bytes ? bits / bytes : 0 };
+}
+
+/** The UTF-8 bytes that evaluate()'s predictions cover: the text's, less its first token's when that token is context
+ * only (an empty state); null where the model has no tokenizer to count them by. */
+function predictedBytes(tokenizer, tokens, firstIsContext) {
+  if (!tokenizer || tokens.length === 0) return tokenizer ? 0 : null;
+  if (tokenizer === BYTES) return tokens.length - (firstIsContext ? 1 : 0); // a token is a byte, UTF-8 or not
+  const utf8 = (ids) => new TextEncoder().encode(tokenizer.decode(ids)).length;
+  return utf8(tokens) - (firstIsContext ? utf8(tokens.subarray ? tokens.subarray(0, 1) : tokens.slice(0, 1)) : 0);
 }
 
 function checkSignal(signal, what) {
@@ -102,17 +111,24 @@ export class Model {
   #learned = 0; // optimizer steps taken on these weights since load() or create(): save() records them
   #created = false;
 
-  /** @internal backend: openEngine()'s (a copy made inside the package takes its engine's, without fallbacks) */
-  constructor(engine, ptr, backend = engineBackend(engine)) {
+  /** @internal backend: openEngine()'s (a copy made inside the package takes its engine's, without fallbacks);
+   * tokenizer: the file's or load()'s (parseTokenizer's), else the byte-level one where the file says "bytes" */
+  constructor(engine, ptr, backend = engineBackend(engine), tokenizer = null) {
     this._engine = engine;
     this.#ptr = ptr;
     const { identity, ...config } = engine.modelConfig(ptr);
     const metadata = engine.modelMetadata(ptr);
     /** The file's __metadata__ (all strings). */
     this.metadata = Object.freeze(metadata);
-    /** The configuration, from the file. */
+    /** The tokenizer encode(), decode(), generate(), evaluate() and train() use on text: { kind, vocabSize, encode,
+     * decode, decoder() }, or null (a file whose tokenizer is "none", given none at load). */
+    this.tokenizer = tokenizer ?? (config.tokenizer === 'bytes' ? BYTES : null);
+    /** The configuration, from the file; tokenizer: its kind ('bytes', 'bpe-bytelevel', 'bpe-metaspace', 'unigram',
+     * 'sentencepiece-bpe', 'sentencepiece-unigram', or 'none'), tokenizerVocabSize: its vocabulary (0 for 'none'). */
     this.config = Object.freeze({
       ...config,
+      tokenizer: this.tokenizer?.kind ?? 'none',
+      tokenizerVocabSize: this.tokenizer?.vocabSize ?? 0,
       name: metadata.name,
       description: metadata.description,
       license: metadata.license,
@@ -232,23 +248,23 @@ export class Model {
    */
   async evaluate(data, { state, signal, adapt, onProgress } = {}) {
     this._live('evaluate');
-    const { numTokens: V, tokenizer, numOutputs } = this.config;
+    const { numTokens: V, numOutputs } = this.config;
     if (numOutputs !== V) fail('MG_EINVAL', `evaluate: this model's ${numOutputs} outputs are not its ${V} tokens (a task model): it does not predict its next token`);
-    if (typeof data === 'string') needBytes(this.config, 'evaluate');
-    const tokens = tokenArray(typeof data === 'string' ? encodeBytes(data) : data, V, 'evaluate');
+    const tokens = tokenArray(typeof data === 'string' ? needTokenizer(this, 'evaluate').encode(data) : data, V, 'evaluate');
     checkSignal(signal, 'evaluate');
     const learning = adaptOptions(adapt, 'evaluate');
     if (onProgress !== undefined && typeof onProgress !== 'function') fail('MG_EINVAL', 'evaluate: onProgress must be a function');
     if (learning) {
       if (state !== undefined) fail('MG_EINVAL', 'evaluate: adapt reads from an empty state; it takes no state');
       const { bits, predicted } = await evaluateAdapting(this, tokens, learning, { signal, onProgress });
-      return evaluation(bits, predicted, tokenizer);
+      return evaluation(bits, predicted, predictedBytes(this.tokenizer, tokens, true));
     }
     let bits = 0, predicted = 0, previous = null; // the logits that predict the next token
     const engine = this._engine;
     // the state's own logits predict the first token (a state that has read nothing predicts nothing)
     const s = state instanceof State ? state._handle(this, 'evaluate') : 0;
-    if (s && engine.stateTokens(s) > 0) previous = engine.stateLogits(s, V, 'evaluate');
+    const fromEmpty = !(s && engine.stateTokens(s) > 0);
+    if (!fromEmpty) previous = engine.stateLogits(s, V, 'evaluate');
     await this.#feed(tokens, state, 'evaluate', { signal, block: 8 * engine.limits.forwardBlock, allLogits: true }, (logits, at) => {
       const n = logits.length / V;
       for (let i = 0; i < n; i++) {
@@ -257,7 +273,7 @@ export class Model {
       }
       previous = logits.subarray((n - 1) * V);
     });
-    return evaluation(bits, predicted, tokenizer);
+    return evaluation(bits, predicted, predictedBytes(this.tokenizer, tokens, fromEmpty));
   }
 
   /**
@@ -280,7 +296,7 @@ export class Model {
    * that must not touch them learns on it) */
   _copy(kernel, what, dtype = 'f32') {
     const engine = this._engine;
-    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what));
+    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what), undefined, this.tokenizer);
   }
 
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numOutputs] */
@@ -300,7 +316,7 @@ export class Model {
    */
   async *generate(prompt, options = {}) {
     const m = this._live('generate');
-    needBytes(this.config, 'generate');
+    const tokenizer = needTokenizer(this, 'generate');
     if (typeof prompt !== 'string') fail('MG_EINVAL', `generate: prompt must be a string, got ${typeof prompt}`);
     const o = samplerOptions(options, { numTokens: this.config.numTokens, penaltyWindow: this._engine.limits.penaltyWindow });
     const engine = this._engine;
@@ -311,10 +327,10 @@ export class Model {
     state.busy = true;
     const sampler = engine.sampler(o.seed);
     try {
-      const tokens = encodeBytes(prompt);
+      const tokens = tokenizer.encode(prompt);
       if (tokens.length > 0) engine.lmForward(m, s, tokens, { width: this.config.numOutputs, logits: false }, 'generate');
       else if (engine.stateTokens(s) === 0) fail('MG_EINVAL', 'generate: the prompt is empty and the state has no tokens to continue from');
-      const decoder = new ByteDecoder();
+      const decoder = tokenizer.decoder();
       const stops = new StopMatcher(o.stop);
       const pause = yielder();
       for (let i = 0; i < o.maxTokens && !o.signal?.aborted && this.#ptr; i++) {
@@ -452,7 +468,8 @@ export async function load(source, options = {}) {
   const kernel = o.kernel ?? 'auto';
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `load: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
   if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== 'boolean') fail('MG_EINVAL', `load: relaxedSimd must be true or false, got ${o.relaxedSimd}`);
-  const [{ engine, backend }, bytes] = await Promise.all([openEngine(o.threads, o.relaxedSimd ?? true, 'load'), readSource(source, o)]);
+  const [{ engine, backend }, bytes, given] = await Promise.all([openEngine(o.threads, o.relaxedSimd ?? true, 'load'),
+    readSource(source, o), o.tokenizer === undefined ? null : tokenizerOption(o.tokenizer, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
   // The file is copied into the engine's memory (F32 and I8 weights are used there in place; F16/BF16 ones are
   // converted to F32 copies), which wasm32 caps at 2 GB: see docs/robustness.md for the largest loadable model.
@@ -460,9 +477,36 @@ export async function load(source, options = {}) {
     `(${(bytes.length / 2 ** 30).toFixed(2)} GiB) and WebAssembly memory is limited to ${MEMORY_LIMIT / 2 ** 30} GiB ` +
     '(wasm32), which must hold the file, the F32 copies of F16/BF16 weights and the working buffers');
   if (bytes.length >= MEMORY_LIMIT) throw tooLarge('too large');
+  let ptr;
   try {
-    return new Model(engine, engine.modelLoad(bytes, kernel, 'load'), backend);
+    ptr = engine.modelLoad(bytes, kernel, 'load');
   } catch (e) {
     throw e.code === 'MG_ENOMEM' ? tooLarge(e.message.replace(/^load: /, '')) : e;
   }
+  const embedded = embeddedTokenizer(bytes);
+  const tokenizer = given ?? (embedded && tokenizerFrom(embedded.bytes.slice(), `load: the model's ${embedded.kind}`));
+  const lm = new Model(engine, ptr, backend, tokenizer);
+  try {
+    if (tokenizer) checkFits(tokenizer, lm.config.numTokens, 'load');
+  } catch (e) {
+    lm.dispose();
+    throw e;
+  }
+  return lm;
+}
+
+/** load()'s tokenizer option: a URL, a file path (Node), the bytes of a tokenizer.json or SentencePiece .model, or
+ * a tokenizer.json's parsed object. */
+async function tokenizerOption(option, o) {
+  if (option !== null && typeof option === 'object' && !ArrayBuffer.isView(option) && !(option instanceof ArrayBuffer) &&
+      !(option instanceof URL) && !(typeof Blob !== 'undefined' && option instanceof Blob)) {
+    return tokenizerFrom(new TextEncoder().encode(JSON.stringify(option)), 'load: tokenizer');
+  }
+  if (option === null || !['string', 'object'].includes(typeof option)) {
+    fail('MG_EINVAL', 'load: tokenizer must be a URL, a path, the bytes of a tokenizer.json or SentencePiece .model, or a tokenizer.json object');
+  }
+  const bytes = await readSource(option, { signal: o.signal, fetchOptions: o.fetchOptions }).catch((e) => {
+    throw new MingruError(e.code ?? 'MG_ELOAD', `load: tokenizer: ${e.message.replace('model file', 'file')}`);
+  });
+  return tokenizerFrom(bytes, `load: tokenizer ${typeof option === 'string' ? option : ''}`.trimEnd());
 }

@@ -7,28 +7,86 @@ import { byteTokenIds, initialSymbols, mergePairs, unigram } from './subword.js'
 
 const encoder = new TextEncoder();
 
-/** Throws unless the model config has the byte-level tokenizer (encode, decode and generate need it). */
+/** Throws unless the model config has the byte-level tokenizer (what reads raw bytes needs it: compress). */
 export function needBytes(config, what) {
   if (config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${config.tokenizer}", not "bytes"`);
 }
 
-/** Gives a model class (Node's and the page's proxy) its encode(text) and decode(tokens): the byte-level tokenizer,
- * where the model's config has it; they use the class's `_live(method)` and `config`. */
+/** The model's tokenizer (its `tokenizer`), or MG_EINVAL for a model without one. */
+export function needTokenizer(model, what) {
+  if (!model.tokenizer) {
+    fail('MG_EINVAL', `${what}: the model has no tokenizer (its file says "none"): give one with load(source, { tokenizer }), ` +
+      'or pass token ids');
+  }
+  return model.tokenizer;
+}
+
+/** Gives a model class (Node's and the page's proxy) its encode(text) and decode(tokens), by the model's
+ * `tokenizer`; they use the class's `_live(method)`. */
 export function withTokenizer(Model) {
   Object.assign(Model.prototype, {
-    /** The text as token ids (byte-level tokenizer: its UTF-8 bytes). */
+    /** The text as token ids (the byte-level tokenizer: its UTF-8 bytes; others: ids in the narrowest typed array). */
     encode(text) {
       this._live('encode');
-      needBytes(this.config, 'encode');
-      return encodeBytes(text);
+      if (typeof text !== 'string') fail('MG_EINVAL', `encode: text must be a string, got ${typeof text}`);
+      return needTokenizer(this, 'encode').encode(text);
     },
     /** Token ids back to text. */
     decode(tokens) {
       this._live('decode');
-      needBytes(this.config, 'decode');
-      return decodeBytes(tokens);
+      const t = needTokenizer(this, 'decode');
+      checkTokens(tokens, t.vocabSize, 'decode');
+      return t.decode(tokens);
     },
   });
+}
+
+/** The byte-level tokenizer, in the interface of parseTokenizer's. */
+export const BYTES = Object.freeze({
+  kind: 'bytes',
+  vocabSize: 256,
+  encode: (text) => encodeBytes(text),
+  decode: (tokens) => decodeBytes(tokens),
+  decoder: () => new ByteDecoder(),
+});
+
+/** The tokenizer embedded in a model file (docs/format.md: metadata "tokenizer" is "tokenizer.json" or
+ * "sentencepiece", and a U8 tensor `tokenizer` holds the file), as { kind, bytes }, or null. */
+export function embeddedTokenizer(file) {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  if (file.length < 8) return null;
+  const n = Number(dv.getBigUint64(0, true));
+  if (n > file.length - 8) return null;
+  let header;
+  try {
+    header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+  } catch {
+    return null; // the engine's loader says what is wrong with the file
+  }
+  const kind = header.__metadata__?.tokenizer, t = header.tokenizer;
+  if ((kind !== 'tokenizer.json' && kind !== 'sentencepiece') || !t || t.dtype !== 'U8') return null;
+  const [begin, end] = t.data_offsets;
+  return { kind, bytes: file.subarray(8 + n + begin, 8 + n + end) };
+}
+
+/** A tokenizer from its file's bytes (tokenizer.json or SentencePiece .model), as MG_EBADFILE where it cannot be
+ * read; `what` names where it came from. */
+export function tokenizerFrom(bytes, what) {
+  try {
+    const t = parseTokenizer(bytes);
+    t.source = bytes;
+    return t;
+  } catch (e) {
+    fail('MG_EBADFILE', `${what}: ${e.message}`);
+  }
+}
+
+/** MG_EINVAL unless the tokenizer's ids fit the model's vocabulary. */
+export function checkFits(tokenizer, numTokens, what) {
+  if (tokenizer.vocabSize > numTokens) {
+    fail('MG_EINVAL', `${what}: the tokenizer has ${tokenizer.vocabSize.toLocaleString('en')} tokens; the model's ` +
+      `vocabulary has ${numTokens.toLocaleString('en')} (numTokens): it does not fit`);
+  }
 }
 
 export function encodeBytes(text) {
@@ -36,23 +94,28 @@ export function encodeBytes(text) {
   return encoder.encode(text);
 }
 
-function checkTokens(tokens, what) {
+function checkTokens(tokens, V, what) {
   for (const t of tokens) {
-    if (!Number.isInteger(t) || t < 0 || t > 255) fail('MG_ERANGE', `${what}: token ${t} is not a byte (0..255)`);
+    if (!Number.isInteger(t) || t < 0 || t >= V) fail('MG_ERANGE', `${what}: token ${t} is outside the tokenizer's [0, ${V})`);
   }
 }
 
 export function decodeBytes(tokens) {
-  checkTokens(tokens, 'decode');
-  return new TextDecoder().decode(Uint8Array.from(tokens));
+  checkTokens(tokens, 256, 'decode');
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(tokens));
 }
 
-/** A streaming decoder: push(token) returns the text completed so far, never half a character. */
+/** A streaming decoder: push(token) returns the text completed so far, never half a character; flush() what is
+ * left (an unfinished character, as U+FFFD). */
 export class ByteDecoder {
-  #decoder = new TextDecoder('utf-8');
+  #decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   push(token) {
     return this.#decoder.decode(Uint8Array.of(token), { stream: true });
+  }
+
+  flush() {
+    return this.#decoder.decode();
   }
 }
 

@@ -2,7 +2,7 @@
 // windows of a text, a learning-rate warmup, validation, progress), save() and create(). The maths is the C core's
 // (src/train.c); this file holds the options, the sampling of windows and the loop.
 import { MingruError, fail } from './errors.js';
-import { encodeBytes, needBytes } from './tokenizer.js';
+import { needTokenizer } from './tokenizer.js';
 import { yieldToEventLoop } from './runtime.js';
 
 /** torch.optim.AdamW's defaults, a clip of 1 (0 = none), no dropout (its masks drawn from seed). */
@@ -36,8 +36,7 @@ export function trainerOptions(options, what) {
 /** Token ids of text or an array of ids, checked against the vocabulary. */
 function tokensOf(model, data, what) {
   if (typeof data === 'string') {
-    needBytes(model.config, what);
-    return encodeBytes(data);
+    return needTokenizer(model, what).encode(data);
   }
   if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) fail('MG_EINVAL', `${what}: data must be text or token ids`);
   const V = model.config.numTokens;

@@ -73,7 +73,8 @@ function info(o) {
   if (o instanceof MinGRU || o instanceof MinLSTM) {
     return { cell: o.cell, dim: o.dim, dimInner: o.dimInner, expansionFactor: o.expansionFactor, backend: o.backend };
   }
-  return { config: o.config, metadata: o.metadata, identity: o.identity, backend: o.backend };
+  // the tokenizer's file, for the page's encode() and decode() (the byte-level one needs none)
+  return { config: o.config, metadata: o.metadata, identity: o.identity, backend: o.backend, tokenizerSource: o.tokenizer?.source ?? null };
 }
 
 const ops = {

@@ -1,0 +1,141 @@
+// A model with a real vocabulary through the API (issue 37): load(source, { tokenizer }) with a SentencePiece BPE
+// model trained by Debian's sentencepiece (tests/fixtures/tokenizers, tools/spm_fixtures.py) on a model of its
+// vocabulary: encode gives sentencepiece's own ids, decode its text; generate streams the text of the ids it drew
+// (checked against greedy steps decoded at once); evaluate's bitsPerByte is its bits over the UTF-8 bytes its
+// predictions cover (computed here from forward's logits); train reads text through the tokenizer; a tokenizer that
+// does not fit the model, a model without one and a tokenizer file that is not one are refused by name; in Chromium,
+// Firefox and WebKit pages the same, through the worker.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { create, load } from '../../js/index.js';
+import { serve } from '../../scripts/serve.mjs';
+import { available, openBrowser } from '../helpers/browsers.mjs';
+
+const dir = new URL('../fixtures/tokenizers/', import.meta.url);
+const SPM = new URL('spm-bpe.model', dir).pathname;
+const expected = JSON.parse(readFileSync(new URL('spm-expected.json', dir), 'utf8'));
+const TEXT = 'In the beginning God created the heaven and the earth. And the earth was without form, and void.';
+
+const modelOf = async (numTokens) => (await create({ numTokens, dim: 16, depth: 1, seed: 1 })).save();
+const file2000 = await modelOf(2000);
+
+test('load(source, { tokenizer }): a SentencePiece model gives sentencepiece\'s ids and text; config names its kind and size', async () => {
+  const lm = await load(file2000, { tokenizer: SPM });
+  assert.equal(lm.config.tokenizer, 'bpe-metaspace');
+  assert.equal(lm.config.tokenizerVocabSize, 2000);
+  let checked = 0;
+  expected.lines.forEach((line, i) => {
+    const ids = lm.encode(line);
+    assert.ok(ids instanceof Uint16Array, 'a 2000-token vocabulary fits 16 bits');
+    assert.deepEqual(Array.from(ids), expected.bpe.ids[i], `line ${i}: ${JSON.stringify(line)}`);
+    assert.equal(lm.decode(ids), expected.bpe.decoded[i], `line ${i}`);
+    checked++;
+  });
+  assert.equal(checked, 300);
+  // the same tokenizer from its bytes
+  const again = await load(file2000, { tokenizer: readFileSync(SPM) });
+  assert.deepEqual(again.encode(TEXT), lm.encode(TEXT));
+  lm.dispose(), again.dispose();
+});
+
+test('generate streams the text of the tokens it draws: greedy generation equals greedy steps decoded at once', async () => {
+  const lm = await load(file2000, { tokenizer: SPM });
+  let streamed = '';
+  for await (const piece of lm.generate('In the beginning', { maxTokens: 40, temperature: 0 })) streamed += piece;
+  const state = lm.createState();
+  let logits = await lm.forward(lm.encode('In the beginning'), { state });
+  const ids = [];
+  for (let i = 0; i < 40; i++) {
+    const next = logits.indexOf(Math.max(...logits));
+    ids.push(next);
+    logits = await lm.step(next, { state });
+  }
+  assert.equal(streamed, lm.decode(ids));
+  assert.ok(streamed.length > 0);
+  lm.dispose();
+});
+
+test("evaluate: bitsPerByte is the bits over the UTF-8 bytes its predictions cover (here from forward's logits)", async () => {
+  const lm = await load(file2000, { tokenizer: SPM });
+  const ids = lm.encode(TEXT);
+  const r = await lm.evaluate(TEXT);
+  const logits = await lm.forward(ids, { allLogits: true });
+  const V = lm.config.numTokens;
+  let bits = 0;
+  for (let t = 1; t < ids.length; t++) {
+    const row = Array.from(logits.subarray((t - 1) * V, t * V)), max = Math.max(...row);
+    bits += (Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0)) + max - row[ids[t]]) / Math.LN2;
+  }
+  const bytes = new TextEncoder().encode(TEXT).length - new TextEncoder().encode(lm.decode([ids[0]])).length;
+  assert.equal(r.tokens, ids.length - 1);
+  assert.ok(Math.abs(r.bits / bits - 1) < 1e-5, `${r.bits} bits, ${bits} from the logits`);
+  assert.ok(Math.abs(r.bitsPerByte - r.bits / bytes) < 1e-12, `${r.bitsPerByte} vs ${r.bits} / ${bytes} bytes`);
+  lm.dispose();
+});
+
+test('train() reads text through the tokenizer and learns it', async () => {
+  const lm = await load(file2000, { tokenizer: SPM });
+  const before = (await lm.evaluate(TEXT)).bits;
+  for await (const _ of lm.train(TEXT.repeat(20), { steps: 20, batchSize: 4, seqLen: 16, lr: 1e-2, seed: 1 })) void _;
+  const after = (await lm.evaluate(TEXT)).bits;
+  assert.ok(after < before * 0.8, `bits ${before} -> ${after}`);
+  lm.dispose();
+});
+
+test('refused by name: a tokenizer larger than the vocabulary, text for a model without a tokenizer, a file that is no tokenizer', async () => {
+  const small = await modelOf(1000);
+  await assert.rejects(load(small, { tokenizer: SPM }),
+    (e) => e.code === 'MG_EINVAL' && /the tokenizer has 2,000 tokens; the model's vocabulary has 1,000 \(numTokens\)/.test(e.message));
+  const none = await load(file2000);
+  assert.equal(none.config.tokenizer, 'none');
+  assert.throws(() => none.encode('a'), (e) => e.code === 'MG_EINVAL' && /no tokenizer .*load\(source, \{ tokenizer \}\)/.test(e.message));
+  await assert.rejects((async () => { for await (const _ of none.generate('a')) void _; })(), (e) => e.code === 'MG_EINVAL' && /no tokenizer/.test(e.message));
+  await assert.rejects(none.evaluate('a'), (e) => e.code === 'MG_EINVAL' && /no tokenizer/.test(e.message));
+  assert.ok((await none.evaluate([1, 2, 3])).bitsPerByte === null, 'ids without a tokenizer: no bytes to count');
+  none.dispose();
+  await assert.rejects(load(file2000, { tokenizer: new TextEncoder().encode('{"version": "1.0"}') }),
+    (e) => e.code === 'MG_EBADFILE' && /not a tokenizer.json/.test(e.message));
+  await assert.rejects(load(file2000, { tokenizer: '/nonexistent/tokenizer.json' }),
+    (e) => e.code === 'MG_ELOAD' && /tokenizer: .*nonexistent/.test(e.message));
+  await assert.rejects(load(file2000, { tokenizer: 42 }), (e) => e.code === 'MG_EINVAL' && /tokenizer must be/.test(e.message));
+});
+
+// ---- in pages: the tokenizer option through the worker (the page's encode and decode parse the worker's copy)
+
+/** Runs in the page: the model of `numTokens` made there, loaded with the tokenizer at `url`. */
+async function inPage(origin, url, text) {
+  const { create, load } = await import(`${origin}/js/index.js`);
+  const file = await (await create({ numTokens: 2000, dim: 16, depth: 1, seed: 1 })).save();
+  const lm = await load(file, { tokenizer: url });
+  let generated = '';
+  for await (const piece of lm.generate('In the beginning', { maxTokens: 30, temperature: 0 })) generated += piece;
+  const out = { kind: lm.config.tokenizer, ids: Array.from(lm.encode(text)), decoded: lm.decode(lm.encode(text)), generated,
+    bitsPerByte: (await lm.evaluate(text)).bitsPerByte };
+  lm.dispose();
+  return out;
+}
+
+for (const engine of ['chromium', 'firefox', 'webkit']) {
+  test(`${engine}: load(source, { tokenizer: URL }) in a page gives Node's ids, text, generation and bits per byte`, { skip: available(engine) }, async () => {
+    const { server, url } = await serve({ isolation: true });
+    const browser = await openBrowser(engine);
+    try {
+      await browser.goto(`${url}/tests/browser/blank.html`);
+      const r = await browser.evaluate(inPage, url, '/tests/fixtures/tokenizers/spm-bpe.model', TEXT);
+      const lm = await load(file2000, { tokenizer: SPM });
+      let generated = '';
+      for await (const piece of lm.generate('In the beginning', { maxTokens: 30, temperature: 0 })) generated += piece;
+      assert.equal(r.kind, 'bpe-metaspace');
+      assert.deepEqual(r.ids, Array.from(lm.encode(TEXT)));
+      assert.equal(r.decoded, lm.decode(lm.encode(TEXT)));
+      assert.equal(r.generated, generated);
+      assert.ok(Math.abs(r.bitsPerByte / (await lm.evaluate(TEXT)).bitsPerByte - 1) < 1e-6);
+      assert.deepEqual(await browser.errors(), []);
+      lm.dispose();
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+}
