@@ -32,6 +32,7 @@ class FileError extends Error {}
 
 const HELP = { help: 'print this help', short: 'h' };
 const THREADS = { value: 'N', help: 'threads, 1 to 16; default one per core (up to 8)', kind: 'integer', min: 1, max: 16 };
+const TOKENIZER = { value: 'FILE', help: "a tokenizer.json or SentencePiece .model, for a model whose file has none (or instead of its own)", kind: 'text' };
 const VOCABULARY = 'the vocabulary size'; // numTokens, in words until a model is loaded
 const PLACEHOLDERS = { temperature: 'T', topK: 'K', topP: 'P', minP: 'P', repetitionPenalty: 'R', seed: 'S' }; // else N
 
@@ -42,6 +43,7 @@ const GENERATE = {
   ...Object.fromEntries(Object.entries(SAMPLER_OPTIONS).map(([api, o]) =>
     [o.flag.slice(2), { ...o, api, value: PLACEHOLDERS[api] ?? 'N', help: o.about }])),
   stop: { value: 'TEXT', help: 'end before TEXT, which is not printed', range: 'not empty; give --stop again for more than one', repeat: true },
+  tokenizer: TOKENIZER,
   threads: THREADS,
   help: HELP,
 };
@@ -77,6 +79,7 @@ const TRAIN = {
   dtype: { value: 'f32|f16|q8', help: "the saved model's weights; default MODEL's (q8 for a Q8 model), f32 for --new", kind: ['f32', 'f16', 'q8'] },
   name: { value: 'TEXT', help: "the saved model's name; default MODEL's name + ' (fine-tuned)'", kind: 'text' },
   'training-data': { value: 'TEXT', help: "what TEXT is, for the saved model's metadata; default its file name and size", kind: 'text' },
+  tokenizer: TOKENIZER,
   threads: THREADS,
   help: HELP,
 };
@@ -97,6 +100,7 @@ const CODING = {
 const EVALUATE = {
   json: { help: 'print the result as JSON (the fields of lm.evaluate(): tokens, bits, bitsPerToken, bitsPerByte)' },
   adapt: { help: 'learn while reading (dynamic evaluation, as compress does; the model file is not changed)' },
+  tokenizer: TOKENIZER,
   threads: THREADS,
   help: HELP,
 };
@@ -287,7 +291,7 @@ function generateOptions(values, known) {
 async function generate(path, values) {
   generateOptions(values, await limits()); // all that can be checked before the model is read
   const threads = values.threads === undefined ? undefined : trainOption('threads', values.threads, GENERATE, 'help generate');
-  const lm = await loadModel(path, { threads });
+  const lm = await loadModel(path, { threads, tokenizer: values.tokenizer, text: 'help generate' });
   try {
     const options = generateOptions(values, await limits(lm));
     const controller = new AbortController();
@@ -388,14 +392,31 @@ function writeOutput(path, bytes) {
 }
 
 /** load(path) with the file's name in its errors: 'load: the file is text ...' becomes 'PATH: the file is text ...'. */
-async function loadModel(path, options) {
+/** A file's bytes as text, for a model whose tokenizer reads text (not bytes): FileError unless they are UTF-8. */
+function textOf(bytes, path, lm) {
   try {
-    return await load(path, options);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new FileError(`${path} is not UTF-8 text, which the model's tokenizer (${lm.config.tokenizer}) reads`);
+  }
+}
+
+/** load(path, options) with the file named in errors about it; with `text` (the help topic), a model that has no
+ * tokenizer to read text by is a usage error. */
+async function loadModel(path, { text, ...options } = {}) {
+  let lm;
+  try {
+    lm = await load(path, options);
   } catch (e) {
     const aboutTheFile = e instanceof MingruError && ['MG_EBADFILE', 'MG_ELOAD', 'MG_ESHAPE', 'MG_ENOMEM'].includes(e.code);
     if (aboutTheFile && e.message.startsWith('load: ')) e.message = `${path}: ${e.message.slice('load: '.length)}`;
     throw e;
   }
+  if (!lm.tokenizer && text) {
+    lm.dispose();
+    throw new UsageError(`${path} has no tokenizer (its file says "none"): give --tokenizer FILE (a tokenizer.json or SentencePiece .model)`, text);
+  }
+  return lm;
 }
 
 const duration = (s) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
@@ -420,6 +441,9 @@ async function train(positionals, values) {
   const newModel = values.new === true;
   const sizing = ['cell', 'dim', 'depth', 'expansion', 'ff-mult', 'conv'].filter((k) => v[k] !== undefined);
   if (!newModel && sizing.length) throw new UsageError(`--${sizing[0]} sizes a new model: give --new (or leave it out to fine-tune MODEL)`, more);
+  if (newModel && v.tokenizer !== undefined) {
+    throw new UsageError('--new makes a byte-level model; --tokenizer is for MODEL (a new model of another vocabulary: tools/train.py --tokenizer)', more);
+  }
   const wanted = newModel ? 1 : 2;
   if (positionals.length !== wanted) {
     throw new UsageError(positionals.length < wanted
@@ -441,9 +465,9 @@ async function train(positionals, values) {
   const threads = v.threads;
   const lm = newModel
     ? await create({ cell: v.cell, dim: v.dim, depth: v.depth, expansionFactor: v.expansion, ffMult: v['ff-mult'], convKernelSize: v.conv, seed: v.seed, threads })
-    : await loadModel(modelPath, { threads });
+    : await loadModel(modelPath, { threads, tokenizer: v.tokenizer, text: more });
   try {
-    if (lm.config.tokenizer !== 'bytes') throw new FileError(`${modelPath} reads tokens of its own vocabulary (tokenizer: ${lm.config.tokenizer}); train reads TEXT as bytes`);
+    const input = lm.config.tokenizer === 'bytes' ? text : textOf(text, textPath, lm);
     const controller = new AbortController();
     let stops = 0;
     const onSigint = () => {
@@ -455,14 +479,16 @@ async function train(positionals, values) {
     const tty = process.stderr.isTTY;
     let last = null, shown = 0;
     const options = { steps: v.steps, seconds, batchSize: v.batch, seqLen: v['seq-len'], lr: v.lr, warmup: v.warmup, weightDecay: v['weight-decay'],
-      clip: v.clip, dropout: v.dropout, seed: v.seed, validation: validation && new Uint8Array(validation), signal: controller.signal };
-    for await (const p of steps(lm.train(text, options), v)) {
+      clip: v.clip, dropout: v.dropout, seed: v.seed, signal: controller.signal,
+      validation: validation && (lm.config.tokenizer === 'bytes' ? new Uint8Array(validation) : textOf(validation, v.validation, lm)) };
+    const unit = lm.config.tokenizer === 'bytes' ? 'byte' : 'token';
+    for await (const p of steps(lm.train(input, options), v)) {
       last = { ...last, ...p };
       const elapsed = (Date.now() - started) / 1000;
       const left = seconds !== undefined ? Math.max(0, seconds - elapsed) : (elapsed / p.step) * (total - p.step);
       const done = seconds !== undefined ? elapsed / seconds : p.step / total;
       const bar = `[${'='.repeat(Math.round(Math.min(1, done) * 20)).padEnd(20)}]`;
-      const line = `step ${p.step}${total < Infinity ? `/${total}` : ''} ${bar} loss ${(p.loss / Math.LN2).toFixed(3)} bits/byte` +
+      const line = `step ${p.step}${total < Infinity ? `/${total}` : ''} ${bar} loss ${(p.loss / Math.LN2).toFixed(3)} bits/${unit}` +
         `${last.validationBits !== undefined ? ` (held out ${last.validationBits.toFixed(3)})` : ''}, ` +
         `${Math.round(p.tokensPerSecond).toLocaleString('en-US')} tokens/s, ${duration(left)} left`;
       if (tty) process.stderr.write(`\r${line}\x1b[K`);
@@ -478,7 +504,7 @@ async function train(positionals, values) {
       trainingData: newModel ? data : `${base ? `${base}; then ` : ''}fine-tuned on ${data}` });
     writeOutput(v.out, file);
     console.log(`wrote ${v.out} (${file.length.toLocaleString('en-US')} bytes, ${last?.step ?? 0} steps, last loss ` +
-      `${last ? (last.loss / Math.LN2).toFixed(3) : '-'} bits/byte)`);
+      `${last ? (last.loss / Math.LN2).toFixed(3) : '-'} bits/${unit})`);
   } finally {
     lm.dispose();
   }
@@ -509,19 +535,19 @@ async function evaluate(positionals, values) {
   const [modelPath, path] = positionals;
   const bytes = readInput(path, 'file to evaluate');
   if (bytes.length < 2) throw new UsageError(`${path} has ${bytes.length} bytes: evaluate needs at least 2 (the first is context only)`, more);
-  const lm = await loadModel(modelPath, { threads });
+  const lm = await loadModel(modelPath, { threads, tokenizer: values.tokenizer, text: more });
   try {
-    if (lm.config.tokenizer !== 'bytes') throw new FileError(`${modelPath} reads tokens of its own vocabulary (tokenizer: ${lm.config.tokenizer}); evaluate reads FILE as bytes`);
+    const data = lm.config.tokenizer === 'bytes' ? bytes : textOf(bytes, path, lm);
     const started = Date.now();
     const onProgress = values.json ? undefined : progressLine('evaluate', started);
-    const r = await lm.evaluate(bytes, { adapt: values.adapt === true || undefined, onProgress });
+    const r = await lm.evaluate(data, { adapt: values.adapt === true || undefined, onProgress });
     if (onProgress && process.stderr.isTTY) process.stderr.write('\n');
     if (values.json) {
       console.log(JSON.stringify({ file: path, bytes: bytes.length, model: modelPath, adapt: values.adapt === true, ...r }));
       return;
     }
     const rows = [['file', `${path} (${bytes.length.toLocaleString('en-US')} bytes)`], ['model', `${lm.config.name ?? modelPath} (${modelPath})`],
-      ['bits per byte', r.bitsPerByte], ['predictions', `${r.tokens.toLocaleString('en-US')} (the first byte is context only)`],
+      ['bits per byte', r.bitsPerByte], ['predictions', `${r.tokens.toLocaleString('en-US')} (the first ${lm.config.tokenizer === 'bytes' ? 'byte' : 'token'} is context only)`],
       ['total', `${r.bits.toFixed(1)} bits: an ideal coder would need ${Math.ceil(r.bits / 8).toLocaleString('en-US')} bytes`],
       ['learning', values.adapt ? 'while reading (--adapt)' : 'none (the model as it is)'], ['time', `${((Date.now() - started) / 1000).toFixed(1)} s`]];
     for (const [k, value] of rows) console.log(`${`${k}:`.padEnd(15)}${value}`);

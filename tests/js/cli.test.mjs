@@ -85,6 +85,7 @@ options:
                               an integer in [0, 9007199254740991]; default 0
   --stop TEXT                 end before TEXT, which is not printed
                               not empty; give --stop again for more than one
+  --tokenizer FILE            a tokenizer.json or SentencePiece .model, for a model whose file has none (or instead of its own)
   --threads N                 threads, 1 to 16; default one per core (up to 8)
   -h, --help                  print this help
 

@@ -6,7 +6,10 @@
 // does not fit the model, a model without one and a tokenizer file that is not one are refused by name; in Chromium,
 // Firefox and WebKit pages the same, through the worker.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { create, load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
@@ -139,3 +142,30 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
     }
   });
 }
+
+// ---- the command: --tokenizer on generate, evaluate and train
+
+test('the command: generate, evaluate and train take --tokenizer; a model without one says to give it (status 2)', async (t) => {
+  const dirOut = mkdtempSync(join(tmpdir(), 'mingru-tok-'));
+  t.after(() => rmSync(dirOut, { recursive: true, force: true }));
+  const model = join(dirOut, 'm.safetensors'), text = join(dirOut, 't.txt');
+  writeFileSync(model, file2000);
+  writeFileSync(text, TEXT.repeat(4));
+  const cli = (...args) => spawnSync(process.execPath, [new URL('../../bin/mingru.mjs', import.meta.url).pathname, ...args], { encoding: 'utf8' });
+  const lm = await load(file2000, { tokenizer: SPM });
+  let want = '';
+  for await (const piece of lm.generate('In the beginning', { maxTokens: 12, seed: 3 })) want += piece;
+  const g = cli('generate', model, '--prompt', 'In the beginning', '--max-tokens', '12', '--seed', '3', '--tokenizer', SPM);
+  assert.equal(g.status, 0, g.stderr);
+  assert.equal(g.stdout, `In the beginning${want}\n`);
+  const e = cli('evaluate', model, text, '--json', '--tokenizer', SPM);
+  assert.equal(e.status, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout).bitsPerByte, (await lm.evaluate(TEXT.repeat(4))).bitsPerByte);
+  const tr = cli('train', model, text, '--tokenizer', SPM, '--steps', '2', '--batch', '2', '--seq-len', '8', '--out', join(dirOut, 'o.safetensors'));
+  assert.equal(tr.status, 0, tr.stderr);
+  assert.match(tr.stdout, /2 steps, last loss \d+\.\d+ bits\/token/);
+  const none = cli('generate', model, '--prompt', 'a');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /has no tokenizer .*give --tokenizer FILE/);
+  lm.dispose();
+});
