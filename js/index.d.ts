@@ -74,7 +74,8 @@ export interface ModelConfig {
   readonly ffInner: number;
   /** 0 = no convolution */
   readonly convKernelSize: number;
-  readonly tokenizer: 'bytes' | 'none';
+  /** the file's __metadata__ "tokenizer" (docs/format.md); a tokenizer.json or SentencePiece model is in the file */
+  readonly tokenizer: 'bytes' | 'none' | 'tokenizer.json' | 'sentencepiece';
   readonly quantized: boolean;
   readonly parameters: number;
   /** the logits' size: numTokens, or a BorealisAI/minRNNs task model's d_out */
