@@ -151,7 +151,9 @@ void mg_layer_free(mg_layer *layer);
 
 /* ---------------------------------------------------------------- language models */
 
-enum { MG_TOKENIZER_NONE = 0, MG_TOKENIZER_BYTES = 1 };
+/* The file's __metadata__ "tokenizer": "none", "bytes", or a tokenizer the file carries as its U8 tensor
+ * "tokenizer" (docs/format.md): "tokenizer.json" (Hugging Face) or "sentencepiece" (a SentencePiece .model). */
+enum { MG_TOKENIZER_NONE = 0, MG_TOKENIZER_BYTES = 1, MG_TOKENIZER_JSON = 2, MG_TOKENIZER_SENTENCEPIECE = 3 };
 /* The feed-forward: Linear -> GELU -> Linear (minLM); Linear(D, 2F) -> x * gelu(gate) * mult_bias -> Linear (GEGLU,
  * BorealisAI/minRNNs); none. */
 enum { MG_FF_GELU = 0, MG_FF_GEGLU = 1, MG_FF_NONE = 2 };
@@ -220,6 +222,12 @@ const char *mg_model_meta(const mg_model *m, const char *key);
 /* The number of __metadata__ entries, and the key of entry i (NULL when out of range). */
 int mg_model_meta_count(const mg_model *m);
 const char *mg_model_meta_key(const mg_model *m, int i);
+
+/* The tokenizer file the model file carries (its "tokenizer" tensor: a tokenizer.json or a SentencePiece .model,
+ * as config->tokenizer says), exactly as embedded: *bytes points into the model's data (valid while the model
+ * lives), *size its length. A model without one (tokenizer "bytes" or "none") gives NULL and 0. Returns MG_OK,
+ * or MG_EINVAL for a NULL argument. */
+int mg_model_tokenizer(const mg_model *m, const uint8_t **bytes, size_t *size);
 
 void mg_model_free(mg_model *m);
 

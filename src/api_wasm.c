@@ -70,8 +70,10 @@ EMSCRIPTEN_KEEPALIVE int mgw_model_load(void *data, int size, int kernel, mg_mod
     return mg_model_load(data, (size_t)(unsigned)size, &p, out);
 }
 
-/* The config (mg_config) with the names of the JS API's model.config; the identity as 16 hex digits. */
+/* The config (mg_config) with the names of the JS API's model.config; the identity as 16 hex digits; the
+ * tokenizer as __metadata__ "tokenizer" says it. */
 EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
+    static const char *const tokenizer_names[] = {"none", "bytes", "tokenizer.json", "sentencepiece"}; /* MG_TOKENIZER_* */
     const mg_config *c = mg_model_config(m);
     snprintf(json, sizeof json,
              "{\"cell\":\"%s\",\"numTokens\":%d,\"dim\":%d,\"depth\":%d,\"expansionFactor\":%.17g,"
@@ -80,7 +82,7 @@ EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
              "\"form\":\"%s\",\"cellBias\":%s,\"h0\":\"%s\",\"lstmGates\":\"%s\",\"norm\":\"%s\",\"ff\":\"%s\"}",
              c->cell == MG_CELL_GRU ? "gru" : "lstm", c->num_tokens, c->dim, c->depth, c->expansion_factor,
              c->dim_inner, c->ff_mult, c->ff_inner, c->conv_kernel_size,
-             c->tokenizer == MG_TOKENIZER_BYTES ? "bytes" : "none", c->quantized ? "true" : "false", c->n_params,
+             tokenizer_names[c->tokenizer], c->quantized ? "true" : "false", c->n_params,
              c->identity, c->num_outputs, c->form == MG_FORM_MINRNNS ? "minrnns" : "minlm", c->cell_bias ? "true" : "false",
              c->h0_learned ? "learned" : "zeros", c->lstm_sigmoid ? "sigmoid" : "normalized", c->norm_affine ? "affine" : "rms",
              c->ff == MG_FF_GEGLU ? "geglu" : c->ff == MG_FF_NONE ? "none" : "gelu");
@@ -90,6 +92,12 @@ EMSCRIPTEN_KEEPALIVE const char *mgw_model_config(const mg_model *m) {
 EMSCRIPTEN_KEEPALIVE int mgw_model_meta_count(const mg_model *m) { return mg_model_meta_count(m); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_model_meta_key(const mg_model *m, int i) { return mg_model_meta_key(m, i); }
 EMSCRIPTEN_KEEPALIVE const char *mgw_model_meta(const mg_model *m, const char *key) { return mg_model_meta(m, key); }
+/* The tokenizer file the model file carries: its size (0: none), *bytes its address in the model's own copy of the
+ * file (valid until mgw_model_free). */
+EMSCRIPTEN_KEEPALIVE int mgw_model_tokenizer(const mg_model *m, const uint8_t **bytes) {
+    size_t size = 0;
+    return mg_model_tokenizer(m, bytes, &size) ? 0 : (int)size;
+}
 EMSCRIPTEN_KEEPALIVE void mgw_model_free(mg_model *m) { mg_model_free(m); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_state_create(const mg_model *m, mg_state **out) { return mg_state_create(m, out); }

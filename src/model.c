@@ -20,6 +20,14 @@ const char *mg_model_meta(const mg_model *m, const char *key) {
     return NULL;
 }
 
+int mg_model_tokenizer(const mg_model *m, const uint8_t **bytes, size_t *size) {
+    if (!m || !bytes || !size) return mg_fail(MG_EINVAL, "mg_model_tokenizer: NULL argument");
+    const mg_tensor_info *t = mg_safetensors_find(&m->st, "tokenizer");
+    *bytes = t ? m->st.data + t->begin : NULL;
+    *size = t ? (size_t)(t->end - t->begin) : 0;
+    return MG_OK;
+}
+
 int mg_model_meta_count(const mg_model *m) { return m ? m->st.n_meta : 0; }
 
 const char *mg_model_meta_key(const mg_model *m, int i) {
@@ -94,9 +102,39 @@ static int read_minrnns_config(mg_model *m) {
     return MG_OK;
 }
 
+/* __metadata__ "tokenizer" and the "tokenizer" tensor agree (docs/format.md): "tokenizer.json" and
+ * "sentencepiece" come with the tokenizer file's bytes as a U8 [n] tensor; "bytes" and "none" without it.
+ * (Whether its vocabulary fits num_tokens is the converter's check and the JS tokenizer's: C never reads it.) */
+static int read_tokenizer(mg_model *m) {
+    static const char *const kinds[] = {"none", "bytes", "tokenizer.json", "sentencepiece"}; /* MG_TOKENIZER_* */
+    mg_config *c = &m->cfg;
+    const char *v = mg_model_meta(m, "tokenizer");
+    if (!v) return mg_fail(MG_EBADFILE, "__metadata__ lacks \"tokenizer\"");
+    c->tokenizer = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, kinds[i])) c->tokenizer = i;
+    if (c->tokenizer < 0)
+        return mg_fail(MG_EBADFILE, "__metadata__ \"tokenizer\" is \"%.40s\", not one of \"none\", \"bytes\", "
+                       "\"tokenizer.json\", \"sentencepiece\"", v);
+    if (c->tokenizer == MG_TOKENIZER_BYTES && c->num_tokens != 256)
+        return mg_fail(MG_EBADFILE, "tokenizer \"bytes\" needs num_tokens 256, the file says %d", c->num_tokens);
+    const mg_tensor_info *t = mg_safetensors_find(&m->st, "tokenizer");
+    int carried = c->tokenizer == MG_TOKENIZER_JSON || c->tokenizer == MG_TOKENIZER_SENTENCEPIECE;
+    if (carried && !t)
+        return mg_fail(MG_EBADFILE, "__metadata__ \"tokenizer\" is \"%s\" but the file has no tensor tokenizer "
+                       "(the tokenizer file's bytes, U8)", v);
+    if (!carried && t)
+        return mg_fail(MG_EBADFILE, "the file has a tensor tokenizer but __metadata__ \"tokenizer\" is \"%s\" "
+                       "(a file that carries its tokenizer says \"tokenizer.json\" or \"sentencepiece\")", v);
+    if (t && (t->dtype != MG_DT_U8 || t->ndim != 1 || t->shape[0] == 0))
+        return mg_fail(MG_EBADFILE, "tensor tokenizer (__metadata__ \"tokenizer\" \"%s\") must be U8 of shape [n], "
+                       "n > 0: the tokenizer file's bytes", v);
+    return MG_OK;
+}
+
 static int read_config(mg_model *m) {
     mg_config *c = &m->cfg;
-    int st, dummy, tok;
+    int st, dummy;
     if ((st = meta_is(m, "format", "mingru", NULL, &dummy))) return st;
     if ((st = meta_is(m, "version", "1", NULL, &dummy))) return st;
     if ((st = meta_is(m, "cell", "gru", "lstm", &c->cell))) return st;
@@ -106,10 +144,7 @@ static int read_config(mg_model *m) {
     if ((st = meta_num(m, "expansion_factor", &c->expansion_factor))) return st;
     if ((st = meta_num(m, "ff_mult", &c->ff_mult))) return st;
     if ((st = meta_int(m, "conv_kernel_size", 0, 1024, &c->conv_kernel_size))) return st;
-    if ((st = meta_is(m, "tokenizer", "none", "bytes", &tok))) return st;
-    c->tokenizer = tok ? MG_TOKENIZER_BYTES : MG_TOKENIZER_NONE;
-    if (c->tokenizer == MG_TOKENIZER_BYTES && c->num_tokens != 256)
-        return mg_fail(MG_EBADFILE, "tokenizer \"bytes\" needs num_tokens 256, the file says %d", c->num_tokens);
+    if ((st = read_tokenizer(m))) return st;
     c->dim_inner = mg_dim_inner(c->dim, c->expansion_factor);
     if (c->dim_inner < 0) return mg_fail(MG_EBADFILE, "__metadata__: %s", mg_last_error());
     c->has_out = c->expansion_factor != 1.0;
@@ -167,6 +202,7 @@ static int floats_of(mg_model *m, mg_tensor_info *t, const float **out) {
     const uint8_t *src = m->st.data + t->begin;
     size_t n = (size_t)((t->end - t->begin) / (t->dtype == MG_DT_F32 ? 4 : 2));
     if (t->dtype == MG_DT_I8) return mg_fail(MG_EBADFILE, "tensor %s is I8, which is only allowed for matrices", t->name);
+    if (t->dtype == MG_DT_U8) return mg_fail(MG_EBADFILE, "tensor %s is U8, which is only allowed for the tokenizer", t->name);
     if (t->dtype == MG_DT_F32 && ((uintptr_t)src & 3) == 0) {
         *out = (const float *)(const void *)src;
         return MG_OK;
@@ -292,6 +328,8 @@ static int bind_weights(mg_model *m) {
         }
     }
     if (st) return st;
+    mg_tensor_info *tokenizer = mg_safetensors_find(&m->st, "tokenizer");
+    if (tokenizer) tokenizer->used = 1; /* read_tokenizer checked it; the JS tokenizer reads it, the model never does */
     for (int i = 0; i < m->st.n_tensors; i++) {
         const mg_tensor_info *t = &m->st.tensors[i];
         if (!t->used)

@@ -123,7 +123,7 @@ static int read_uint(cursor *c, uint64_t *out) {
 
 static int dtype_of(const char *s, int *dtype, int *size) {
     static const struct { const char *name; int dtype, size; } k[] = {
-        {"F32", MG_DT_F32, 4}, {"F16", MG_DT_F16, 2}, {"BF16", MG_DT_BF16, 2}, {"I8", MG_DT_I8, 1}};
+        {"F32", MG_DT_F32, 4}, {"F16", MG_DT_F16, 2}, {"BF16", MG_DT_BF16, 2}, {"I8", MG_DT_I8, 1}, {"U8", MG_DT_U8, 1}};
     for (size_t i = 0; i < sizeof k / sizeof *k; i++)
         if (!strcmp(s, k[i].name)) return *dtype = k[i].dtype, *size = k[i].size, 1;
     return 0;
@@ -146,7 +146,7 @@ static int read_tensor(cursor *c, mg_tensor_info *t, uint64_t data_size) {
                 char *v = read_string(c, 16);
                 if (!v) st = mg_fail(MG_EBADFILE, "tensor %s: dtype is not a string", name);
                 else if (!dtype_of(v, &t->dtype, &elsize))
-                    st = mg_fail(MG_EBADFILE, "tensor %s: unsupported dtype %s (F32, F16, BF16 and I8 are)", name, v);
+                    st = mg_fail(MG_EBADFILE, "tensor %s: unsupported dtype %s (F32, F16, BF16, I8 and U8 are)", name, v);
                 free(v);
                 have_dtype = 1;
             } else if (!strcmp(key, "shape") && !have_shape) {
@@ -457,8 +457,9 @@ static void put_string(text *t, const char *s) {
 
 int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *tensors, int n, uint8_t **out,
                          size_t *size) {
-    static const char *names[] = {"F32", "F16", "BF16", "I8"};
-    static const int order[] = {MG_DT_F32, MG_DT_F16, MG_DT_I8};
+    static const char *names[] = {"F32", "F16", "BF16", "I8", "U8"};
+    static const int order[] = {MG_DT_F32, MG_DT_F16, MG_DT_I8, MG_DT_U8};
+    const int n_order = (int)(sizeof order / sizeof *order);
     text h = {0};
     put(&h, "{\"__metadata__\":{", 17);
     for (int i = 0; i < n_meta; i++) {
@@ -469,7 +470,7 @@ int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *t
     }
     put(&h, "}", 1);
     size_t offset = 0;
-    for (int o = 0; o < 3; o++)
+    for (int o = 0; o < n_order; o++)
         for (int i = 0; i < n; i++) {
             const mg_tensor_out *t = &tensors[i];
             if (t->dtype != order[o]) continue;
@@ -492,7 +493,7 @@ int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *t
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)h.n >> (8 * i));
     memcpy(buf + 8, h.p, h.n);
     uint8_t *at = buf + 8 + h.n;
-    for (int o = 0; o < 3; o++)
+    for (int o = 0; o < n_order; o++)
         for (int i = 0; i < n; i++)
             if (tensors[i].dtype == order[o]) memcpy(at, tensors[i].data, tensors[i].bytes), at += tensors[i].bytes;
     free(h.p);

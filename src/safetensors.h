@@ -8,7 +8,7 @@
 /* Longest tensor name the loader accepts, in bytes. */
 #define MG_MAX_NAME 1024
 
-enum { MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_I8 };
+enum { MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_I8, MG_DT_U8 }; /* U8: raw bytes (the embedded tokenizer file) */
 #define MG_MAX_DIMS 8
 
 typedef struct {
@@ -42,7 +42,7 @@ mg_tensor_info *mg_safetensors_find(const mg_safetensors *st, const char *name);
 /* A tensor to write: its raw little-endian bytes. */
 typedef struct {
     const char *name;
-    int dtype; /* MG_DT_F32, MG_DT_F16 or MG_DT_I8 */
+    int dtype; /* MG_DT_F32, MG_DT_F16, MG_DT_I8 or MG_DT_U8 */
     int ndim;
     uint64_t shape[3];
     const void *data;
@@ -51,7 +51,7 @@ typedef struct {
 
 /* A .safetensors file laid out as tools/convert.py writes it, byte for byte: the header's JSON as Python's
  * json.dumps(separators=(",", ":")) (metadata first, in the given order), tensors back to back, widest dtype
- * first (F32, F16, I8; the given order within each), the header padded with spaces so that the data starts on
+ * first (F32, F16, I8, then U8: the tokenizer's bytes last; the given order within each), the header padded with spaces so that the data starts on
  * a 64-byte boundary. *out is malloc'd. */
 int mg_safetensors_write(const mg_meta *meta, int n_meta, const mg_tensor_out *tensors, int n, uint8_t **out,
                          size_t *size);

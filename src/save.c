@@ -64,7 +64,7 @@ int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv,
     size_t n_floats = (size_t)m->cfg.n_params, rows = 0, at = 0;
     for (int i = 0; i < m->n_tensors; i++) rows += m->tensors[i].q8 ? m->tensors[i].shape[0] : 0;
     size_t scales_at = (n_floats * 2 + 3) & ~(size_t)3;
-    mg_tensor_out *t = calloc((size_t)m->n_tensors * 2, sizeof *t);
+    mg_tensor_out *t = calloc((size_t)m->n_tensors * 2 + 1, sizeof *t); /* + the q8 scales, the tokenizer */
     float *values = malloc(n_floats * sizeof(float));
     uint8_t *coded = malloc(scales_at + rows * sizeof(float));
     char (*scale_names)[80] = calloc((size_t)m->n_tensors, sizeof *scale_names);
@@ -103,6 +103,11 @@ int mg_model_save(const mg_model *m, int dtype, const char *const *kv, int n_kv,
             o->dtype = MG_DT_F16, o->data = h, o->bytes = s->count * 2, at += s->count * 2;
         }
     }
+    /* the tokenizer the file carries, its bytes unchanged (written last: U8) */
+    const uint8_t *tok_bytes;
+    size_t tok_size;
+    if (!st && !mg_model_tokenizer(m, &tok_bytes, &tok_size) && tok_bytes)
+        t[n++] = (mg_tensor_out){"tokenizer", MG_DT_U8, 1, {(uint64_t)tok_size, 1, 1}, tok_bytes, tok_size};
     if (!st) st = mg_safetensors_write(meta, n_meta, t, n, out, size);
     free(t), free(values), free(coded), free(scale_names), free(meta);
     return st;

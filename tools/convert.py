@@ -2,7 +2,7 @@
 """Converts a minGRU-pytorch or BorealisAI/minRNNs checkpoint to a mingru model file (docs/format.md).
 
     /usr/bin/python3 tools/convert.py CHECKPOINT OUT.safetensors [--config config.yaml] [--dtype f32|f16|q8]
-        [--name NAME] [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none]
+        [--name NAME] [--description TEXT] [--license TEXT] [--training-data TEXT] [--tokenizer bytes|none|FILE]
 
 Two families, told apart by their tensor names (the converter says which it found):
 - minGRU-pytorch (lucidrains): the state_dict of a `minLM` (or an older `minGRULM`), below;
@@ -22,7 +22,10 @@ stops the conversion with a message naming it (exit status 1).
 
 --dtype f32 (default) stores every tensor as F32; f16 stores every tensor as F16; q8 stores the large
 matrices as per-row symmetric int8 plus an F32 `NAME.scale` and the rest as F32. --tokenizer defaults to
-`bytes` when the vocabulary has 256 tokens, else `none`.
+`bytes` when the vocabulary has 256 tokens, else `none`. --tokenizer FILE, a Hugging Face tokenizer.json or a
+SentencePiece .model, embeds that file in the model (docs/format.md: __metadata__ "tokenizer" is "tokenizer.json" or
+"sentencepiece", and the file's bytes are the U8 tensor `tokenizer`, last in the file, whatever --dtype says). Its
+vocabulary must fit the model's: a tokenizer with more tokens than the embedding has rows is refused, naming both.
 
 A whole pickled module (torch.save(model, path)) is refused with a message asking for its state_dict.
 
@@ -47,7 +50,8 @@ except ImportError:
     MISSING.append(("numpy", "python3-numpy", "numpy"))
 
 ALIGN = 64  # the data section starts on a 64-byte boundary
-PREFIXES = ("module.", "_orig_mod.")
+# DataParallel, torch.compile, and the Hugging Face wrapper of suayptalha/minGRULM-base (MinGRULMForCausalLM)
+PREFIXES = ("module.", "_orig_mod.", "model.min_gru_model.")
 CELLS = {"to_hidden_and_gate": ("gru", 2), "to_hidden_and_f_i_gate": ("lstm", 3)}
 # the matrices that --dtype q8 quantizes (docs/format.md); "layers.i" + suffix, plus the two below
 Q8_LAYER_SUFFIXES = (".2.to_hidden_and_gate.weight", ".2.to_hidden_and_f_i_gate.weight", ".2.to_out.weight",
@@ -376,6 +380,82 @@ def convert_minrnns(sd, config):
     return out, meta, summary
 
 
+# ---------------------------------------------------------------- the tokenizer a model carries
+
+def _varint(data, at):
+    value, shift = 0, 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ValueError("a truncated varint")
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
+
+
+def count_pieces(data):
+    """The number of `pieces` (field 1) of a SentencePiece ModelProto, read as protobuf: the top-level fields are
+    walked by their wire types (varint, 64-bit, length-delimited, 32-bit)."""
+    count, at = 0, 0
+    while at < len(data):
+        key, at = _varint(data, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, at = _varint(data, at)
+        elif wire == 1:
+            at += 8
+        elif wire == 2:
+            length, at = _varint(data, at)
+            at += length
+            count += field == 1
+        elif wire == 5:
+            at += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if at > len(data) or field == 0:
+            raise ValueError("a field runs past the end")
+    return count
+
+
+def read_tokenizer(path):
+    """(kind, vocabulary size, bytes) of a tokenizer file: a Hugging Face tokenizer.json (its model's vocab and its
+    added_tokens: the largest id + 1) or a SentencePiece .model (its pieces: with Debian's python3-sentencepiece
+    when present, else counted in the protobuf)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConvertError(f"cannot read the tokenizer {path}: {e.strerror}") from e
+    if data.lstrip()[:1] == b"{":
+        try:
+            tok = json.loads(data.decode("utf-8"))
+            vocab = tok["model"]["vocab"]
+            ids = list(vocab.values()) if isinstance(vocab, dict) else list(range(len(vocab)))  # Unigram: a list
+            ids += [t["id"] for t in tok.get("added_tokens") or []]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+            raise ConvertError(f"{path} is not a Hugging Face tokenizer.json (no model.vocab: {e!r})") from e
+        if not ids or not all(isinstance(i, int) and i >= 0 for i in ids):
+            raise ConvertError(f"{path}: a tokenizer.json whose ids are not non-negative integers")
+        return "tokenizer.json", max(ids) + 1, data
+    try:
+        import sentencepiece
+        sp = sentencepiece.SentencePieceProcessor()
+        sp.LoadFromSerializedProto(data)
+        return "sentencepiece", sp.get_piece_size(), data
+    except ImportError:
+        pass
+    except Exception as e:  # sentencepiece raises RuntimeError / OSError on a file that is not a model
+        raise ConvertError(f"{path} is neither a tokenizer.json nor a SentencePiece .model ({e})") from e
+    try:
+        pieces = count_pieces(data)
+    except ValueError as e:
+        raise ConvertError(f"{path} is neither a tokenizer.json nor a SentencePiece .model ({e})") from e
+    if not pieces:
+        raise ConvertError(f"{path} is neither a tokenizer.json nor a SentencePiece .model (no pieces)")
+    return "sentencepiece", pieces, data
+
+
 # ---------------------------------------------------------------- writing
 
 def quantize_rows(w):
@@ -414,9 +494,9 @@ def encode(sd, dtype):
 def write_safetensors(path, tensors, metadata):
     """The safetensors layout its reference implementation accepts: tensors back to back with no gaps.
     The header is padded with spaces so that the data starts on a 64-byte boundary, and the tensors are
-    written widest element first (F32, then F16, then I8, each group in state_dict order) so that every
+    written widest element first (F32, then F16, then I8, each group in state_dict order; the U8 tokenizer last) so that every
     F32 tensor stays 4-byte aligned and the engine can use it in place. Returns the file size."""
-    width = {"F32": 0, "F16": 1, "I8": 2}
+    width = {"F32": 0, "F16": 1, "I8": 2, "U8": 3}  # U8: the tokenizer's bytes, last
     tensors = sorted(tensors, key=lambda t: width[t[1]])  # stable: state_dict order within a dtype
     header, offset = {"__metadata__": metadata}, 0
     for name, dt, shape, data in tensors:
@@ -450,6 +530,13 @@ def convert(src, dst, dtype="f32", name=None, description=None, license=None, tr
         tokenizer = "bytes" if cfg["num_tokens"] == 256 else "none"
     if tokenizer == "bytes" and cfg["num_tokens"] != 256:
         raise ConvertError(f"--tokenizer bytes needs 256 tokens, the checkpoint has {cfg['num_tokens']}")
+    carried = None
+    if tokenizer not in ("bytes", "none"):  # a file: embedded as the U8 tensor "tokenizer"
+        tokenizer, size, data = read_tokenizer(tokenizer)
+        if size > cfg["num_tokens"]:
+            raise ConvertError(f"the tokenizer has {size:,} tokens; the model's embedding has {cfg['num_tokens']:,} rows")
+        carried = ("tokenizer", "U8", [len(data)], data)
+    cfg["tokenizer"] = tokenizer
     meta = {"format": "mingru", "version": "1", "cell": cfg["cell"], "num_tokens": str(cfg["num_tokens"]),
             "dim": str(cfg["dim"]), "depth": str(cfg["depth"]), "expansion_factor": cfg["expansion_factor"],
             "ff_mult": cfg["ff_mult"], "conv_kernel_size": str(cfg["conv_kernel_size"]), "tokenizer": tokenizer, **extra}
@@ -457,7 +544,7 @@ def convert(src, dst, dtype="f32", name=None, description=None, license=None, tr
                        ("training_data", training_data)):
         if value is not None:
             meta[key] = value
-    size = write_safetensors(dst, encode(sd, dtype), meta)
+    size = write_safetensors(dst, encode(sd, dtype) + ([carried] if carried else []), meta)
     return cfg, sum(t.numel() for t in sd.values()), size
 
 
@@ -472,7 +559,9 @@ def main(argv=None):
     ap.add_argument("--description")
     ap.add_argument("--license")
     ap.add_argument("--training-data")
-    ap.add_argument("--tokenizer", choices=("bytes", "none"), help="default: bytes if 256 tokens, else none")
+    ap.add_argument("--tokenizer", metavar="bytes|none|FILE",
+                    help="bytes, none, or a tokenizer.json / SentencePiece .model to embed (default: bytes if 256 "
+                         "tokens, else none)")
     a = ap.parse_args(argv)
     if MISSING:
         names, debian, pip = zip(*MISSING)
@@ -491,7 +580,7 @@ def main(argv=None):
              if cfg["family"] == "BorealisAI/minRNNs" else "")
     print(f"{a.out}: {cfg['family']} checkpoint: min{cfg['cell'].upper()} LM, {cfg['depth']} layers, dim {cfg['dim']}, inner {cfg['dim_inner']} "
           f"(expansion_factor {cfg['expansion_factor']}), ff {cfg['ff_inner']} (ff_mult {cfg['ff_mult']}), "
-          f"conv {cfg['conv_kernel_size'] or 'none'}, {cfg['num_tokens']} tokens"
+          f"conv {cfg['conv_kernel_size'] or 'none'}, {cfg['num_tokens']} tokens (tokenizer {cfg['tokenizer']})"
           f"{', gamma norms (minGRULM)' if cfg['old_norm'] else ''}{extra}; {params:,} parameters; {a.dtype}; "
           f"{size:,} bytes")
     return 0

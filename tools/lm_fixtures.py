@@ -42,12 +42,12 @@ CASES = [
 ]
 
 
-def build(seed, cell, dim, depth, expansion, ff_mult, kernel, old_norm):
+def build(seed, cell, dim, depth, expansion, ff_mult, kernel, old_norm, num_tokens=NUM_TOKENS):
     """A MinLMRef with every parameter random, so that a wrong index or a skipped term shows in the logits:
     Linear / Conv1d weights keep their default init (torch.manual_seed(seed)), then, from a generator seeded
     with seed + 1000: norms 1 + 0.2 randn (minGRULM's gamma 0.2 randn), biases 0.1 randn, embedding 0.5 randn."""
     torch.manual_seed(seed)
-    model = MinLMRef(NUM_TOKENS, dim, depth, ff_mult=ff_mult, expansion=expansion, conv_kernel_size=kernel or 3,
+    model = MinLMRef(num_tokens, dim, depth, ff_mult=ff_mult, expansion=expansion, conv_kernel_size=kernel or 3,
                      use_lstm=cell == "lstm", enable_conv=kernel > 0, old_norm=old_norm)
     g = torch.Generator().manual_seed(seed + 1000)
     with torch.no_grad():
@@ -83,7 +83,8 @@ def read_expected(path):
 
 
 def read_model_file(path):
-    """(metadata, {name: float32 tensor}) of a mingru file; checks the layout the converter promises."""
+    """(metadata, {name: float32 tensor}) of a mingru file; checks the layout the converter promises. A tokenizer
+    the file carries (the U8 tensor `tokenizer`, last) is checked against the metadata and left out of the tensors."""
     data = open(path, "rb").read()
     (n,) = struct.unpack_from("<Q", data)
     header = json.loads(data[8:8 + n])
@@ -91,7 +92,7 @@ def read_model_file(path):
     meta = header.pop("__metadata__")
     assert all(isinstance(v, str) for v in meta.values()), f"{path}: a metadata value is not a string"
     assert meta["format"] == "mingru" and meta["version"] == "1", path
-    widths = {"F32": ("<f4", 4), "F16": ("<f2", 2), "I8": ("i1", 1)}
+    widths = {"F32": ("<f4", 4), "F16": ("<f2", 2), "I8": ("i1", 1), "U8": ("u1", 1)}
     raw, end = {}, 0
     for name, info in header.items():
         kind, size = widths[info["dtype"]]
@@ -103,6 +104,11 @@ def read_model_file(path):
         raw[name] = np.frombuffer(data, kind, count, 8 + n + start).reshape(info["shape"]).astype(np.float32)
         end = stop
     assert 8 + n + end == len(data), f"{path}: trailing bytes"
+    carried = meta["tokenizer"] in ("tokenizer.json", "sentencepiece")
+    assert ("tokenizer" in raw) == carried, f"{path}: __metadata__ tokenizer {meta['tokenizer']} and the tensor disagree"
+    if carried:
+        assert header["tokenizer"]["dtype"] == "U8" and list(header)[-1] == "tokenizer", f"{path}: tokenizer tensor"
+        del raw["tokenizer"]
     tensors = {}
     for name, values in raw.items():
         if name.endswith(".scale"):

@@ -97,6 +97,16 @@ const cases = {
   'meta-version-2.MG_EBADFILE': mutate((h) => { h.__metadata__.version = '2'; }),
   'meta-missing.MG_EBADFILE': mutate((h) => { delete h.__metadata__; }),
   'meta-bytes-tokenizer-wrong-vocab.MG_EBADFILE': mutate((h) => { h.__metadata__.num_tokens = '300'; }),
+  // a carried tokenizer (docs/format.md): __metadata__ "tokenizer" and the U8 tensor "tokenizer" must agree
+  'meta-tokenizer-other.MG_EBADFILE': mutate((h) => { h.__metadata__.tokenizer = 'tiktoken'; }),
+  'tokenizer-json-without-tensor.MG_EBADFILE': mutate((h) => { h.__metadata__.tokenizer = 'tokenizer.json'; }),
+  'tokenizer-tensor-with-bytes.MG_EBADFILE': mutate((h) => {
+    h.tokenizer = { dtype: 'U8', shape: [4], data_offsets: [data.length, data.length + 4] };
+  }, Buffer.concat([data, text('{}  ')])),
+  'tokenizer-tensor-f32.MG_EBADFILE': mutate((h) => {
+    h.__metadata__.tokenizer = 'sentencepiece';
+    h.tokenizer = { dtype: 'F32', shape: [1], data_offsets: [data.length, data.length + 4] };
+  }, Buffer.concat([data, text('{}  ')])),
   // the BorealisAI/minRNNs form's keys (docs/format.md): bad values, and the tensors they call for missing or left over
   'minrnns-cell-bias-bad.MG_EBADFILE': mutate((h) => { h.__metadata__.cell_bias = '2'; }),
   'minrnns-h0-bad.MG_EBADFILE': mutate((h) => { h.__metadata__.h0 = 'random'; }),
