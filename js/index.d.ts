@@ -74,8 +74,9 @@ export interface ModelConfig {
   readonly ffInner: number;
   /** 0 = no convolution */
   readonly convKernelSize: number;
-  /** the kind of the model's tokenizer (the file's, or load()'s tokenizer option), 'none' without one */
-  readonly tokenizer: 'bytes' | 'bpe-bytelevel' | 'bpe-metaspace' | 'unigram' | 'none';
+  /** the model's tokenizer as a file's metadata names it (docs/format.md): the file's, or load()'s tokenizer option's;
+   * 'none' without one (lm.tokenizer.kind says which algorithm) */
+  readonly tokenizer: 'bytes' | 'tokenizer.json' | 'sentencepiece' | 'none';
   /** its vocabulary size (256 for bytes, 0 for none); at most numTokens */
   readonly tokenizerVocabSize: number;
   readonly quantized: boolean;
@@ -326,6 +327,7 @@ export interface LoadOptions {
 /** A model's tokenizer: the byte-level one, or a tokenizer.json's / SentencePiece model's (docs/tokenizers.md). */
 export interface Tokenizer {
   readonly kind: 'bytes' | 'bpe-bytelevel' | 'bpe-metaspace' | 'unigram';
+  readonly format: 'bytes' | 'tokenizer.json' | 'sentencepiece';
   readonly vocabSize: number;
   encode(text: string): Uint8Array | Uint16Array | Uint32Array;
   decode(tokens: Tokens): string;

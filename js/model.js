@@ -123,11 +123,12 @@ export class Model {
     /** The tokenizer encode(), decode(), generate(), evaluate() and train() use on text: { kind, vocabSize, encode,
      * decode, decoder() }, or null (a file whose tokenizer is "none", given none at load). */
     this.tokenizer = tokenizer ?? (config.tokenizer === 'bytes' ? BYTES : null);
-    /** The configuration, from the file; tokenizer: its kind ('bytes', 'bpe-bytelevel', 'bpe-metaspace', 'unigram',
-     * 'sentencepiece-bpe', 'sentencepiece-unigram', or 'none'), tokenizerVocabSize: its vocabulary (0 for 'none'). */
+    /** The configuration, from the file; tokenizer: the tokenizer's format as a model file's metadata names it
+     * ('bytes', 'tokenizer.json', 'sentencepiece' or 'none': the file's, or load()'s tokenizer option's),
+     * tokenizerVocabSize: its vocabulary (0 for 'none'); lm.tokenizer.kind says which algorithm. */
     this.config = Object.freeze({
       ...config,
-      tokenizer: this.tokenizer?.kind ?? 'none',
+      tokenizer: this.tokenizer?.format ?? 'none',
       tokenizerVocabSize: this.tokenizer?.vocabSize ?? 0,
       name: metadata.name,
       description: metadata.description,

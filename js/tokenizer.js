@@ -44,6 +44,7 @@ export function withTokenizer(Model) {
 /** The byte-level tokenizer, in the interface of parseTokenizer's. */
 export const BYTES = Object.freeze({
   kind: 'bytes',
+  format: 'bytes',
   vocabSize: 256,
   encode: (text) => encodeBytes(text),
   decode: (tokens) => decodeBytes(tokens),
@@ -75,6 +76,8 @@ export function tokenizerFrom(bytes, what) {
   try {
     const t = parseTokenizer(bytes);
     t.source = bytes;
+    // the file's format, as a model file's metadata names it (docs/format.md): JSON, or a SentencePiece protobuf
+    t.format = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) === 0x7b ? 'tokenizer.json' : 'sentencepiece';
     return t;
   } catch (e) {
     fail('MG_EBADFILE', `${what}: ${e.message}`);

@@ -25,7 +25,8 @@ const file2000 = await modelOf(2000);
 
 test('load(source, { tokenizer }): a SentencePiece model gives sentencepiece\'s ids and text; config names its kind and size', async () => {
   const lm = await load(file2000, { tokenizer: SPM });
-  assert.equal(lm.config.tokenizer, 'bpe-metaspace');
+  assert.equal(lm.config.tokenizer, 'sentencepiece');
+  assert.equal(lm.tokenizer.kind, 'bpe-metaspace');
   assert.equal(lm.config.tokenizerVocabSize, 2000);
   let checked = 0;
   expected.lines.forEach((line, i) => {
@@ -129,7 +130,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       const lm = await load(file2000, { tokenizer: SPM });
       let generated = '';
       for await (const piece of lm.generate('In the beginning', { maxTokens: 30, temperature: 0 })) generated += piece;
-      assert.equal(r.kind, 'bpe-metaspace');
+      assert.equal(r.kind, 'sentencepiece');
       assert.deepEqual(r.ids, Array.from(lm.encode(TEXT)));
       assert.equal(r.decoded, lm.decode(lm.encode(TEXT)));
       assert.equal(r.generated, generated);
@@ -168,4 +169,21 @@ test('the command: generate, evaluate and train take --tokenizer; a model withou
   assert.equal(none.status, 2);
   assert.match(none.stderr, /has no tokenizer .*give --tokenizer FILE/);
   lm.dispose();
+});
+
+test('a model file that carries its tokenizer: encode gives the ids PyTorch ran on, and its logits after them (GPT-2 and SentencePiece)', async () => {
+  const vocab = new URL('../fixtures/vocab/', import.meta.url);
+  const { cases } = JSON.parse(readFileSync(new URL('manifest.json', vocab), 'utf8'));
+  for (const c of cases) {
+    const lm = await load(new URL(c.file, vocab).pathname);
+    assert.equal(lm.config.tokenizer, c.tokenizer);
+    const bin = readFileSync(new URL(c.expected, vocab)), T = bin.readUInt32LE(8), W = bin.readUInt32LE(12);
+    const ids = Array.from({ length: T }, (_, i) => bin.readInt32LE(16 + 4 * i));
+    assert.deepEqual(Array.from(lm.encode(c.text)), ids, `${c.name}: the ids PyTorch ran on (the reference tokenizer's)`);
+    assert.equal(lm.decode(lm.encode(c.text)), c.text);
+    const want = new Float32Array(bin.buffer.slice(bin.byteOffset + 16 + 4 * T, bin.byteOffset + 16 + 4 * T + 4 * W));
+    const got = await lm.forward(lm.encode(c.text).subarray(0, 1));
+    assert.ok(got.every((x, i) => Math.abs(x - want[i]) <= 1e-4 * (1 + Math.abs(want[i]))), `${c.name}: first logits`);
+    lm.dispose();
+  }
 });
