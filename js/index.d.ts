@@ -192,7 +192,7 @@ export class Model {
    * with MG_EABORTED and leaves the state as it was */
   /** The bits the model needs for `data` (text, or token ids), each token predicted from those before it: from an
    * empty state the first token is context only (n - 1 predictions); with a state that has read tokens, every token
-   * is predicted from it and the state is left after them. bitsPerByte is null unless the tokenizer is 'bytes'. */
+   * is predicted from it and the state is left after them. bitsPerByte: the bits over the UTF-8 bytes predicted (null without a tokenizer). */
   evaluate(data: string | Tokens, options?: EvaluateOptions): Promise<Evaluation>;
   forward(tokens: Tokens, options?: { state?: State; allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
   step(token: number, options?: { state?: State }): Promise<Float32Array>;
