@@ -417,7 +417,7 @@ export class Model {
   async save(options) {
     const m = this._live('save');
     const { dtype, metadata } = saveOptions(options ?? {});
-    return this._engine.modelSave(m, dtype, { ...this.#lineage(), ...metadata }, 'save');
+    return carrying(this._engine.modelSave(m, dtype, { ...this.#lineage(), ...metadata }, 'save'), this.tokenizer);
   }
 
   /** Frees the model and every state made from it; later use throws MG_EDISPOSED. */
@@ -494,6 +494,30 @@ export async function load(source, options = {}) {
     throw e;
   }
   return lm;
+}
+
+/** The saved file `file` carrying `tokenizer` when it is one given at load (the engine writes the file's own):
+ * __metadata__ "tokenizer" names its format and a U8 tensor "tokenizer" holds its bytes, last (docs/format.md). */
+function carrying(file, tokenizer) {
+  const source = tokenizer?.source;
+  const own = embeddedTokenizer(file);
+  if (!source || (own && own.bytes.length === source.length && own.bytes.every((b, i) => b === source[i]))) return file;
+  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+  let data = file.subarray(8 + n);
+  if (header.tokenizer) { // the file's own, which the engine writes last
+    data = data.subarray(0, header.tokenizer.data_offsets[0]);
+    delete header.tokenizer;
+  }
+  header.__metadata__ = { ...header.__metadata__, tokenizer: tokenizer.format };
+  header.tokenizer = { dtype: 'U8', shape: [source.length], data_offsets: [data.length, data.length + source.length] };
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil((8 + json.length) / 64) * 64 - 8; // the data starts 64-byte aligned, as the engine writes
+  json = Uint8Array.from({ length: padded }, (_, i) => (i < json.length ? json[i] : 0x20));
+  const out = new Uint8Array(8 + padded + data.length + source.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8), out.set(data, 8 + padded), out.set(source, 8 + padded + data.length);
+  return out;
 }
 
 /** load()'s tokenizer option: a URL, a file path (Node), the bytes of a tokenizer.json or SentencePiece .model, or

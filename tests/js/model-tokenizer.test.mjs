@@ -187,3 +187,20 @@ test('a model file that carries its tokenizer: encode gives the ids PyTorch ran 
     lm.dispose();
   }
 });
+
+test("save() of a model given its tokenizer at load carries it: the file loads with it alone, in f32 and q8, and saves the same again", async () => {
+  const lm = await load(file2000, { tokenizer: SPM });
+  for (const dtype of ['f32', 'q8']) {
+    const saved = await lm.save({ dtype });
+    const back = await load(saved);
+    assert.equal(back.config.tokenizer, 'sentencepiece');
+    assert.equal(back.metadata.tokenizer, 'sentencepiece');
+    assert.deepEqual(back.encode(TEXT), lm.encode(TEXT));
+    assert.ok(Buffer.from(await back.save({ dtype })).equals(Buffer.from(saved)), `${dtype}: saved again, the same bytes`);
+    back.dispose();
+  }
+  // a file that carries its own: save() writes it unchanged
+  const own = await load(new URL('../fixtures/vocab/lstm-spm-bpe-d16-l2.safetensors', import.meta.url).pathname);
+  assert.ok(Buffer.from(await own.save()).equals(readFileSync(new URL('../fixtures/vocab/lstm-spm-bpe-d16-l2.safetensors', import.meta.url))));
+  own.dispose(), lm.dispose();
+});
