@@ -114,13 +114,19 @@ const source = (fn) => (typeof fn === 'function' ? fn.toString() : `() => (${fn}
 /** An expression that calls `fn` with `args` (JSON-able): for playwright, whose evaluate takes one argument. */
 const call = (fn, args) => `(${source(fn)})(...${JSON.stringify(args)})`;
 
+/** The console errors and uncaught exceptions of a playwright or puppeteer page (the same events in both), as they come. */
+function pageErrors(page) {
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
 async function openChromium(timeout) {
   const browser = await limit(launchChromium(), LAUNCH_MS, 'chromium launch');
   const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
+  const errors = pageErrors(page);
   return {
     version: `chromium ${browser.version()}`,
     goto: (url) => page.goto(url),
@@ -140,9 +146,7 @@ async function openFirefox(timeout) {
   if (proc) children.add(proc);
   const page = await browser.newPage().catch(async (e) => { await browser.close(); throw e; });
   page.setDefaultTimeout(timeout);
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
+  const errors = pageErrors(page);
   return {
     version: `firefox ${(await browser.version()).replace(/^firefox\//, '')}`,
     goto: (url) => page.goto(url),
