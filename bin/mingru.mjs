@@ -89,9 +89,10 @@ const CODING = {
   out: { value: 'OUT', help: 'write the result to OUT; required', kind: 'text', short: 'o' },
   'no-adapt': { help: 'compress: code with the model as it is, without learning while reading (faster)' },
   lr: { value: 'X', help: 'compress: the learning rate of the adaptation (AdamW)', kind: 'number', min: 0 },
-  segment: { value: 'N', help: 'compress: learn after every N bytes', kind: 'integer', min: 1 },
+  segment: { value: 'N', help: 'compress: learn after every N tokens (bytes, for a byte-level model)', kind: 'integer', min: 1 },
   part: { value: 'top|all', help: "compress: what learns: 'top' (the last feed-forward, the final norm and the head; the default) or 'all' (every weight: slower)", kind: ['top', 'all'] },
   prime: { value: 'FILE', help: 'read FILE first (a dictionary: decompress needs the same FILE)', kind: 'text' },
+  tokenizer: { ...TOKENIZER, help: `${TOKENIZER.help}; decompress needs the same one. FILE to compress must be UTF-8 text that the tokenizer gives back unchanged` },
   threads: { ...THREADS, help: `${THREADS.help}; the result does not depend on it` },
   help: HELP,
 };
@@ -142,12 +143,14 @@ data, the steps and the date. OUT is tried before training starts.`,
   compress: {
     usage: 'compress MODEL FILE -o OUT',
     summary: 'compress FILE with the model (arithmetic coding), learning while it reads',
-    about: `Codes the bytes of FILE with the probabilities of the byte-level model in MODEL, which learns from
-each segment once it has been coded (dynamic evaluation), and writes OUT: a small header (the model's identity,
-the settings, the length, a CRC-32) and the code. Only the same MODEL file decompresses it, with any thread
-count, in Node or a browser. Where coding would not make FILE smaller, OUT stores it as it is.`,
+    about: `Codes FILE with the probabilities of the model in MODEL, which learns from each segment once it
+has been coded (dynamic evaluation), and writes OUT: a small header (the model's identity, the settings, the
+length, a CRC-32) and the code. A byte-level model codes any bytes; a model with another tokenizer codes the
+tokens of FILE's text, which must be UTF-8 that the tokenizer gives back unchanged (else it is refused, naming
+where). Only the same MODEL file (and tokenizer) decompresses it, with any thread count, in Node or a browser.
+Where coding would not make FILE smaller, OUT stores it as it is.`,
     options: CODING,
-    notes: 'A progress line shows the bytes done and the speed.',
+    notes: 'A progress line shows the tokens (bytes) done and the speed.',
     positionals: true,
     run: (positionals, values) => coding('compress', positionals, values),
   },
@@ -156,7 +159,7 @@ count, in Node or a browser. Where coding would not make FILE smaller, OUT store
     summary: 'restore a file made by compress, with the same model',
     about: `Decodes FILE, made by "${NAME} compress" with the model in MODEL, and writes the original bytes to OUT.
 A file of another model, or a damaged one, is refused with an error naming the problem.`,
-    options: { out: CODING.out, prime: CODING.prime, threads: CODING.threads, help: HELP },
+    options: { out: CODING.out, prime: CODING.prime, tokenizer: CODING.tokenizer, threads: CODING.threads, help: HELP },
     positionals: true,
     run: (positionals, values) => coding('decompress', positionals, values),
   },
@@ -512,14 +515,14 @@ async function train(positionals, values) {
 
 /** An onProgress({ done, total }) that shows `name`'s bytes done, speed and time left on stderr: one line kept up
  * to date on a terminal, a line every 10 s otherwise. */
-function progressLine(name, started) {
+function progressLine(name, started, unit) {
   const tty = process.stderr.isTTY;
   let shown = 0;
   return ({ done, total }) => {
     if (!tty && Date.now() - shown < 10000 && done < total) return;
     const s = (Date.now() - started) / 1000, rate = done / Math.max(s, 1e-3);
-    const line = `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} bytes, ` +
-      `${Math.round(rate).toLocaleString('en-US')} bytes/s, ${duration((total - done) / Math.max(rate, 1e-3))} left`;
+    const line = `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}s, ` +
+      `${Math.round(rate).toLocaleString('en-US')} ${unit}s/s, ${duration((total - done) / Math.max(rate, 1e-3))} left`;
     process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
     shown = Date.now();
   };
@@ -539,7 +542,7 @@ async function evaluate(positionals, values) {
   try {
     const data = lm.config.tokenizer === 'bytes' ? bytes : textOf(bytes, path, lm);
     const started = Date.now();
-    const onProgress = values.json ? undefined : progressLine('evaluate', started);
+    const onProgress = values.json ? undefined : progressLine('evaluate', started, lm.config.tokenizer === 'bytes' ? 'byte' : 'token');
     const r = await lm.evaluate(data, { adapt: values.adapt === true || undefined, onProgress });
     if (onProgress && process.stderr.isTTY) process.stderr.write('\n');
     if (values.json) {
@@ -569,10 +572,10 @@ async function coding(name, positionals, values) {
   checkOutput(v.out, '--out', more);
   const input = readInput(path, name === 'compress' ? 'file to compress' : 'compressed file');
   const prime = v.prime === undefined ? undefined : readInput(v.prime, 'prime file');
-  const lm = await loadModel(modelPath, { threads: v.threads });
+  const lm = await loadModel(modelPath, { threads: v.threads, tokenizer: v.tokenizer, text: more });
   try {
     const started = Date.now();
-    const onProgress = progressLine(name, started);
+    const onProgress = progressLine(name, started, lm.config.tokenizer === 'bytes' ? 'byte' : 'token');
     const adapt = values['no-adapt'] ? false : { lr: v.lr, segment: v.segment, part: v.part };
     const out = name === 'compress' ? await lm.compress(input, { adapt, prime, onProgress }) : await lm.decompress(input, { prime, onProgress });
     if (process.stderr.isTTY && input.length) process.stderr.write('\n');

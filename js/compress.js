@@ -2,7 +2,7 @@
 // (lm.compress / lm.decompress): arithmetic coding of bytes with the model's probabilities (src/coder.c), the model
 // learning from each segment once it has been coded. The file format is docs/format.md's "Compressed files".
 import { MingruError, fail } from './errors.js';
-import { encodeBytes, needBytes } from './tokenizer.js';
+import { encodeBytes, needTokenizer } from './tokenizer.js';
 import { yielder } from './runtime.js';
 import { trainerOptions } from './train.js';
 
@@ -183,6 +183,43 @@ function primeOf(o, what) {
   return o.prime === undefined ? new Uint8Array(0) : bytesOf(o.prime, `${what}: prime`);
 }
 
+/** What the coder codes for these bytes: the bytes themselves with the byte-level tokenizer; with another, the ids
+ * of their text, which must be UTF-8 and come back from decode(encode(text)) as it was (a normalizer that changes
+ * the text, or an unknown token, would lose data: refused by name). */
+function tokensOf(model, bytes, what) {
+  const t = needTokenizer(model, what);
+  if (t.kind === 'bytes') return bytes;
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    fail('MG_EINVAL', `${what}: the data is not UTF-8 text, which the model's tokenizer (${t.format}) reads; only a byte-level model compresses any bytes`);
+  }
+  const ids = t.encode(text), back = t.decode(ids);
+  if (back !== text) {
+    let i = 0;
+    while (i < text.length && text[i] === back[i]) i++;
+    fail('MG_EINVAL', `${what}: the model's tokenizer (${t.format}) does not give this text back: decode(encode(data)) differs from ` +
+      `character ${i} on (${JSON.stringify(text.slice(i, i + 12))} became ${JSON.stringify(back.slice(i, i + 12))}), so compressing ` +
+      'its tokens would lose data; compress needs a tokenizer that keeps the text (no normalizer that changes it, no unknown tokens)');
+  }
+  return ids;
+}
+
+/** The header's record of the tokenizer (null for the byte-level one): its format and the CRC-32 of its file, so
+ * that a decoder given another tokenizer at load is refused by name. */
+function tokenizerRecord(model) {
+  const t = model.tokenizer;
+  return !t || t.kind === 'bytes' ? null : { format: t.format, crc32: crc32(t.source) };
+}
+
+/** The header's fields for a tokenizer other than the byte-level one: the number of tokens coded and the
+ * tokenizer's record; none for bytes (their files as before). */
+function tokenized(model, ids, stored) {
+  const record = tokenizerRecord(model);
+  return record && !stored ? { tokens: ids.length, tokenizer: record } : {};
+}
+
 /**
  * lm.compress(data, { adapt = true, prime, signal, onProgress }): data coded with the model's probabilities,
  * refined by the coder's match models, learning while it reads (adapt: true, false or options as evaluate's).
@@ -195,20 +232,20 @@ function primeOf(o, what) {
 export async function compress(model, data, options) {
   const what = 'compress';
   model._live(what);
-  needBytes(model.config, what);
   const o = callOptions(options, what);
   const bytes = bytesOf(data, what);
   const adapt = adaptOptions(o.adapt ?? true, what);
   if (adapt?.keep) fail('MG_EINVAL', `${what}: adapt.keep is not allowed (the decoder starts from the model's weights)`);
   const prime = primeOf(o, what);
-  const tokens = new Int32Array(prime.length + bytes.length);
-  tokens.set(prime);
-  tokens.set(bytes, prime.length);
-  const coded = bytes.length ? await code(model, { tokens, primed: prime.length, adapt, what, signal: o.signal, onProgress: o.onProgress }) : new Uint8Array(0);
+  const primeIds = tokensOf(model, prime, `${what}: prime`), ids = tokensOf(model, bytes, what);
+  const tokens = new Int32Array(primeIds.length + ids.length);
+  tokens.set(primeIds);
+  tokens.set(ids, primeIds.length);
+  const coded = bytes.length ? await code(model, { tokens, primed: primeIds.length, adapt, what, signal: o.signal, onProgress: o.onProgress }) : new Uint8Array(0);
   const stored = coded.length >= bytes.length;
   const header = {
     format: FORMAT, version: VERSION, model: model.identity, modelName: model.config.name ?? null,
-    method: stored ? 'stored' : 'model', prime: prime.length && !stored ? { length: prime.length, crc32: crc32(prime) } : null, length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
+    method: stored ? 'stored' : 'model', ...tokenized(model, ids, stored), prime: prime.length && !stored ? { length: prime.length, crc32: crc32(prime) } : null, length: bytes.length, crc32: crc32(bytes), payloadCrc32: crc32(stored ? bytes : coded),
     adapt: adapt && !stored ? { lr: adapt.lr, segment: adapt.segment, betas: adapt.betas, eps: adapt.eps, weightDecay: adapt.weightDecay, clip: adapt.clip, ...(adapt.part === 'top' ? { part: 'top' } : {}) } : null, // part: 'all' unwritten (the files before it)
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -250,6 +287,14 @@ export function readHeader(model, file, what) {
     throw new MingruError('MG_EMISMATCH', `${what}: the file was compressed with another model (identity ${h.model}${h.modelName ? `, "${h.modelName}"` : ''}); ` +
       `this one is ${model.identity}${model.config.name ? ` ("${model.config.name}")` : ''}. Decompress it with the same model file`);
   }
+  if (h.tokens !== undefined && !(Number.isSafeInteger(h.tokens) && h.tokens >= 0)) throw bad('its token count is not an integer');
+  if (h.tokenizer !== undefined && !(typeof h.tokenizer?.format === 'string' && /^[0-9a-f]{8}$/.test(h.tokenizer.crc32))) throw bad('its tokenizer is not { format, crc32 }');
+  if ((h.tokens === undefined) !== (h.tokenizer === undefined)) throw bad('it has a token count without a tokenizer, or a tokenizer without one');
+  const mine = tokenizerRecord(model), theirs = h.tokenizer ?? null;
+  if (h.method === 'model' && mine?.crc32 !== theirs?.crc32) {
+    throw new MingruError('MG_EMISMATCH', `${what}: the file was compressed through ${theirs ? `a ${theirs.format} tokenizer (CRC-32 ${theirs.crc32})` : 'the byte-level tokenizer'}; ` +
+      `this model reads through ${mine ? `a ${mine.format} tokenizer (CRC-32 ${mine.crc32})` : 'the byte-level one'}. Load the model with the same tokenizer`);
+  }
   const payload = file.subarray(13 + n);
   if (crc32(payload) !== h.payloadCrc32) throw bad(`the CRC-32 of its ${payload.length} coded bytes does not match the header's (truncated or damaged)`);
   if (h.method === 'stored' && payload.length !== h.length) throw bad(`it stores ${payload.length} bytes, its header says ${h.length}`);
@@ -268,7 +313,7 @@ export function readHeader(model, file, what) {
 export async function decompress(model, file, options) {
   const what = 'decompress';
   model._live(what);
-  needBytes(model.config, what);
+  const tokenizer = needTokenizer(model, what);
   const o = callOptions(options, what);
   const h = readHeader(model, file, what);
   const prime = primeOf(o, what);
@@ -281,9 +326,11 @@ export async function decompress(model, file, options) {
   if (h.method === 'stored') bytes = h.payload.slice();
   else if (h.length === 0) bytes = new Uint8Array(0);
   else {
-    const tokens = new Int32Array(prime.length + h.length);
-    tokens.set(prime);
-    bytes = Uint8Array.from(await code(model, { tokens, primed: prime.length, adapt: h.adapt, coded: h.payload, what, signal: o.signal, onProgress: o.onProgress }));
+    const primeIds = tokensOf(model, prime, `${what}: prime`);
+    const tokens = new Int32Array(primeIds.length + (h.tokens ?? h.length));
+    tokens.set(primeIds);
+    const ids = await code(model, { tokens, primed: primeIds.length, adapt: h.adapt, coded: h.payload, what, signal: o.signal, onProgress: o.onProgress });
+    bytes = tokenizer.kind === 'bytes' ? Uint8Array.from(ids) : encodeBytes(tokenizer.decode(ids));
   }
   if (crc32(bytes) !== h.crc32) {
     throw new MingruError('MG_EBADFILE', `${what}: the decoded bytes' CRC-32 is ${crc32(bytes)}, not the ${h.crc32} the compressor recorded; ` +

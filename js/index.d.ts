@@ -206,10 +206,12 @@ export class Model {
    * model that learned since it was loaded records base_model, training_steps and trained_on in its metadata */
   save(options?: SaveOptions): Promise<Uint8Array>;
   /** `data` arithmetic-coded with the model's probabilities, learning while it reads (adapt, default true); the file
-   * (docs/format.md) names the model, the settings, the length and a CRC-32; random data is stored */
+   * (docs/format.md) names the model, the settings, the length and a CRC-32; random data is stored. With a tokenizer
+   * other than the byte-level one it codes the tokenizer's ids: the data must be UTF-8 text that decode(encode(text))
+   * gives back unchanged (MG_EINVAL otherwise) */
   compress(data: Uint8Array | ArrayBuffer | string, options?: CompressOptions): Promise<Uint8Array>;
   /** the bytes of a compress() file, with the same model file, in any engine, build or thread count; MG_EMISMATCH
-   * for another model's file, MG_EBADFILE for a damaged one */
+   * for another model's file (or tokenizer's), MG_EBADFILE for a damaged one */
   decompress(file: Uint8Array, options?: { prime?: Uint8Array | ArrayBuffer | string; signal?: AbortSignal; onProgress?: (p: CodingProgress) => void }): Promise<Uint8Array>;
   /** the text as the tokenizer's ids (bytes: Uint8Array; up to 65,536 tokens: Uint16Array; else Uint32Array) */
   encode(text: string): Uint8Array | Uint16Array | Uint32Array;

@@ -7,11 +7,6 @@ import { byteTokenIds, initialSymbols, mergePairs, unigram } from './subword.js'
 
 const encoder = new TextEncoder();
 
-/** Throws unless the model config has the byte-level tokenizer (what reads raw bytes needs it: compress). */
-export function needBytes(config, what) {
-  if (config.tokenizer !== 'bytes') fail('MG_EINVAL', `${what}: the model's tokenizer is "${config.tokenizer}", not "bytes"`);
-}
-
 /** The model's tokenizer (its `tokenizer`), or MG_EINVAL for a model without one. */
 export function needTokenizer(model, what) {
   if (!model.tokenizer) {

@@ -1,21 +1,21 @@
 // The demo page: load a model (with progress), stream generated text, stop, live tokens/s and backend, and
 // the recurrent state's size, which stays the same however many tokens it has read; "Teach it" (teach.js)
 // fine-tunes the model on the user's text, then hands back the model it kept (replace()).
-// ?model=URL loads another .safetensors file (the tests use it).
+// "Your own model file…" loads a .safetensors file from the user's disk, with a tokenizer file for a model whose
+// file has none. ?model=URL loads another .safetensors file, and ?tokenizer=URL gives it a tokenizer (the tests).
 import { load } from '../js/index.js';
 import { setupTeach } from './teach.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  select: $('model-file'), info: $('model-info'), progress: $('progress'), message: $('message'),
+  select: $('model-file'), own: $('own'), ownModel: $('own-model'), ownTokenizer: $('own-tokenizer'), info: $('model-info'), progress: $('progress'), message: $('message'),
   prompt: $('prompt'), generate: $('generate'), stop: $('stop'), controls: $('controls'),
   temperature: $('temperature'), topK: $('top-k'), topP: $('top-p'), maxTokens: $('max-tokens'), seed: $('seed'),
   outputBox: $('output-box'), promptOut: $('output-prompt'), textOut: $('output-text'), note: $('note'),
   speed: $('speed'), backend: $('backend'), stateInfo: $('state-info'),
 };
-const encoder = new TextEncoder();
-const bytes = (text) => encoder.encode(text).length; // the byte-level model reads and writes one token a byte
 const number = new Intl.NumberFormat('en').format;
+const encoder = new TextEncoder();
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 let lm = null;
@@ -51,7 +51,8 @@ async function use(model, size) {
   lm = model;
   const c = lm.config;
   const taught = c.name?.endsWith(', taught in the browser') ? ', taught in the browser' : '';
-  ui.info.textContent = `min${c.cell.toUpperCase()}, ${(c.parameters / 1e6).toFixed(1)}M parameters${c.quantized ? ', int8' : ''}, ${mb(size)}${taught}`;
+  const vocabulary = c.tokenizer === 'bytes' ? '' : `, ${c.tokenizer} tokenizer (${number(c.tokenizerVocabSize ?? c.numTokens)} tokens)`;
+  ui.info.textContent = `min${c.cell.toUpperCase()}, ${(c.parameters / 1e6).toFixed(1)}M parameters${c.quantized ? ', int8' : ''}${vocabulary}, ${mb(size)}${taught}`;
   state = lm.createState();
   stateBytes = (await state.save()).length;
   showState(0);
@@ -64,7 +65,8 @@ async function replace(model, file) {
   old?.dispose();
 }
 
-async function loadModel(url) {
+/** Loads the model at `url` (or a File's bytes), with `tokenizer` (a URL, a File's bytes, or none). */
+async function loadModel(url, tokenizer) {
   ui.generate.disabled = true;
   teach.loaded(false);
   lm?.dispose();
@@ -78,6 +80,7 @@ async function loadModel(url) {
   try {
     let size = 0;
     lm = await load(url, {
+      tokenizer,
       onProgress: ({ loaded, total }) => {
         size = loaded;
         if (total) ui.progress.value = loaded / total;
@@ -85,12 +88,18 @@ async function loadModel(url) {
         ui.info.textContent = `loading… ${mb(loaded)}${total ? ` of ${mb(total)}` : ''}`;
       },
     });
+    if (!lm.tokenizer) {
+      throw new Error('the file has no tokenizer (its metadata says "none"): choose "Your own model file…" and give its ' +
+        'tokenizer.json or SentencePiece .model too');
+    }
     await use(lm, size);
     ui.backend.textContent = `${lm.backend.threads} thread${lm.backend.threads > 1 ? 's' : ''}, ${lm.backend.simd ? 'SIMD' : 'no SIMD'}`;
     ui.generate.disabled = false;
     teach.loaded(true);
   } catch (e) {
     ui.info.textContent = '';
+    lm?.dispose();
+    lm = null;
     say(ui.message, e.code === 'MG_ELOAD' && /404/.test(e.message)
       ? `The model file is missing (${url}). Build or download it: see models/README.md.`
       : `Could not load the model: ${e.message}`);
@@ -117,9 +126,13 @@ async function generate() {
   ui.promptOut.textContent = prompt;
   state.reset();
   showState(0);
-  const read = bytes(prompt);
+  const read = lm.encode(prompt).length;
+  // while it runs: the byte-level model writes a token a byte; another tokenizer's pieces are counted in characters.
+  // Once it ends, the state's own count of tokens.
+  const byteLevel = lm.config.tokenizer === 'bytes', unit = byteLevel ? 'tokens' : 'characters';
   let written = 0;
   const t0 = performance.now();
+  const rate = (n, what) => `${number(n)} ${what}, ${(n / ((performance.now() - t0) / 1000)).toFixed(0)} ${what}/s`;
   try {
     const pieces = lm.generate(prompt, {
       maxTokens, temperature: Number(ui.temperature.value), topK: Number(ui.topK.value), topP: Number(ui.topP.value),
@@ -127,11 +140,12 @@ async function generate() {
     });
     for await (const piece of pieces) {
       ui.textOut.textContent += piece;
-      written += bytes(piece);
-      ui.speed.textContent = `${number(written)} tokens, ${(written / ((performance.now() - t0) / 1000)).toFixed(0)} tokens/s`;
-      showState(read + written);
+      written += byteLevel ? encoder.encode(piece).length : piece.length;
+      ui.speed.textContent = rate(written, unit);
+      if (byteLevel) showState(read + written);
     }
     stateBytes = (await state.save()).length; // once a run: the state after all those tokens, no larger
+    ui.speed.textContent = rate(state.tokens - read, 'tokens');
     showState(state.tokens);
   } catch (e) {
     say(ui.note, `Generation failed: ${e.message}`);
@@ -144,15 +158,28 @@ async function generate() {
 
 ui.generate.addEventListener('click', generate);
 ui.stop.addEventListener('click', () => controller?.abort());
-ui.select.addEventListener('change', () => loadModel(ui.select.value));
+/** The model and tokenizer files the user chose: loaded once a model file is chosen. */
+async function loadOwn() {
+  const [file] = ui.ownModel.files, [tokenizer] = ui.ownTokenizer.files;
+  if (!file) return say(ui.message, 'Choose a model file (.safetensors) to load.', 'info');
+  await loadModel(new Uint8Array(await file.arrayBuffer()), tokenizer && new Uint8Array(await tokenizer.arrayBuffer()));
+}
+
+ui.select.addEventListener('change', () => {
+  ui.own.hidden = ui.select.value !== 'own';
+  if (ui.select.value === 'own') loadOwn();
+  else loadModel(ui.select.value);
+});
+ui.ownModel.addEventListener('change', loadOwn);
+ui.ownTokenizer.addEventListener('change', loadOwn);
 
 if (typeof WebAssembly !== 'object') {
   say(ui.message, 'This browser has no WebAssembly, which the model needs to run.');
 } else {
-  const override = new URLSearchParams(location.search).get('model');
+  const query = new URLSearchParams(location.search), override = query.get('model');
   if (override) {
     const option = new Option(override.split('/').pop(), override, true, true);
     ui.select.add(option);
   }
-  loadModel(ui.select.value);
+  loadModel(ui.select.value, query.get('tokenizer') ?? undefined);
 }

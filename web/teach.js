@@ -132,6 +132,13 @@ export function setupTeach(model, busy, replace) {
     if (!(seconds > 0)) return note('Seconds must be a number above 0.', 'info');
     const { train, heldOut } = split(text);
     const heldOutText = decoder.decode(heldOut);
+    // the windows are of the model's tokens (a byte-level model's are the bytes); the loss, in bits per token, is
+    // shown per byte at the text's own rate of tokens per byte
+    const tokens = lm.encode(decoder.decode(train)), perByte = tokens.length / train.length;
+    if (tokens.length < SEQ_LEN + 2) {
+      return note(`Give the model more text to learn from: its tokenizer makes ${number(tokens.length)} tokens of the ` +
+        `part it trains on, and a window is ${SEQ_LEN + 1}.`, 'info');
+    }
     const measure = async (m) => (await m.evaluate(heldOutText)).bitsPerByte;
     const dtype = lm.config.quantized ? 'q8' : 'f32'; // the model is kept in the dtype it came in
     const lr = learningRate(train.length);
@@ -165,11 +172,11 @@ export function setupTeach(model, busy, replace) {
       let memorising = false;
       while (elapsed() < seconds && !controller.signal.aborted) {
         for (let b = 0; b < BATCH; b++) {
-          const at = Math.floor(random() * (train.length - SEQ_LEN));
-          batch.set(train.subarray(at, at + SEQ_LEN + 1), b * (SEQ_LEN + 1));
+          const at = Math.floor(random() * (tokens.length - SEQ_LEN));
+          batch.set(tokens.subarray(at, at + SEQ_LEN + 1), b * (SEQ_LEN + 1));
         }
         const t0 = performance.now();
-        const loss = (await trainer.step(batch, { batch: BATCH, seqLen: SEQ_LEN })) / Math.LN2;
+        const loss = (await trainer.step(batch, { batch: BATCH, seqLen: SEQ_LEN })) / Math.LN2 * perByte;
         const tokensPerSecond = (BATCH * SEQ_LEN) / ((performance.now() - t0) / 1000);
         losses.push(loss);
         step++;

@@ -4,13 +4,16 @@
 // read are shown and right, it works without COOP/COEP on one thread, and nothing is logged as an error.
 // Teach it reports the bits per byte of a held-out tenth of the user's text before and after, stops when the model
 // begins to memorise a small text, keeps the best weights (Q8 again for a Q8 model) and saves them as a fine-tuned
-// model; the chart is drawn at its size on screen and the layout holds at 390x844.
+// model; the chart is drawn at its size on screen and the layout holds at 390x844. A model with a tokenizer (one
+// that carries it, and one chosen from the disk with its tokenizer file) generates Node's text.
 // Screenshots at desktop and phone sizes go to tests/output/ (not committed).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { load } from '../../js/index.js';
+import { create, load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser as skip } from '../helpers/chromium.mjs';
 
@@ -195,6 +198,52 @@ test('the demo says clearly when the model file is missing', { skip }, async () 
   await page.waitForSelector('#message:not([hidden])', { timeout: 30000 });
   assert.match(await page.textContent('#message'), /model file is missing/);
   assert.equal(await page.isDisabled('#generate'), true);
+  await page.close();
+});
+
+// ---- a model with a real vocabulary (issue 37)
+
+const GPT2 = '../tests/fixtures/vocab/minGRULM-gpt2-d8-l1.safetensors'; // carries GPT-2's tokenizer.json
+const SPM = fileURLToPath(new URL('../fixtures/tokenizers/spm-bpe.model', import.meta.url));
+
+/** What Node generates from `prompt` with the page's default sampling settings and `maxTokens`. */
+async function nodeText(lm, prompt, maxTokens) {
+  let text = '';
+  for await (const piece of lm.generate(prompt, { maxTokens, temperature: 0.8, topK: 40, topP: 0.95, seed: 1 })) text += piece;
+  return text;
+}
+
+test('a model with a tokenizer: one that carries it (?model=), and one from the disk with its tokenizer file; Node\'s text', { skip }, async (t) => {
+  const { page, problems } = await openDemo(DESKTOP, { query: `?model=${encodeURIComponent(GPT2)}` });
+  assert.match(await page.textContent('#model-info'), /^minGRU, 0\.\dM parameters, tokenizer\.json tokenizer \(50,257 tokens\), /);
+  await run(page, { prompt: 'Once upon a time', maxTokens: '30' });
+  const gpt2 = await load(fileURLToPath(new URL(GPT2, new URL('../../web/', import.meta.url))));
+  assert.equal(await page.textContent('#output-text'), await nodeText(gpt2, 'Once upon a time', 30));
+  assert.match(await page.textContent('#speed'), /^30 tokens, \d+ tokens\/s$/);
+  assert.equal((await stateInfo(page)).tokens, gpt2.encode('Once upon a time').length + 30);
+  gpt2.dispose();
+
+  // "Your own model file…": a model whose file has no tokenizer, then its SentencePiece model
+  const dir = mkdtempSync(join(tmpdir(), 'mingru-demo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bare = await create({ numTokens: 2000, dim: 16, depth: 1, seed: 1 }), file = join(dir, 'bare.safetensors');
+  writeFileSync(file, await bare.save());
+  bare.dispose();
+  await page.selectOption('#model-file', 'own');
+  assert.equal(await page.isVisible('#own-model'), true);
+  await page.setInputFiles('#own-model', file);
+  await page.waitForSelector('#message:not([hidden])', { timeout: 30000 });
+  assert.match(await page.textContent('#message'), /has no tokenizer .*give its tokenizer\.json or SentencePiece \.model too/);
+  assert.equal(await page.isDisabled('#generate'), true);
+  await page.setInputFiles('#own-tokenizer', SPM);
+  await page.waitForSelector('#generate:not([disabled])', { timeout: 30000 });
+  assert.equal(await page.isVisible('#message'), false);
+  assert.match(await page.textContent('#model-info'), /sentencepiece tokenizer \(2,000 tokens\)/);
+  await run(page, { prompt: 'In the beginning', maxTokens: '20' });
+  const spm = await load(file, { tokenizer: SPM });
+  assert.equal(await page.textContent('#output-text'), await nodeText(spm, 'In the beginning', 20));
+  spm.dispose();
+  assert.deepEqual(problems, []);
   await page.close();
 });
 

@@ -105,6 +105,76 @@ test('refused by name: a tokenizer larger than the vocabulary, text for a model 
   await assert.rejects(load(file2000, { tokenizer: 42 }), (e) => e.code === 'MG_EINVAL' && /tokenizer must be/.test(e.message));
 });
 
+test('generate over a 50,257-token vocabulary: the repetition penalty is over ids (a JS reference from step logits), stop strings across token boundaries', async () => {
+  const lm = await load(new URL('../fixtures/vocab/minGRULM-gpt2-d8-l1.safetensors', import.meta.url).pathname);
+  const prompt = 'Once upon a time, there was a little', window = 8, penalty = 1.3, n = 40;
+  // the reference: greedy over the step logits, each recent id (the last `window` read, prompt included) penalised
+  // once (CTRL: a positive logit divided by the penalty, a negative one multiplied), the lowest id among equal maxima
+  const state = lm.createState(), ids = Array.from(lm.encode(prompt));
+  let logits = await lm.forward(Int32Array.from(ids), { state });
+  const drawn = [];
+  for (let i = 0; i < n; i++) {
+    const z = Float32Array.from(logits);
+    for (const t of new Set(ids.slice(-window))) z[t] = z[t] > 0 ? z[t] / penalty : z[t] * penalty;
+    let best = 0;
+    for (let t = 1; t < z.length; t++) if (z[t] > z[best]) best = t;
+    drawn.push(best), ids.push(best);
+    logits = await lm.step(best, { state });
+  }
+  state.dispose();
+  const generate = async (o) => {
+    let text = '';
+    for await (const piece of lm.generate(prompt, { maxTokens: n, temperature: 0, ...o })) text += piece;
+    return text;
+  };
+  const penalised = await generate({ repetitionPenalty: penalty, penaltyWindow: window });
+  assert.equal(penalised, lm.decode(drawn));
+  assert.notEqual(penalised, await generate({}), 'the penalty changed nothing: the test cannot tell');
+  // a stop string made of the end of one drawn token and the start of the next: generation ends before it
+  const pieces = drawn.map((t) => lm.decode([t]));
+  const i = pieces.findIndex((p, k) => k > 2 && p.length >= 2 && pieces[k + 1]?.length >= 2);
+  assert.ok(i > 0, `no two neighbouring tokens of 2 characters or more in ${JSON.stringify(pieces)}`);
+  const stop = pieces[i].slice(-2) + pieces[i + 1].slice(0, 2), full = lm.decode(drawn);
+  const stopped = await generate({ repetitionPenalty: penalty, penaltyWindow: window, stop });
+  assert.equal(stopped, full.slice(0, full.indexOf(stop)), `stop ${JSON.stringify(stop)}`);
+  lm.dispose();
+});
+
+const GPT2_MODEL = new URL('../fixtures/vocab/minGRULM-gpt2-d8-l1.safetensors', import.meta.url).pathname;
+/** The compressed file's header (docs/format.md, "Compressed files"). */
+const headerOf = (file) => JSON.parse(new TextDecoder().decode(file.subarray(9, 9 + new DataView(file.buffer, file.byteOffset).getUint32(5, true))));
+
+test('compress codes the tokenizer\'s ids where decode(encode(text)) is the text, and gives the bytes back', async () => {
+  const gpt2 = await load(GPT2_MODEL); // GPT-2's byte-level BPE keeps any text: CRLF, emoji with ZWJ, CJK, RTL
+  const varied = `${TEXT}\r\n\tdef f(x):  return x**2  # 👩‍👩‍👧 ok\n日本語のテキスト, עברית, العربية — 1,234.5e-6\n`.repeat(8);
+  for (const adapt of [true, false]) {
+    const packed = await gpt2.compress(varied, { adapt });
+    const h = headerOf(packed);
+    assert.equal(h.method, 'model');
+    assert.equal(h.tokens, gpt2.encode(varied).length, 'it codes the tokenizer\'s ids');
+    assert.deepEqual(h.tokenizer, { format: 'tokenizer.json', crc32: h.tokenizer.crc32 });
+    assert.ok(packed.length < new TextEncoder().encode(varied).length / 2, `${packed.length} bytes`);
+    assert.equal(new TextDecoder().decode(await gpt2.decompress(packed)), varied);
+  }
+  // with a prime (its ids read first by both sides)
+  const primed = await gpt2.compress(TEXT, { prime: 'Genesis 1:1 ' });
+  assert.equal(new TextDecoder().decode(await gpt2.decompress(primed, { prime: 'Genesis 1:1 ' })), TEXT);
+  // SentencePiece (nmt_nfkc folds whitespace): text it keeps compresses, text it changes is refused where it changes
+  const spm = await load(file2000, { tokenizer: SPM });
+  const kept = TEXT.repeat(10);
+  assert.equal(new TextDecoder().decode(await spm.decompress(await spm.compress(kept))), kept);
+  await assert.rejects(spm.compress(`${TEXT}\n\nAnd God said`),
+    (e) => e.code === 'MG_EINVAL' && /tokenizer \(sentencepiece\) does not give this text back: .*character 96 on \("\\n\\nAnd God/.test(e.message));
+  await assert.rejects(spm.compress('ok', { prime: 'a  b' }), (e) => e.code === 'MG_EINVAL' && /^compress: prime: the model's tokenizer/.test(e.message));
+  await assert.rejects(gpt2.compress(new Uint8Array([0x41, 0xff])), (e) => e.code === 'MG_EINVAL' && /the data is not UTF-8 text/.test(e.message));
+  // the same model file given another tokenizer at load: its files are refused by the other, naming both
+  const other = await load(GPT2_MODEL, { tokenizer: SPM });
+  const packedOther = await other.compress(kept);
+  await assert.rejects(gpt2.decompress(packedOther), (e) => e.code === 'MG_EMISMATCH' && /compressed through a sentencepiece tokenizer .*this model reads through a tokenizer.json tokenizer/.test(e.message));
+  assert.equal(new TextDecoder().decode(await other.decompress(packedOther)), kept);
+  for (const m of [gpt2, spm, other]) m.dispose();
+});
+
 // ---- in pages: the tokenizer option through the worker (the page's encode and decode parse the worker's copy)
 
 /** Runs in the page: the model of `numTokens` made there, loaded with the tokenizer at `url`. */
@@ -115,7 +185,7 @@ async function inPage(origin, url, text) {
   let generated = '';
   for await (const piece of lm.generate('In the beginning', { maxTokens: 30, temperature: 0 })) generated += piece;
   const out = { kind: lm.config.tokenizer, ids: Array.from(lm.encode(text)), decoded: lm.decode(lm.encode(text)), generated,
-    bitsPerByte: (await lm.evaluate(text)).bitsPerByte };
+    bitsPerByte: (await lm.evaluate(text)).bitsPerByte, packed: Array.from(await lm.compress(text.repeat(3))) };
   lm.dispose();
   return out;
 }
@@ -135,6 +205,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       assert.equal(r.decoded, lm.decode(lm.encode(TEXT)));
       assert.equal(r.generated, generated);
       assert.ok(Math.abs(r.bitsPerByte / (await lm.evaluate(TEXT)).bitsPerByte - 1) < 1e-6);
+      assert.deepEqual(r.packed, Array.from(await lm.compress(TEXT.repeat(3))), "the page's compressed file is Node's");
       assert.deepEqual(await browser.errors(), []);
       lm.dispose();
     } finally {
@@ -146,7 +217,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
 
 // ---- the command: --tokenizer on generate, evaluate and train
 
-test('the command: generate, evaluate and train take --tokenizer; a model without one says to give it (status 2)', async (t) => {
+test('the command: generate, evaluate, train, compress and decompress take --tokenizer; a model without one says to give it (status 2)', async (t) => {
   const dirOut = mkdtempSync(join(tmpdir(), 'mingru-tok-'));
   t.after(() => rmSync(dirOut, { recursive: true, force: true }));
   const model = join(dirOut, 'm.safetensors'), text = join(dirOut, 't.txt');
@@ -165,6 +236,13 @@ test('the command: generate, evaluate and train take --tokenizer; a model withou
   const tr = cli('train', model, text, '--tokenizer', SPM, '--steps', '2', '--batch', '2', '--seq-len', '8', '--out', join(dirOut, 'o.safetensors'));
   assert.equal(tr.status, 0, tr.stderr);
   assert.match(tr.stdout, /2 steps, last loss \d+\.\d+ bits\/token/);
+  const packed = join(dirOut, 't.mgz'), back = join(dirOut, 'back.txt');
+  const c = cli('compress', model, text, '--tokenizer', SPM, '-o', packed);
+  assert.equal(c.status, 0, c.stderr);
+  assert.deepEqual(new Uint8Array(readFileSync(packed)), await lm.compress(TEXT.repeat(4)));
+  const d = cli('decompress', model, packed, '--tokenizer', SPM, '-o', back);
+  assert.equal(d.status, 0, d.stderr);
+  assert.equal(readFileSync(back, 'utf8'), TEXT.repeat(4));
   const none = cli('generate', model, '--prompt', 'a');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /has no tokenizer .*give --tokenizer FILE/);
