@@ -18,3 +18,4 @@ export const Trainer = inPage ? client.Trainer : training.Trainer;
 export const MinGRU = inPage ? client.MinGRU : layer.MinGRU;
 export const MinLSTM = inPage ? client.MinLSTM : layer.MinLSTM;
 export { MingruError } from './errors.js';
+export { attachPredictor } from './attach.js';

@@ -4,7 +4,9 @@
 // "Your own model file…" loads a .safetensors file from the user's disk, with a tokenizer file for a model whose
 // file has none. ?model=URL loads another .safetensors file, and ?tokenizer=URL gives it a tokenizer (the tests).
 import { load } from '../js/index.js';
+import * as store from './store.js';
 import { setupTeach } from './teach.js';
+import { setupType } from './type.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -12,13 +14,14 @@ const ui = {
   prompt: $('prompt'), generate: $('generate'), stop: $('stop'), controls: $('controls'),
   temperature: $('temperature'), topK: $('top-k'), topP: $('top-p'), maxTokens: $('max-tokens'), seed: $('seed'),
   outputBox: $('output-box'), promptOut: $('output-prompt'), textOut: $('output-text'), note: $('note'),
-  speed: $('speed'), backend: $('backend'), stateInfo: $('state-info'),
+  speed: $('speed'), backend: $('backend'), stateInfo: $('state-info'), kept: $('kept'), keptText: $('kept-text'), forget: $('forget'),
 };
 const number = new Intl.NumberFormat('en').format;
 const encoder = new TextEncoder();
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 let lm = null;
+let base = null; // the URL of the model chosen (null for a file from the disk): what a taught model is kept under
 let state = null; // the sequence every run reads and writes; lm.dispose() frees it
 let stateBytes = 0; // the size of state.save(), measured at load and after each run
 let controller = null;
@@ -28,6 +31,7 @@ const teach = setupTeach(() => lm, (on) => {
   ui.generate.disabled = on || generating || !lm;
   ui.select.disabled = on;
 }, replace);
+const type = setupType();
 
 /** Shows `text` in a message element (#message for the model, #note for a run), or hides it. */
 function say(where, text, kind = 'error') {
@@ -56,21 +60,33 @@ async function use(model, size) {
   state = lm.createState();
   stateBytes = (await state.save()).length;
   showState(0);
+  type.use(lm);
 }
 
-/** After a "Teach it" run: the model it kept, loaded from `file`, replaces the page's model, which is disposed. */
-async function replace(model, file) {
+/** Says that the page runs what the model learned on the user's text, kept in this browser since `date`. */
+function showKept(date) {
+  ui.kept.hidden = !date;
+  if (date) ui.keptText.textContent = `This is the model as your text taught it (${new Date(date).toLocaleString()}), kept in this browser.`;
+}
+
+/** After a "Teach it" run: the model it kept, loaded from `file`, replaces the page's model, which is disposed; if
+ * it learned, this browser keeps it for the next visit. */
+async function replace(model, file, learned) {
   const old = lm;
   await use(model, file.length);
   old?.dispose();
+  if (learned && base && await store.keep(base, file)) showKept(new Date().toISOString());
 }
 
 /** Loads the model at `url` (or a File's bytes), with `tokenizer` (a URL, a File's bytes, or none). */
 async function loadModel(url, tokenizer) {
   ui.generate.disabled = true;
   teach.loaded(false);
+  type.use(null);
+  showKept(null);
   lm?.dispose();
   lm = null;
+  base = typeof url === 'string' ? url : null;
   ui.progress.hidden = false;
   ui.progress.value = 0;
   ui.info.textContent = 'loading…';
@@ -79,7 +95,9 @@ async function loadModel(url, tokenizer) {
   say(ui.message, null);
   try {
     let size = 0;
-    lm = await load(url, {
+    const saved = base && await store.kept(base); // what an earlier visit taught it
+    if (saved) size = saved.file.length;
+    lm = await load(saved ? saved.file : url, {
       tokenizer,
       onProgress: ({ loaded, total }) => {
         size = loaded;
@@ -93,6 +111,7 @@ async function loadModel(url, tokenizer) {
         'tokenizer.json or SentencePiece .model too');
     }
     await use(lm, size);
+    showKept(saved?.date);
     ui.backend.textContent = `${lm.backend.threads} thread${lm.backend.threads > 1 ? 's' : ''}, ${lm.backend.simd ? 'SIMD' : 'no SIMD'}`;
     ui.generate.disabled = false;
     teach.loaded(true);
@@ -171,6 +190,10 @@ ui.select.addEventListener('change', () => {
   else loadModel(ui.select.value);
 });
 ui.ownModel.addEventListener('change', loadOwn);
+ui.forget.addEventListener('click', async () => {
+  await store.forget(base);
+  loadModel(base);
+});
 ui.ownTokenizer.addEventListener('change', loadOwn);
 
 if (typeof WebAssembly !== 'object') {

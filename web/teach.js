@@ -50,7 +50,8 @@ function taughtMetadata(config, bytes, steps) {
 
 /**
  * setupTeach(model, busy, replace): model() is the loaded model or null; busy(true | false) while a run teaches it;
- * await replace(newModel, fileBytes) makes newModel the page's model (and disposes the old one) after a run.
+ * await replace(newModel, fileBytes, learned) makes newModel the page's model (and disposes the old one) after a run;
+ * learned: whether it is a taught model (the page keeps it for the next visit) or the model as it came.
  */
 export function setupTeach(model, busy, replace) {
   const ui = {
@@ -198,7 +199,7 @@ export function setupTeach(model, busy, replace) {
 
       ui.status.textContent = `loading the weights of step ${best.step}…`;
       const next = await load(best.file);
-      await replace(next, best.file);
+      await replace(next, best.file, best.step > 0);
       taught = best.step ? best.file : null;
       kept = best.step;
       draw();

@@ -247,6 +247,116 @@ test('a model with a tokenizer: one that carries it (?model=), and one from the 
   await page.close();
 });
 
+// ---- Type: predictive text (attachPredictor, issue 38)
+
+/** Node's suggestions after `text` from the demo model (the same Q8 arithmetic in every build). */
+async function nodeSuggestions(text) {
+  const lm = await load(fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url)));
+  const p = lm.predictor({ count: 3, until: 'word' });
+  await p.set(text);
+  const list = await p.suggestions();
+  lm.dispose();
+  return list.map((s) => s.text);
+}
+
+/** Does `act()` and resolves to the texts of the first suggestions the panel shows once the field holds `value`
+ * (the page drops the answers to older texts). */
+async function suggestionsAfter(page, act, value) {
+  await page.evaluate((value) => {
+    const field = document.getElementById('type-text');
+    window.nextSuggestions = new Promise((resolve) => field.addEventListener('mingru-suggestions', function on(e) {
+      if (!e.detail.length || field.value !== value) return;
+      field.removeEventListener('mingru-suggestions', on);
+      resolve(e.detail.map((s) => s.text));
+    }));
+  }, value);
+  await act();
+  return page.evaluate(() => window.nextSuggestions);
+}
+
+test('Type: suggestions as you type (Node\'s), ghost text, Tab accepts, backspace, Esc, the buttons, none during IME composition', { skip }, async () => {
+  const { page, problems } = await openDemo(DESKTOP);
+  const ghost = () => page.evaluate(() => {
+    const layer = document.querySelector('.mingru-ghost-layer');
+    return layer.hidden ? '' : layer.querySelector('.mingru-ghost').textContent;
+  });
+  await page.click('#type-text');
+  let shown = await suggestionsAfter(page, () => page.keyboard.type('And the LO'), 'And the LO');
+  assert.deepEqual(shown, await nodeSuggestions('And the LO'));
+  assert.equal(await ghost(), shown[0]);
+  assert.deepEqual(await page.$$eval('#type-alternatives button', (bs) => bs.map((b) => b.textContent)), shown);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.inputValue('#type-text'), `And the LO${shown[0]}`);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'type-text', 'Tab left the field');
+  // backspace: the text is shorter, the suggestions are those of the shorter text
+  await page.keyboard.type(' spake unto Mo');
+  const typed = `And the LO${shown[0]} spake un`;
+  shown = await suggestionsAfter(page, async () => {
+    for (let i = 0; i < 5; i++) await page.keyboard.press('Backspace');
+  }, typed);
+  assert.deepEqual(shown, await nodeSuggestions(typed));
+  await page.keyboard.press('Escape');
+  assert.equal(await ghost(), '');
+  // a button puts its suggestion in
+  shown = await suggestionsAfter(page, () => page.keyboard.type(' the chil'), `${typed} the chil`);
+  await page.click('#type-alternatives button:nth-child(2)');
+  assert.equal(await page.inputValue('#type-text'), `${typed} the chil${shown[1]}`);
+  // IME composition: no ghost and no suggestions while composing, suggestions again once it ends
+  const during = await page.evaluate(async () => {
+    const field = document.getElementById('type-text');
+    let asked = 0;
+    field.addEventListener('mingru-suggestions', (e) => (asked += e.detail.length));
+    field.dispatchEvent(new CompositionEvent('compositionstart', { data: '' }));
+    field.setRangeText(' か', field.value.length, field.value.length, 'end');
+    field.dispatchEvent(new InputEvent('input', { inputType: 'insertCompositionText', data: 'か', isComposing: true }));
+    await new Promise((r) => setTimeout(r, 500));
+    return { asked, ghost: !document.querySelector('.mingru-ghost-layer').hidden };
+  });
+  assert.deepEqual(during, { asked: 0, ghost: false });
+  const composed = `${typed} the chil${shown[1]} か`;
+  const after = await suggestionsAfter(page, () => page.evaluate(() => document.getElementById('type-text').dispatchEvent(new CompositionEvent('compositionend', { data: 'か' }))), composed);
+  assert.ok(after.length > 0);
+  await page.screenshot({ path: fileURLToPath(new URL('demo-type.png', output)), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('attachPredictor on a contenteditable element: the ghost at the caret, Tab accepts, and nothing is left behind by detach()', { skip }, async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${url}/tests/browser/blank.html`);
+  await page.evaluate(async () => {
+    const { load, attachPredictor } = await import('/js/index.js');
+    const div = Object.assign(document.createElement('div'), { id: 'editor', contentEditable: 'true' });
+    div.style.cssText = 'width: 400px; min-height: 3em; border: 1px solid #888; padding: 4px; font: 16px serif';
+    document.body.append(div);
+    window.lm = await load('/models/kjv.q8.safetensors');
+    window.attached = attachPredictor(div, window.lm);
+    window.lists = [];
+    div.addEventListener('mingru-suggestions', (e) => e.detail.length && window.lists.push({ text: div.textContent, list: e.detail.map((s) => s.text) }));
+  });
+  await page.click('#editor');
+  await page.keyboard.type('In the beginning God cre');
+  await page.waitForFunction(() => window.lists.at(-1)?.text === 'In the beginning God cre', null, { timeout: 30000 });
+  const list = await page.evaluate(() => window.lists.at(-1).list);
+  assert.deepEqual(list, await nodeSuggestions('In the beginning God cre'));
+  const ghost = await page.evaluate(() => {
+    const layer = document.querySelector('.mingru-ghost-layer'), box = layer.getBoundingClientRect(), editor = document.getElementById('editor').getBoundingClientRect();
+    return { text: layer.hidden ? '' : layer.textContent, inside: box.left > editor.left && box.top >= editor.top && box.top < editor.bottom };
+  });
+  assert.deepEqual(ghost, { text: list[0], inside: true });
+  await page.keyboard.press('Tab');
+  assert.equal(await page.textContent('#editor'), `In the beginning God cre${list[0]}`);
+  const left = await page.evaluate(() => {
+    window.attached.detach();
+    return document.querySelectorAll('.mingru-ghost-layer, .mingru-alternatives').length;
+  });
+  assert.equal(left, 0);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 // ---- Teach it
 
 const TEACH_TEXT = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8').slice(0, 6000); // not the Bible
@@ -354,6 +464,18 @@ test('Teach it: 30 s on a non-KJV text lowers the bits per byte of its held-out 
   assert.ok(Math.abs(a - r.after) < 0.03 && Math.abs(b - r.before) < 0.03, `in Node the held-out tenth takes ${b} -> ${a} bits per byte, the page said ${r.before} -> ${r.after}`);
   taught.dispose();
   original.dispose();
+  // what it learned is kept in this browser: a reload runs the taught model again; Forget it brings the original back
+  assert.equal(await page.isVisible('#kept'), true);
+  await page.reload();
+  await page.waitForSelector('#generate:not([disabled])', { timeout: 60000 });
+  assert.match(await page.textContent('#model-info'), /, taught in the browser$/);
+  assert.match(await page.textContent('#kept-text'), /^This is the model as your text taught it \(.*\), kept in this browser\.$/);
+  await page.click('#forget');
+  await page.waitForFunction(() => !document.getElementById('generate').disabled && document.getElementById('kept').hidden, null, { timeout: 60000 });
+  assert.equal(await page.textContent('#model-info'), 'minGRU, 3.4M parameters, int8, 3.5 MB');
+  await page.reload();
+  await page.waitForSelector('#generate:not([disabled])', { timeout: 60000 });
+  assert.equal(await page.isVisible('#kept'), false, 'forgotten, yet restored');
   assert.deepEqual(problems, []);
   await page.close();
 });
