@@ -8,6 +8,7 @@ import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { BYTES, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { laneMissing, pageLane } from './lane.js';
+import { predictorModel, predictorOptions } from './predict.js';
 
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
 let worker = null;
@@ -18,7 +19,7 @@ let nextId = 1;
 let nextHandle = 1;
 const pending = new Map(); // request id -> { resolve, reject, onPiece, callback }
 const states = new Map(); // handle -> State, to take the token counts of replies
-const trainers = new Set();
+const trainers = new Set(); // and predictors: disposed with their model
 export const laneCount = { steps: 0 }; // steps answered by the lane (tests/browser/engine.html reads it)
 
 function startWorker() {
@@ -183,7 +184,8 @@ class Remote {
   _live(method) {
     if (!this.#disposed) return;
     const [prefix, noun] = this instanceof State ? ['state.', 'state'] : this instanceof Model ? ['', 'model']
-      : this instanceof Trainer ? ['trainer.', 'trainer'] : [`${this.cell}.`, 'layer'];
+      : this instanceof Trainer ? ['trainer.', 'trainer'] : this instanceof Predictor ? ['predictor.', 'predictor']
+      : [`${this.cell}.`, 'layer'];
     fail('MG_EDISPOSED', `${prefix}${method}: the ${noun} was disposed`);
   }
 
@@ -346,6 +348,14 @@ export class Model extends Remote {
     return this._make('trainer', [options], undefined, Trainer);
   }
 
+  /** As in Node: its options and the model are checked here, and it is made in the worker. */
+  predictor(options) {
+    this._live('predictor');
+    predictorOptions(options);
+    predictorModel(this);
+    return this._make('predictor', [options], undefined, Predictor);
+  }
+
   async compress(data, options) {
     return (await this._call('compress', [data, options])).value;
   }
@@ -403,6 +413,38 @@ export class Trainer extends Remote {
 
   async step(tokens, options) {
     return (await this._call('step', [tokens, options])).value;
+  }
+
+  dispose() {
+    super.dispose();
+    trainers.delete(this);
+  }
+}
+
+/** A predictor in the worker: its text, states and search are there. A suggestions() that a later call overtakes
+ * before its search starts resolves to [] (the worker reads the later call's message first), as in Node. */
+export class Predictor extends Remote {
+  /** @internal */
+  constructor(model, handle, ready) {
+    super(handle, ready);
+    this._model = model;
+    trainers.add(this);
+  }
+
+  async input(text) {
+    await this._call('input', [text]);
+  }
+
+  async delete(n) {
+    await this._call('delete', n === undefined ? [] : [n]);
+  }
+
+  async set(text) {
+    await this._call('set', [text]);
+  }
+
+  async suggestions() {
+    return (await this._call('suggestions')).value;
   }
 
   dispose() {

@@ -13,7 +13,9 @@
  *
  * Where a continuation ends is a small automaton over its bytes (WORD_LEAD: no word character yet; WORD_IN: in a
  * word; LINE), run once per token at creation into tables: end[a][t], the bytes of token t kept when a continuation in
- * state a ends inside it (-1: it does not), and to[a][t], the state after it. */
+ * state a ends inside it (-1: it does not), and to[a][t], the state after it. A suggestion is text, so a path whose
+ * bytes are not UTF-8 (a byte-level model can draw any byte) goes no further: utf8[n][t] is the continuation bytes a
+ * character still expects after token t when it expected n before it, -1 where t cannot follow so. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,22 @@ static int scan(int *a, const uint8_t *b, int n) {
     return -1;
 }
 
+/* The continuation bytes a character still expects after bytes b[0..n) when it expected `need` before them, or -1 where
+ * they are not UTF-8. */
+static int utf8_after(int need, const uint8_t *b, int n) {
+    for (int i = 0; i < n; i++) {
+        int c = b[i];
+        if (need) {
+            if ((c & 0xc0) != 0x80) return -1;
+            need--;
+        } else if (c >= 0x80) {
+            need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+            if (need < 0) return -1;
+        }
+    }
+    return need;
+}
+
 struct mg_predictor {
     mg_model *m;
     int V;              /* tokens with bytes: [0, V) */
@@ -51,6 +69,7 @@ struct mg_predictor {
     int max_len;        /* the longest token's bytes */
     int32_t *end;       /* (N_AUTOMATA, V) bytes of t kept where a continuation in state a ends inside t, or -1 */
     uint8_t *to;        /* (N_AUTOMATA, V) the state after t where it does not */
+    int8_t *utf8;       /* (4, V) the continuation bytes a character expects after t, from 0-3 before it (-1: not UTF-8) */
     mg_state **slots;   /* (n_slots) the beams' states, two sets: this depth's and the next's */
     int n_slots;
     /* the last results */
@@ -68,7 +87,7 @@ void mg_predictor_free(mg_predictor *p) {
     if (!p) return;
     for (int i = 0; i < p->n_slots; i++) mg_state_free(p->slots[i]);
     free(p->slots);
-    free(p->bytes), free(p->off), free(p->end), free(p->to);
+    free(p->bytes), free(p->off), free(p->end), free(p->to), free(p->utf8);
     free(p->text), free(p->text_off), free(p->prob);
     free(p);
 }
@@ -98,7 +117,8 @@ int mg_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offse
     p->off = malloc(((size_t)V + 1) * sizeof *p->off);
     p->end = malloc((size_t)N_AUTOMATA * V * sizeof *p->end);
     p->to = malloc((size_t)N_AUTOMATA * V);
-    if (!p->bytes || !p->off || !p->end || !p->to) {
+    p->utf8 = malloc((size_t)4 * V);
+    if (!p->bytes || !p->off || !p->end || !p->to || !p->utf8) {
         mg_predictor_free(p);
         return mg_fail(MG_ENOMEM, "out of memory for a predictor's table of %d tokens", V);
     }
@@ -113,6 +133,7 @@ int mg_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offse
             p->end[(size_t)a * V + t] = scan(&s, p->bytes + p->off[t], len);
             p->to[(size_t)a * V + t] = (uint8_t)s;
         }
+        for (int need = 0; need < 4; need++) p->utf8[(size_t)need * V + t] = (int8_t)utf8_after(need, p->bytes + p->off[t], len);
     }
     *out = p;
     return MG_OK;
@@ -133,6 +154,7 @@ typedef struct {
     double logp;
     int a;           /* the automaton's state after the text */
     int matched;     /* bytes of pending the path has covered */
+    int need;        /* continuation bytes its last character still expects */
     int len;         /* the continuation's bytes (after pending) */
     uint8_t *text;   /* (cap) */
 } hyp;
@@ -141,7 +163,7 @@ typedef struct {
     double logp;
     int from;        /* the hypothesis it extends */
     int32_t token;
-    int a, matched, skip; /* after the token; skip: its bytes that were pending's */
+    int a, matched, need, skip; /* after the token; skip: its bytes that were pending's */
 } extension;
 
 typedef struct {
@@ -290,7 +312,7 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
     mg_state **states = p->slots, **next_states = p->slots + B;
 
     int start = o->until == MG_UNTIL_LINE ? LINE : before >= 0 && word_char(before) ? WORD_IN : WORD_LEAD;
-    cur[0] = (hyp){.logp = 0, .a = start, .matched = 0, .len = 0, .text = cur[0].text};
+    cur[0] = (hyp){.logp = 0, .a = start, .matched = 0, .need = 0, .len = 0, .text = cur[0].text};
     int n_cur = 1;
     for (int depth = 0; depth < depth_max && n_cur; depth++) {
         int last = depth + 1 == depth_max, n_ext = 0;
@@ -312,15 +334,18 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
                     kept = o->until == MG_UNTIL_TOKENS ? -1 : p->end[(size_t)a * V + t];
                     if (o->until != MG_UNTIL_TOKENS) a = p->to[(size_t)a * V + t];
                 }
-                if (kept == 0) {
+                if (kept == 0) { /* (whatever follows the end) */
                     ends_here += exp(lp);
+                } else if (lp > S.threshold && kept > 0) {
+                    if (!utf8_after(h->need, b + skip, kept)) add_final(&S, h->text, h->len, b + skip, kept, exp(lp));
                 } else if (lp > S.threshold) {
-                    if (kept > 0) add_final(&S, h->text, h->len, b + skip, kept, exp(lp));
-                    else if (last && h->matched + skip == n_pending) add_final(&S, h->text, h->len, b + skip, len - skip, exp(lp));
-                    else if (!last) keep_extension(ext, &n_ext, B, &(extension){lp, i, t, a, h->matched + skip, skip});
+                    int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
+                    if (need < 0) continue;
+                    if (!last) keep_extension(ext, &n_ext, B, &(extension){lp, i, t, a, h->matched + skip, need, skip});
+                    else if (h->matched + skip == n_pending) add_final(&S, h->text, h->len, b + skip, len - skip, exp(lp));
                 }
             }
-            if (ends_here > 0) add_final(&S, h->text, h->len, NULL, 0, ends_here);
+            if (ends_here > 0 && !h->need) add_final(&S, h->text, h->len, NULL, 0, ends_here);
         }
         /* the next depth: the extensions still more likely than the count-th best final, stepped as one batch */
         while (n_ext && ext[n_ext - 1].logp <= S.threshold) n_ext--;
@@ -328,7 +353,8 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
             const extension *e = &ext[j];
             const hyp *h = &cur[e->from];
             int len = (int)(p->off[e->token + 1] - p->off[e->token]) - e->skip;
-            next[j].logp = e->logp, next[j].a = e->a, next[j].matched = e->matched, next[j].len = h->len + len;
+            next[j].logp = e->logp, next[j].a = e->a, next[j].matched = e->matched, next[j].need = e->need;
+            next[j].len = h->len + len;
             memcpy(next[j].text, h->text, (size_t)h->len);
             memcpy(next[j].text + h->len, p->bytes + p->off[e->token] + e->skip, (size_t)len);
             mg_state_copy(next_states[j], depth ? states[e->from] : s);

@@ -51,7 +51,22 @@ static void check_batched_step(mg_model *m, const char *stem) {
     free(want), free(work);
 }
 
-/* until one or two tokens: the suggestions are the count most likely paths of the full enumeration */
+/* Whether n bytes can begin UTF-8 text (a character may be unfinished at the end). */
+static int utf8_start(const uint8_t *b, int n) {
+    for (int i = 0, need = 0; i < n; i++) {
+        if (need) {
+            if ((b[i] & 0xc0) != 0x80) return 0;
+            need--;
+        } else if (b[i] >= 0x80) {
+            need = b[i] >= 0xc2 && b[i] <= 0xdf ? 1 : b[i] >= 0xe0 && b[i] <= 0xef ? 2 : b[i] >= 0xf0 && b[i] <= 0xf4 ? 3 : -1;
+            if (need < 0) return 0;
+        }
+    }
+    return 1;
+}
+
+/* until one or two tokens: the suggestions are the count most likely paths of the full enumeration (of those that can
+ * be text) */
 static void check_exhaustive(mg_model *m, const char *stem) {
     const int V = 256;
     mg_predictor *p;
@@ -67,8 +82,9 @@ static void check_exhaustive(mg_model *m, const char *stem) {
         mg_state_copy(c, s);
         mg_lm_step(m, c, a, NULL);
         softmax(mg_state_logits(c), V, p2);
-        for (int b = 0; b < V; b++) paths[a * V + b] = p1[a] * p2[b];
+        for (int b = 0; b < V; b++) paths[a * V + b] = utf8_start((const uint8_t[]){(uint8_t)a, (uint8_t)b}, 2) ? p1[a] * p2[b] : 0;
     }
+    for (int a = 0; a < V; a++) p1[a] = utf8_start((const uint8_t[]){(uint8_t)a}, 1) ? p1[a] : 0;
     for (int n = 1; n <= 2; n++) {
         mg_predict_params o = mg_predict_default_params();
         o.until = MG_UNTIL_TOKENS, o.tokens = n, o.count = 5, o.beam = MG_PREDICT_MAX_BEAM;
