@@ -379,8 +379,9 @@ int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);
 void mg_coder_free(mg_coder *c);
 
 /* ---------------------------------------------------------------- predictive text
- * The most likely continuations of a text, found by a beam search over the model's next-token probabilities (the
- * softmax of its logits; a continuation's probability is the product of its tokens'). The state has read the text,
+ * The most likely continuations of a text, found by a best-first search over the model's next-token probabilities
+ * (the softmax of its logits; a continuation's probability is the product of its tokens'), within a budget of steps.
+ * The state has read the text,
  * but for `pending`: typed bytes it has not read, which every continuation must begin with (a tokenizer's last,
  * unfinished token: the search matches tokens against them; the suggestions leave them out). Where a continuation
  * ends is decided on its bytes, so the predictor holds each token's bytes. Word characters are letters, digits,
@@ -393,19 +394,22 @@ enum {
 };
 #define MG_PREDICT_MAX_COUNT 16
 #define MG_PREDICT_MAX_TOKENS 64
-#define MG_PREDICT_MAX_BEAM 32
+#define MG_PREDICT_MAX_BUDGET 1024
+#define MG_PREDICT_DEFAULT_BUDGET 40
 
 typedef struct {
     int count;      /* suggestions wanted, in [1, MG_PREDICT_MAX_COUNT] */
     int until;      /* MG_UNTIL_* */
     int tokens;     /* MG_UNTIL_TOKENS: how many, in [1, max_tokens] */
     int max_tokens; /* no continuation is longer (a word or line still open there ends there), in [1, MG_PREDICT_MAX_TOKENS] */
-    int beam;       /* hypotheses kept at each token, in [count, MG_PREDICT_MAX_BEAM]; 0: the default, max(count, 4) */
+    int budget;     /* the most tokens the search steps (its time: each is a step of the model), in [1,
+                       MG_PREDICT_MAX_BUDGET]; 0: MG_PREDICT_DEFAULT_BUDGET. The results are the count most likely
+                       continuations when the search ends within it, else the best it found. */
 } mg_predict_params;
 
 typedef struct mg_predictor mg_predictor;
 
-/* count 3, MG_UNTIL_WORD, max_tokens 24, the default beam. */
+/* count 3, MG_UNTIL_WORD, max_tokens 24, the default budget. */
 mg_predict_params mg_predict_default_params(void);
 
 /* A predictor for model m, given the bytes of its tokens: token t's are bytes[offsets[t] .. offsets[t + 1]) for t < n

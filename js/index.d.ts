@@ -262,8 +262,9 @@ export interface PredictorOptions {
   until?: 'word' | 'line' | number;
   /** no suggestion is longer (one still open there ends there), 1 to 64; default 24 */
   maxTokens?: number;
-  /** hypotheses the search keeps at each token, count to 32; default 0: max(count, 4) */
-  beam?: number;
+  /** the most tokens the search steps (its time: each is a step of the model), 1 to 1024; default 0: the engine's (40).
+   * Within it the suggestions are the exact most likely continuations, else the best found */
+  budget?: number;
 }
 
 export interface Suggestion {

@@ -5,19 +5,19 @@ import { fail } from './errors.js';
 import { BYTES, needTokenizer } from './tokenizer.js';
 import { yieldToEventLoop } from './runtime.js';
 
-const MAX_COUNT = 16, MAX_TOKENS = 64, MAX_BEAM = 32; // mingru.h's MG_PREDICT_MAX_*
+const MAX_COUNT = 16, MAX_TOKENS = 64, MAX_BUDGET = 1024; // mingru.h's MG_PREDICT_MAX_*
 // A state is kept after every EVERY-th token of the last RECENT tokens, and after every SPARSE-th token before them:
 // a backspace re-reads at most EVERY - 1 tokens, an edit far back at most SPARSE - 1, and a long text keeps few.
 const EVERY = 16, RECENT = 64 * EVERY, SPARSE = 16 * EVERY;
 const utf8 = new TextEncoder();
 const tables = new WeakMap(); // tokenizer -> its token table (tokenTable), made once
 
-/** lm.predictor()'s options, checked, with the defaults: { count, until, maxTokens, beam }. */
+/** lm.predictor()'s options, checked, with the defaults: { count, until, maxTokens, budget }. */
 export function predictorOptions(options) {
   if (options !== undefined && (options === null || typeof options !== 'object')) fail('MG_EINVAL', 'predictor: options must be an object');
-  const { count = 3, until = 'word', maxTokens = 24, beam = 0, ...rest } = options ?? {};
+  const { count = 3, until = 'word', maxTokens = 24, budget = 0, ...rest } = options ?? {};
   const unknown = Object.keys(rest);
-  if (unknown.length) fail('MG_EINVAL', `predictor: unknown option ${unknown[0]} (count, until, maxTokens, beam)`);
+  if (unknown.length) fail('MG_EINVAL', `predictor: unknown option ${unknown[0]} (count, until, maxTokens, budget)`);
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) fail('MG_EINVAL', `predictor: count must be an integer in [1, ${MAX_COUNT}], got ${count}`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_TOKENS) {
     fail('MG_EINVAL', `predictor: maxTokens must be an integer in [1, ${MAX_TOKENS}], got ${maxTokens}`);
@@ -26,10 +26,10 @@ export function predictorOptions(options) {
     fail('MG_EINVAL', `predictor: until must be 'word', 'line' or a positive integer (tokens), got ${until}`);
   }
   if (typeof until === 'number' && until > maxTokens) fail('MG_EINVAL', `predictor: until is ${until} tokens, more than maxTokens (${maxTokens})`);
-  if (beam !== 0 && !(Number.isInteger(beam) && beam >= count && beam <= MAX_BEAM)) {
-    fail('MG_EINVAL', `predictor: beam must be 0 (the default, max(count, 4)) or an integer in [count, ${MAX_BEAM}], got ${beam}`);
+  if (!Number.isInteger(budget) || budget < 0 || budget > MAX_BUDGET) {
+    fail('MG_EINVAL', `predictor: budget must be 0 (the default) or an integer in [1, ${MAX_BUDGET}] (steps of the search), got ${budget}`);
   }
-  return { count, until, maxTokens, beam };
+  return { count, until, maxTokens, budget };
 }
 
 /** The predictor's checks of the model: it predicts its next token, and has a tokenizer for text. */

@@ -50,46 +50,6 @@ int mg_lm_step(mg_model *m, mg_state *s, int32_t token, float *logits) {
     return mg_lm_forward(m, s, &token, 1, logits, 0);
 }
 
-/* One token for each of n <= MG_BLOCK states at once: one pass of n rows (each row a sequence of one token), so the
- * matrix products read the weights once for all of them. Each state's h and conv inputs are gathered into work,
- * carried through the layers as a batch, and put back; each state gets its row's logits: mg_lm_step's bit for bit with
- * int8 weights (each row rounded by its own maximum, exact integer sums), to rounding with F32 ones (the F32 kernels
- * sum a tile of rows in another order than a lone row). */
-size_t mg_lm_step_many_work(const mg_model *m, int n) {
-    const mg_config *c = &m->cfg;
-    int k = c->conv_kernel_size;
-    return (size_t)n * ((size_t)c->dim_inner + (size_t)(k > 1 ? k - 1 : 0) * c->dim + (size_t)c->num_outputs);
-}
-
-void mg_lm_step_many(mg_model *m, mg_state *const *states, const int32_t *tokens, int n, float *work) {
-    const mg_config *c = &m->cfg;
-    const mg_scratch *s = &m->scratch;
-    int D = c->dim, Di = c->dim_inner, k = c->conv_kernel_size, Vo = c->num_outputs;
-    size_t past_n = (size_t)(k > 1 ? k - 1 : 0) * D;
-    float *h = work, *past = h + (size_t)n * Di, *logits = past + (size_t)n * past_n;
-    mg_block_work w = {.xn = s->xn, .y = s->y, .u = s->xn, .window = s->window, .hidden = s->hidden, .proj = s->cell};
-    mg_embed(m, tokens, n, s->x);
-    for (int l = 0; l < c->depth; l++) {
-        for (int i = 0; i < n; i++) {
-            memcpy(h + (size_t)i * Di, states[i]->h + (size_t)l * Di, (size_t)Di * sizeof(float));
-            if (k) memcpy(past + i * past_n, states[i]->conv + l * past_n, past_n * sizeof(float));
-        }
-        mg_mix_forward(m, &m->layers[l], n, 1, s->x, h, k ? past : NULL, &w, NULL);
-        for (int i = 0; i < n; i++) {
-            memcpy(states[i]->h + (size_t)l * Di, h + (size_t)i * Di, (size_t)Di * sizeof(float));
-            if (k) memcpy(states[i]->conv + l * past_n, past + i * past_n, past_n * sizeof(float));
-        }
-        mg_ff_forward(m, &m->layers[l], n, s->x, &w, NULL);
-    }
-    mg_head_forward(m, n, s->x, s->xn, logits);
-    for (int i = 0; i < n; i++) {
-        mg_state *st = states[i];
-        memcpy(st->logits, logits + (size_t)i * Vo, (size_t)Vo * sizeof(float));
-        st->recent[st->n_tokens % MG_RECENT] = tokens[i];
-        st->n_tokens++;
-    }
-}
-
 int mg_lm_generate_next(mg_model *m, mg_state *s, const mg_sampler_params *p, uint64_t *rng, int32_t *token) {
     if (!m || !s || !p || !rng || !token) return mg_fail(MG_EINVAL, "mg_lm_generate_next: NULL argument");
     if (s->model != m) return mg_fail(MG_EMISMATCH, "mg_lm_generate_next: the state belongs to another model");

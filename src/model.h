@@ -118,12 +118,6 @@ int mg_model_list_tensors(mg_model *m);
 /* The first feature of the BorealisAI/minRNNs form (docs/format.md) that this model has, or NULL for a minLM. */
 const char *mg_model_minrnns_feature(const mg_model *m);
 
-/* lm.c: one token for each of n <= MG_BLOCK states of m at once (a batch of n one-token sequences; checked tokens),
- * each state left after its token with its logits, as mg_lm_step leaves it (Q8: the same bits; F32: to rounding). work: mg_lm_step_many_work(m, n) floats.
- * The predictor's search steps its beams so. */
-size_t mg_lm_step_many_work(const mg_model *m, int n);
-void mg_lm_step_many(mg_model *m, mg_state *const *states, const int32_t *tokens, int n, float *work);
-
 /* train.c: the model a trainer trains, and whether it trains the top alone. */
 const mg_model *mg_trainer_model(const mg_trainer *t);
 int mg_trainer_top_only(const mg_trainer *t);

@@ -1,15 +1,16 @@
 /* predict.c — the predictor's search: the most likely continuations of a text, each ending where the caller says
  * (the rest of a word, a line or sentence, a number of tokens).
  *
- * A beam search over tokens. Each hypothesis is a continuation so far with its log-probability and its state; at each
- * depth every hypothesis's next-token distribution, p(t) = softmax(logits)[t], is read in full:
- *   - a token that ends the continuation (the word ends inside it) makes a final text, whose probability adds up over
+ * A best-first search over tokens. A node is a continuation so far, with its log-probability and the state after it.
+ * Expanding a node reads its whole next-token distribution, p(t) = softmax(logits)[t]:
+ *   - a token that ends the continuation (the word ends inside it) gives a final text, whose probability adds up over
  *     the paths that give it (the word "LORD" is LORD followed by a space, a comma, ...: their sum, exactly);
- *   - a token that does not extends the hypothesis: the `beam` most likely extensions over all hypotheses go on.
- * An extension no more likely than the count-th best final cannot lead to a better one (probabilities only fall along
- * a path), so it is dropped, and the search ends when none is left (or at max_tokens). The extensions' states are
- * copies of their parents' stepped over their tokens together, as one batch (lm.c's mg_lm_step_many): a k-row pass
- * reads the weights once.
+ *   - a token that does not is a candidate: the node extended by it, not stepped yet.
+ * The most likely candidate is stepped next (a copy of its parent's state, stepped over its token) and expanded. A
+ * continuation is never more likely than its beginning, so once no candidate is more likely than the count-th best
+ * final, none can lead to a better one and the search ends: the finals are then the count most likely continuations
+ * (where a text has one path, as with bytes; of the candidates each node keeps, its PER_NODE best). It also
+ * ends after `budget` steps, the time it may take, with the best found by then.
  *
  * Where a continuation ends is a small automaton over its bytes (WORD_LEAD: no word character yet; WORD_IN: in a
  * word; LINE), run once per token at creation into tables: end[a][t], the bytes of token t kept when a continuation in
@@ -70,7 +71,7 @@ struct mg_predictor {
     int32_t *end;       /* (N_AUTOMATA, V) bytes of t kept where a continuation in state a ends inside t, or -1 */
     uint8_t *to;        /* (N_AUTOMATA, V) the state after t where it does not */
     int8_t *utf8;       /* (4, V) the continuation bytes a character expects after t, from 0-3 before it (-1: not UTF-8) */
-    mg_state **slots;   /* (n_slots) the beams' states, two sets: this depth's and the next's */
+    mg_state **slots;   /* (n_slots) the states of the nodes a search steps */
     int n_slots;
     /* the last results */
     uint8_t *text;      /* their bytes, one after another */
@@ -80,7 +81,7 @@ struct mg_predictor {
 };
 
 mg_predict_params mg_predict_default_params(void) {
-    return (mg_predict_params){.count = 3, .until = MG_UNTIL_WORD, .tokens = 1, .max_tokens = 24, .beam = 0};
+    return (mg_predict_params){.count = 3, .until = MG_UNTIL_WORD, .tokens = 1, .max_tokens = 24, .budget = 0};
 }
 
 void mg_predictor_free(mg_predictor *p) {
@@ -150,21 +151,36 @@ int mg_predictor_result(const mg_predictor *p, int i, const uint8_t **text, int 
 
 /* ---- the search */
 
+/* log sum_t exp(logits[t]) over n */
+static double log_sum_exp(const float *logits, int n) {
+    float top = logits[0];
+    for (int t = 1; t < n; t++) top = logits[t] > top ? logits[t] : top;
+    double sum = 0;
+    for (int t = 0; t < n; t++) sum += exp((double)logits[t] - top);
+    return top + log(sum);
+}
+
+
+enum { PER_NODE = 256 }; /* candidates a node keeps at most: its most likely continuations (all of a byte-level model's) */
+
 typedef struct {
     double logp;
+    int depth;       /* tokens */
     int a;           /* the automaton's state after the text */
     int matched;     /* bytes of pending the path has covered */
     int need;        /* continuation bytes its last character still expects */
     int len;         /* the continuation's bytes (after pending) */
     uint8_t *text;   /* (cap) */
-} hyp;
+    const mg_state *state; /* after the path */
+} node;
 
 typedef struct {
     double logp;
-    int from;        /* the hypothesis it extends */
+    int from;        /* the node it extends */
     int32_t token;
     int a, matched, need, skip; /* after the token; skip: its bytes that were pending's */
-} extension;
+    int order;       /* of equally likely ones, the first made comes first */
+} candidate;
 
 typedef struct {
     double p;
@@ -178,6 +194,9 @@ typedef struct {
     final *finals;
     int n_finals, max_finals;
     double threshold; /* log of the count-th best final's probability (-inf while there are fewer) */
+    candidate *heap; /* the candidates, most likely on top */
+    int n_heap, made;
+    candidate *kept; /* (PER_NODE) a node's best candidates, as it is expanded */
 } search;
 
 /* Adds probability p to the final text a + b (empty ones are not suggestions). The finals are kept most likely first,
@@ -205,12 +224,74 @@ static void add_final(search *s, const uint8_t *a, int n_a, const uint8_t *b, in
     if (s->n_finals >= s->o->count) s->threshold = log(s->finals[s->o->count - 1].p);
 }
 
-/* Inserts e into the list of the best extensions (most likely first; of equal ones, the first come), n of at most max. */
-static void keep_extension(extension *list, int *n, int max, const extension *e) {
-    if (*n == max && list[max - 1].logp >= e->logp) return;
-    int i = *n < max ? (*n)++ : max - 1;
-    for (; i > 0 && list[i - 1].logp < e->logp; i--) list[i] = list[i - 1];
-    list[i] = *e;
+/* Inserts c into a node's list of its best candidates (most likely first), n of at most PER_NODE. */
+static void keep_candidate(candidate *list, int *n, const candidate *c) {
+    if (*n == PER_NODE && list[PER_NODE - 1].logp >= c->logp) return;
+    int i = *n < PER_NODE ? (*n)++ : PER_NODE - 1;
+    for (; i > 0 && list[i - 1].logp < c->logp; i--) list[i] = list[i - 1];
+    list[i] = *c;
+}
+
+/* The heap of candidates: x above y when more likely, or as likely and made first. */
+static int above(const candidate *x, const candidate *y) { return x->logp > y->logp || (x->logp == y->logp && x->order < y->order); }
+
+static void heap_push(search *s, candidate c) {
+    c.order = s->made++;
+    int i = s->n_heap++;
+    for (; i > 0 && above(&c, &s->heap[(i - 1) / 2]); i = (i - 1) / 2) s->heap[i] = s->heap[(i - 1) / 2];
+    s->heap[i] = c;
+}
+
+static candidate heap_pop(search *s) {
+    candidate top = s->heap[0], last = s->heap[--s->n_heap];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= s->n_heap) break;
+        if (c + 1 < s->n_heap && above(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!above(&s->heap[c], &last)) break;
+        s->heap[i] = s->heap[c], i = c;
+    }
+    if (s->n_heap) s->heap[i] = last;
+    return top;
+}
+
+/* Reads node `at`'s next-token distribution: its finals, and its best candidates onto the heap. */
+static void expand(const mg_predictor *p, search *S, const node *nodes, int at, const uint8_t *pending, int n_pending,
+                   int depth_max) {
+    const mg_predict_params *o = S->o;
+    const node *h = &nodes[at];
+    const float *logits = h->state->logits;
+    int V = p->V, last = h->depth + 1 == depth_max, n_kept = 0;
+    candidate *kept_list = S->kept;
+    double lse = log_sum_exp(logits, p->m->cfg.num_outputs), ends_here = 0; /* the probability that the text ends as it is */
+    for (int t = 0; t < V; t++) {
+        const uint8_t *b = p->bytes + p->off[t];
+        int len = (int)(p->off[t + 1] - p->off[t]), skip = 0, a = h->a, kept;
+        if (!len) continue;
+        double lp = h->logp + ((double)logits[t] - lse);
+        if (h->matched < n_pending) { /* the token must agree with what is pending */
+            int need = n_pending - h->matched;
+            skip = len < need ? len : need;
+            if (memcmp(b, pending + h->matched, (size_t)skip)) continue;
+            kept = skip == len || o->until == MG_UNTIL_TOKENS ? -1 : scan(&a, b + skip, len - skip);
+        } else {
+            kept = o->until == MG_UNTIL_TOKENS ? -1 : p->end[(size_t)a * V + t];
+            if (o->until != MG_UNTIL_TOKENS) a = p->to[(size_t)a * V + t];
+        }
+        if (kept == 0) { /* (whatever follows the end) */
+            ends_here += exp(lp);
+        } else if (lp > S->threshold && kept > 0) {
+            if (!utf8_after(h->need, b + skip, kept)) add_final(S, h->text, h->len, b + skip, kept, exp(lp));
+        } else if (lp > S->threshold) {
+            int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
+            if (need < 0) continue;
+            if (!last) keep_candidate(kept_list, &n_kept, &(candidate){lp, at, t, a, h->matched + skip, need, skip, 0});
+            else if (h->matched + skip == n_pending) add_final(S, h->text, h->len, b + skip, len - skip, exp(lp));
+        }
+    }
+    if (ends_here > 0 && !h->need) add_final(S, h->text, h->len, NULL, 0, ends_here);
+    for (int i = 0; i < n_kept && kept_list[i].logp > S->threshold; i++) heap_push(S, kept_list[i]);
 }
 
 static int check_params(const mg_predict_params *o) {
@@ -221,8 +302,9 @@ static int check_params(const mg_predict_params *o) {
         return mg_fail(MG_EINVAL, "max_tokens must be in [1, %d], got %d", MG_PREDICT_MAX_TOKENS, o->max_tokens);
     if (o->until == MG_UNTIL_TOKENS && (o->tokens < 1 || o->tokens > o->max_tokens))
         return mg_fail(MG_EINVAL, "tokens must be in [1, max_tokens = %d], got %d", o->max_tokens, o->tokens);
-    if (o->beam && (o->beam < o->count || o->beam > MG_PREDICT_MAX_BEAM))
-        return mg_fail(MG_EINVAL, "beam must be 0 (the default) or in [count = %d, %d], got %d", o->count, MG_PREDICT_MAX_BEAM, o->beam);
+    if (o->budget < 0 || o->budget > MG_PREDICT_MAX_BUDGET)
+        return mg_fail(MG_EINVAL, "budget must be 0 (the default, %d) or in [1, %d], got %d", MG_PREDICT_DEFAULT_BUDGET,
+                       MG_PREDICT_MAX_BUDGET, o->budget);
     return MG_OK;
 }
 
@@ -267,15 +349,6 @@ static int keep_results(mg_predictor *p, search *s) {
     return MG_OK;
 }
 
-/* log sum_t exp(logits[t]) over n */
-static double log_sum_exp(const float *logits, int n) {
-    float top = logits[0];
-    for (int t = 1; t < n; t++) top = logits[t] > top ? logits[t] : top;
-    double sum = 0;
-    for (int t = 0; t < n; t++) sum += exp((double)logits[t] - top);
-    return top + log(sum);
-}
-
 int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n_pending, int before,
                const mg_predict_params *params, int *n_found) {
     if (!p || !s || !params || !n_found || (!pending && n_pending)) return mg_fail(MG_EINVAL, "mg_predict: NULL argument");
@@ -287,85 +360,41 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
     if (st) return st;
     *n_found = 0;
     const mg_predict_params *o = params;
-    mg_model *m = p->m;
-    int V = p->V, Vo = m->cfg.num_outputs, B = o->beam ? o->beam : o->count > 4 ? o->count : 4;
+    int budget = o->budget ? o->budget : MG_PREDICT_DEFAULT_BUDGET;
     int depth_max = o->until == MG_UNTIL_TOKENS ? o->tokens : o->max_tokens;
-    if ((st = grow_slots(p, 2 * B))) return st;
+    if ((st = grow_slots(p, budget))) return st;
 
-    /* one allocation: two sets of hypotheses, the extensions, the finals, their texts, the batch's work */
+    /* one allocation: the nodes, the candidates, the finals, their texts */
     search S = {.o = o, .cap = n_pending + depth_max * p->max_len, .max_finals = 4 * o->count + 16, .threshold = -INFINITY};
-    size_t work_n = (mg_lm_step_many_work(m, B) + 1) & ~(size_t)1; /* an even count: what follows is 8-byte aligned */
-    size_t texts = (size_t)(2 * B + S.max_finals) * (size_t)S.cap;
-    size_t bytes = work_n * sizeof(float) + 2 * B * sizeof(hyp) + B * sizeof(extension) + S.max_finals * sizeof(final) +
-                   B * sizeof(mg_state *) + B * sizeof(int32_t) + texts;
+    size_t n_nodes = (size_t)budget + 1, n_cand = (n_nodes + 1) * PER_NODE, texts = (n_nodes + (size_t)S.max_finals) * (size_t)S.cap;
+    size_t bytes = n_nodes * sizeof(node) + n_cand * sizeof(candidate) + S.max_finals * sizeof(final) + texts;
     char *arena = malloc(bytes);
     if (!arena) return mg_fail(MG_ENOMEM, "out of memory for the search (%zu bytes)", bytes);
-    float *work = (float *)arena;
-    hyp *cur = (hyp *)(work + work_n), *next = cur + B;
-    extension *ext = (extension *)(next + B);
-    S.finals = (final *)(ext + B);
-    mg_state **batch = (mg_state **)(S.finals + S.max_finals);
-    int32_t *tokens = (int32_t *)(batch + B);
-    uint8_t *text = (uint8_t *)(tokens + B);
-    for (int i = 0; i < B; i++) cur[i].text = text + (size_t)i * S.cap, next[i].text = text + (size_t)(B + i) * S.cap;
-    for (int i = 0; i < S.max_finals; i++) S.finals[i].text = text + (size_t)(2 * B + i) * S.cap;
-    mg_state **states = p->slots, **next_states = p->slots + B;
+    node *nodes = (node *)arena;
+    S.heap = (candidate *)(nodes + n_nodes);
+    S.kept = S.heap + n_nodes * PER_NODE;
+    S.finals = (final *)(S.heap + n_cand);
+    uint8_t *text = (uint8_t *)(S.finals + S.max_finals);
+    for (size_t i = 0; i < n_nodes; i++) nodes[i].text = text + i * (size_t)S.cap;
+    for (int i = 0; i < S.max_finals; i++) S.finals[i].text = text + (n_nodes + (size_t)i) * (size_t)S.cap;
 
     int start = o->until == MG_UNTIL_LINE ? LINE : before >= 0 && word_char(before) ? WORD_IN : WORD_LEAD;
-    cur[0] = (hyp){.logp = 0, .a = start, .matched = 0, .need = 0, .len = 0, .text = cur[0].text};
-    int n_cur = 1;
-    for (int depth = 0; depth < depth_max && n_cur; depth++) {
-        int last = depth + 1 == depth_max, n_ext = 0;
-        for (int i = 0; i < n_cur; i++) {
-            const hyp *h = &cur[i];
-            const float *logits = depth ? states[i]->logits : s->logits;
-            double lse = log_sum_exp(logits, Vo), ends_here = 0; /* the probability that the text ends as it is */
-            for (int t = 0; t < V; t++) {
-                const uint8_t *b = p->bytes + p->off[t];
-                int len = (int)(p->off[t + 1] - p->off[t]), skip = 0, a = h->a, kept;
-                if (!len) continue;
-                double lp = h->logp + ((double)logits[t] - lse);
-                if (h->matched < n_pending) { /* the token must agree with what is pending */
-                    int need = n_pending - h->matched;
-                    skip = len < need ? len : need;
-                    if (memcmp(b, pending + h->matched, (size_t)skip)) continue;
-                    kept = skip == len || o->until == MG_UNTIL_TOKENS ? -1 : scan(&a, b + skip, len - skip);
-                } else {
-                    kept = o->until == MG_UNTIL_TOKENS ? -1 : p->end[(size_t)a * V + t];
-                    if (o->until != MG_UNTIL_TOKENS) a = p->to[(size_t)a * V + t];
-                }
-                if (kept == 0) { /* (whatever follows the end) */
-                    ends_here += exp(lp);
-                } else if (lp > S.threshold && kept > 0) {
-                    if (!utf8_after(h->need, b + skip, kept)) add_final(&S, h->text, h->len, b + skip, kept, exp(lp));
-                } else if (lp > S.threshold) {
-                    int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
-                    if (need < 0) continue;
-                    if (!last) keep_extension(ext, &n_ext, B, &(extension){lp, i, t, a, h->matched + skip, need, skip});
-                    else if (h->matched + skip == n_pending) add_final(&S, h->text, h->len, b + skip, len - skip, exp(lp));
-                }
-            }
-            if (ends_here > 0 && !h->need) add_final(&S, h->text, h->len, NULL, 0, ends_here);
-        }
-        /* the next depth: the extensions still more likely than the count-th best final, stepped as one batch */
-        while (n_ext && ext[n_ext - 1].logp <= S.threshold) n_ext--;
-        for (int j = 0; j < n_ext; j++) {
-            const extension *e = &ext[j];
-            const hyp *h = &cur[e->from];
-            int len = (int)(p->off[e->token + 1] - p->off[e->token]) - e->skip;
-            next[j].logp = e->logp, next[j].a = e->a, next[j].matched = e->matched, next[j].need = e->need;
-            next[j].len = h->len + len;
-            memcpy(next[j].text, h->text, (size_t)h->len);
-            memcpy(next[j].text + h->len, p->bytes + p->off[e->token] + e->skip, (size_t)len);
-            mg_state_copy(next_states[j], depth ? states[e->from] : s);
-            batch[j] = next_states[j], tokens[j] = e->token;
-        }
-        if (n_ext) mg_lm_step_many(m, batch, tokens, n_ext, work);
-        hyp *th = cur;
-        cur = next, next = th;
-        mg_state **ts = states;
-        states = next_states, next_states = ts;
-        n_cur = n_ext;
+    nodes[0] = (node){.logp = 0, .depth = 0, .a = start, .matched = 0, .need = 0, .len = 0, .text = nodes[0].text, .state = s};
+    expand(p, &S, nodes, 0, pending, n_pending, depth_max);
+    /* the most likely candidate next, while one may still lead to a better final */
+    for (int n = 1; n <= budget && S.n_heap && S.heap[0].logp > S.threshold; n++) {
+        candidate c = heap_pop(&S);
+        const node *from = &nodes[c.from];
+        node *to = &nodes[n];
+        int len = (int)(p->off[c.token + 1] - p->off[c.token]) - c.skip;
+        mg_state *state = p->slots[n - 1];
+        *to = (node){.logp = c.logp, .depth = from->depth + 1, .a = c.a, .matched = c.matched, .need = c.need,
+                     .len = from->len + len, .text = to->text, .state = state};
+        memcpy(to->text, from->text, (size_t)from->len);
+        memcpy(to->text + from->len, p->bytes + p->off[c.token] + c.skip, (size_t)len);
+        mg_state_copy(state, from->state);
+        mg_lm_step(p->m, state, c.token, NULL);
+        expand(p, &S, nodes, n, pending, n_pending, depth_max);
     }
     st = keep_results(p, &S);
     free(arena);

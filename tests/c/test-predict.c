@@ -1,12 +1,11 @@
-/* The predictor (src/predict.c): a batched step of several states gives each mg_lm_step's logits (Q8: bit for bit,
- * F32: to 1e-5); one
- * token's suggestions are the exact top tokens of the softmax; two tokens' are the most likely of every two-token
- * path, enumerated; words end where the rule says and their probability is the sum over what ends them; pending
- * bytes constrain a multi-byte vocabulary; bad parameters get MG_EINVAL. */
+/* The predictor (src/predict.c): one token's suggestions are the exact top tokens of the softmax; two tokens' are the
+ * most likely of every two-token path, enumerated (of those that can be text); a word's probability is its bytes'
+ * times that of a byte that ends it; pending bytes give what reading them gives, divided by their probability; bad
+ * parameters get MG_EINVAL naming them. */
 #include <ctype.h>
 
 #include "check.h"
-#include "model.h"
+#include "internal.h"
 
 static mg_model *load(const char *path, unsigned char **file) {
     size_t size;
@@ -21,34 +20,6 @@ static void softmax(const float *logits, int V, double *p) {
     for (int t = 1; t < V; t++) top = logits[t] > top ? logits[t] : top;
     for (int t = 0; t < V; t++) sum += p[t] = exp(logits[t] - top);
     for (int t = 0; t < V; t++) p[t] /= sum;
-}
-
-static void check_batched_step(mg_model *m, const char *stem) {
-    int q8 = mg_model_config(m)->quantized;
-    int V = mg_model_config(m)->num_outputs;
-    mg_state *one[5], *many[5];
-    int32_t tokens[5] = {65, 32, 101, 200, 10};
-    float *want = malloc((size_t)V * sizeof(float));
-    float *work = malloc(mg_lm_step_many_work(m, 5) * sizeof(float));
-    for (int i = 0; i < 5; i++) {
-        mg_state_create(m, &one[i]);
-        int32_t prompt[3] = {72 + i, 105, 32 + i};
-        mg_lm_forward(m, one[i], prompt, 1 + i % 3, NULL, 0);
-        mg_state_clone(one[i], &many[i]);
-    }
-    mg_lm_step_many(m, many, tokens, 5, work);
-    for (int i = 0; i < 5; i++) {
-        mg_lm_step(m, one[i], tokens[i], want);
-        double off = close_ratio(mg_state_logits(many[i]), want, (size_t)V, 1e-5, 1e-5);
-        CHECK(q8 ? !memcmp(want, mg_state_logits(many[i]), (size_t)V * sizeof(float)) : off <= 1,
-              "%s: state %d's batched logits differ (%.2fx the F32 allowance)", stem, i, off);
-        CHECK(mg_state_tokens(many[i]) == mg_state_tokens(one[i]), "%s: token count", stem);
-        mg_lm_step(m, one[i], 66, want); /* the states go on alike: h and the conv inputs were put back */
-        mg_lm_step(m, many[i], 66, NULL);
-        CHECK(close_ratio(mg_state_logits(many[i]), want, (size_t)V, 1e-5, 1e-5) <= 1, "%s: state %d goes on otherwise", stem, i);
-        mg_state_free(one[i]), mg_state_free(many[i]);
-    }
-    free(want), free(work);
 }
 
 /* Whether n bytes can begin UTF-8 text (a character may be unfinished at the end). */
@@ -87,7 +58,7 @@ static void check_exhaustive(mg_model *m, const char *stem) {
     for (int a = 0; a < V; a++) p1[a] = utf8_start((const uint8_t[]){(uint8_t)a}, 1) ? p1[a] : 0;
     for (int n = 1; n <= 2; n++) {
         mg_predict_params o = mg_predict_default_params();
-        o.until = MG_UNTIL_TOKENS, o.tokens = n, o.count = 5, o.beam = MG_PREDICT_MAX_BEAM;
+        o.until = MG_UNTIL_TOKENS, o.tokens = n, o.count = 5, o.budget = MG_PREDICT_MAX_BUDGET;
         int found;
         REQUIRE(mg_predict(p, s, NULL, 0, ' ', &o, &found) == MG_OK, "%s: %s", stem, mg_last_error());
         CHECK(found == 5, "%s: %d found", stem, found);
@@ -191,9 +162,9 @@ static void check_errors(mg_model *m) {
     mg_lm_step(m, s, 'a', NULL);
     mg_predict_params bad[5] = {o, o, o, o, o};
     bad[0].count = 0, bad[1].until = 7, bad[2].max_tokens = MG_PREDICT_MAX_TOKENS + 1, bad[3].until = MG_UNTIL_TOKENS;
-    bad[3].tokens = 25, bad[4].beam = 2;
+    bad[3].tokens = 25, bad[4].budget = -1;
     for (int i = 0; i < 5; i++) CHECK(mg_predict(p, s, NULL, 0, 'a', &bad[i], &n) == MG_EINVAL, "bad params %d", i);
-    CHECK(strstr(mg_last_error(), "beam"), "the message names the parameter: %s", mg_last_error());
+    CHECK(strstr(mg_last_error(), "budget"), "the message names the parameter: %s", mg_last_error());
     uint32_t off[2] = {0, 1};
     mg_predictor *q;
     CHECK(mg_predictor_create(m, (const uint8_t *)"a", off, 300, &q) == MG_EINVAL, "more tokens than the model's");
@@ -210,7 +181,6 @@ int main(void) {
         mg_model *m = load(path, &file);
         CHECK(m, "%s: %s", stems[i], mg_last_error());
         if (!m) continue;
-        check_batched_step(m, stems[i]);
         check_exhaustive(m, stems[i]);
         check_pending(m, stems[i]);
         if (i == 0) check_errors(m);

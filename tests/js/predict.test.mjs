@@ -1,5 +1,6 @@
-// The predictor (issue 38): suggestions equal a beam search written here in plain JS on lm.step()'s logits, with the
-// same rule (and, for one token, the exact top of the softmax); input(), delete() and set() give what a fresh
+// The predictor (issue 38): with a budget that lets it finish, suggestions are the exact most likely continuations,
+// as a depth-first search written here in plain JS on lm.step()'s logits finds them (and, for one token, the top of
+// the softmax); with the default budget, mostly the same on the demo model; input(), delete() and set() give what a fresh
 // predictor gives on the same text; a change of the text cancels a pending suggestions() (it resolves to []); a
 // subword tokenizer's unfinished last word is pending and the suggestions continue it; bad options are refused by name.
 import assert from 'node:assert/strict';
@@ -26,13 +27,14 @@ function utf8After(need, b) {
   return b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
 }
 
-/** The rule of src/predict.c, byte-level, written plainly: at each depth every hypothesis's 256 bytes are read; a byte
- * that ends the continuation adds the hypothesis's probability times its own to the final text; the `beam` most
- * likely of the others that are more likely than the count-th best final go on, each on a clone stepped by lm.step().
- * Paths that are not UTF-8 stop. The `count` best finals become text as the Predictor makes it (an unfinished last
- * character cut off, equal texts merged). */
-async function reference(lm, text, { count = 3, until = 'word', maxTokens = 24, beam = 0 } = {}) {
-  const B = beam || Math.max(count, 4), bytes = utf8.encode(text);
+/** The `count` most likely continuations, byte-level, found here another way than the engine's best-first search: a
+ * depth-first search, most likely byte first, that leaves a prefix once it is no more likely than the count-th best
+ * final found (a continuation is never more likely than its beginnings), so what it finds is exact. A byte that ends
+ * the continuation adds the prefix's probability times its own to the final text (a word: every byte that is not a
+ * word character after it); paths that are not UTF-8 stop. The finals become text as the Predictor makes it (an
+ * unfinished last character cut off, equal texts merged). Steps by lm.step() on clones. */
+async function reference(lm, text, { count = 3, until = 'word', maxTokens = 24 } = {}) {
+  const bytes = utf8.encode(text);
   const state = lm.createState();
   const logits = await lm.forward(bytes, { state });
   const last = bytes.at(-1) ?? -1;
@@ -45,37 +47,34 @@ async function reference(lm, text, { count = 3, until = 'word', maxTokens = 24, 
   const depthMax = typeof until === 'number' ? until : maxTokens;
   const finals = new Map();
   const add = (bs, p) => bs.length && finals.set(bs.join(','), { bytes: bs, p: (finals.get(bs.join(','))?.p ?? 0) + p });
-  const threshold = () => {
+  const kth = () => {
     const ps = [...finals.values()].map((f) => f.p).sort((x, y) => y - x);
     return ps.length >= count ? Math.log(ps[count - 1]) : -Infinity;
   };
-  let hyps = [{ logp: 0, a: until === 'line' ? 'line' : isWordByte(last) ? 'in' : 'lead', need: 0, bytes: [], state, logits }];
-  for (let depth = 0; depth < depthMax && hyps.length; depth++) {
-    const lastDepth = depth + 1 === depthMax;
-    let exts = [];
-    for (const [i, h] of hyps.entries()) {
-      const lp = logSoftmax(h.logits);
-      let endsHere = 0;
-      for (let t = 0; t < 256; t++) {
-        const r = typeof until === 'number' ? { end: -1, a: h.a } : step(h.a, t);
-        const logp = h.logp + lp[t], need = utf8After(h.need, t);
-        if (r.end === 0) endsHere += Math.exp(logp);
-        else if (need < 0) continue;
-        else if (r.end === 1 || lastDepth) add([...h.bytes, t], Math.exp(logp));
-        else exts.push({ logp, i, t, a: r.a, need });
-      }
-      if (h.need === 0) add(h.bytes, endsHere);
+  let steps = 0;
+  const visit = async (h) => {
+    const lp = logSoftmax(h.logits), children = [];
+    let endsHere = 0;
+    for (let t = 0; t < 256; t++) {
+      const r = typeof until === 'number' ? { end: -1, a: h.a } : step(h.a, t);
+      const logp = h.logp + lp[t], need = utf8After(h.need, t);
+      if (r.end === 0) endsHere += Math.exp(logp);
+      else if (need < 0) continue;
+      else if (r.end === 1 || h.depth + 1 === depthMax) add([...h.bytes, t], Math.exp(logp));
+      else children.push({ logp, a: r.a, need, t });
     }
-    const th = threshold();
-    exts = exts.filter((e) => e.logp > th).sort((x, y) => y.logp - x.logp || x.i - y.i || x.t - y.t).slice(0, B);
-    const next = [];
-    for (const e of exts) {
-      const s = hyps[e.i].state.clone();
-      const logits = await lm.step(e.t, { state: s });
-      next.push({ logp: e.logp, a: e.a, need: e.need, bytes: [...hyps[e.i].bytes, e.t], state: s, logits });
+    if (h.need === 0) add(h.bytes, endsHere);
+    children.sort((x, y) => y.logp - x.logp);
+    for (const c of children) {
+      if (c.logp <= kth()) break;
+      const s = h.state.clone();
+      steps++;
+      await visit({ logp: c.logp, a: c.a, need: c.need, depth: h.depth + 1, bytes: [...h.bytes, c.t], state: s, logits: await lm.step(c.t, { state: s }) });
+      s.dispose();
     }
-    hyps = next;
-  }
+  };
+  await visit({ logp: 0, a: until === 'line' ? 'line' : isWordByte(last) ? 'in' : 'lead', need: 0, depth: 0, bytes: [], state, logits });
+  state.dispose();
   const best = [...finals.values()].sort((x, y) => y.p - x.p || x.bytes.length - y.bytes.length).slice(0, count);
   const merged = new Map();
   for (const { bytes: bs, p } of best) {
@@ -84,7 +83,7 @@ async function reference(lm, text, { count = 3, until = 'word', maxTokens = 24, 
     const t = new TextDecoder().decode(Uint8Array.from(bs.slice(0, n)));
     if (t) merged.set(t, (merged.get(t) ?? 0) + p);
   }
-  return [...merged].map(([t, probability]) => ({ text: t, probability })).sort((a, b) => b.probability - a.probability);
+  return { suggestions: [...merged].map(([t, probability]) => ({ text: t, probability })).sort((a, b) => b.probability - a.probability), steps };
 }
 
 function assertSame(got, want, what, rtol = 1e-9) {
@@ -94,23 +93,48 @@ function assertSame(got, want, what, rtol = 1e-9) {
 }
 
 const TEXTS = ['In the beginning God cre', 'And God said, Let there be ', 'the', 'and the earth was without form, and void;'];
+const DEMO = new URL('../../models/kjv.q8.safetensors', import.meta.url).pathname;
 
-for (const [name, rtol] of [['gru-d32-l2.q8', 1e-9], ['lstm-d16-l2-conv4-e1', 1e-4]]) {
-  test(`${name}: suggestions are the plain-JS beam search's, for words, lines and token counts`, async () => {
-    const lm = await load(fixture(name), { threads: 1 });
-    for (const options of [{}, { count: 5 }, { until: 'line', maxTokens: 12 }, { until: 2, count: 4 }, { count: 1, beam: 6 }]) {
+// budget: the most the search may take, so that it ends on its own and is exact
+for (const [name, source, rtol, cases] of [
+  ['gru-d32-l2.q8', fixture('gru-d32-l2.q8'), 1e-9, [{}, { count: 5 }, { until: 2, count: 4 }, { count: 1 }]],
+  ['lstm-d16-l2-conv4-e1', fixture('lstm-d16-l2-conv4-e1'), 1e-4, [{}, { until: 1, count: 8 }]],
+  ['the demo model (Q8)', DEMO, 1e-9, [{}, { count: 6 }, { until: 'line', maxTokens: 10 }, { until: 3 }]],
+]) {
+  test(`${name}: suggestions are the exact most likely continuations (a depth-first search here), for words, lines and token counts`, async () => {
+    const lm = await load(source, { threads: 1 });
+    for (const options of cases) {
       for (const text of TEXTS) {
-        const p = lm.predictor(options);
+        const p = lm.predictor({ ...options, budget: 1024 });
         await p.input(text);
         const got = await p.suggestions();
+        const { suggestions: want, steps } = await reference(lm, text, options);
         assert.ok(got.length > 0, `${JSON.stringify(text)}: no suggestions`);
-        assertSame(got, await reference(lm, text, options), `${JSON.stringify(text)} ${JSON.stringify(options)}`, rtol);
+        assertSame(got, want, `${JSON.stringify(text)} ${JSON.stringify(options)} (${steps} steps here)`, rtol);
         p.dispose();
       }
     }
     lm.dispose();
   });
 }
+
+test('the default budget: the demo model finds the exact words on most of a verse', async () => {
+  const lm = await load(DEMO, { threads: 1 });
+  const p = lm.predictor();
+  const verse = 'And the LORD said unto Moses, Go in unto Pharaoh, and tell him';
+  let same = 0, asked = 0;
+  for (let i = 0; i < verse.length; i++) {
+    await p.input(verse[i]);
+    const typed = verse.slice(0, i + 1);
+    asked++;
+    const { suggestions } = await reference(lm, typed, {});
+    const got = await p.suggestions();
+    if (JSON.stringify(got.map((s) => s.text)) === JSON.stringify(suggestions.map((s) => s.text))) same++;
+    assert.ok(got.length > 0 && got.every((s, i) => i === 0 || s.probability <= got[i - 1].probability));
+  }
+  assert.ok(same >= 0.9 * asked, `${same} of ${asked} exact`);
+  lm.dispose();
+});
 
 test('one token: the suggestions are the exact top of the softmax', async () => {
   const lm = await load(fixture('gru-d32-l2.q8'), { threads: 1 });
@@ -216,7 +240,7 @@ test('bad options and models are refused by name', async () => {
   const lm = await load(fixture('gru-d32-l2.q8'), { threads: 1 });
   for (const [options, name] of [[{ count: 0 }, 'count'], [{ count: 17 }, 'count'], [{ until: 'sentence' }, 'until'],
     [{ until: 0 }, 'until'], [{ until: 1.5 }, 'until'], [{ maxTokens: 0 }, 'maxTokens'], [{ maxTokens: 65 }, 'maxTokens'],
-    [{ until: 30 }, 'maxTokens'], [{ beam: 2 }, 'beam'], [{ topK: 3 }, 'topK'], [null, 'options']]) {
+    [{ until: 30 }, 'maxTokens'], [{ budget: -1 }, 'budget'], [{ budget: 1025 }, 'budget'], [{ topK: 3 }, 'topK'], [null, 'options']]) {
     assert.throws(() => lm.predictor(options), (e) => e.code === 'MG_EINVAL' && e.message.includes(name), JSON.stringify(options));
   }
   const p = lm.predictor();
