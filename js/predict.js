@@ -41,6 +41,7 @@ export function predictorModel(model) {
   return needTokenizer(model, 'predictor');
 }
 
+const isHigh = (u) => u >= 0xd800 && u <= 0xdbff, isLow = (u) => u >= 0xdc00 && u <= 0xdfff;
 const isWordByte = (b) => b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x27;
 
 /** Every token's bytes as the engine takes them: { bytes, offsets }; special tokens and holes have none. */
@@ -112,24 +113,23 @@ export class Predictor {
   /** Appends typed text. */
   async input(text) {
     if (typeof text !== 'string') fail('MG_EINVAL', `predictor.input: text must be a string, got ${typeof text}`);
-    this.#change(this.#text + text, 'predictor.input');
+    this.#change(this.#text + text, this.#text.length, 'predictor.input');
   }
 
   /** Removes the last n characters (code points; default 1), as backspace does. */
   async delete(n = 1) {
     if (!Number.isInteger(n) || n < 0) fail('MG_EINVAL', `predictor.delete: n must be an integer >= 0, got ${n}`);
     let end = this.#text.length;
-    for (let i = 0; i < n && end > 0; i++) {
-      const low = this.#text.charCodeAt(end - 1);
-      end -= low >= 0xdc00 && low <= 0xdfff && end >= 2 && (this.#text.charCodeAt(end - 2) & 0xfc00) === 0xd800 ? 2 : 1;
-    }
-    this.#change(this.#text.slice(0, end), 'predictor.delete');
+    for (let i = 0; i < n && end > 0; i++) end -= end >= 2 && isLow(this.#text.charCodeAt(end - 1)) && isHigh(this.#text.charCodeAt(end - 2)) ? 2 : 1;
+    this.#change(this.#text.slice(0, end), end, 'predictor.delete');
   }
 
   /** Replaces the text: only what follows its longest common prefix (in tokens) with the last is read. */
   async set(text) {
     if (typeof text !== 'string') fail('MG_EINVAL', `predictor.set: text must be a string, got ${typeof text}`);
-    this.#change(text, 'predictor.set');
+    let keep = 0;
+    while (keep < text.length && text.charCodeAt(keep) === this.#text.charCodeAt(keep)) keep++;
+    this.#change(text, keep, 'predictor.set');
   }
 
   /**
@@ -175,25 +175,35 @@ export class Predictor {
     return this.#model._live(what);
   }
 
-  /** The text becomes `text`: back to the last state kept within the tokens it shares with the last, then reading on. */
-  #change(text, what) {
+  /** The text becomes `text`, whose first `keep` UTF-16 units are the last text's: back to the last state kept within
+   * the tokens the two share, then reading on. */
+  #change(text, keep, what) {
     const m = this.#live(what);
     this.#generation++;
-    const { ids, pending } = this.#split(text);
-    let common = 0;
-    while (common < this.#tokens.length && common < ids.length && this.#tokens[common] === ids[common]) common++;
-    if (common < this.#tokens.length) this.#rewind(common, what);
-    const engine = this.#engine, width = this.#model.config.numOutputs;
-    for (let at = this.#tokens.length; at < ids.length; ) {
-      const stop = Math.min(ids.length, (Math.floor(at / EVERY) + 1) * EVERY);
-      engine.lmForward(m, this.#state, ids.slice(at, stop), { width, logits: false }, what);
-      for (; at < stop; at++) this.#tokens.push(ids[at]);
-      if (at % EVERY === 0) this.#keep(at, what);
+    const { common, tail, pending } = this.#target(text, keep);
+    if (common < this.#tokens.length) {
+      const again = this.#tokens.slice(this.#rewind(common, what), common); // from the kept state to the change
+      this.#tokens.length = common - again.length;
+      this.#read(m, again, what);
     }
+    this.#read(m, tail, what);
     const bytes = utf8.encode(text.slice(-2));
     this.#text = text;
     this.#pending = pending;
     this.#before = bytes.length ? bytes[bytes.length - 1] : -1;
+  }
+
+  /** The state reads `ids` after its tokens, keeping a state at every multiple of EVERY tokens. */
+  #read(m, ids, what) {
+    const width = this.#model.config.numOutputs;
+    for (let i = 0; i < ids.length; ) {
+      const at = this.#tokens.length, n = Math.min(ids.length - i, EVERY - (at % EVERY));
+      const block = ids.slice(i, i + n);
+      this.#engine.lmForward(m, this.#state, block, { width, logits: false }, what);
+      for (const id of block) this.#tokens.push(id);
+      i += n;
+      if ((at + n) % EVERY === 0) this.#keep(at + n, what);
+    }
   }
 
   /** Keeps a copy of the state after `at` tokens; of the older ones, those after a multiple of SPARSE tokens. */
@@ -207,22 +217,29 @@ export class Predictor {
     });
   }
 
-  /** Back to the last state kept at or before `n` tokens (the empty state if none). */
+  /** The state back to the last one kept at or before `n` tokens (the empty state if none); returns its tokens
+   * (#tokens is left to the caller). */
   #rewind(n, what) {
     while (this.#checkpoints.length && this.#checkpoints.at(-1).at > n) this.#engine.stateFree(this.#checkpoints.pop().state);
     const kept = this.#checkpoints.at(-1);
     if (kept) this.#engine.stateCopy(this.#state, kept.state, what);
     else this.#engine.stateReset(this.#state, what);
-    this.#tokens.length = kept ? kept.at : 0;
+    return kept ? kept.at : 0;
   }
 
-  /** The tokens the state reads for `text`, and the bytes left pending. Byte-level: every byte is read. A subword
-   * tokenizer may tokenize the last word otherwise once more is typed (" wor" + "d" is " word"), so the last word
-   * and the spaces before it are not read: they are pending, and the search continues only with tokens that spell
-   * them out (the tokens it reads are the text's own tokenization's first ones, whose bytes are the text's). */
-  #split(text) {
+  /** The tokens the state reads for `text` (its first `keep` UTF-16 units are the last text's): the first `common`
+   * it has read, then `tail`; and the bytes left pending. Byte-level: every byte is read, and only the bytes after
+   * `keep` are encoded. A subword tokenizer may tokenize the last word otherwise once more is typed (" wor" + "d" is
+   * " word"), so the last word and the spaces before it are not read: they are pending, and the search continues
+   * only with tokens that spell them out; the tokens read are the first ones of the whole text's own tokenization
+   * (encoded whole each time), those whose bytes are the text's. */
+  #target(text, keep) {
+    if (this.#tokenizer === BYTES) {
+      if (keep > 0 && isHigh(text.charCodeAt(keep - 1))) keep--; // a character's two halves are encoded together
+      const dropped = keep === this.#text.length ? 0 : utf8.encode(this.#text.slice(keep)).length;
+      return { common: this.#tokens.length - dropped, tail: utf8.encode(text.slice(keep)), pending: new Uint8Array(0) };
+    }
     const bytes = utf8.encode(text);
-    if (this.#tokenizer === BYTES) return { ids: bytes, pending: new Uint8Array(0) };
     let cut = bytes.length;
     while (cut > 0 && isWordByte(bytes[cut - 1])) cut--;
     while (cut > 0 && bytes[cut - 1] === 0x20) cut--;
@@ -234,6 +251,8 @@ export class Predictor {
       if (end + b.length > cut || b.some((x, i) => x !== bytes[end + i])) break;
       end += b.length;
     }
-    return { ids: all.subarray(0, k), pending: bytes.subarray(end) };
+    let common = 0;
+    while (common < this.#tokens.length && common < k && this.#tokens[common] === all[common]) common++;
+    return { common, tail: all.subarray(common, k), pending: bytes.subarray(end) };
   }
 }

@@ -175,6 +175,12 @@ test('input(), delete() and set() give the suggestions of a fresh predictor on t
     await p.set(next);
     assert.deepEqual(await p.suggestions(), await fresh(next), `after set(${JSON.stringify(next)})`);
   }
+  // a long text: states kept sparsely far back (every 256 tokens before the last 1,024); edits near and far
+  const long = Array.from({ length: 160 }, (_, i) => `verse ${i}: and the earth was without form. `).join('');
+  for (const next of [long, long.slice(0, -700), `${long.slice(0, 100)}X${long.slice(101)}`, long.slice(0, 2000)]) {
+    await p.set(next);
+    assert.deepEqual(await p.suggestions(), await fresh(next), `after set() of ${next.length} characters`);
+  }
   await p.set('a 🙂');
   await p.delete(1); // a code point, both halves of the surrogate pair
   assert.deepEqual(await p.suggestions(), await fresh('a '));
