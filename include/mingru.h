@@ -402,6 +402,8 @@ typedef struct {
     int until;      /* MG_UNTIL_* */
     int tokens;     /* MG_UNTIL_TOKENS: how many, in [1, max_tokens] */
     int max_tokens; /* no continuation is longer (a word or line still open there ends there), in [1, MG_PREDICT_MAX_TOKENS] */
+    int min_chars;  /* shorter suggestions are left out (0 or 1: none; 2: a word's last letter alone, whose acceptance
+                       saves no keystroke, is not offered), in [0, 8] */
     int budget;     /* the most tokens the search steps (its time: each is a step of the model), in [1,
                        MG_PREDICT_MAX_BUDGET]; 0: MG_PREDICT_DEFAULT_BUDGET. The results are the count most likely
                        continuations when the search ends within it, else the best it found. */
@@ -409,7 +411,7 @@ typedef struct {
 
 typedef struct mg_predictor mg_predictor;
 
-/* count 3, MG_UNTIL_WORD, max_tokens 24, the default budget. */
+/* count 3, MG_UNTIL_WORD, max_tokens 24, min_chars 2, the default budget. */
 mg_predict_params mg_predict_default_params(void);
 
 /* A predictor for model m, given the bytes of its tokens: token t's are bytes[offsets[t] .. offsets[t + 1]) for t < n

@@ -422,8 +422,11 @@ export class Trainer extends Remote {
 }
 
 /** A predictor in the worker: its text, states and search are there. A suggestions() that a later call overtakes
- * before its search starts resolves to [] (the worker reads the later call's message first), as in Node. */
+ * resolves to [] here at once, as in Node (the worker's own check depends on the order in which it reads its messages,
+ * which engines do not all keep between the page's and its own). */
 export class Predictor extends Remote {
+  #waiting = new Set(); // how to resolve each suggestions() not answered yet
+
   /** @internal */
   constructor(model, handle, ready) {
     super(handle, ready);
@@ -431,23 +434,38 @@ export class Predictor extends Remote {
     trainers.add(this);
   }
 
+  #overtake() {
+    for (const cancel of this.#waiting) cancel([]);
+    this.#waiting.clear();
+  }
+
   async input(text) {
+    this.#overtake();
     await this._call('input', [text]);
   }
 
   async delete(n) {
+    this.#overtake();
     await this._call('delete', n === undefined ? [] : [n]);
   }
 
   async set(text) {
+    this.#overtake();
     await this._call('set', [text]);
   }
 
   async suggestions() {
-    return (await this._call('suggestions')).value;
+    let cancel;
+    const cancelled = new Promise((resolve) => this.#waiting.add((cancel = resolve)));
+    try {
+      return await Promise.race([this._call('suggestions').then((r) => r.value), cancelled]);
+    } finally {
+      this.#waiting.delete(cancel);
+    }
   }
 
   dispose() {
+    this.#overtake();
     super.dispose();
     trainers.delete(this);
   }

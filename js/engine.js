@@ -369,11 +369,11 @@ export class Engine {
 
   /** The continuations of what `state` has read followed by the `pending` bytes (before: the text's last byte, -1
    * for none), most likely first: [{ bytes, probability }]. until: 'word', 'line' or a number of tokens. */
-  predict(predictor, state, pending, before, { count, until, maxTokens, budget }, what) {
+  predict(predictor, state, pending, before, { count, until, maxTokens, minChars, budget }, what) {
     const buf = this.#push(Uint8Array, pending), out = this.#alloc(8);
     const [mode, tokens] = until === 'word' ? [0, 1] : until === 'line' ? [1, 1] : [2, until];
     try {
-      this.#check(this.#mod._mgw_predict(predictor, state, buf, pending.length, before, count, mode, tokens, maxTokens, budget, out), what);
+      this.#check(this.#mod._mgw_predict(predictor, state, buf, pending.length, before, count, mode, tokens, maxTokens, minChars, budget, out), what);
       const results = [];
       for (let i = 0, n = new Int32Array(this.#memory.buffer, out, 1)[0]; i < n; i++) {
         const probability = this.#mod._mgw_predictor_result(predictor, i, out);

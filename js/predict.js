@@ -12,12 +12,12 @@ const EVERY = 16, RECENT = 64 * EVERY, SPARSE = 16 * EVERY;
 const utf8 = new TextEncoder();
 const tables = new WeakMap(); // tokenizer -> its token table (tokenTable), made once
 
-/** lm.predictor()'s options, checked, with the defaults: { count, until, maxTokens, budget }. */
+/** lm.predictor()'s options, checked, with the defaults: { count, until, maxTokens, minChars, budget }. */
 export function predictorOptions(options) {
   if (options !== undefined && (options === null || typeof options !== 'object')) fail('MG_EINVAL', 'predictor: options must be an object');
-  const { count = 3, until = 'word', maxTokens = 24, budget = 0, ...rest } = options ?? {};
+  const { count = 3, until = 'word', maxTokens = 24, minChars = until === 'word' ? 2 : 1, budget = 0, ...rest } = options ?? {};
   const unknown = Object.keys(rest);
-  if (unknown.length) fail('MG_EINVAL', `predictor: unknown option ${unknown[0]} (count, until, maxTokens, budget)`);
+  if (unknown.length) fail('MG_EINVAL', `predictor: unknown option ${unknown[0]} (count, until, maxTokens, minChars, budget)`);
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) fail('MG_EINVAL', `predictor: count must be an integer in [1, ${MAX_COUNT}], got ${count}`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_TOKENS) {
     fail('MG_EINVAL', `predictor: maxTokens must be an integer in [1, ${MAX_TOKENS}], got ${maxTokens}`);
@@ -26,10 +26,11 @@ export function predictorOptions(options) {
     fail('MG_EINVAL', `predictor: until must be 'word', 'line' or a positive integer (tokens), got ${until}`);
   }
   if (typeof until === 'number' && until > maxTokens) fail('MG_EINVAL', `predictor: until is ${until} tokens, more than maxTokens (${maxTokens})`);
+  if (!Number.isInteger(minChars) || minChars < 0 || minChars > 8) fail('MG_EINVAL', `predictor: minChars must be an integer in [0, 8], got ${minChars}`);
   if (!Number.isInteger(budget) || budget < 0 || budget > MAX_BUDGET) {
     fail('MG_EINVAL', `predictor: budget must be 0 (the default) or an integer in [1, ${MAX_BUDGET}] (steps of the search), got ${budget}`);
   }
-  return { count, until, maxTokens, budget };
+  return { count, until, maxTokens, minChars, budget };
 }
 
 /** The predictor's checks of the model: it predicts its next token, and has a tokenizer for text. */
@@ -142,8 +143,7 @@ export class Predictor {
     this.#live('predictor.suggestions');
     const generation = this.#generation;
     await yieldToEventLoop(); // an input() sent meanwhile (a page's worker reads it now) cancels this search
-    if (generation !== this.#generation || !this.#ptr || this.#tokens.length === 0) return [];
-    this.#model._live('predictor.suggestions');
+    if (generation !== this.#generation || !this.#ptr || this.#tokens.length === 0) return []; // (a disposed model drops it)
     const found = this.#engine.predict(this.#ptr, this.#state, this.#pending, this.#before, this.#options, 'predictor.suggestions');
     const merged = new Map(); // texts cut to whole characters may meet
     for (const { bytes, probability } of found) {

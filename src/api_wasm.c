@@ -214,8 +214,9 @@ EMSCRIPTEN_KEEPALIVE int mgw_predictor_create(mg_model *m, const uint8_t *bytes,
 }
 /* The search (mingru.h's mg_predict); *n_found results, then read one by one with mgw_predictor_result. */
 EMSCRIPTEN_KEEPALIVE int mgw_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n_pending, int before,
-                                     int count, int until, int tokens, int max_tokens, int budget, int *n_found) {
-    mg_predict_params o = {count, until, tokens, max_tokens, budget};
+                                     int count, int until, int tokens, int max_tokens, int min_chars, int budget,
+                                     int *n_found) {
+    mg_predict_params o = {count, until, tokens, max_tokens, min_chars, budget};
     return mg_predict(p, s, pending, n_pending, before, &o, n_found);
 }
 /* out: 8 bytes receiving result i's text pointer (the predictor's) and length; returns its probability (-1: no such). */

@@ -81,7 +81,7 @@ struct mg_predictor {
 };
 
 mg_predict_params mg_predict_default_params(void) {
-    return (mg_predict_params){.count = 3, .until = MG_UNTIL_WORD, .tokens = 1, .max_tokens = 24, .budget = 0};
+    return (mg_predict_params){.count = 3, .until = MG_UNTIL_WORD, .tokens = 1, .max_tokens = 24, .min_chars = 2, .budget = 0};
 }
 
 void mg_predictor_free(mg_predictor *p) {
@@ -160,7 +160,6 @@ static double log_sum_exp(const float *logits, int n) {
     return top + log(sum);
 }
 
-
 enum { PER_NODE = 256 }; /* candidates a node keeps at most: its most likely continuations (all of a byte-level model's) */
 
 typedef struct {
@@ -199,11 +198,12 @@ typedef struct {
     candidate *kept; /* (PER_NODE) a node's best candidates, as it is expanded */
 } search;
 
-/* Adds probability p to the final text a + b (empty ones are not suggestions). The finals are kept most likely first,
+/* Adds probability p to the final text a + b (empty ones are not suggestions, nor those under min_chars characters). The finals are kept most likely first,
  * so the threshold is the count-th's; when they are full, a new one takes the last's place if it is more likely. */
 static void add_final(search *s, const uint8_t *a, int n_a, const uint8_t *b, int n_b, double p) {
-    int len = n_a + n_b, i = 0;
-    if (len == 0) return;
+    int len = n_a + n_b, i = 0, chars = 0;
+    for (int j = 0; j < len && chars < s->o->min_chars; j++) chars += ((j < n_a ? a[j] : b[j - n_a]) & 0xc0) != 0x80;
+    if (len == 0 || chars < s->o->min_chars) return;
     while (i < s->n_finals && !(s->finals[i].len == len && !memcmp(s->finals[i].text, a, (size_t)n_a) &&
                                 (!n_b || !memcmp(s->finals[i].text + n_a, b, (size_t)n_b))))
         i++;
@@ -263,35 +263,38 @@ static void expand(const mg_predictor *p, search *S, const node *nodes, int at, 
     const node *h = &nodes[at];
     const float *logits = h->state->logits;
     int V = p->V, last = h->depth + 1 == depth_max, n_kept = 0;
-    candidate *kept_list = S->kept;
+    candidate *kept = S->kept;
     double lse = log_sum_exp(logits, p->m->cfg.num_outputs), ends_here = 0; /* the probability that the text ends as it is */
     for (int t = 0; t < V; t++) {
         const uint8_t *b = p->bytes + p->off[t];
-        int len = (int)(p->off[t + 1] - p->off[t]), skip = 0, a = h->a, kept;
+        int len = (int)(p->off[t + 1] - p->off[t]), skip = 0, a = h->a, cut; /* cut: the bytes kept where it ends, or -1 */
         if (!len) continue;
         double lp = h->logp + ((double)logits[t] - lse);
         if (h->matched < n_pending) { /* the token must agree with what is pending */
             int need = n_pending - h->matched;
             skip = len < need ? len : need;
             if (memcmp(b, pending + h->matched, (size_t)skip)) continue;
-            kept = skip == len || o->until == MG_UNTIL_TOKENS ? -1 : scan(&a, b + skip, len - skip);
+            cut = skip == len || o->until == MG_UNTIL_TOKENS ? -1 : scan(&a, b + skip, len - skip);
         } else {
-            kept = o->until == MG_UNTIL_TOKENS ? -1 : p->end[(size_t)a * V + t];
+            cut = o->until == MG_UNTIL_TOKENS ? -1 : p->end[(size_t)a * V + t];
             if (o->until != MG_UNTIL_TOKENS) a = p->to[(size_t)a * V + t];
         }
-        if (kept == 0) { /* (whatever follows the end) */
+        if (cut == 0) { /* the text ends as it is (whatever follows the end) */
             ends_here += exp(lp);
-        } else if (lp > S->threshold && kept > 0) {
-            if (!utf8_after(h->need, b + skip, kept)) add_final(S, h->text, h->len, b + skip, kept, exp(lp));
-        } else if (lp > S->threshold) {
-            int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
-            if (need < 0) continue;
-            if (!last) keep_candidate(kept_list, &n_kept, &(candidate){lp, at, t, a, h->matched + skip, need, skip, 0});
-            else if (h->matched + skip == n_pending) add_final(S, h->text, h->len, b + skip, len - skip, exp(lp));
+            continue;
         }
+        if (lp <= S->threshold) continue;
+        if (cut > 0) { /* a final within the token */
+            if (!utf8_after(h->need, b + skip, cut)) add_final(S, h->text, h->len, b + skip, cut, exp(lp));
+            continue;
+        }
+        int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
+        if (need < 0) continue;
+        if (!last) keep_candidate(kept, &n_kept, &(candidate){lp, at, t, a, h->matched + skip, need, skip, 0});
+        else if (h->matched + skip == n_pending) add_final(S, h->text, h->len, b + skip, len - skip, exp(lp)); /* cut short */
     }
     if (ends_here > 0 && !h->need) add_final(S, h->text, h->len, NULL, 0, ends_here);
-    for (int i = 0; i < n_kept && kept_list[i].logp > S->threshold; i++) heap_push(S, kept_list[i]);
+    for (int i = 0; i < n_kept && kept[i].logp > S->threshold; i++) heap_push(S, kept[i]);
 }
 
 static int check_params(const mg_predict_params *o) {
@@ -302,6 +305,7 @@ static int check_params(const mg_predict_params *o) {
         return mg_fail(MG_EINVAL, "max_tokens must be in [1, %d], got %d", MG_PREDICT_MAX_TOKENS, o->max_tokens);
     if (o->until == MG_UNTIL_TOKENS && (o->tokens < 1 || o->tokens > o->max_tokens))
         return mg_fail(MG_EINVAL, "tokens must be in [1, max_tokens = %d], got %d", o->max_tokens, o->tokens);
+    if (o->min_chars < 0 || o->min_chars > 8) return mg_fail(MG_EINVAL, "min_chars must be in [0, 8], got %d", o->min_chars);
     if (o->budget < 0 || o->budget > MG_PREDICT_MAX_BUDGET)
         return mg_fail(MG_EINVAL, "budget must be 0 (the default, %d) or in [1, %d], got %d", MG_PREDICT_DEFAULT_BUDGET,
                        MG_PREDICT_MAX_BUDGET, o->budget);

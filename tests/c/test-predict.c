@@ -58,7 +58,7 @@ static void check_exhaustive(mg_model *m, const char *stem) {
     for (int a = 0; a < V; a++) p1[a] = utf8_start((const uint8_t[]){(uint8_t)a}, 1) ? p1[a] : 0;
     for (int n = 1; n <= 2; n++) {
         mg_predict_params o = mg_predict_default_params();
-        o.until = MG_UNTIL_TOKENS, o.tokens = n, o.count = 5, o.budget = MG_PREDICT_MAX_BUDGET;
+        o.until = MG_UNTIL_TOKENS, o.tokens = n, o.count = 5, o.min_chars = 1, o.budget = MG_PREDICT_MAX_BUDGET;
         int found;
         REQUIRE(mg_predict(p, s, NULL, 0, ' ', &o, &found) == MG_OK, "%s: %s", stem, mg_last_error());
         CHECK(found == 5, "%s: %d found", stem, found);
@@ -82,6 +82,7 @@ static void check_exhaustive(mg_model *m, const char *stem) {
     /* a word: each suggestion is word characters (after spaces, at a boundary); its probability is its bytes' times
      * the probability that a byte that is not a word character follows */
     mg_predict_params o = mg_predict_default_params();
+    o.budget = MG_PREDICT_MAX_BUDGET; /* (a random model's likeliest words are of one letter, left out: it looks further) */
     int found;
     REQUIRE(mg_predict(p, s, NULL, 0, ' ', &o, &found) == MG_OK, "%s: %s", stem, mg_last_error());
     CHECK(found == 3, "%s: %d words", stem, found);
@@ -90,6 +91,7 @@ static void check_exhaustive(mg_model *m, const char *stem) {
         int len;
         double prob, want = 1;
         mg_predictor_result(p, i, &text, &len, &prob);
+        CHECK(len >= 2, "%s: a one-letter completion (min_chars 2)", stem);
         int j = 0;
         while (j < len && text[j] == ' ') j++;
         CHECK(j < len, "%s: a suggestion without a word", stem);
@@ -160,11 +162,11 @@ static void check_errors(mg_model *m) {
     int n;
     CHECK(mg_predict(p, s, NULL, 0, -1, &o, &n) == MG_EINVAL, "an empty state");
     mg_lm_step(m, s, 'a', NULL);
-    mg_predict_params bad[5] = {o, o, o, o, o};
-    bad[0].count = 0, bad[1].until = 7, bad[2].max_tokens = MG_PREDICT_MAX_TOKENS + 1, bad[3].until = MG_UNTIL_TOKENS;
+    mg_predict_params bad[6] = {o, o, o, o, o, o};
+    bad[0].count = 0, bad[1].until = 7, bad[5].min_chars = 9, bad[2].max_tokens = MG_PREDICT_MAX_TOKENS + 1, bad[3].until = MG_UNTIL_TOKENS;
     bad[3].tokens = 25, bad[4].budget = -1;
-    for (int i = 0; i < 5; i++) CHECK(mg_predict(p, s, NULL, 0, 'a', &bad[i], &n) == MG_EINVAL, "bad params %d", i);
-    CHECK(strstr(mg_last_error(), "budget"), "the message names the parameter: %s", mg_last_error());
+    for (int i = 0; i < 6; i++) CHECK(mg_predict(p, s, NULL, 0, 'a', &bad[i], &n) == MG_EINVAL, "bad params %d", i);
+    CHECK(strstr(mg_last_error(), "min_chars"), "the message names the parameter: %s", mg_last_error());
     uint32_t off[2] = {0, 1};
     mg_predictor *q;
     CHECK(mg_predictor_create(m, (const uint8_t *)"a", off, 300, &q) == MG_EINVAL, "more tokens than the model's");

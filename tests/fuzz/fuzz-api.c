@@ -270,7 +270,7 @@ static void fuzz_lm(input *in) {
             mg_predictor *pr = NULL;
             REQUIRE(mg_predictor_create(m, NULL, NULL, 0, &pr) == MG_OK);
             mg_predict_params o = {(int)take(in, 20) - 1, (int)take(in, 4), (int)take(in, 10) - 1, (int)take(in, 70) - 1,
-                                   (int)take(in, 40) - 1};
+                                   (int)take(in, 11) - 1, (int)take(in, 40) - 1};
             uint8_t pending[8];
             int np = (int)take(in, 9), before_byte = (int)take(in, 256) - 1, found = -1;
             for (int i = 0; i < np; i++) pending[i] = (uint8_t)take(in, 256);
