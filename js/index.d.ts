@@ -262,6 +262,9 @@ export interface PredictorOptions {
   until?: 'word' | 'line' | number;
   /** no suggestion is longer (one still open there ends there), 1 to 64; default 24 */
   maxTokens?: number;
+  /** shorter suggestions are left out, 0 to 8; default 2 for 'word' (a word's last letter alone saves no keystroke),
+   * else 1 */
+  minChars?: number;
   /** the most tokens the search steps (its time: each is a step of the model), 1 to 1024; default 0: the engine's (40).
    * Within it the suggestions are the exact most likely continuations, else the best found */
   budget?: number;
