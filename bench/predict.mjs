@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Keystrokes saved by the predictor (issue 38), against classic word completion, and its latency per keystroke:
 //   node bench/predict.mjs [--model models/kjv.q8.safetensors] [--chars N] [--skip N] [--count 3] [--budget B]
-//                          [--browser chromium]
+//                          [--browser chromium|firefox|webkit]
 // The text: the demo model's held-out tenth of the King James Bible (`bible -f Gen1:1-Rev22:21`, verse references
 // stripped, the last tenth cut at a line start: tools/train.py's split), from --skip, --chars characters of it (all
 // when absent); the model first reads up to 2,000 characters before them. The simulation (bench/keystrokes.mjs)
@@ -10,7 +10,7 @@
 //   baseline: the `count` most frequent words of the training text (the other nine tenths) that start with the
 //             typed prefix
 // Latency: from input() to suggestions() resolved, for every keystroke of the predictor's run: in Node, or with
-// --browser in a Chromium page (bench/predict.html: the engine in its worker).
+// --browser in a page of that engine (bench/predict.html: the engine in its worker; tests/helpers/browsers.mjs drives it).
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
