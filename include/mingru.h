@@ -378,6 +378,61 @@ int mg_coder_learn(mg_coder *c, float *loss);
 int mg_coder_finish(mg_coder *c, const uint8_t **out, size_t *size);
 void mg_coder_free(mg_coder *c);
 
+/* ---------------------------------------------------------------- predictive text
+ * The most likely continuations of a text, found by a best-first search over the model's next-token probabilities
+ * (the softmax of its logits; a continuation's probability is the product of its tokens'), within a budget of steps.
+ * The state has read the text,
+ * but for `pending`: typed bytes it has not read, which every continuation must begin with (a tokenizer's last,
+ * unfinished token: the search matches tokens against them; the suggestions leave them out). Where a continuation
+ * ends is decided on its bytes, so the predictor holds each token's bytes. Word characters are letters, digits,
+ * the apostrophe and every byte >= 0x80 (UTF-8 beyond ASCII). */
+enum {
+    MG_UNTIL_WORD = 0,   /* the rest of the word the text ends in, up to the first byte that is not a word character
+                            (left out); after a byte that is not one, the next word, spaces before it included */
+    MG_UNTIL_LINE = 1,   /* up to a newline (left out) or a sentence's end: '.', '!' or '?' (kept) */
+    MG_UNTIL_TOKENS = 2, /* a number of tokens */
+};
+#define MG_PREDICT_MAX_COUNT 16
+#define MG_PREDICT_MAX_TOKENS 64
+#define MG_PREDICT_MAX_BUDGET 1024
+#define MG_PREDICT_DEFAULT_BUDGET 40
+
+typedef struct {
+    int count;      /* suggestions wanted, in [1, MG_PREDICT_MAX_COUNT] */
+    int until;      /* MG_UNTIL_* */
+    int tokens;     /* MG_UNTIL_TOKENS: how many, in [1, max_tokens] */
+    int max_tokens; /* no continuation is longer (a word or line still open there ends there), in [1, MG_PREDICT_MAX_TOKENS] */
+    int min_chars;  /* shorter suggestions are left out (0 or 1: none; 2: a word's last letter alone, whose acceptance
+                       saves no keystroke, is not offered), in [0, 8] */
+    int budget;     /* the most tokens the search steps (its time: each is a step of the model), in [1,
+                       MG_PREDICT_MAX_BUDGET]; 0: MG_PREDICT_DEFAULT_BUDGET. The results are the count most likely
+                       continuations when the search ends within it, else the best it found. */
+} mg_predict_params;
+
+typedef struct mg_predictor mg_predictor;
+
+/* count 3, MG_UNTIL_WORD, max_tokens 24, min_chars 2, the default budget. */
+mg_predict_params mg_predict_default_params(void);
+
+/* A predictor for model m, given the bytes of its tokens: token t's are bytes[offsets[t] .. offsets[t + 1]) for t < n
+ * (n <= num_tokens; tokens without bytes, and those from n on, are never predicted). bytes and offsets NULL with
+ * n = 0: the byte-level tokenizer (a 256-token model; token t is byte t). The table is copied. MG_EINVAL for a task
+ * model (its outputs are not its tokens) or a table that does not fit. */
+int mg_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offsets, int n, mg_predictor **out);
+
+/* Searches the continuations of the text that state s has read, followed by the n_pending bytes `pending`; `before`
+ * is the text's last byte (pending's included), -1 for an empty text. s is not changed (the search steps copies of
+ * it) and must have read a token. *n_found (<= count) distinct non-empty continuations are then, most likely first,
+ * mg_predictor_result's. MG_EINVAL names a parameter out of range. */
+int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n_pending, int before,
+               const mg_predict_params *params, int *n_found);
+
+/* Result i of the last mg_predict: its bytes (owned by the predictor, valid until the next mg_predict), their
+ * length and its probability. */
+int mg_predictor_result(const mg_predictor *p, int i, const uint8_t **text, int *len, double *probability);
+
+void mg_predictor_free(mg_predictor *p);
+
 /* ---------------------------------------------------------------- writing and making models */
 
 enum { MG_DTYPE_F32 = 0, MG_DTYPE_F16 = 1, MG_DTYPE_Q8 = 2 };

@@ -8,6 +8,7 @@ import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { BYTES, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { laneMissing, pageLane } from './lane.js';
+import { predictorModel, predictorOptions } from './predict.js';
 
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
 let worker = null;
@@ -18,7 +19,7 @@ let nextId = 1;
 let nextHandle = 1;
 const pending = new Map(); // request id -> { resolve, reject, onPiece, callback }
 const states = new Map(); // handle -> State, to take the token counts of replies
-const trainers = new Set();
+const trainers = new Set(); // and predictors: disposed with their model
 export const laneCount = { steps: 0 }; // steps answered by the lane (tests/browser/engine.html reads it)
 
 function startWorker() {
@@ -183,7 +184,8 @@ class Remote {
   _live(method) {
     if (!this.#disposed) return;
     const [prefix, noun] = this instanceof State ? ['state.', 'state'] : this instanceof Model ? ['', 'model']
-      : this instanceof Trainer ? ['trainer.', 'trainer'] : [`${this.cell}.`, 'layer'];
+      : this instanceof Trainer ? ['trainer.', 'trainer'] : this instanceof Predictor ? ['predictor.', 'predictor']
+      : [`${this.cell}.`, 'layer'];
     fail('MG_EDISPOSED', `${prefix}${method}: the ${noun} was disposed`);
   }
 
@@ -346,6 +348,14 @@ export class Model extends Remote {
     return this._make('trainer', [options], undefined, Trainer);
   }
 
+  /** As in Node: its options and the model are checked here, and it is made in the worker. */
+  predictor(options) {
+    this._live('predictor');
+    predictorOptions(options);
+    predictorModel(this);
+    return this._make('predictor', [options], undefined, Predictor);
+  }
+
   async compress(data, options) {
     return (await this._call('compress', [data, options])).value;
   }
@@ -406,6 +416,56 @@ export class Trainer extends Remote {
   }
 
   dispose() {
+    super.dispose();
+    trainers.delete(this);
+  }
+}
+
+/** A predictor in the worker: its text, states and search are there. A suggestions() that a later call overtakes
+ * resolves to [] here at once, as in Node (the worker's own check depends on the order in which it reads its messages,
+ * which engines do not all keep between the page's and its own). */
+export class Predictor extends Remote {
+  #waiting = new Set(); // how to resolve each suggestions() not answered yet
+
+  /** @internal */
+  constructor(model, handle, ready) {
+    super(handle, ready);
+    this._model = model;
+    trainers.add(this);
+  }
+
+  #overtake() {
+    for (const cancel of this.#waiting) cancel([]);
+    this.#waiting.clear();
+  }
+
+  async input(text) {
+    this.#overtake();
+    await this._call('input', [text]);
+  }
+
+  async delete(n) {
+    this.#overtake();
+    await this._call('delete', n === undefined ? [] : [n]);
+  }
+
+  async set(text) {
+    this.#overtake();
+    await this._call('set', [text]);
+  }
+
+  async suggestions() {
+    let cancel;
+    const cancelled = new Promise((resolve) => this.#waiting.add((cancel = resolve)));
+    try {
+      return await Promise.race([this._call('suggestions').then((r) => r.value), cancelled]);
+    } finally {
+      this.#waiting.delete(cancel);
+    }
+  }
+
+  dispose() {
+    this.#overtake();
     super.dispose();
     trainers.delete(this);
   }

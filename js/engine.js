@@ -354,6 +354,42 @@ export class Engine {
     this.#mod._mgw_coder_free(coder);
   }
 
+  // ---- predictive text (src/predict.c)
+
+  /** A predictor of the model, given its tokens' bytes ({ bytes, offsets }: token t's are bytes[offsets[t] ..
+   * offsets[t + 1]]), or null for the byte-level tokenizer. Returns its handle. */
+  predictorCreate(model, table, what) {
+    const bytes = this.#push(Uint8Array, table?.bytes), offsets = this.#push(Uint32Array, table?.offsets);
+    try {
+      return this.#handleOut(what, (out) => this.#mod._mgw_predictor_create(model, bytes, offsets, table ? table.offsets.length - 1 : 0, out));
+    } finally {
+      this.#free(bytes), this.#free(offsets);
+    }
+  }
+
+  /** The continuations of what `state` has read followed by the `pending` bytes (before: the text's last byte, -1
+   * for none), most likely first: [{ bytes, probability }]. until: 'word', 'line' or a number of tokens. */
+  predict(predictor, state, pending, before, { count, until, maxTokens, minChars, budget }, what) {
+    const buf = this.#push(Uint8Array, pending), out = this.#alloc(8);
+    const [mode, tokens] = until === 'word' ? [0, 1] : until === 'line' ? [1, 1] : [2, until];
+    try {
+      this.#check(this.#mod._mgw_predict(predictor, state, buf, pending.length, before, count, mode, tokens, maxTokens, minChars, budget, out), what);
+      const results = [];
+      for (let i = 0, n = new Int32Array(this.#memory.buffer, out, 1)[0]; i < n; i++) {
+        const probability = this.#mod._mgw_predictor_result(predictor, i, out);
+        const [ptr, length] = new Uint32Array(this.#memory.buffer, out, 2);
+        results.push({ bytes: new Uint8Array(this.#memory.buffer, ptr, length).slice(), probability });
+      }
+      return results;
+    } finally {
+      this.#free(buf), this.#free(out);
+    }
+  }
+
+  predictorFree(predictor) {
+    this.#mod._mgw_predictor_free(predictor);
+  }
+
   /** A seeded sampler: next(model, state, params) samples a token after the state and feeds it; free() when done. */
   sampler(seed) {
     const rng = this.#alloc(16); // 8 bytes of generator state, then the token's out-slot

@@ -199,6 +199,9 @@ export class Model {
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, void>;
   /** torch.optim.AdamW after clip_grad_norm_; the weights become F32 training weights (Q8/F16 made F32) */
   trainer(options?: TrainerOptions): Trainer;
+  /** predictive text: a Predictor that follows a text as it is typed and suggests its most likely continuations (the
+   * search runs in the engine); MG_EINVAL for bad options, a model without a tokenizer or a task model */
+  predictor(options?: PredictorOptions): Predictor;
   /** trains on random windows of `data` drawn with `seed`: one progress object per step; an abort ends the
    * iteration and the model keeps what it learned */
   train(data: string | Tokens, options: TrainOptions): AsyncGenerator<TrainProgress, void, void>;
@@ -250,6 +253,42 @@ export class Trainer {
   lr: number;
   /** `tokens`: batch rows of seqLen + 1 ids; returns the batch's mean cross-entropy (nats) before the update */
   step(tokens: Tokens, options: { batch: number; seqLen: number; signal?: AbortSignal }): Promise<number>;
+  dispose(): void;
+}
+
+export interface PredictorOptions {
+  /** suggestions wanted, 1 to 16; default 3 */
+  count?: number;
+  /** where a suggestion ends: 'word' (default: the rest of the word being typed, or after a space the next word),
+   * 'line' (before a newline or after '.', '!' or '?'), or a number of tokens */
+  until?: 'word' | 'line' | number;
+  /** no suggestion is longer (one still open there ends there), 1 to 64; default 24 */
+  maxTokens?: number;
+  /** shorter suggestions are left out, 0 to 8; default 2 for 'word' (a word's last letter alone saves no keystroke),
+   * else 1 */
+  minChars?: number;
+  /** the most tokens the search steps (its time: each is a step of the model), 1 to 1024; default 0: the engine's (40).
+   * Within it the suggestions are the exact most likely continuations, else the best found */
+  budget?: number;
+}
+
+export interface Suggestion {
+  /** what would follow the text (the typed part of the last word left out) */
+  text: string;
+  /** the model's probability of it (the product of its tokens', summed over the ways to end it) */
+  probability: number;
+}
+
+export class Predictor {
+  /** appends typed text: the state reads only the new tokens */
+  input(text: string): Promise<void>;
+  /** removes the last n characters (code points; default 1), back from a kept state, never from the start */
+  delete(n?: number): Promise<void>;
+  /** a new text: only what follows its longest common prefix with the last is read */
+  set(text: string): Promise<void>;
+  /** the `count` most likely distinct continuations, most likely first; [] when nothing has been read yet, and for a
+   * call that an input(), delete(), set() or dispose() overtook (the pending call is cancelled so) */
+  suggestions(): Promise<Suggestion[]>;
   dispose(): void;
 }
 

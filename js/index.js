@@ -6,6 +6,7 @@
 import * as client from './client.js';
 import * as layer from './layer.js';
 import * as model from './model.js';
+import * as prediction from './predict.js';
 import * as training from './train.js';
 
 const inPage = typeof window !== 'undefined' && typeof document !== 'undefined' && typeof Worker !== 'undefined';
@@ -15,6 +16,7 @@ export const create = inPage ? client.create : model.create;
 export const Model = inPage ? client.Model : model.Model;
 export const State = inPage ? client.State : model.State;
 export const Trainer = inPage ? client.Trainer : training.Trainer;
+export const Predictor = inPage ? client.Predictor : prediction.Predictor;
 export const MinGRU = inPage ? client.MinGRU : layer.MinGRU;
 export const MinLSTM = inPage ? client.MinLSTM : layer.MinLSTM;
 export { MingruError } from './errors.js';

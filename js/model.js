@@ -8,6 +8,7 @@ import { readSource } from './source.js';
 import { BYTES, StopMatcher, checkFits, embeddedTokenizer, needTokenizer, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { Trainer, createOptions, saveOptions, train, trainerOptions } from './train.js';
 import { adaptOptions, compress, decompress, evaluateAdapting, logSoftmaxAt } from './compress.js';
+import { Predictor } from './predict.js';
 
 const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
@@ -108,6 +109,7 @@ export class Model {
   #ptr;
   #states = new Set();
   #trainers = new Set();
+  #predictors = new Set();
   #learned = 0; // optimizer steps taken on these weights since load() or create(): save() records them
   #created = false;
 
@@ -364,6 +366,23 @@ export class Model {
     return t;
   }
 
+  /**
+   * Predictive text: a Predictor that follows a text as it is typed (input, delete, set) and gives its `count` most
+   * likely continuations (suggestions()), each ending where `until` says: 'word' (the rest of the word, or the next
+   * word after a space), 'line' (to a newline or a sentence's end) or a number of tokens; at most maxTokens (24).
+   * @returns {Predictor}
+   */
+  predictor(options) {
+    const p = new Predictor(this, options);
+    this.#predictors.add(p);
+    return p;
+  }
+
+  /** @internal */
+  _forgetPredictor(p) {
+    this.#predictors.delete(p);
+  }
+
   /** @internal a trainer took a step on these weights */
   _learned() {
     this.#learned++;
@@ -427,6 +446,8 @@ export class Model {
     this.#states.clear();
     for (const t of this.#trainers) t._drop();
     this.#trainers.clear();
+    for (const p of this.#predictors) p._drop();
+    this.#predictors.clear();
     this._engine.modelFree(this.#ptr);
     this.#ptr = 0;
   }

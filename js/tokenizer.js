@@ -279,6 +279,16 @@ class Tokenizer {
     }
   }
 
+  /** Token `id`'s bytes as decoding writes them (an added token's content), but for the leading spaces that
+   * decoding strips from a text's first token: `stripFirst` says how many at most. */
+  tokenBytes(id) {
+    return this.#tokenBytes(id);
+  }
+
+  get stripFirst() {
+    return this.#stripFirst;
+  }
+
   /** The ids as text (added and special tokens as their content). */
   decode(ids) {
     const stream = this.decoder();

@@ -5,7 +5,7 @@
 // Requests (page -> worker), each with a numeric id:
 //   { op: 'create', id, handle, what: 'load' | 'create' | 'MinGRU' | 'MinLSTM', args }   -> { info }
 //   { op: 'call', id, handle, method, args, newHandle? }
-//       -> { value, tokens }, or for a method that makes a State or a Trainer (kept as newHandle) { tokens }; an
+//       -> { value, tokens }, or for a method that makes a State, a Trainer or a Predictor (kept as newHandle) { tokens }; an
 //          async iterator (generate, train) first streams { id, pieces } messages (its pieces in order, a message at
 //          most every 8 ms: a message per token cost a tenth of the demo model's generate)
 //   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
@@ -20,8 +20,9 @@ import { MinGRU, MinLSTM } from './layer.js';
 import { Model, create, load, State } from './model.js';
 import { workerLane } from './lane.js';
 import { Trainer } from './train.js';
+import { Predictor } from './predict.js';
 
-const objects = new Map(); // handle -> Model | State | Trainer | layer
+const objects = new Map(); // handle -> Model | State | Trainer | Predictor | layer
 const handles = new WeakMap(); // and back
 
 function keep(handle, o) {
@@ -108,7 +109,7 @@ const ops = {
     } else {
       value = await value;
     }
-    if (value instanceof State || value instanceof Trainer) {
+    if (value instanceof State || value instanceof Trainer || value instanceof Predictor) {
       keep(newHandle, value);
       return { tokens: value instanceof State ? { [newHandle]: value.tokens } : {} };
     }

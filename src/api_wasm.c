@@ -206,6 +206,30 @@ EMSCRIPTEN_KEEPALIVE int mgw_coder_finish(mg_coder *c, uint32_t *out) {
 }
 EMSCRIPTEN_KEEPALIVE void mgw_coder_free(mg_coder *c) { mg_coder_free(c); }
 
+/* ---- predictive text: a predictor of the model, given its tokens' bytes (NULL for the byte-level tokenizer) */
+
+EMSCRIPTEN_KEEPALIVE int mgw_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offsets, int n,
+                                              mg_predictor **out) {
+    return mg_predictor_create(m, bytes, offsets, n, out);
+}
+/* The search (mingru.h's mg_predict); *n_found results, then read one by one with mgw_predictor_result. */
+EMSCRIPTEN_KEEPALIVE int mgw_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n_pending, int before,
+                                     int count, int until, int tokens, int max_tokens, int min_chars, int budget,
+                                     int *n_found) {
+    mg_predict_params o = {count, until, tokens, max_tokens, min_chars, budget};
+    return mg_predict(p, s, pending, n_pending, before, &o, n_found);
+}
+/* out: 8 bytes receiving result i's text pointer (the predictor's) and length; returns its probability (-1: no such). */
+EMSCRIPTEN_KEEPALIVE double mgw_predictor_result(const mg_predictor *p, int i, uint32_t *out) {
+    const uint8_t *text;
+    int len;
+    double prob;
+    if (mg_predictor_result(p, i, &text, &len, &prob)) return -1;
+    out[0] = (uint32_t)(uintptr_t)text, out[1] = (uint32_t)len;
+    return prob;
+}
+EMSCRIPTEN_KEEPALIVE void mgw_predictor_free(mg_predictor *p) { mg_predictor_free(p); }
+
 /* ---- threads */
 
 EMSCRIPTEN_KEEPALIVE int mgw_set_threads(int n) { return mg_set_threads(n); }

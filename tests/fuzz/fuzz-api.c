@@ -5,7 +5,8 @@
  *     their states: forward with any token ids and lengths, step, sampling with any parameters, save and
  *     load of (corrupted) states, a state of one model used with the other, reset, clone, copy. Besides
  *     "no crash", it checks the contract: a refused call leaves the state as it was, a state of another
- *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back;
+ *     model is refused, logits of a finite model on valid tokens are finite, a saved state loads back; suggestions
+ *     (mg_predict) with any parameters and pending bytes leave the state as it was and come most likely first;
  *   - training (first byte odd and >= 201): a fresh copy of a model, a trainer with any hyperparameters, steps
  *     with any batch shapes and token ids, new hyperparameters, saves in every dtype, coding while the top learns.
  *     A refused call changes neither the weights nor the step count; a saved model loads back; a decoder learning
@@ -149,7 +150,7 @@ static void fuzz_lm(input *in) {
         size_t n_before;
         uint8_t *before = saved(st, &n_before);
         int status = MG_OK, changes = 0;
-        switch (take(in, 9)) {
+        switch (take(in, 10)) {
         case 0: case 1: { /* forward over n tokens, n possibly <= 0 or beyond a block */
             int n = (int)take(in, 200) - 2;
             if (take(in, 4) == 0) n += 256;
@@ -263,6 +264,31 @@ static void fuzz_lm(input *in) {
             mg_coder_free(dec), mg_coder_free(enc), mg_coder_free(dec2);
             mg_state_free(a), mg_state_free(b), mg_state_free(c);
             status = MG_OK; /* st itself is untouched */
+            break;
+        }
+        case 8: { /* suggestions with any parameters and pending bytes (the fixtures are byte-level) */
+            mg_predictor *pr = NULL;
+            REQUIRE(mg_predictor_create(m, NULL, NULL, 0, &pr) == MG_OK);
+            mg_predict_params o = {(int)take(in, 20) - 1, (int)take(in, 4), (int)take(in, 10) - 1, (int)take(in, 70) - 1,
+                                   (int)take(in, 11) - 1, (int)take(in, 40) - 1};
+            uint8_t pending[8];
+            int np = (int)take(in, 9), before_byte = (int)take(in, 256) - 1, found = -1;
+            for (int i = 0; i < np; i++) pending[i] = (uint8_t)take(in, 256);
+            status = mg_predict(pr, st, pending, np, before_byte, &o, &found);
+            if (cross) REQUIRE(status == MG_EMISMATCH);
+            else REQUIRE(status == MG_OK || status == MG_EINVAL);
+            double previous = 1 + 1e-9;
+            for (int i = 0; status == MG_OK && i < found; i++) {
+                const uint8_t *text;
+                int len;
+                double prob;
+                REQUIRE(found <= o.count && mg_predictor_result(pr, i, &text, &len, &prob) == MG_OK);
+                REQUIRE(len > 0 && prob > 0 && prob <= previous);
+                previous = prob;
+            }
+            mg_predictor_free(pr);
+            REQUIRE(same_state(st, before, n_before)); /* the search steps copies */
+            status = MG_OK;
             break;
         }
         case 6: { /* clone, then copy back (and across models: refused) */

@@ -6,7 +6,9 @@
 // errors. Where something is missing (no SharedArrayBuffer, a policy that forbids workers or the thread pool's blob:
 // workers) the engine falls back, says so in backend.fallbacks, and gives the same text (tests/browser/fallbacks.html).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
 import { available, expectedFallbacks as fallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 import { expectedText } from '../helpers/expected-text.mjs';
@@ -124,6 +126,24 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
 
     test('the page keeps drawing frames during a long forward (it is aborted after 3 frames drawn while it ran)', () => {
       for (const r of [results.isolated, results.plain]) assert.equal(r.longResult, 'MG_EABORTED');
+    });
+
+    test("a predictor through the worker gives Node's suggestions; a keystroke cancels the request it overtakes", async () => {
+      const lm = await load(readFileSync(new URL('../fixtures/lm/gru-d32-l2.q8.safetensors', import.meta.url)), { threads: 1 });
+      const p = lm.predictor({ count: 3, minChars: 1 }); // (a random model's likeliest words are of one letter)
+      const want = [];
+      for (const [op, arg] of [['input', 'In the beginning God cre'], ['input', 'ated th'], ['delete', 2], ['set', 'And God said, Let there be '], ['input', 'l']]) {
+        await p[op](arg);
+        if (op !== 'input' || arg !== 'ated th') want.push(await p.suggestions());
+      }
+      lm.dispose();
+      for (const r of [results.isolated, results.plain]) {
+        assert.ok(want.every((s) => s.length > 0));
+        assert.deepEqual(r.predicted, want);
+        assert.deepEqual(r.predictOvertaken, []);
+        assert.match(r.predictBad, /^MG_EINVAL predictor: until must be/);
+        assert.match(r.predictDisposed, /^MG_EDISPOSED/);
+      }
     });
 
     test('no console errors', () => {

@@ -1,5 +1,5 @@
 // A typed use of the whole public API; tests/types.test.mjs checks it with `tsc --noEmit`.
-import { create, load, MinGRU, MinLSTM, MingruError, Model, State, Trainer, type GenerateOptions } from 'mingru-wasm';
+import { create, load, MinGRU, MinLSTM, MingruError, Model, Predictor, State, Trainer, type GenerateOptions, type Suggestion } from 'mingru-wasm';
 
 async function main(): Promise<void> {
   const lm: Model = await load('model.safetensors', { threads: 'auto', onProgress: ({ loaded, total }) => console.log(loaded, total) });
@@ -12,6 +12,13 @@ async function main(): Promise<void> {
   const again: State = lm.loadState(bytes);
   console.log(logits.length, next.length, again.tokens, lm.config.dim, lm.backend.threads, lm.identity, lm.decode([72, 105]));
   again.dispose();
+  const predictor: Predictor = lm.predictor({ count: 3, until: 'word', maxTokens: 24 });
+  await predictor.input('And the LO');
+  await predictor.delete(1);
+  await predictor.set('In the beginning');
+  const suggestions: Suggestion[] = await predictor.suggestions();
+  console.log(suggestions.map(({ text, probability }) => `${text} ${probability}`), lm.predictor({ until: 5 }));
+  predictor.dispose();
   lm.dispose();
   const hosted: Model = await load(new URL('https://example.org/m.safetensors'), {
     cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd',
