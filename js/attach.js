@@ -20,18 +20,18 @@ const COPIED = ['font', 'letterSpacing', 'wordSpacing', 'lineHeight', 'textTrans
   'borderRightWidth', 'borderBottomWidth', 'borderLeftWidth', 'borderStyle', 'whiteSpace', 'overflowWrap', 'wordBreak'];
 
 /**
- * Predictive text on `field` with the model `lm`. Options: count (3), until ('word'), maxTokens, as lm.predictor's;
+ * Predictive text on `field` with the model `lm`. Options: lm.predictor's (count, until, maxTokens, minChars, budget);
  * alternatives: true (buttons after the field, the default), false, or an element to put them in; onSuggestions
  * (called with each new list, also sent as a 'mingru-suggestions' event on the field). Returns a handle:
  * { predictor, suggestions, accept(i = 0), dismiss(), refresh(), detach() }.
  */
 export function attachPredictor(field, lm, options = {}) {
-  const { count = 3, until = 'word', maxTokens, alternatives = true, onSuggestions } = options ?? {};
+  const { alternatives = true, onSuggestions, ...predictorOptions } = options ?? {};
   if (typeof document === 'undefined') fail('MG_EINVAL', 'attachPredictor: it needs a page (a DOM); in Node use lm.predictor()');
   const plain = field instanceof HTMLTextAreaElement || (field instanceof HTMLInputElement && /^(text|search|)$/.test(field.type));
   if (!plain && !field?.isContentEditable) fail('MG_EINVAL', 'attachPredictor: the field must be a <textarea>, a text <input> or a contenteditable element');
   if (onSuggestions !== undefined && typeof onSuggestions !== 'function') fail('MG_EINVAL', 'attachPredictor: onSuggestions must be a function');
-  const predictor = lm.predictor({ count, until, ...(maxTokens === undefined ? {} : { maxTokens }) });
+  const predictor = lm.predictor(predictorOptions);
   const doc = field.ownerDocument;
   if (!doc.getElementById('mingru-predictor-style')) {
     doc.head.append(Object.assign(doc.createElement('style'), { id: 'mingru-predictor-style', textContent: STYLE }));

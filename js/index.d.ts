@@ -292,6 +292,32 @@ export class Predictor {
   dispose(): void;
 }
 
+export interface AttachOptions extends PredictorOptions {
+  /** the alternatives as buttons (for touch): true (after the field; default), false, or an element to put them in */
+  alternatives?: boolean | HTMLElement;
+  /** called with each new list of suggestions (also sent as a 'mingru-suggestions' CustomEvent on the field) */
+  onSuggestions?: (suggestions: Suggestion[]) => void;
+}
+
+export interface AttachedPredictor {
+  readonly predictor: Predictor;
+  /** the suggestions on show */
+  readonly suggestions: Suggestion[];
+  /** puts suggestion i (default 0) into the field at the caret; false if there is none */
+  accept(i?: number): boolean;
+  /** hides the suggestions until the next keystroke */
+  dismiss(): void;
+  /** asks again for the text before the caret */
+  refresh(): Promise<void>;
+  /** removes the ghost text, the buttons and the listeners, and disposes the predictor (not the model) */
+  detach(): void;
+}
+
+/** Predictive text on a <textarea>, a text <input> or a contenteditable element: the best suggestion as ghost text
+ * after the caret (Tab or → at the end of a line accepts it, Esc dismisses it), the alternatives as buttons, nothing
+ * during IME composition (docs/api.md, "Predictive text"). In a page only; MG_EINVAL for another element. */
+export function attachPredictor(field: HTMLTextAreaElement | HTMLInputElement | HTMLElement, lm: Model, options?: AttachOptions): AttachedPredictor;
+
 export interface TrainOptions extends TrainerOptions {
   /** how long: a number of steps, or seconds (one of them is needed) */
   steps?: number;

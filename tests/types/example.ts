@@ -1,5 +1,5 @@
 // A typed use of the whole public API; tests/types.test.mjs checks it with `tsc --noEmit`.
-import { create, load, MinGRU, MinLSTM, MingruError, Model, Predictor, State, Trainer, type GenerateOptions, type Suggestion } from 'mingru-wasm';
+import { attachPredictor, create, load, MinGRU, MinLSTM, MingruError, Model, Predictor, State, Trainer, type GenerateOptions, type Suggestion } from 'mingru-wasm';
 
 async function main(): Promise<void> {
   const lm: Model = await load('model.safetensors', { threads: 'auto', onProgress: ({ loaded, total }) => console.log(loaded, total) });
@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   const suggestions: Suggestion[] = await predictor.suggestions();
   console.log(suggestions.map(({ text, probability }) => `${text} ${probability}`), lm.predictor({ until: 5 }));
   predictor.dispose();
+  const attached = attachPredictor(document.createElement('textarea'), lm, { count: 3, alternatives: false, onSuggestions: (list) => console.log(list.length) });
+  console.log(attached.suggestions.length, attached.accept(0));
+  attached.detach();
   lm.dispose();
   const hosted: Model = await load(new URL('https://example.org/m.safetensors'), {
     cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd',
