@@ -7,7 +7,11 @@
 // written out here because tf.train.adam has no decoupled weight decay; gradients by tf.variableGrads.
 // The scan: h_t = a_t h_{t-1} + b_t in linear space (a = 1 - z in (0, 1)) by log2(T) doubling rounds of whole-tensor
 // ops (Hillis-Steele), which TF.js differentiates; minGRU-pytorch's log-space form needs logcumsumexp, which TF.js
-// lacks, and a loop over time is 256 small ops per layer each way ('loop' below, kept to compare).
+// lacks, and a loop over time is 256 small ops per layer each way ('loop' below, kept to compare: 3.5x slower).
+// A batch goes through in micro-batches of 4 rows, its gradient their mean: the wasm backend's heap (4 GB at most)
+// does not hold the activations of 16 x 256 at once.
+
+import { trainWindows } from '../measure.mjs';
 
 /** { meta, tensors: { name: { shape, data: Float32Array } } } of a safetensors file's bytes (F32 tensors only). */
 export function readSafetensors(bytes, file) {
@@ -122,33 +126,41 @@ function adamw(tf, v, grads, state, t, { lr, betas: [b1, b2], eps, weightDecay, 
 
 /**
  * Trains on `text` (Uint8Array) as bench/measure.mjs's trainBench: `steps` steps after one untimed one, the same
- * windows (step s's row b starts at ((s * batch + b) * 7919) % (text.length - seqLen)) and settings. `tf` is the
- * TF.js namespace with its backend set. Returns { trainTokensPerSecond, losses }.
+ * windows (trainWindows) and settings. `tf` is the TF.js namespace with its backend set; `micro` rows go through the
+ * model at a time. Returns { trainTokensPerSecond, losses }.
  */
-export async function tfjsTrain(tf, fileBytes, text, { steps, batch: B, seqLen: T, scan = 'doubling', matmul = 'transpose', file = 'model', log = () => {} }) {
+export async function tfjsTrain(tf, fileBytes, text, { steps, batch: B, seqLen: T, micro = 4, scan = 'doubling', matmul = 'transpose', file = 'model', log = () => {} }) {
   const model = readSafetensors(fileBytes, file);
   const v = variables(tf, model, file), depth = Number(model.meta.depth);
   const scanFn = { doubling: scanDoubling, loop: scanLoop }[scan];
   if (!scanFn) throw new Error(`unknown scan ${scan} (doubling, loop)`);
   if (!MATMUL[matmul]) throw new Error(`unknown matmul ${matmul} (transpose, autodiff)`);
+  micro = Math.min(micro, B);
+  if (B % micro !== 0) throw new Error(`batch ${B} is not a multiple of micro ${micro}`);
   const linear = MATMUL[matmul](tf);
   const options = { lr: 3e-4, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.01, clip: 1 };
   const state = {}, losses = [], rows = new Int32Array(B * (T + 1));
   let t0 = 0;
   for (let s = 0; s <= steps; s++) {
     if (s === 1) t0 = performance.now();
-    for (let b = 0; b < B; b++) {
-      const start = ((s * B + b) * 7919) % (text.length - T);
-      rows.set(text.subarray(start, start + T + 1), b * (T + 1));
+    trainWindows(text, s, B, T, rows);
+    // the batch's gradient as the mean of its micro-batches' (equal sizes, so the same mean cross-entropy): the
+    // wasm heap (4 GB at most) does not hold a whole batch of 16 x 256's activations
+    let sum = null, lossSum = 0;
+    for (let r = 0; r < B; r += micro) {
+      const { value, grads } = tf.tidy(() => {
+        const ids = tf.tensor2d(rows.subarray(r * (T + 1), (r + micro) * (T + 1)), [micro, T + 1], 'int32');
+        return tf.variableGrads(() => loss(tf, v, depth, ids, micro, T, scanFn, linear), Object.values(v));
+      });
+      lossSum += (await value.data())[0];
+      value.dispose();
+      if (!sum) sum = grads;
+      else for (const k of Object.keys(sum)) [sum[k]] = [tf.add(sum[k], grads[k]), sum[k].dispose(), grads[k].dispose()];
     }
-    const l = tf.tidy(() => {
-      const ids = tf.tensor2d(rows, [B, T + 1], 'int32');
-      const { value, grads } = tf.variableGrads(() => loss(tf, v, depth, ids, B, T, scanFn, linear), Object.values(v));
-      adamw(tf, v, grads, state, s + 1, options);
-      return value;
-    });
-    losses.push((await l.data())[0]);
-    l.dispose();
+    const n = B / micro;
+    tf.tidy(() => adamw(tf, v, Object.fromEntries(Object.entries(sum).map(([k, g]) => [k, tf.div(g, n)])), state, s + 1, options));
+    Object.values(sum).forEach((g) => g.dispose());
+    losses.push(lossSum / n);
     log(`step ${s}: loss ${losses[s].toFixed(4)}`);
   }
   const trainTokensPerSecond = (steps * B * T) / ((performance.now() - t0) / 1000);
