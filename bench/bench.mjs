@@ -355,7 +355,8 @@ if (trainRows.length) {
   md.push('| engine | threads | train tok/s | GFLOPS | mingru (same place) is | peak RSS MB | losses |', '|---|---|---|---|---|---|---|');
   for (const r of trainRows) {
     const ours = trainRows.find((x) => x.engine === (inPage(r.engine) === 'chromium' ? 'mingru-chromium' : 'mingru') && x.threads === r.threads);
-    md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.threads} | ${fmt(r.trainTokensPerSecond)}${range(r.trainRange)} | ` +
+    const said = r.tfjsThreads !== undefined && r.tfjsThreads !== r.threads ? ` (TF.js computes on ${r.tfjsThreads})` : '';
+    md.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.threads}${said} | ${fmt(r.trainTokensPerSecond)}${range(r.trainRange)} | ` +
       `${trainFlops(r).toFixed(1)}${ofPeak(r, trainFlops(r))} | ${ours && !r.engine.startsWith('mingru') ? ratio(ours.trainTokensPerSecond, r.trainTokensPerSecond) : ''} | ` +
       `${rss(r)} | ${r.maxLossDiff.toExponential(1)} ${r.lossesAgree ? 'ok' : 'DIFFERS'} |`);
   }

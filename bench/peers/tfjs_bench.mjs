@@ -2,9 +2,10 @@
 // TensorFlow.js as a training peer of npm run bench in Node (bench/peers/tfjs_train.mjs), one configuration per process:
 //   node bench/peers/tfjs_bench.mjs --model FILE --threads N --train STEPS --text FILE [--batch 32] [--seq-len 256]
 //                                   [--backend wasm|cpu] [--scan doubling|loop] [--matmul transpose|autodiff] [--micro 4]
-// Prints one JSON line, the contract of bench/mingru-engine.mjs --train: tokens/s and every step's loss.
+// Prints one JSON line, the contract of bench/mingru-engine.mjs --train: tokens/s and every step's loss (tfjsThreads:
+// the threads TF.js says it computes on).
 // @tensorflow/tfjs with @tensorflow/tfjs-backend-wasm (its SIMD build; its threaded build needs a cross-origin-isolated
-// page, so in Node it runs on one thread whatever --threads says, which the line reports); 'cpu' is TF.js's plain JS.
+// page, so in Node it runs on one thread whatever --threads says); 'cpu' is TF.js's plain JS.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +30,6 @@ const r = await tfjsTrain(tf, readFileSync(a.model), readFileSync(a.text), {
 });
 console.log(JSON.stringify({
   engine: 'tfjs', version: tf.version.tfjs, backend: tf.getBackend(), scan: a.scan, matmul: a.matmul, micro: Number(a.micro),
-  threads: a.backend === 'wasm' ? getThreadsCount() : 1, simd: a.backend === 'wasm' ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : false,
+  threads: Number(a.threads), tfjsThreads: a.backend === 'wasm' ? getThreadsCount() : 1, simd: a.backend === 'wasm' ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : false,
   ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024,
 }));
