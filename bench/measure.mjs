@@ -41,6 +41,16 @@ export async function inferenceBench(lm, { prefill = 4096, prompt = 64, steps = 
     check: { promptLogits: Array.from(promptLogits), stepLogits: Array.from(stepLogits) } };
 }
 
+/** Step `s`'s batch of every training engine of the bench into `out` (batch rows of seqLen + 1 ids): row b starts at
+ * ((s * batch + b) * 7919) % (text.length - seqLen) of the text's bytes. */
+export function trainWindows(text, s, batch, seqLen, out) {
+  for (let b = 0; b < batch; b++) {
+    const start = ((s * batch + b) * 7919) % (text.length - seqLen);
+    out.set(text.subarray(start, start + seqLen + 1), b * (seqLen + 1));
+  }
+  return out;
+}
+
 /** Training: `steps` trainer steps after one untimed one, on the windows every engine of the bench takes (step s's
  * row b starts at ((s * batch + b) * 7919) % (text.length - seqLen) of the text's bytes; bench/native-engine.c,
  * bench/peers/torch_bench.py), with lr 3e-4, betas (0.9, 0.95), weight decay 0.01, clip 1. Returns
@@ -52,10 +62,7 @@ export async function trainBench(lm, text, { steps, batch, seqLen }) {
   let t0 = 0;
   for (let s = 0; s <= steps; s++) {
     if (s === 1) t0 = performance.now();
-    for (let b = 0; b < batch; b++) {
-      const start = ((s * batch + b) * 7919) % (text.length - seqLen);
-      tokens.set(text.subarray(start, start + seqLen + 1), b * (seqLen + 1));
-    }
+    trainWindows(text, s, batch, seqLen, tokens);
     losses.push(await trainer.step(tokens, { batch, seqLen }));
   }
   const trainTokensPerSecond = (steps * batch * seqLen) / ((performance.now() - t0) / 1000);

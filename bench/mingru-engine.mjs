@@ -29,7 +29,7 @@ const [threads, prefill, prompt, steps, runs, long] = ['threads', 'prefill', 'pr
 const lm = await load(readFileSync(a.model), { threads });
 if (Number(a.train) > 0) {
   const r = await trainBench(lm, readFileSync(a.text), { steps: Number(a.train), batch: Number(a.batch), seqLen: Number(a['seq-len']) });
-  console.log(JSON.stringify({ engine: 'mingru', threads: lm.backend.threads, ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(JSON.stringify({ engine: 'mingru', threads: lm.backend.threads, relaxedSimd: lm.backend.relaxedSimd ?? false, ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
   process.exit(0);
 }
 const memory = () => lm._engine.heapStats().size;
@@ -55,7 +55,7 @@ if (long > 0) {
 
 console.log(JSON.stringify({
   engine: 'mingru', version: JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version,
-  threads: lm.backend.threads, simd: lm.backend.simd,
+  threads: lm.backend.threads, simd: lm.backend.simd, relaxedSimd: lm.backend.relaxedSimd ?? false,
   ...speed, peakRssBytes: process.resourceUsage().maxRSS * 1024, wasmMemoryBytes: memory(), long: longRun, check,
 }));
 lm.dispose();

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
-"""PyTorch peer of `npm run bench`: times tools/reference.py's MinLMRef (prefill with its parallel log-space
+"""PyTorch peers of `npm run bench`: times tools/reference.py's MinLMRef (prefill with its parallel log-space
 scan, one-token steps with its cached `step`) on a mingru .safetensors model and prints ONE JSON line.
 
     /usr/bin/python3 bench/peers/torch_bench.py --model FILE.safetensors --threads N \
         [--prefill 4096] [--prompt 64] [--steps 256] [--runs 3]
     /usr/bin/python3 bench/peers/torch_bench.py --model FILE.safetensors --threads N \
-        --train STEPS --text FILE [--batch 32] [--seq-len 256]
+        --train STEPS --text FILE [--batch 32] [--seq-len 256] [--mingru-pytorch [DIR]]
 
 With --train: tools/train.py's step (its sequential scan, AdamW lr 3e-4 (a fine-tuning rate), betas (0.9, 0.95),
 weight decay 0.01, clip 1), timed over STEPS steps after one untimed one, on the windows every engine of the bench takes: step s, row
 b starts at byte ((s * batch + b) * 7919) % (len(text) - seq_len) of the text. Reports tokens/s and the losses.
+With --mingru-pytorch: the same steps and settings with minGRU-pytorch's own minLM (its log-space scan, its loss
+`model(x, return_loss=True)`, torch.optim.AdamW), what its users run, given the file's weights. Its source is not
+vendored: DIR is a checkout of github.com/lucidrains/minGRU-pytorch (the directory holding minGRU_pytorch/;
+default bench/.work/minGRU-pytorch), or an installed minGRU-pytorch when DIR is absent. torch < 2.4 lacks the
+nn.RMSNorm it imports: MINGRU_PYTORCH_RMSNORM below stands in (torch.nn.RMSNorm's maths, eps = float32 epsilon).
 
 Also the safetensors loader of bench/peers/export_onnx.py (load_model).
 """
@@ -86,12 +91,65 @@ def window_starts(step, batch, seq_len, length):
     return [((step * batch + b) * 7919) % (length - seq_len) for b in range(batch)]
 
 
+class RMSNormShim(torch.nn.Module):
+    """torch.nn.RMSNorm(dim) as minLM builds it (eps None: the float32 epsilon), for torch < 2.4."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + torch.finfo(x.dtype).eps) * self.weight
+
+
+def mingru_pytorch_model(path, src):
+    """(minGRU-pytorch's minLM with the file's weights loaded strictly, its version)."""
+    if src and os.path.isdir(os.path.join(src, "minGRU_pytorch")):
+        sys.path.insert(0, src)
+    if not hasattr(torch.nn, "RMSNorm"):
+        torch.nn.RMSNorm = RMSNormShim
+    try:
+        from minGRU_pytorch.minLM import minLM
+    except ImportError as e:
+        raise ValueError(f"minGRU-pytorch not found ({e}): clone github.com/lucidrains/minGRU-pytorch into "
+                         "bench/.work/minGRU-pytorch or pass --mingru-pytorch DIR") from None
+    version = "?"
+    toml = os.path.join(src or "", "pyproject.toml")
+    if os.path.exists(toml):
+        version = next((line.split('"')[1] for line in open(toml) if line.startswith("version")), "?")
+    meta, tensors = read_safetensors(path)
+    c = model_config(meta)
+    model = minLM(num_tokens=c["num_tokens"], dim=c["dim"], depth=c["depth"], ff_mult=c["ff_mult"],
+                  expansion=c["expansion"], conv_kernel_size=c["conv_kernel_size"], use_lstm=c["use_lstm"],
+                  enable_conv=c["enable_conv"])
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    return model, version
+
+
+def mingru_pytorch_step(model, opt, xs, clip=1.0):
+    """train_step's work with minLM's own loss (cross-entropy of x[:, :-1]'s logits against x[:, 1:])."""
+    loss = model(xs, return_loss=True)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss
+
+
 def train(args):
     import train as trainer  # tools/train.py
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    if args.mingru_pytorch is not None:
+        model, version = mingru_pytorch_model(args.model, args.mingru_pytorch)
+        step, engine = mingru_pytorch_step, "minGRU-pytorch"
+        notes = (f"minGRU-pytorch {version}'s minLM (log-space scan: cumsum + logcumsumexp, and autograd through it), "
+                 "its loss, clip_grad_norm_ and torch.optim.AdamW")
+    else:
+        model, _ = load_model(args.model)
+        trainer.MinRNNRef.scan = staticmethod(trainer.sequential_scan)
+        step, engine, version = trainer.train_step, "pytorch", torch.__version__
+        notes = "tools/train.py's train_step with its sequential scan (forward and backward loops over time)"
     model.train()
-    trainer.MinRNNRef.scan = staticmethod(trainer.sequential_scan)
     with open(args.text, "rb") as f:
         text = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
     if len(text) <= args.seq_len:
@@ -102,13 +160,13 @@ def train(args):
         if s == 1:
             t0 = time.perf_counter()
         xs = torch.stack([text[i:i + args.seq_len + 1] for i in window_starts(s, args.batch, args.seq_len, len(text))])
-        losses.append(trainer.train_step(model, opt, xs).item())
+        losses.append(step(model, opt, xs).item())
     dt = time.perf_counter() - t0
     print(json.dumps({
-        "engine": "pytorch", "version": torch.__version__, "threads": args.threads,
+        "engine": engine, "version": version, "torch": torch.__version__, "threads": args.threads,
         "trainTokensPerSecond": args.train * args.batch * args.seq_len / dt,
         "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "losses": losses,
-        "notes": "tools/train.py's train_step with its sequential scan (forward and backward loops over time)",
+        "notes": notes,
     }))
 
 
@@ -124,6 +182,8 @@ def main():
     ap.add_argument("--text", help="the text to train on (with --train)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--mingru-pytorch", nargs="?", const=os.path.join(ROOT, "bench", ".work", "minGRU-pytorch"),
+                    help="train minGRU-pytorch's own minLM instead (a checkout's directory; with --train)")
     args = ap.parse_args()
     if args.train:
         if not args.text or min(args.train, args.batch, args.seq_len, args.threads) < 1:
