@@ -36,6 +36,13 @@ const char *mg_model_meta_key(const mg_model *m, int i) {
 
 const mg_config *mg_model_config(const mg_model *m) { return m ? &m->cfg : NULL; }
 
+int mg_model_set_step_threads(mg_model *m, int threads) {
+    if (!m || (threads != 0 && threads != 1))
+        return mg_fail(MG_EINVAL, "mg_model_set_step_threads: threads must be 1 (the calling thread) or 0 (the pool), got %d", threads);
+    m->step_threads = threads;
+    return MG_OK;
+}
+
 /* ---- the config */
 
 static int meta_int(const mg_model *m, const char *key, long lo, long hi, int *out) {
