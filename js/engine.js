@@ -175,6 +175,11 @@ export class Engine {
     return metadata;
   }
 
+  /** Where the model's steps run: 1, on the calling thread alone; 0, on the pool (the default). The same bits. */
+  modelSetStepThreads(model, threads, what) {
+    this.#check(this.#mod._mgw_model_set_step_threads(model, threads), what);
+  }
+
   modelFree(model) {
     this.#mod._mgw_model_free(model);
   }

@@ -23,6 +23,7 @@ import { readmeExample, shellCommands } from '../helpers/readme-examples.mjs';
 import { expectedText } from '../helpers/expected-text.mjs';
 import { sendFile, serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
+import { buildOf } from '../helpers/backend.mjs';
 import { available, expectedFallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 
 const PYTHON = '/usr/bin/python3'; // the README's, which has Debian's torch
@@ -238,7 +239,7 @@ function serveBuilt(isolation) {
  * the page is isolated and has SharedArrayBuffer, else 1. */
 async function checkBuiltRuns(engine, isolation, runs, cores, requests) {
   const threaded = isolation && HAS[engine].sab;
-  assert.deepEqual(runs[0].backend, { threads: threaded ? Math.min(8, cores) : 1, simd: true, relaxedSimd: HAS[engine].relaxed,
+  assert.deepEqual(buildOf(runs[0].backend), { threads: threaded ? Math.min(8, cores) : 1, simd: true, relaxedSimd: HAS[engine].relaxed,
     fallbacks: expectedFallbacks(engine, isolation) });
   if (threaded) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
   assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));
