@@ -17,11 +17,12 @@
 // where it is clearly faster: its results are the same bits, so only the speed depends on the choice.
 import { yieldToEventLoop } from './runtime.js';
 
-const WARM_MS = 100; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
+const WARM_MS = 80; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
 const TURN_MS = 2; // each turn runs steps for at least this long
 const SETTLED = 2; // turns in a row without a gain of more than 10%: the code is optimized
-const ROUNDS = 5; // turns of each place the measurement times
-const POOL_GAIN = 1.1; // the pool must be this much faster than one thread to be kept for steps
+const ROUNDS = 4; // turns of each place the measurement times (at least 2, and fewer past LIMIT_MS)
+const LIMIT_MS = 120; // the measurement takes no more turns past this
+const POOL_GAIN = 1.2; // the pool must be this much faster than one thread to be kept for steps
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -38,19 +39,24 @@ export async function warmUp(lm, what = 'load') {
   // generate() where the model generates text (it has a tokenizer and samples its outputs), else step() calls: the
   // user's own calls, so that their JavaScript warms too
   const generates = lm.tokenizer !== null && numOutputs === V;
-  const options = { state, temperature: 1, topK: 40, topP: 0.9, minP: 0.01, repetitionPenalty: 1.1, seed: 1 };
+  // the sampler's paths in turn: the default (the whole softmax), greedy, and every filter
+  const samplings = [{}, { temperature: 0 }, { temperature: 0.8, topK: 40, topP: 0.9, minP: 0.01, repetitionPenalty: 1.1 }];
+  let turn = 0;
   /** `n` steps; returns the time of one, ms */
   const steps = async (n) => {
     const t = now();
     if (generates) {
-      for await (const _ of lm.generate('', { ...options, maxTokens: n })) { /* pieces */ }
+      const sampling = samplings[turn++ % samplings.length];
+      for await (const _ of lm.generate('', { state, seed: turn, maxTokens: n, ...sampling })) { /* pieces */ }
     } else {
       for (let i = 0; i < n; i++) await lm.step(ids[i % ids.length], { state });
     }
     return (now() - t) / n;
   };
   try {
+    globalThis.__mgWarm = [];
     await lm.forward(ids, { state });
+    globalThis.__mgWarm.push(['first fwd', Math.round(now() - t0)]);
     let n = 4, bestForward = Infinity, bestStep = Infinity, calm = 0;
     while (calm < SETTLED && now() - t0 < WARM_MS) {
       const t = now();
@@ -61,12 +67,14 @@ export async function warmUp(lm, what = 'load') {
       const gained = forward < bestForward / 1.1 || one < bestStep / 1.1;
       bestForward = Math.min(bestForward, forward), bestStep = Math.min(bestStep, one);
       calm = gained ? 0 : calm + 1;
+      (globalThis.__mgWarm ??= []).push([Math.round(now() - t0), +forward.toFixed(2), +(one * 1000).toFixed(0), n]);
       await yieldToEventLoop();
     }
+    globalThis.__mgWarm.push(['measure at', Math.round(now() - t0)]);
     let stepUs = null, stepThreads = engine.threads;
     if (engine.threads > 1) {
       const times = { 1: [], 0: [] };
-      for (let r = 0; r < ROUNDS; r++) {
+      for (let r = 0; r < ROUNDS && (r < 2 || now() - t0 < LIMIT_MS); r++) {
         for (const place of r % 2 ? [0, 1] : [1, 0]) {
           engine.modelSetStepThreads(m, place, what);
           await steps(1); // the first step after a change wakes or idles the workers
