@@ -25,7 +25,7 @@ export interface ModelBackend extends Backend {
    * warm-up measured the pool less than 1.2x faster than one thread for this model's steps; the same results either way */
   readonly stepThreads: number;
   /** null when not warmed (warm: false, create()); else ms: the time it added to load(), settled: whether the
-   * model's passes had stopped getting faster before its limit (80 ms), stepUs: the measured time of a step on one
+   * model's passes had stopped getting faster before its limit (90 ms), stepUs: the measured time of a step on one
    * thread and on the pool, in microseconds (null on one thread) */
   readonly warm: null | { readonly ms: number; readonly settled: boolean; readonly stepUs: null | { readonly oneThread: number; readonly pool: number } };
 }
