@@ -20,6 +20,8 @@ import { yieldToEventLoop } from './runtime.js';
 const WARM_MS = 90; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
 const LIMIT_MS = 130; // and starts no turn that would end past this
 const TURN_MS = 2; // each turn runs steps for at least this long
+const MIN_STEPS = 128; // a function called once a layer per step (the layer's own code) must run this often before
+// V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
 const SETTLED = 2; // turns in a row without a gain of more than 10% (each against its place's best): optimized
 const POOL_GAIN = 1.2; // the pool must be this much faster than one thread to be kept for steps
 
@@ -58,8 +60,9 @@ export async function warmUp(lm, what = 'load') {
     let n = 4, calm = 0;
     // a turn of each place, a second unless it would end past LIMIT_MS, then more until settled or WARM_MS
     let lastTurn = 0;
-    const more = (turn) => turn < places.length ||
-      (now() - t0 + lastTurn <= LIMIT_MS && (turn < 2 * places.length || (calm < SETTLED && now() - t0 < WARM_MS)));
+    let stepped = 0;
+    const more = (turn) => turn < places.length || (now() - t0 + lastTurn <= LIMIT_MS &&
+      (turn < 2 * places.length || ((calm < SETTLED || stepped < MIN_STEPS) && now() - t0 < WARM_MS)));
     for (let turn = 0; more(turn); turn++) {
       const start = now();
       const place = places[turn % places.length];
@@ -71,6 +74,7 @@ export async function warmUp(lm, what = 'load') {
       await lm.forward(ids);
       const forward = now() - t;
       const one = await steps(n);
+      stepped += n + (place === null ? 0 : 1);
       if (one * n < TURN_MS && n < 64) n *= 2; // each turn's steps last TURN_MS or more
       calm = forward < best.forward / 1.1 || one < best[place] / 1.1 ? 0 : calm + 1;
       best.forward = Math.min(best.forward, forward), best[place] = Math.min(best[place], one);
