@@ -23,7 +23,7 @@ const TURN_MS = 2; // each turn runs steps for at least this long
 const MIN_STEPS = 128; // a function called once a layer per step (the layer's own code) must run this often before
 // V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
 const SETTLED = 2; // turns in a row without a gain of more than 10% (each against its place's best): optimized
-const POOL_GAIN = 1.2; // the pool must be this much faster than one thread to be kept for steps
+const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one
 
 /**
  * Warms the model's code and chooses where its steps run. `lm` is a Model just loaded (model.js); returns what goes
@@ -84,9 +84,11 @@ export async function warmUp(lm, what = 'load') {
     }
     let stepUs = null, stepThreads = engine.threads;
     if (engine.threads > 1) {
-      // the better of the last two turns of each place: the code optimized by then, or as far as the time allowed
-      const last = (xs) => Math.round(Math.min(...xs.slice(-2)) * 1000);
-      stepUs = { oneThread: last(times[1]), pool: last(times[0]) };
+      // each place's last two turns (the code optimized by then, or as far as the time allowed): the better of one
+      // thread's against the worse of the pool's, whose time varies more (a worker the system deschedules holds up
+      // every job): on a busy machine the pool's better turns promised steps it did not keep
+      const us = (xs, pick) => Math.round(pick(...xs.slice(-2)) * 1000);
+      stepUs = { oneThread: us(times[1], Math.min), pool: us(times[0], Math.max) };
       if (!(stepUs.pool * POOL_GAIN <= stepUs.oneThread)) stepThreads = 1;
       engine.modelSetStepThreads(m, stepThreads === 1 ? 1 : 0, what);
     }
