@@ -10,11 +10,12 @@
 // does not generate text), until neither gets faster: their code has been optimized. Firefox, which compiles the
 // whole module with its optimizing tier in the background, settles after the first turns.
 //
-// On more than one thread the turns also decide where the model's steps run: their steps run on the calling thread
-// alone and on the pool in turn (mg_model_set_step_threads), and the pool is kept only where its last turns were
-// clearly faster. A step of a small model lasts a few hundred microseconds, and handing its products to the pool
-// does not always pay (the demo model's Q8 generate in Firefox ESR 153: 4,454-4,736 tokens/s on 2 threads,
-// 5,359-5,865 on one). The results are the same bits on either, so only the speed depends on the choice.
+// On more than one thread the turns also decide where the model's passes run: their forward and steps run on the
+// calling thread alone and on the pool in turn (mg_model_set_threads), and the pool is kept, for steps and for
+// forwards each, only where its last turns were clearly faster. A step of a small model lasts a few hundred
+// microseconds, and handing its products to the pool does not always pay (the demo model's Q8 generate in Firefox
+// ESR 153: 4,454-4,736 tokens/s on 2 threads, 5,359-5,865 on one); on a busy machine a second thread may not get a
+// core at all. The results are the same bits on either, so only the speed depends on the choice.
 import { yieldToEventLoop } from './runtime.js';
 
 const WARM_MS = 90; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
@@ -23,11 +24,11 @@ const TURN_MS = 2; // each turn runs steps for at least this long
 const MIN_STEPS = 128; // a function called once a layer per step (the layer's own code) must run this often before
 // V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
 const SETTLED = 2; // turns in a row without a gain of more than 10% (each against its place's best): optimized
-const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one
+const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one (each kind)
 
 /**
  * Warms the model's code and chooses where its steps run. `lm` is a Model just loaded (model.js); returns what goes
- * into its backend: { stepThreads, warm: { ms, settled, stepUs: { oneThread, pool } | null } } (index.d.ts).
+ * into its backend: { stepThreads, forwardThreads, warm: { ms, settled, stepUs, forwardUs } } (index.d.ts).
  */
 export async function warmUp(lm, what = 'load') {
   const engine = lm._engine, m = lm._live(what), now = () => performance.now();
@@ -54,45 +55,50 @@ export async function warmUp(lm, what = 'load') {
   };
   try {
     await lm.forward(ids, { state });
-    // on threads, the turns' steps run on one thread and on the pool in turn (places 1 and 0)
+    // on threads, each turn's forward and steps run on one thread or on the pool, in turn (places 1 and 0)
     const places = engine.threads > 1 ? [1, 0] : [null];
-    const best = { forward: Infinity, 1: Infinity, 0: Infinity, null: Infinity }, times = { 1: [], 0: [], null: [] };
-    let n = 4, calm = 0;
+    const best = {}, times = {};
+    for (const place of places) best[place] = { forward: Infinity, step: Infinity }, times[place] = { forward: [], step: [] };
+    let n = 4, calm = 0, stepped = 0, lastTurn = 0;
     // a turn of each place, a second unless it would end past LIMIT_MS, then more until settled or WARM_MS
-    let lastTurn = 0;
-    let stepped = 0;
     const more = (turn) => turn < places.length || (now() - t0 + lastTurn <= LIMIT_MS &&
       (turn < 2 * places.length || ((calm < SETTLED || stepped < MIN_STEPS) && now() - t0 < WARM_MS)));
     for (let turn = 0; more(turn); turn++) {
       const start = now();
       const place = places[turn % places.length];
       if (place !== null) {
-        engine.modelSetStepThreads(m, place, what);
+        engine.modelSetThreads(m, { step: place, block: place }, what);
         await steps(1); // the first step after a change wakes or idles the workers
       }
       const t = now();
       await lm.forward(ids);
       const forward = now() - t;
-      const one = await steps(n);
+      const step = await steps(n);
       stepped += n + (place === null ? 0 : 1);
-      if (one * n < TURN_MS && n < 64) n *= 2; // each turn's steps last TURN_MS or more
-      calm = forward < best.forward / 1.1 || one < best[place] / 1.1 ? 0 : calm + 1;
-      best.forward = Math.min(best.forward, forward), best[place] = Math.min(best[place], one);
-      times[place].push(one);
+      if (step * n < TURN_MS && n < 64) n *= 2; // each turn's steps last TURN_MS or more
+      const b = best[place];
+      calm = forward < b.forward / 1.1 || step < b.step / 1.1 ? 0 : calm + 1;
+      b.forward = Math.min(b.forward, forward), b.step = Math.min(b.step, step);
+      times[place].forward.push(forward), times[place].step.push(step);
       lastTurn = now() - start;
       await yieldToEventLoop();
     }
-    let stepUs = null, stepThreads = engine.threads;
+    const warm = { ms: 0, settled: calm >= SETTLED, stepUs: null, forwardUs: null };
+    let stepThreads = engine.threads, forwardThreads = engine.threads;
     if (engine.threads > 1) {
       // each place's last two turns (the code optimized by then, or as far as the time allowed): the better of one
       // thread's against the worse of the pool's, whose time varies more (a worker the system deschedules holds up
       // every job): on a busy machine the pool's better turns promised steps it did not keep
       const us = (xs, pick) => Math.round(pick(...xs.slice(-2)) * 1000);
-      stepUs = { oneThread: us(times[1], Math.min), pool: us(times[0], Math.max) };
-      if (!(stepUs.pool * POOL_GAIN <= stepUs.oneThread)) stepThreads = 1;
-      engine.modelSetStepThreads(m, stepThreads === 1 ? 1 : 0, what);
+      const measured = (kind) => ({ oneThread: us(times[1][kind], Math.min), pool: us(times[0][kind], Math.max) });
+      const pays = ({ oneThread, pool }) => pool * POOL_GAIN <= oneThread;
+      warm.stepUs = measured('step'), warm.forwardUs = measured('forward');
+      if (!pays(warm.stepUs)) stepThreads = 1;
+      if (!pays(warm.forwardUs)) forwardThreads = 1;
+      engine.modelSetThreads(m, { step: stepThreads === 1 ? 1 : 0, block: forwardThreads === 1 ? 1 : 0 }, what);
     }
-    return { stepThreads, warm: { ms: Math.round((now() - t0) * 10) / 10, settled: calm >= SETTLED, stepUs } };
+    warm.ms = Math.round((now() - t0) * 10) / 10;
+    return { stepThreads, forwardThreads, warm };
   } finally {
     state.dispose();
   }

@@ -36,10 +36,12 @@ const char *mg_model_meta_key(const mg_model *m, int i) {
 
 const mg_config *mg_model_config(const mg_model *m) { return m ? &m->cfg : NULL; }
 
-int mg_model_set_step_threads(mg_model *m, int threads) {
-    if (!m || (threads != 0 && threads != 1))
-        return mg_fail(MG_EINVAL, "mg_model_set_step_threads: threads must be 1 (the calling thread) or 0 (the pool), got %d", threads);
-    m->step_threads = threads;
+int mg_model_set_threads(mg_model *m, int step_threads, int block_threads) {
+    if (!m || (step_threads != 0 && step_threads != 1) || (block_threads != 0 && block_threads != 1))
+        return mg_fail(MG_EINVAL, "mg_model_set_threads: threads must be 1 (the calling thread) or 0 (the pool), got %d and %d",
+                       step_threads, block_threads);
+    m->step_threads = step_threads;
+    m->block_threads = block_threads;
     return MG_OK;
 }
 

@@ -38,23 +38,22 @@ test('the warm-up gives back every byte it takes: the heap after load and dispos
   assert.equal(engine.heapStats().used, before);
 });
 
-test("a model's steps give the same bits on the pool and on the calling thread alone, F32 and Q8", async () => {
-  const prompt = Array.from({ length: 40 }, (_, i) => 32 + (i * 7) % 90);
+test("a model's forward and steps give the same bits on the pool and on the calling thread alone, F32 and Q8", async () => {
+  const prompt = Array.from({ length: 300 }, (_, i) => 32 + (i * 7) % 90);
   for (const file of [MODEL, MODEL.replace('.q8', '')]) {
     const lm = await load(file, { threads: 2, warm: false });
     const runs = [];
     for (const place of [0, 1, 0]) {
-      lm._engine.modelSetStepThreads(lm._live('test'), place, 'test');
+      lm._engine.modelSetThreads(lm._live('test'), { step: place, block: place }, 'test');
       const s = lm.createState();
-      await lm.forward(prompt, { state: s });
-      const steps = [];
+      const steps = [await lm.forward(prompt, { state: s, allLogits: true })];
       for (let i = 0; i < 20; i++) steps.push(await lm.step(65 + i, { state: s }));
       runs.push(steps);
       s.dispose();
     }
     assert.deepEqual(runs[1], runs[0], `${file}: one thread against the pool`);
     assert.deepEqual(runs[2], runs[0], `${file}: the pool again`);
-    assert.throws(() => lm._engine.modelSetStepThreads(lm._live('test'), 2, 'test'), { code: 'MG_EINVAL' });
+    assert.throws(() => lm._engine.modelSetThreads(lm._live('test'), { step: 2, block: 0 }, 'test'), { code: 'MG_EINVAL' });
     lm.dispose();
   }
 });
