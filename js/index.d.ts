@@ -25,17 +25,13 @@ export interface ModelBackend extends Backend {
    * warm-up measured the pool less than 1.1x faster than one thread for this model's steps (its worse turn against
    * one thread's better); the same results either way */
   readonly stepThreads: number;
-  /** the threads a forward's blocks run on (forward(), evaluate(), generate's prompt), decided in the same way */
-  readonly forwardThreads: number;
   /** null when not warmed (warm: false, create()); else ms: the time it added to load(), settled: whether the
    * model's passes had stopped getting faster before its limit (90 ms), stepUs: the measured time of a step on one
-   * thread (the better of two turns) and on the pool (the worse of two), in microseconds (null on one thread);
-   * forwardUs: the same for a 19-token forward */
+   * thread (the better of two turns) and on the pool (the worse of two), in microseconds (null on one thread) */
   readonly warm: null | {
     readonly ms: number;
     readonly settled: boolean;
     readonly stepUs: null | { readonly oneThread: number; readonly pool: number };
-    readonly forwardUs: null | { readonly oneThread: number; readonly pool: number };
   };
 }
 

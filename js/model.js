@@ -139,10 +139,10 @@ export class Model {
     /** A hash of the file's bytes (hex); saved states carry it. */
     this.identity = identity;
     /** Which build runs the model, and what this environment lacked: { threads, simd, relaxedSimd, fallbacks }; and
-     * load()'s warm-up: stepThreads and forwardThreads (where its steps and its forward's blocks run: threads, or 1
-     * where that measured faster), warm (null when not warmed). */
+     * load()'s warm-up: stepThreads (where its steps run: threads, or 1 where that measured faster), warm (null when
+     * not warmed). */
     this.backend = 'stepThreads' in backend ? backend
-      : Object.freeze({ ...backend, stepThreads: backend.threads, forwardThreads: backend.threads, warm: null });
+      : Object.freeze({ ...backend, stepThreads: backend.threads, warm: null });
   }
 
   /** @internal */
@@ -301,8 +301,7 @@ export class Model {
    * that must not touch them learns on it) */
   _copy(kernel, what, dtype = 'f32') {
     const engine = this._engine, ptr = engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what);
-    const { stepThreads: step, forwardThreads: block } = this.backend; // its passes where this one's run
-    engine.modelSetThreads(ptr, { step: step < engine.threads ? 1 : 0, block: block < engine.threads ? 1 : 0 }, what);
+    engine.modelSetThreads(ptr, { step: this.backend.stepThreads < engine.threads ? 1 : 0, block: 0 }, what); // its steps where this one's run
     return new Model(engine, ptr, this.backend, this.tokenizer);
   }
 

@@ -10,9 +10,9 @@
 // does not generate text), until neither gets faster: their code has been optimized. Firefox, which compiles the
 // whole module with its optimizing tier in the background, settles after the first turns.
 //
-// On more than one thread the turns also decide where the model's passes run: their forward and steps run on the
-// calling thread alone and on the pool in turn (mg_model_set_threads), and the pool is kept, for steps and for
-// forwards each, only where its last turns were clearly faster. A step of a small model lasts a few hundred
+// On more than one thread the turns also decide where the model's steps run: their steps run on the calling thread
+// alone and on the pool in turn (mg_model_set_threads), and the pool is kept only where its last turns were clearly
+// faster. A step of a small model lasts a few hundred
 // microseconds, and handing its products to the pool does not always pay (the demo model's Q8 generate in Firefox
 // ESR 153: 4,454-4,736 tokens/s on 2 threads, 5,359-5,865 on one); on a busy machine a second thread may not get a
 // core at all. The results are the same bits on either, so only the speed depends on the choice.
@@ -24,11 +24,11 @@ const TURN_MS = 2; // each turn runs steps for at least this long
 const MIN_STEPS = 128; // a function called once a layer per step (the layer's own code) must run this often before
 // V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
 const SETTLED = 2; // turns in a row without a gain of more than 10% (each against its place's best): optimized
-const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one (each kind)
+const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one
 
 /**
  * Warms the model's code and chooses where its steps run. `lm` is a Model just loaded (model.js); returns what goes
- * into its backend: { stepThreads, forwardThreads, warm: { ms, settled, stepUs, forwardUs } } (index.d.ts).
+ * into its backend: { stepThreads, warm: { ms, settled, stepUs } } (index.d.ts).
  */
 export async function warmUp(lm, what = 'load') {
   const engine = lm._engine, m = lm._live(what), now = () => performance.now();
@@ -57,8 +57,8 @@ export async function warmUp(lm, what = 'load') {
     await lm.forward(ids, { state });
     // on threads, each turn's forward and steps run on one thread or on the pool, in turn (places 1 and 0)
     const places = engine.threads > 1 ? [1, 0] : [null];
-    const best = {}, times = {};
-    for (const place of places) best[place] = { forward: Infinity, step: Infinity }, times[place] = { forward: [], step: [] };
+    const best = { forward: Infinity }, times = {};
+    for (const place of places) best[place] = Infinity, times[place] = [];
     let n = 4, calm = 0, stepped = 0, lastTurn = 0;
     // a turn of each place, a second unless it would end past LIMIT_MS, then more until settled or WARM_MS
     const more = (turn) => turn < places.length || (now() - t0 + lastTurn <= LIMIT_MS &&
@@ -67,7 +67,7 @@ export async function warmUp(lm, what = 'load') {
       const start = now();
       const place = places[turn % places.length];
       if (place !== null) {
-        engine.modelSetThreads(m, { step: place, block: place }, what);
+        engine.modelSetThreads(m, { step: place, block: 0 }, what);
         await steps(1); // the first step after a change wakes or idles the workers
       }
       const t = now();
@@ -76,29 +76,28 @@ export async function warmUp(lm, what = 'load') {
       const step = await steps(n);
       stepped += n + (place === null ? 0 : 1);
       if (step * n < TURN_MS && n < 64) n *= 2; // each turn's steps last TURN_MS or more
-      const b = best[place];
-      calm = forward < b.forward / 1.1 || step < b.step / 1.1 ? 0 : calm + 1;
-      b.forward = Math.min(b.forward, forward), b.step = Math.min(b.step, step);
-      times[place].forward.push(forward), times[place].step.push(step);
+      calm = forward < best.forward / 1.1 || step < best[place] / 1.1 ? 0 : calm + 1;
+      best.forward = Math.min(best.forward, forward), best[place] = Math.min(best[place], step);
+      times[place].push(step);
       lastTurn = now() - start;
       await yieldToEventLoop();
     }
-    const warm = { ms: 0, settled: calm >= SETTLED, stepUs: null, forwardUs: null };
-    let stepThreads = engine.threads, forwardThreads = engine.threads;
+    const warm = { ms: 0, settled: calm >= SETTLED, stepUs: null };
+    let stepThreads = engine.threads;
     if (engine.threads > 1) {
       // each place's last two turns (the code optimized by then, or as far as the time allowed): the better of one
       // thread's against the worse of the pool's, whose time varies more (a worker the system deschedules holds up
       // every job): on a busy machine the pool's better turns promised steps it did not keep
+      // (a forward keeps the pool: a short one, timed so, starts with its workers asleep, unlike a prefill's blocks,
+      // which gain from the pool where a step does not: Chromium 156, the demo model, 2 threads: a 19-token forward
+      // the pool 0.3-0.6x as fast as one thread, a 4,096-token prefill 1.55x as fast)
       const us = (xs, pick) => Math.round(pick(...xs.slice(-2)) * 1000);
-      const measured = (kind) => ({ oneThread: us(times[1][kind], Math.min), pool: us(times[0][kind], Math.max) });
-      const pays = ({ oneThread, pool }) => pool * POOL_GAIN <= oneThread;
-      warm.stepUs = measured('step'), warm.forwardUs = measured('forward');
-      if (!pays(warm.stepUs)) stepThreads = 1;
-      if (!pays(warm.forwardUs)) forwardThreads = 1;
-      engine.modelSetThreads(m, { step: stepThreads === 1 ? 1 : 0, block: forwardThreads === 1 ? 1 : 0 }, what);
+      warm.stepUs = { oneThread: us(times[1], Math.min), pool: us(times[0], Math.max) };
+      if (!(warm.stepUs.pool * POOL_GAIN <= warm.stepUs.oneThread)) stepThreads = 1;
+      engine.modelSetThreads(m, { step: stepThreads === 1 ? 1 : 0, block: 0 }, what);
     }
     warm.ms = Math.round((now() - t0) * 10) / 10;
-    return { stepThreads, forwardThreads, warm };
+    return { stepThreads, warm };
   } finally {
     state.dispose();
   }

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd', warm: false,
   });
   const stepThreads: number = hosted.backend.stepThreads;
-  console.log(stepThreads, hosted.backend.forwardThreads, hosted.backend.warm?.ms, hosted.backend.warm?.settled, hosted.backend.warm?.stepUs?.pool, hosted.backend.warm?.forwardUs?.oneThread);
+  console.log(stepThreads, hosted.backend.warm?.ms, hosted.backend.warm?.settled, hosted.backend.warm?.stepUs?.pool);
   hosted.dispose();
 
   const fresh = await create({ cell: 'lstm', dim: 64, depth: 2, seed: 1 });
