@@ -26,7 +26,7 @@ export interface ModelBackend extends Backend {
    * one thread's better); the same results either way */
   readonly stepThreads: number;
   /** null when not warmed (warm: false, create()); else ms: the time it added to load(), settled: whether the
-   * model's passes had stopped getting faster before its limit (90 ms), stepUs: the measured time of a step on one
+   * model's passes had stopped getting faster before its limit (85 ms), stepUs: the measured time of a step on one
    * thread (the better of two turns) and on the pool (the worse of two), in microseconds (null on one thread) */
   readonly warm: null | {
     readonly ms: number;
@@ -335,7 +335,7 @@ export interface LoadOptions {
   /** take the relaxed-SIMD build (an 8-bit dot product for Q8 weights) where the engine runs it correctly (a
    * known-answer probe: Chrome/Edge 114+, Firefox 146+); false forces the plain SIMD build. Default true. */
   relaxedSimd?: boolean;
-  /** run the model's passes a while before load() resolves (at most about 0.15 s), so that the first call runs the
+  /** run the model's passes a while before load() resolves (about 0.1 s), so that the first call runs the
    * engine's optimized code, and measure where its steps are faster (backend.stepThreads, backend.warm); false skips
    * both. Default true. */
   warm?: boolean;

@@ -7,23 +7,22 @@
 // model's Q8 generate in Chromium 156: 2,931 tokens/s, then 5,829, 2026-12-06). The warm-up runs, in turns, a
 // 19-token forward (the prefill's products over blocks of rows, with a tail, the scan over time) and a few tokens of
 // generate() (the step's products of one row, the sampler, the JavaScript around them; step() calls for a model that
-// does not generate text), until neither gets faster: their code has been optimized. Firefox, which compiles the
-// whole module with its optimizing tier in the background, settles after the first turns.
+// does not generate text), until neither gets faster and MIN_STEPS have run (at most WARM_MS): their code has been
+// optimized. Firefox, which compiles the whole module with its optimizing tier in the background, settles sooner.
 //
-// On more than one thread the turns also decide where the model's steps run: their steps run on the calling thread
-// alone and on the pool in turn (mg_model_set_threads), and the pool is kept only where its last turns were clearly
-// faster. A step of a small model lasts a few hundred
-// microseconds, and handing its products to the pool does not always pay (the demo model's Q8 generate in Firefox
-// ESR 153: 4,454-4,736 tokens/s on 2 threads, 5,359-5,865 on one); on a busy machine a second thread may not get a
-// core at all. The results are the same bits on either, so only the speed depends on the choice.
+// Then, on more than one thread, where the model's steps run: turns of steps on the calling thread alone and on the
+// pool, in turn (mg_model_set_threads), and the pool is kept only where it was clearly faster. A step of a small
+// model lasts a few hundred microseconds, and handing its products to the pool does not always pay (the demo model's
+// Q8 generate in Firefox ESR 153: 4,454-4,736 tokens/s on 2 threads, 5,359-5,865 on one); on a busy machine a second
+// thread may not get a core at all. The results are the same bits on either, so only the speed depends on the choice.
 import { yieldToEventLoop } from './runtime.js';
 
-const WARM_MS = 90; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
-const LIMIT_MS = 130; // and starts no turn that would end past this
+const WARM_MS = 85; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
 const TURN_MS = 2; // each turn runs steps for at least this long
-const MIN_STEPS = 128; // a function called once a layer per step (the layer's own code) must run this often before
+const MEASURE_MS = 1; // and each of the measurement's four turns, at one thread's speed
+const MIN_STEPS = 160; // a function called once a layer per step (the layer's own code) must run this often before
 // V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
-const SETTLED = 2; // turns in a row without a gain of more than 10% (each against its place's best): optimized
+const SETTLED = 2; // turns in a row without a gain of more than 10%: the code is optimized
 const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one
 
 /**
@@ -55,44 +54,42 @@ export async function warmUp(lm, what = 'load') {
   };
   try {
     await lm.forward(ids, { state });
-    // on threads, each turn's forward and steps run on one thread or on the pool, in turn (places 1 and 0)
-    const places = engine.threads > 1 ? [1, 0] : [null];
-    const best = { forward: Infinity }, times = {};
-    for (const place of places) best[place] = Infinity, times[place] = [];
-    let n = 4, calm = 0, stepped = 0, lastTurn = 0;
-    // a turn of each place, a second unless it would end past LIMIT_MS, then more until settled or WARM_MS
-    const more = (turn) => turn < places.length || (now() - t0 + lastTurn <= LIMIT_MS &&
-      (turn < 2 * places.length || ((calm < SETTLED || stepped < MIN_STEPS) && now() - t0 < WARM_MS)));
-    for (let turn = 0; more(turn); turn++) {
-      const start = now();
-      const place = places[turn % places.length];
-      if (place !== null) {
-        engine.modelSetThreads(m, { step: place, block: 0 }, what);
-        await steps(1); // the first step after a change wakes or idles the workers
+    // the warm-up proper: turns of a forward and steps (on the calling thread alone, as the steps of most engines and
+    // machines run best), until neither gets faster and MIN_STEPS have run, or WARM_MS
+    if (engine.threads > 1) engine.modelSetThreads(m, { step: 1, block: 0 }, what);
+    let n = 4, calm = 0, forwardCalm = 0, stepped = 0, bestForward = Infinity, bestStep = Infinity;
+    while ((calm < SETTLED || stepped < MIN_STEPS) && now() - t0 < WARM_MS) {
+      if (forwardCalm < SETTLED) { // the forward's turns stop once it has stopped getting faster
+        const t = now();
+        await lm.forward(ids);
+        const forward = now() - t;
+        forwardCalm = forward < bestForward / 1.1 ? 0 : forwardCalm + 1;
+        bestForward = Math.min(bestForward, forward);
       }
-      const t = now();
-      await lm.forward(ids);
-      const forward = now() - t;
       const step = await steps(n);
-      stepped += n + (place === null ? 0 : 1);
+      stepped += n;
       if (step * n < TURN_MS && n < 64) n *= 2; // each turn's steps last TURN_MS or more
-      calm = forward < best.forward / 1.1 || step < best[place] / 1.1 ? 0 : calm + 1;
-      best.forward = Math.min(best.forward, forward), best[place] = Math.min(best[place], step);
-      times[place].push(step);
-      lastTurn = now() - start;
+      calm = forwardCalm < SETTLED || step < bestStep / 1.1 ? 0 : calm + 1;
+      bestStep = Math.min(bestStep, step);
       await yieldToEventLoop();
     }
     const warm = { ms: 0, settled: calm >= SETTLED, stepUs: null };
     let stepThreads = engine.threads;
     if (engine.threads > 1) {
-      // each place's last two turns (the code optimized by then, or as far as the time allowed): the better of one
-      // thread's against the worse of the pool's, whose time varies more (a worker the system deschedules holds up
-      // every job): on a busy machine the pool's better turns promised steps it did not keep
-      // (a forward keeps the pool: a short one, timed so, starts with its workers asleep, unlike a prefill's blocks,
-      // which gain from the pool where a step does not: Chromium 156, the demo model, 2 threads: a 19-token forward
-      // the pool 0.3-0.6x as fast as one thread, a 4,096-token prefill 1.55x as fast)
-      const us = (xs, pick) => Math.round(pick(...xs.slice(-2)) * 1000);
-      warm.stepUs = { oneThread: us(times[1], Math.min), pool: us(times[0], Math.max) };
+      // where the steps run: turns of steps on the pool and on one thread, in turn (the first step after a change
+      // wakes or idles the workers, untimed), the better of one thread's two against the worse of the pool's two,
+      // whose time varies more (a worker the system deschedules holds up every job): on a busy machine the pool's
+      // better turns promised steps it did not keep. (A forward keeps the pool: a short one, timed so, starts with
+      // its workers asleep, unlike a prefill's blocks, which gain from the pool where a step does not: Chromium 156,
+      // the demo model, 2 threads: a 19-token forward on the pool 0.3-0.6x as fast as one thread, a 4,096-token
+      // prefill 1.55x as fast.)
+      const times = { 0: [], 1: [] }, each = Math.max(2, Math.min(64, Math.ceil(MEASURE_MS / bestStep)));
+      for (const place of [0, 1, 1, 0]) {
+        engine.modelSetThreads(m, { step: place, block: 0 }, what);
+        await steps(1);
+        times[place].push(await steps(each));
+      }
+      warm.stepUs = { oneThread: Math.round(Math.min(...times[1]) * 1000), pool: Math.round(Math.max(...times[0]) * 1000) };
       if (!(warm.stepUs.pool * POOL_GAIN <= warm.stepUs.oneThread)) stepThreads = 1;
       engine.modelSetThreads(m, { step: stepThreads === 1 ? 1 : 0, block: 0 }, what);
     }
