@@ -22,12 +22,12 @@ export interface Backend {
 /** A model's backend: the build, and what load()'s warm-up did (LoadOptions.warm). */
 export interface ModelBackend extends Backend {
   /** the threads a step runs on (one token: step(), generate, the compressor's steps): `threads`, or 1 where the
-   * warm-up measured the pool less than 1.1x faster than one thread for this model's steps (its worse turn against
-   * one thread's better); the same results either way */
+   * warm-up measured the pool less than 1.1x faster than one thread for this model's steps (its worst turn against
+   * one thread's best); the same results either way */
   readonly stepThreads: number;
   /** null when not warmed (warm: false, create()); else ms: the time it added to load(), settled: whether the
    * model's passes had stopped getting faster before its limit (85 ms), stepUs: the measured time of a step on one
-   * thread (the better of two turns) and on the pool (the worse of two), in microseconds (null on one thread) */
+   * thread (the best of three turns) and on the pool (the worst of three), in microseconds (null on one thread) */
   readonly warm: null | {
     readonly ms: number;
     readonly settled: boolean;

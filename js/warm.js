@@ -19,11 +19,11 @@ import { yieldToEventLoop } from './runtime.js';
 
 const WARM_MS = 85; // the warm-up stops here even if it still gets faster (a large model, a busy machine)
 const TURN_MS = 2; // each turn runs steps for at least this long
-const MEASURE_MS = 1; // and each of the measurement's four turns, at one thread's speed
+const MEASURE_MS = 1; // and each of the measurement's six turns, at one thread's speed
 const MIN_STEPS = 160; // a function called once a layer per step (the layer's own code) must run this often before
 // V8 optimizes it (its budget); without them the first generate still compiled four such functions in Chromium
 const SETTLED = 2; // turns in a row without a gain of more than 10%: the code is optimized
-const POOL_GAIN = 1.1; // the pool's worse turn must be this much faster than one thread's better one
+const POOL_GAIN = 1.1; // the pool's worst turn must be this much faster than one thread's best one
 
 /**
  * Warms the model's code and chooses where its steps run. `lm` is a Model just loaded (model.js); returns what goes
@@ -77,14 +77,14 @@ export async function warmUp(lm, what = 'load') {
     let stepThreads = engine.threads;
     if (engine.threads > 1) {
       // where the steps run: turns of steps on the pool and on one thread, in turn (the first step after a change
-      // wakes or idles the workers, untimed), the better of one thread's two against the worse of the pool's two,
+      // wakes or idles the workers, untimed), the best of one thread's three against the worst of the pool's three,
       // whose time varies more (a worker the system deschedules holds up every job): on a busy machine the pool's
       // better turns promised steps it did not keep. (A forward keeps the pool: a short one, timed so, starts with
       // its workers asleep, unlike a prefill's blocks, which gain from the pool where a step does not: Chromium 156,
       // the demo model, 2 threads: a 19-token forward on the pool 0.3-0.6x as fast as one thread, a 4,096-token
       // prefill 1.55x as fast.)
       const times = { 0: [], 1: [] }, each = Math.max(2, Math.min(64, Math.ceil(MEASURE_MS / bestStep)));
-      for (const place of [0, 1, 1, 0]) {
+      for (const place of [0, 1, 1, 0, 0, 1]) {
         engine.modelSetThreads(m, { step: place, block: 0 }, what);
         await steps(1);
         times[place].push(await steps(each));

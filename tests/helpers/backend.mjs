@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 export const buildOf = ({ stepThreads, warm, ...build }) => build;
 
 /** Asserts the warm-up's report: with `warmed`, warm = { ms, settled, stepUs } (stepUs measured on more than one
- * thread: the pool is kept for steps only where its worse turn was at least 1.1x faster than one thread's better
+ * thread: the pool is kept for steps only where its worst turn was at least 1.1x faster than one thread's best
  * one), else warm null and the steps on the pool. */
 export function assertWarmReport(backend, { warmed = true } = {}) {
   const { threads, stepThreads, warm } = backend;
