@@ -590,7 +590,7 @@ async function coding(name, positionals, values) {
 }
 
 async function info(path) {
-  const lm = await loadModel(path);
+  const lm = await loadModel(path, { warm: false }); // it runs nothing
   const c = lm.config;
   const lines = [
     ['name', c.name ?? '(none)'],

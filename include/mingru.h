@@ -229,6 +229,14 @@ const char *mg_model_meta_key(const mg_model *m, int i);
  * or MG_EINVAL for a NULL argument. */
 int mg_model_tokenizer(const mg_model *m, const uint8_t **bytes, size_t *size);
 
+/* Where the model's passes run: its steps (passes of one token: mg_lm_step, mg_lm_generate_next, the coder's) and its
+ * blocks (mg_lm_forward's blocks of more than one token), each on the calling thread alone (1), whatever the pool's
+ * size, or on the pool as its minimum work decides (0, the default). A step of a small model lasts a few hundred
+ * microseconds, and in some engines, or on a busy machine, handing its products to the pool costs more than it saves
+ * (docs/kernels.md): the JS API measures both at load and sets the faster. Training keeps the pool. The results are
+ * the same bits either way. Returns MG_OK, or MG_EINVAL for another value. */
+int mg_model_set_threads(mg_model *m, int step_threads, int block_threads);
+
 void mg_model_free(mg_model *m);
 
 /* A sequence's recurrent state: per layer the hidden state and the last kernel-1 conv inputs, and the

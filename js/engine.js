@@ -175,6 +175,12 @@ export class Engine {
     return metadata;
   }
 
+  /** Where the model's steps and its blocks (a forward's) run: 1, on the calling thread alone; 0, on the pool (the
+   * default). The same bits. */
+  modelSetThreads(model, { step, block }, what) {
+    this.#check(this.#mod._mgw_model_set_threads(model, step, block), what);
+  }
+
   modelFree(model) {
     this.#mod._mgw_model_free(model);
   }

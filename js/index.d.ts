@@ -19,6 +19,22 @@ export interface Backend {
   readonly fallbacks: readonly string[];
 }
 
+/** A model's backend: the build, and what load()'s warm-up did (LoadOptions.warm). */
+export interface ModelBackend extends Backend {
+  /** the threads a step runs on (one token: step(), generate, the compressor's steps): `threads`, or 1 where the
+   * warm-up measured the pool less than 1.1x faster than one thread for this model's steps (its worst turn against
+   * one thread's best); the same results either way */
+  readonly stepThreads: number;
+  /** null when not warmed (warm: false, create()); else ms: the time it added to load(), settled: whether the
+   * model's passes had stopped getting faster before its limit (85 ms), stepUs: the measured time of a step on one
+   * thread (the best of three turns) and on the pool (the worst of three), in microseconds (null on one thread) */
+  readonly warm: null | {
+    readonly ms: number;
+    readonly settled: boolean;
+    readonly stepUs: null | { readonly oneThread: number; readonly pool: number };
+  };
+}
+
 export type Threads = 'auto' | number;
 export type Kernel = 'auto' | 'reference' | 'simd';
 
@@ -185,7 +201,7 @@ export class Model {
   readonly metadata: Readonly<Record<string, string>>;
   /** a hash of the file's bytes, in hex */
   readonly identity: string;
-  readonly backend: Backend;
+  readonly backend: ModelBackend;
   createState(): State;
   loadState(bytes: Uint8Array): State;
   /** logits [numTokens] of the last token, or [n, numTokens] with allLogits; an abort through `signal` rejects
@@ -386,6 +402,10 @@ export interface LoadOptions {
   /** take the relaxed-SIMD build (an 8-bit dot product for Q8 weights) where the engine runs it correctly (a
    * known-answer probe: Chrome/Edge 114+, Firefox 146+); false forces the plain SIMD build. Default true. */
   relaxedSimd?: boolean;
+  /** run the model's passes a while before load() resolves (about 0.1 s), so that the first call runs the
+   * engine's optimized code, and measure where its steps are faster (backend.stepThreads, backend.warm); false skips
+   * both. Default true. */
+  warm?: boolean;
   /** the tokenizer for a file that has none (or to replace its own): a URL or path of a Hugging Face tokenizer.json or
    * a SentencePiece .model, their bytes, or a tokenizer.json's parsed object; its vocabulary must fit numTokens */
   tokenizer?: string | URL | ArrayBuffer | ArrayBufferView | Blob | object;

@@ -9,6 +9,7 @@ import { BYTES, StopMatcher, checkFits, embeddedTokenizer, needTokenizer, tokeni
 import { Trainer, createOptions, saveOptions, train, trainerOptions } from './train.js';
 import { adaptOptions, compress, decompress, evaluateAdapting, logSoftmaxAt } from './compress.js';
 import { Predictor } from './predict.js';
+import { warmUp } from './warm.js';
 
 const MEMORY_LIMIT = 2 ** 31; // -sMAXIMUM_MEMORY=2GB (CMakeLists.txt)
 
@@ -139,8 +140,11 @@ export class Model {
     });
     /** A hash of the file's bytes (hex); saved states carry it. */
     this.identity = identity;
-    /** Which build runs the model, and what this environment lacked: { threads, simd, relaxedSimd, fallbacks }. */
-    this.backend = backend;
+    /** Which build runs the model, and what this environment lacked: { threads, simd, relaxedSimd, fallbacks }; and
+     * load()'s warm-up: stepThreads (where its steps run: threads, or 1 where that measured faster), warm (null when
+     * not warmed). */
+    this.backend = 'stepThreads' in backend ? backend
+      : Object.freeze({ ...backend, stepThreads: backend.threads, warm: null });
   }
 
   /** @internal */
@@ -298,8 +302,9 @@ export class Model {
   /** @internal a new model with this one's weights as dtype (made F32 by default), on the same engine (adaptation
    * that must not touch them learns on it) */
   _copy(kernel, what, dtype = 'f32') {
-    const engine = this._engine;
-    return new Model(engine, engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what), undefined, this.tokenizer);
+    const engine = this._engine, ptr = engine.modelLoad(engine.modelSave(this._live(what), dtype, {}, what), kernel, what);
+    engine.modelSetThreads(ptr, { step: this.backend.stepThreads < engine.threads ? 1 : 0, block: 0 }, what); // its steps where this one's run
+    return new Model(engine, ptr, this.backend, this.tokenizer);
   }
 
   /** Feeds one token: O(1) time and memory. @returns {Promise<Float32Array>} logits [numOutputs] */
@@ -490,6 +495,7 @@ export async function load(source, options = {}) {
   const kernel = o.kernel ?? 'auto';
   if (!KERNEL_NAMES.includes(kernel)) fail('MG_EINVAL', `load: kernel must be one of ${KERNEL_NAMES.join(', ')}, got ${kernel}`);
   if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== 'boolean') fail('MG_EINVAL', `load: relaxedSimd must be true or false, got ${o.relaxedSimd}`);
+  if (o.warm !== undefined && typeof o.warm !== 'boolean') fail('MG_EINVAL', `load: warm must be true or false, got ${o.warm}`);
   const [{ engine, backend }, bytes, given] = await Promise.all([openEngine(o.threads, o.relaxedSimd ?? true, 'load'),
     readSource(source, o), o.tokenizer === undefined ? null : tokenizerOption(o.tokenizer, o)]);
   if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
@@ -510,6 +516,8 @@ export async function load(source, options = {}) {
   const lm = new Model(engine, ptr, backend, tokenizer);
   try {
     if (tokenizer) checkFits(tokenizer, lm.config.numTokens, 'load');
+    if (o.warm !== false) lm.backend = Object.freeze({ ...backend, ...await warmUp(lm) });
+    if (o.signal?.aborted) throw new MingruError('MG_EABORTED', 'load was aborted', { cause: o.signal.reason });
   } catch (e) {
     lm.dispose();
     throw e;

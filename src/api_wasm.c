@@ -98,6 +98,9 @@ EMSCRIPTEN_KEEPALIVE int mgw_model_tokenizer(const mg_model *m, const uint8_t **
     size_t size = 0;
     return mg_model_tokenizer(m, bytes, &size) ? 0 : (int)size;
 }
+EMSCRIPTEN_KEEPALIVE int mgw_model_set_threads(mg_model *m, int step_threads, int block_threads) {
+    return mg_model_set_threads(m, step_threads, block_threads);
+}
 EMSCRIPTEN_KEEPALIVE void mgw_model_free(mg_model *m) { mg_model_free(m); }
 
 EMSCRIPTEN_KEEPALIVE int mgw_state_create(const mg_model *m, mg_state **out) { return mg_state_create(m, out); }

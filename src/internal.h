@@ -46,6 +46,9 @@ float mg_rng_uniform(uint64_t *state); /* in [0, 1) with 24 random bits */
  * matrices of a step do. */
 typedef void (*mg_task_fn)(void *ctx, int ith, int nth);
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work);
+/* While on is 1, every job runs on the caller alone (a model's passes, mg_model_set_threads); returns the
+ * setting it replaces, for the caller to put back. */
+int mg_pool_serial(int on);
 /* fn(ctx, i0, i1) over the threads' shares of [0, n): for loops whose items are independent (elementwise), so
  * the result never depends on the number of threads. work as for mg_pool_run. */
 typedef void (*mg_range_fn)(void *ctx, size_t i0, size_t i1);

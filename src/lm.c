@@ -2,7 +2,8 @@
  *
  * A prefill runs in blocks of MG_BLOCK tokens; each block is one parallel pass of block.c's layers (matrix
  * products over all its rows, the scan over time) that starts from the state the previous block left. step is a
- * block of one token. Nothing here allocates: the model owns the scratch. */
+ * block of one token. Steps, and blocks, run on the calling thread alone where the model says so (mg_model_set_threads).
+ * Nothing here allocates: the model owns the scratch. */
 #include <string.h>
 
 #include "model.h"
@@ -40,7 +41,9 @@ int mg_lm_forward(mg_model *m, mg_state *s, const int32_t *tokens, int n, float 
     int V = m->cfg.num_outputs;
     for (int at = 0; at < n; at += MG_BLOCK) {
         int T = n - at < MG_BLOCK ? n - at : MG_BLOCK;
+        int was = mg_pool_serial((T == 1 ? m->step_threads : m->block_threads) == 1); /* one thread where that is faster */
         run_block(m, s, tokens + at, T, all_logits && logits ? logits + (size_t)at * V : NULL, all_logits && logits);
+        mg_pool_serial(was);
     }
     if (logits && !all_logits) memcpy(logits, s->logits, (size_t)V * sizeof(float));
     return MG_OK;

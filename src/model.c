@@ -36,6 +36,15 @@ const char *mg_model_meta_key(const mg_model *m, int i) {
 
 const mg_config *mg_model_config(const mg_model *m) { return m ? &m->cfg : NULL; }
 
+int mg_model_set_threads(mg_model *m, int step_threads, int block_threads) {
+    if (!m || (step_threads != 0 && step_threads != 1) || (block_threads != 0 && block_threads != 1))
+        return mg_fail(MG_EINVAL, "mg_model_set_threads: threads must be 1 (the calling thread) or 0 (the pool), got %d and %d",
+                       step_threads, block_threads);
+    m->step_threads = step_threads;
+    m->block_threads = block_threads;
+    return MG_OK;
+}
+
 /* ---- the config */
 
 static int meta_int(const mg_model *m, const char *key, long lo, long hi, int *out) {
@@ -232,6 +241,27 @@ static int vector(mg_model *m, const char *name, uint64_t n, const float **out) 
     return st ? st : floats_of(m, t, out);
 }
 
+
+/* The sum of each row of an int8 matrix [rows, cols] (the relaxed kernel's offset: docs/kernels.md). */
+static void q8_row_sums(const int8_t *q8, int rows, int cols, int32_t *out) {
+    for (int r = 0; r < rows; r++) {
+        int32_t sum = 0;
+        for (int c = 0; c < cols; c++) sum += q8[(size_t)r * cols + c];
+        out[r] = sum;
+    }
+}
+
+static uint64_t identity_of(const uint8_t *p, size_t n);
+
+/* The loops of a load over the whole file or every weight are called through these pointers, so that no compiler
+ * inlines them into mg_model_load (binaryen inlines a function called once, whatever C says): V8 compiles again with
+ * its optimizing tier any function that has run a while, in the background, and with these loops inside,
+ * mg_model_load, a large function that never runs again, was compiled for 40-150 ms (2026-12-07, Node 20, 2 busy
+ * cores) ahead of the functions load()'s warm-up makes hot (js/warm.js). Alone, each loop is small and quick to
+ * compile. */
+static uint64_t (*volatile const identity_loop)(const uint8_t *p, size_t n) = identity_of;
+static void (*volatile const row_sums_loop)(const int8_t *q8, int rows, int cols, int32_t *out) = q8_row_sums;
+
 /* A matrix [rows, cols] (extra trailing dims of size 1 allowed, e.g. a pointwise conv [D, D, 1]):
  * floats, or I8 with its F32 NAME.scale [rows]. */
 static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, mg_matrix *w) {
@@ -250,11 +280,7 @@ static int matrix(mg_model *m, const char *name, int rows, int cols, int ndim, m
     w->q8 = (const int8_t *)(m->st.data + t->begin);
     int32_t *rowsum = mg_model_own(m, (size_t)rows * sizeof *rowsum);
     if (!rowsum) return mg_fail(MG_ENOMEM, "out of memory for the row sums of %s", name);
-    for (int r = 0; r < rows; r++) {
-        int32_t sum = 0;
-        for (int c = 0; c < cols; c++) sum += w->q8[(size_t)r * cols + c];
-        rowsum[r] = sum;
-    }
+    row_sums_loop(w->q8, rows, cols, rowsum);
     w->rowsum = rowsum;
     m->cfg.quantized = 1;
     return MG_OK;
@@ -481,7 +507,7 @@ int mg_model_load(const void *data, size_t size, const mg_model_params *params, 
         mg_model_free(m);
         return st;
     }
-    m->cfg.identity = identity_of(data, size); /* before packing, which may rewrite an owned file */
+    m->cfg.identity = identity_loop(data, size); /* before packing, which may rewrite an owned file */
     pack_weights(m, data, size, p.take_ownership);
     m->data = data;
     m->owns_data = p.take_ownership;

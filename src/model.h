@@ -83,6 +83,8 @@ struct mg_model {
     int n_owned;
     const void *data;        /* the file, freed with the model if owns_data */
     int owns_data;
+    int step_threads;        /* 1: steps run on the calling thread alone; 0: on the pool (mg_model_set_threads) */
+    int block_threads;       /* the same for mg_lm_forward's blocks of more than one token */
 };
 
 /* The recurrent state of one sequence. */

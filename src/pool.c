@@ -82,11 +82,18 @@ int mg_set_threads(int n) {
 int mg_get_threads(void) { return pool.n; }
 
 static size_t min_work = MG_DEFAULT_MIN_PARALLEL_WORK;
+static int serial; /* mg_pool_serial: every job on the caller alone (the workers are left asleep) */
 
 void mg_set_min_parallel_work(size_t bytes) { min_work = bytes; }
 
+int mg_pool_serial(int on) {
+    int was = serial;
+    serial = on;
+    return was;
+}
+
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
-    if (pool.n == 1 || work < min_work) {
+    if (pool.n == 1 || serial || work < min_work) {
         fn(ctx, 0, 1);
         return;
     }
@@ -122,6 +129,11 @@ int mg_set_threads(int n) {
 int mg_get_threads(void) { return 1; }
 
 void mg_set_min_parallel_work(size_t bytes) { (void)bytes; }
+
+int mg_pool_serial(int on) {
+    (void)on;
+    return 0;
+}
 
 void mg_pool_run(mg_task_fn fn, void *ctx, size_t work) {
     (void)work;

@@ -1,7 +1,8 @@
 /* The pool: layers and language models give the same results on 1, 2, 3 and 4 threads (to 1e-5), for
  * long sequences (time chunks) and short ones and steps (split channels and rows), with every job run in
  * parallel, with the pool's default minimum work (small jobs on one thread), and with a minimum these models'
- * jobs straddle while pauses let the workers fall asleep (the jobs that then run on the caller and wake them).
+ * jobs straddle while pauses let the workers fall asleep (the jobs that then run on the caller and wake them);
+ * a model's forward and step on the calling thread alone (mg_model_set_threads) give the pool's bits.
  * Built without threads (wasm single-thread), mg_set_threads refuses anything but 1 and the test checks that. */
 #include <unistd.h>
 
@@ -70,6 +71,21 @@ int main(void) {
             CHECK(mg_lm_forward(m, s, tokens, T, logits, 1) == MG_OK, "lm forward T=%d on %d threads: %s", T, nth, mg_last_error());
             usleep(pause_us);
             CHECK(mg_lm_step(m, s, 65, step) == MG_OK, "lm step on %d threads: %s", nth, mg_last_error());
+            /* the same forward and step on the calling thread alone (mg_model_set_threads 1, 1): the pool's bits,
+             * and the pool is itself again after them */
+            mg_state *s1;
+            float *alone = malloc(sizeof(float) * T * 256), alone_step[256];
+            CHECK(mg_model_set_threads(m, 2, 0) == MG_EINVAL && mg_model_set_threads(m, 0, -1) == MG_EINVAL,
+                  "threads other than 0 and 1 accepted");
+            CHECK(mg_state_create(m, &s1) == MG_OK && mg_model_set_threads(m, 1, 1) == MG_OK &&
+                      mg_lm_forward(m, s1, tokens, T, alone, 1) == MG_OK && mg_lm_step(m, s1, 65, alone_step) == MG_OK,
+                  "%s", mg_last_error());
+            CHECK(memcmp(alone, logits, sizeof(float) * T * 256) == 0, "a forward on the calling thread differs (%d threads)", nth);
+            CHECK(memcmp(alone_step, step, sizeof step) == 0, "a step on the calling thread differs from the pool's (%d threads)", nth);
+            CHECK(mg_pool_serial(0) == 0, "the passes left every job on one thread");
+            mg_model_set_threads(m, 0, 0);
+            mg_state_free(s1);
+            free(alone);
             if (nth == 1) want_lm = logits, memcpy(want_step = malloc(sizeof step), step, sizeof step);
             else {
                 CHECK(close_ratio(logits, want_lm, (size_t)T * 256, 1e-5, 1e-5) <= 1, "lm forward T=%d on %d threads", T, nth);

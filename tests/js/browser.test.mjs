@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
+import { assertWarmReport, buildOf } from '../helpers/backend.mjs';
 import { available, expectedFallbacks as fallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 import { expectedText } from '../helpers/expected-text.mjs';
 import { closeRatio } from '../helpers/golden.mjs';
@@ -62,8 +63,10 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       assert.equal(isolated.isolated, true);
       assert.equal(plain.isolated, false);
       assert.equal(isolated.backend.threads > 1, HAS[engine].sab, `isolated page: ${JSON.stringify(isolated.backend)}`);
-      assert.deepEqual({ ...isolated.backend, threads: 0 }, { threads: 0, simd: true, relaxedSimd: HAS[engine].relaxed, fallbacks: fallbacks(engine, true) });
-      assert.deepEqual(plain.backend, { threads: 1, simd: true, relaxedSimd: HAS[engine].relaxed, fallbacks: fallbacks(engine, false) });
+      assert.deepEqual({ ...buildOf(isolated.backend), threads: 0 }, { threads: 0, simd: true, relaxedSimd: HAS[engine].relaxed, fallbacks: fallbacks(engine, true) });
+      assert.deepEqual(buildOf(plain.backend), { threads: 1, simd: true, relaxedSimd: HAS[engine].relaxed, fallbacks: fallbacks(engine, false) });
+      assertWarmReport(isolated.backend); // load() warmed the model in the worker, and measured its steps on threads
+      assertWarmReport(plain.backend);
       assert.deepEqual(plain.layerBackend, { threads: 1, simd: true, relaxedSimd: HAS[engine].relaxed, fallbacks: fallbacks(engine, false, { lane: false }) });
       assert.equal(plain.threadsError, 'MG_ETHREADS');
       assert.equal(isolated.threadsError, HAS[engine].sab ? null : 'MG_ETHREADS');

@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
+import { buildOf } from '../helpers/backend.mjs';
 import { available, expectedFallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 import { readTrainFixture } from '../helpers/lm-fixtures.mjs';
 
@@ -180,7 +181,7 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
         for (const name of ['f32', 'q8']) {
           const r = model[name];
           assert.equal(r?.error, undefined, `${name}: ${r?.error}`);
-          assert.deepEqual({ ...r.backend, threads: 0 }, { simd: true, relaxedSimd: false, threads: 0, fallbacks: expectedFallbacks(engine, PAGES[page], { relaxed: false }) });
+          assert.deepEqual({ ...buildOf(r.backend), threads: 0 }, { simd: true, relaxedSimd: false, threads: 0, fallbacks: expectedFallbacks(engine, PAGES[page], { relaxed: false }) });
           assert.equal(r.backend.threads > 1, PAGES[page] && HAS[engine].sab);
           const node = (await nodeReference(r.backend.threads))[name];
           assert.equal(r.text, node.text, `${name} text`);

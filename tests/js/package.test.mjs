@@ -23,6 +23,7 @@ import { readmeExample, shellCommands } from '../helpers/readme-examples.mjs';
 import { expectedText } from '../helpers/expected-text.mjs';
 import { sendFile, serve } from '../../scripts/serve.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
+import { buildOf } from '../helpers/backend.mjs';
 import { available, expectedFallbacks, HAS, openBrowser } from '../helpers/browsers.mjs';
 
 const PYTHON = '/usr/bin/python3'; // the README's, which has Debian's torch
@@ -127,7 +128,7 @@ test('a fresh Node project installs the tarball offline and runs the README exam
   const out = timed('README Node example', () => run(process.execPath, ['example.mjs'], dir)).stdout;
   const text = await expectedText('And God said');
   assert.ok(out.includes(`\n${text}\n`), `not the engine's text ${JSON.stringify(text)}:\n${out}`);
-  assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{"threads":\d+,"simd":true,"relaxedSimd":false,"fallbacks":\["relaxed SIMD: this engine has none; the plain SIMD build runs"\]\}\n/);
+  assert.match(out, /^KJV minGRU \(demo\) 3415296 parameters on \{"threads":\d+,"simd":true,"relaxedSimd":false,"fallbacks":\["relaxed SIMD: this engine has none; the plain SIMD build runs"\],"stepThreads":\d+,"warm":\{"ms":[\d.]+,"settled":(true|false),"stepUs":(null|\{"oneThread":\d+,"pool":\d+\})\}\}\n/);
   assert.match(out, /\n112 tokens read and written/);
 
   // `npx mingru-wasm ...` from the README, offline: the command comes from the installed package
@@ -238,7 +239,7 @@ function serveBuilt(isolation) {
  * the page is isolated and has SharedArrayBuffer, else 1. */
 async function checkBuiltRuns(engine, isolation, runs, cores, requests) {
   const threaded = isolation && HAS[engine].sab;
-  assert.deepEqual(runs[0].backend, { threads: threaded ? Math.min(8, cores) : 1, simd: true, relaxedSimd: HAS[engine].relaxed,
+  assert.deepEqual(buildOf(runs[0].backend), { threads: threaded ? Math.min(8, cores) : 1, simd: true, relaxedSimd: HAS[engine].relaxed,
     fallbacks: expectedFallbacks(engine, isolation) });
   if (threaded) assert.ok(runs[0].backend.threads > 1, 'the threaded build');
   assert.ok(new TextEncoder().encode(runs[0].text).length >= 90, JSON.stringify(runs[0].text));

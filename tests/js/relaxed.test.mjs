@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { load } from '../../js/index.js';
 import { serve } from '../../scripts/serve.mjs';
+import { buildOf } from '../helpers/backend.mjs';
 import { launch, skipBrowser } from '../helpers/chromium.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,7 +47,7 @@ function checkRelaxed(r) {
 
 test('Node 20 without a flag: no relaxed SIMD, the plain build', async () => {
   const lm = await load(readFileSync(Q8));
-  assert.deepEqual(lm.backend, { threads: lm.backend.threads, simd: true, relaxedSimd: false, fallbacks: ['relaxed SIMD: this engine has none; the plain SIMD build runs'] });
+  assert.deepEqual(buildOf(lm.backend), { threads: lm.backend.threads, simd: true, relaxedSimd: false, fallbacks: ['relaxed SIMD: this engine has none; the plain SIMD build runs'] });
   lm.dispose();
   await assert.rejects(load(readFileSync(Q8), { relaxedSimd: 'yes' }), (e) => e.code === 'MG_EINVAL' && /relaxedSimd must be true or false/.test(e.message));
 });
@@ -87,8 +88,8 @@ test('Chromium: the relaxed build by default (1 and 2 threads), the plain one wh
     return out;
   }, { text: Array.from(TEXT) });
   checkRelaxed(r);
-  assert.deepEqual(r.one.backend, { threads: 1, simd: true, relaxedSimd: true, fallbacks: [] });
-  assert.deepEqual(r.plainOne.backend, { threads: 1, simd: true, relaxedSimd: false, fallbacks: [] });
+  assert.deepEqual(buildOf(r.one.backend), { threads: 1, simd: true, relaxedSimd: true, fallbacks: [] });
+  assert.deepEqual(buildOf(r.plainOne.backend), { threads: 1, simd: true, relaxedSimd: false, fallbacks: [] });
   // one thread: the relaxed and plain single-thread builds give the same bits; against two threads, the prefill's
   // chunked scan (F32, src/scan.c) rounds differently, so near
   assert.deepEqual(r.one.logits, r.plainOne.logits, 'the single-thread relaxed and plain builds: the same Q8 logits');

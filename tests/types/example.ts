@@ -24,8 +24,10 @@ async function main(): Promise<void> {
   attached.detach();
   lm.dispose();
   const hosted: Model = await load(new URL('https://example.org/m.safetensors'), {
-    cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd',
+    cache: true, fetchOptions: { headers: { Authorization: 'Bearer token' } }, signal: AbortSignal.timeout(60000), kernel: 'simd', warm: false,
   });
+  const stepThreads: number = hosted.backend.stepThreads;
+  console.log(stepThreads, hosted.backend.warm?.ms, hosted.backend.warm?.settled, hosted.backend.warm?.stepUs?.pool);
   hosted.dispose();
 
   const fresh = await create({ cell: 'lstm', dim: 64, depth: 2, seed: 1 });
