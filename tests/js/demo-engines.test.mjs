@@ -1,7 +1,8 @@
 // The demo (web/) in Chromium, Firefox and WebKit (tests/helpers/browsers.mjs), served as `npm start` serves it: the
 // same layout landmarks at desktop and phone sizes, generate gives Node's text for the page's settings (one int8
-// arithmetic in every build: the same seeded Q8 text in every engine), Stop ends a run, and Teach it reports the
-// held-out part before and after and keeps the model in Q8. Screenshots go to tests/output/ (not committed).
+// arithmetic in every build: the same seeded Q8 text in every engine), Stop ends a run, the Type panel's suggestions
+// are Node's and Tab takes one, and Teach it reports the held-out part before and after and keeps the model in Q8.
+// Screenshots go to tests/output/ (not committed).
 // tests/js/demo.test.mjs tests the demo in depth in Chromium; this file checks that each engine gets the same.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -128,6 +129,34 @@ for (const engine of ['chromium', 'firefox', 'webkit']) {
       });
       assert.ok(stopped.bytes > 0 && stopped.bytes < 100000, JSON.stringify(stopped));
       assert.ok(stopped.ms < 5000, `Stop took ${stopped.ms} ms`);
+    });
+
+    test("Type: the suggestions of a typed text are Node's, the ghost shows the best, Tab takes it", async () => {
+      const shown = await browser.evaluate(async () => {
+        const field = document.getElementById('type-text');
+        field.focus();
+        const next = new Promise((resolve) => field.addEventListener('mingru-suggestions', function on(e) {
+          if (!e.detail.length || field.value !== 'And the LO') return;
+          field.removeEventListener('mingru-suggestions', on);
+          resolve(e.detail.map((s) => s.text));
+        }));
+        field.value = 'And the LO';
+        field.setSelectionRange(10, 10);
+        field.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: 'O' }));
+        const list = await next;
+        const ghost = document.querySelector('.mingru-ghost-layer');
+        const shownGhost = ghost.hidden ? '' : ghost.querySelector('.mingru-ghost').textContent;
+        field.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', bubbles: true, cancelable: true }));
+        return { list, ghost: shownGhost, value: field.value };
+      });
+      const lm = await load(fileURLToPath(new URL('../../models/kjv.q8.safetensors', import.meta.url)));
+      const p = lm.predictor({ count: 3, until: 'word' });
+      await p.set('And the LO');
+      const want = (await p.suggestions()).map((s) => s.text);
+      lm.dispose();
+      assert.deepEqual(shown.list, want);
+      assert.equal(shown.ghost, want[0]);
+      assert.equal(shown.value, `And the LO${want[0]}`);
     });
 
     test('Teach it: the held-out part before and after, the model kept in Q8', async () => {
