@@ -7,7 +7,7 @@
 //     -DCMAKE_EXE_LINKER_FLAGS=--profiling-funcs && cmake --build /tmp/bprof --target mingru-relaxed
 //   (with NODE_PATH=/usr/share/nodejs and scripts/binaryen first on PATH, as scripts/build.mjs sets them), then copy
 //   /tmp/pdist/mingru-relaxed.* over a copy of dist/ and pass that copy's parent as --dir.
-//   node bench/profile-page.mjs --model FILE [--dir DIR] [--what generate|prefill|step] [--threads 1]
+//   node bench/profile-page.mjs --model FILE [--dir DIR] [--what generate|prefill|step|train] [--threads 1]
 //                               [--relaxed-simd 1] [--seconds 10] [--top 25]
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +19,8 @@ import { serve } from '../scripts/serve.mjs';
 const { values: a } = parseArgs({ options: { model: { type: 'string' }, dir: { type: 'string' }, what: { type: 'string', default: 'generate' },
   threads: { type: 'string', default: '1' }, 'relaxed-simd': { type: 'string', default: '1' }, seconds: { type: 'string', default: '10' },
   top: { type: 'string', default: '25' } } });
-if (!a.model || !['generate', 'prefill', 'step'].includes(a.what)) {
-  console.error('usage: node bench/profile-page.mjs --model FILE [--dir DIR] [--what generate|prefill|step] [--threads N] [--seconds S]');
+if (!a.model || !['generate', 'prefill', 'step', 'train'].includes(a.what)) {
+  console.error('usage: node bench/profile-page.mjs --model FILE [--dir DIR] [--what generate|prefill|step|train] [--threads N] [--seconds S]');
   process.exit(2);
 }
 
@@ -32,6 +32,11 @@ async function loop(api, { model, what, threads, relaxedSimd, seconds }) {
     generate: async (s) => { for await (const _ of lm.generate('And', { state: s, maxTokens: 256, seed: 1, temperature: 1 })) { /* pieces */ } },
     prefill: async (s) => { await lm.forward(prompt, { state: s }); },
     step: async (s) => { for (let i = 0; i < 256; i++) await lm.step(prompt[i], { state: s }); },
+    train: (() => { // a training step of 8 x 128 tokens (as bench/builds-ab.mjs's train8x128); s is not used
+      let trainer;
+      const rows = Array.from({ length: 8 * 129 }, (_, i) => prompt[i % prompt.length]);
+      return async () => { trainer ??= lm.trainer({ lr: 1e-5 }); await trainer.step(rows, { batch: 8, seqLen: 128 }); };
+    })(),
   }[what];
   await once(lm.createState()); // warm up, before the profiler starts
   await new Promise((ok) => { globalThis.startProfile = ok; });
