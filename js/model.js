@@ -338,7 +338,8 @@ export class Model {
       const tokens = tokenizer.encode(prompt);
       if (tokens.length > 0) engine.lmForward(m, s, tokens, { width: this.config.numOutputs, logits: false }, 'generate');
       else if (engine.stateTokens(s) === 0) fail('MG_EINVAL', 'generate: the prompt is empty and the state has no tokens to continue from');
-      const decoder = tokenizer.decoder();
+      // the model may have more tokens than the tokenizer (rows padded past its vocabulary): a draw of one adds no text
+      const decoder = tokenizer.decoder({ skipUnknown: true });
       const stops = new StopMatcher(o.stop);
       const pause = yielder();
       for (let i = 0; i < o.maxTokens && !o.signal?.aborted && this.#ptr; i++) {

@@ -298,12 +298,15 @@ class Tokenizer {
   }
 
   /** A streaming decoder: push(id) returns the text that is complete (an unfinished UTF-8 character, such as the
-   * start of a byte-fallback sequence, is held back); flush() returns the rest (U+FFFD for an unfinished one). */
-  decoder() {
+   * start of a byte-fallback sequence, is held back); flush() returns the rest (U+FFFD for an unfinished one).
+   * `skipUnknown`: an id the vocabulary has no token for (a model's padded rows past it) decodes to nothing, as
+   * Hugging Face's decode skips it; otherwise it throws. */
+  decoder({ skipUnknown = false } = {}) {
     const utf8Stream = new TextDecoder('utf-8', { ignoreBOM: true });
     let strip = this.#stripFirst;
     return {
       push: (id) => {
+        if (skipUnknown && !(id < this.vocabSize && this.#vocab[id] !== undefined)) return '';
         let bytes = this.#tokenBytes(id);
         if (strip && bytes.length) {
           let k = 0;

@@ -140,6 +140,18 @@ test('generate over a 50,257-token vocabulary: the repetition penalty is over id
   lm.dispose();
 });
 
+test('a model with more tokens than its tokenizer (rows padded past it): generate and load\'s warm-up draw them and write nothing for them', async () => {
+  const lm = await load(await modelOf(2048), { tokenizer: SPM }); // 2,000 tokens: 48 rows past the vocabulary
+  const state = lm.createState();
+  let text = '';
+  // at temperature 2 the random model's draws are near uniform: about 2% of 1,000 (20) land past the vocabulary
+  for await (const piece of lm.generate('In the beginning', { maxTokens: 1000, temperature: 2, seed: 5, state })) text += piece;
+  assert.equal(state.tokens, lm.encode('In the beginning').length + 1000);
+  assert.ok(text.length > 0);
+  assert.throws(() => lm.decode([2040]), /outside the tokenizer's \[0, 2000\)/, 'decode() itself still refuses them');
+  lm.dispose();
+});
+
 const GPT2_MODEL = new URL('../fixtures/vocab/minGRULM-gpt2-d8-l1.safetensors', import.meta.url).pathname;
 /** The compressed file's header (docs/format.md, "Compressed files"). */
 const headerOf = (file) => JSON.parse(new TextDecoder().decode(file.subarray(9, 9 + new DataView(file.buffer, file.byteOffset).getUint32(5, true))));
