@@ -231,8 +231,11 @@ test('a model with a tokenizer: one that carries it (?model=), and one from the 
   bare.dispose();
   await page.selectOption('#model-file', 'own');
   assert.equal(await page.isVisible('#own-model'), true);
+  await page.waitForFunction(() => /Choose a model file/.test(document.getElementById('message').textContent), null, { timeout: 30000 });
   await page.setInputFiles('#own-model', file);
-  await page.waitForSelector('#message:not([hidden])', { timeout: 30000 });
+  // the message that says so (not the one before, asking for a file)
+  await page.waitForFunction(() => /has no tokenizer/.test(document.getElementById('message').textContent), null, { timeout: 30000 });
+  assert.equal(await page.isVisible('#message'), true);
   assert.match(await page.textContent('#message'), /has no tokenizer .*give its tokenizer\.json or SentencePiece \.model too/);
   assert.equal(await page.isDisabled('#generate'), true);
   await page.setInputFiles('#own-tokenizer', SPM);
