@@ -5,10 +5,13 @@
 // time), generates 256 tokens from a 12-byte prompt (time to the first piece, and tokens/s: the first run), then
 // generates them 3 times more (the warm rate: their median). With --prefill, the same for a 4,096-token forward of
 // --prefill's model in fresh rounds of its own. --warm on,off runs each round with load()'s warm-up and without, in
-// turn (this machine's speed drifts). Prints one JSON line per engine and setting with every round's figures and
-// the medians.
+// turn (this machine's speed drifts). A fresh browser spends its first seconds on its own start-up work: on 2 cores
+// that took a core from the page's first calls and its next ones alike (the demo's generate rose from 4,500 to
+// 6,200 tokens/s over its first ten runs, 2026-12-07), so a page first waits --settle ms (3,000) before load(), as a
+// page a user opens in a running browser would. Prints one JSON line per engine and setting with every round's
+// figures and the medians.
 //   node bench/first-run.mjs [--model models/kjv.q8.safetensors] [--prefill models/kjv.safetensors] [--rounds 3]
-//                            [--warm on,off] [--where node,chromium,firefox]
+//                            [--warm on,off] [--where node,chromium,firefox] [--settle 3000]
 import { execFileSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,13 +19,15 @@ import { parseArgs } from 'node:util';
 const { values: a } = parseArgs({ options: {
   model: { type: 'string', default: 'models/kjv.q8.safetensors' }, prefill: { type: 'string' }, rounds: { type: 'string', default: '3' },
   warm: { type: 'string', default: 'on,off' }, where: { type: 'string', default: 'node,chromium,firefox' }, child: { type: 'string' },
+  settle: { type: 'string', default: '3000' },
 } });
 const root = new URL('..', import.meta.url).pathname;
 
 /** One fresh round, the same code in Node and in the page: `api` is the package's index.js. kind 'generate' or
  * 'prefill'. */
-async function round(api, { model, kind, warm }) {
+async function round(api, { model, kind, warm, settle = 0 }) {
   const now = () => performance.now();
+  await new Promise((resolve) => setTimeout(resolve, settle));
   const t0 = now();
   const lm = await api.load(model, warm ? {} : { warm: false });
   const loadMs = now() - t0;
@@ -78,7 +83,7 @@ async function fresh(engine, spec) {
     const result = await b.evaluate(async (src, opts) => {
       if (!crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
       return new Function(`return ${src}`)()(await import('/js/index.js'), opts);
-    }, round.toString(), { ...spec, model: `/${relative(root, resolve(spec.model))}` });
+    }, round.toString(), { ...spec, model: `/${relative(root, resolve(spec.model))}`, settle: Number(a.settle) });
     return { version: b.version, result };
   } finally {
     await b.close();

@@ -435,6 +435,15 @@ int mg_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offse
 int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n_pending, int before,
                const mg_predict_params *params, int *n_found);
 
+/* A cache for the searches that follow (MG_UNTIL_WORD): words the text has used, as the continuations they would
+ * be (the rest of the word being typed), word i being bytes[offsets[i] .. offsets[i + 1]) (1 to 1024 bytes) with
+ * probability prob[i] (their sum at most 1). A continuation's probability becomes (1 - weight) times the model's plus
+ * weight times the cache's (0 for a word not in it), and the results are the count most likely under that mixture,
+ * their probabilities its. n = 0 (or weight 0) removes it. Copied; n <= MG_PREDICT_MAX_CACHE, weight in [0, 1). */
+#define MG_PREDICT_MAX_CACHE 4096
+int mg_predictor_cache(mg_predictor *p, const uint8_t *bytes, const uint32_t *offsets, const double *prob, int n,
+                       double weight);
+
 /* Result i of the last mg_predict: its bytes (owned by the predictor, valid until the next mg_predict), their
  * length and its probability. */
 int mg_predictor_result(const mg_predictor *p, int i, const uint8_t **text, int *len, double *probability);

@@ -520,6 +520,30 @@ export async function create(options) {
   return new Model(handle, info);
 }
 
+const PAGE_WARM_TOKENS = 64; // the page's own warm-up: this many tokens of generate() (else step() calls)
+
+/**
+ * After the worker's warm-up (warm.js), a short generate() (or step() calls) from the page, so that the JavaScript on
+ * both sides of the worker's messages (a message a piece; the lane's steps) has run before the first real call too.
+ * Without it a page's first 256-token generate ran at 0.79 of the later ones in Chromium 156 even after 400 ms of the
+ * worker's warm-up; after 64 tokens from the page, at 0.99 (bench/results/warm-2026-12-07.md). Returns its ms.
+ */
+async function warmPage(lm) {
+  const t = performance.now(), { numTokens: V, numOutputs } = lm.config;
+  const state = lm.createState();
+  try {
+    await lm.forward(Int32Array.from({ length: 4 }, (_, i) => (i * 7919 + 1) % V), { state });
+    if (lm.tokenizer !== null && numOutputs === V) {
+      for await (const _ of lm.generate('', { state, seed: 1, maxTokens: PAGE_WARM_TOKENS })) { /* pieces */ }
+    } else {
+      for (let i = 0; i < PAGE_WARM_TOKENS; i++) await lm.step((i * 7919 + 1) % V, { state });
+    }
+  } finally {
+    state.dispose();
+  }
+  return performance.now() - t;
+}
+
 /** As in Node, with what a worker cannot be sent made sendable: a relative URL is resolved against the page, a
  * Response is read here (with progress), a Headers object becomes its entries. */
 export async function load(source, options) {
@@ -538,5 +562,11 @@ export async function load(source, options) {
   if (why) return onThePage(why, (engine) => engine.load(src, oneThread(o)));
   const handle = nextHandle++;
   const { info } = await request({ op: 'create', what: 'load', handle }, [src, o]);
-  return new Model(handle, info);
+  const model = new Model(handle, info);
+  if (model.backend.warm) { // the worker warmed it (warm.js): now the page's side, its time added to the warm-up's
+    const ms = await warmPage(model);
+    const { warm } = model.backend;
+    model.backend = Object.freeze({ ...model.backend, warm: { ...warm, ms: Math.round((warm.ms + ms) * 10) / 10 } });
+  }
+  return model;
 }

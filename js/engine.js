@@ -392,6 +392,21 @@ export class Engine {
     }
   }
 
+  /** The cache of the searches that follow (src/predict.c): `words` (Uint8Arrays, the continuations they would be)
+   * with probabilities `probs`, mixed in with `weight`; none: removed. */
+  predictorCache(predictor, words, probs, weight, what) {
+    const offsets = new Uint32Array(words.length + 1);
+    words.forEach((w, i) => (offsets[i + 1] = offsets[i] + w.length));
+    const concat = new Uint8Array(offsets[words.length]);
+    words.forEach((w, i) => concat.set(w, offsets[i]));
+    const b = this.#push(Uint8Array, concat), o = this.#push(Uint32Array, offsets), p = this.#push(Float64Array, probs);
+    try {
+      this.#check(this.#mod._mgw_predictor_cache(predictor, b, o, p, words.length, weight), what);
+    } finally {
+      this.#free(b), this.#free(o), this.#free(p);
+    }
+  }
+
   predictorFree(predictor) {
     this.#mod._mgw_predictor_free(predictor);
   }

@@ -286,12 +286,16 @@ export interface PredictorOptions {
   /** the most tokens the search steps (its time: each is a step of the model), 1 to 1024; default 0: the engine's (40).
    * Within it the suggestions are the exact most likely continuations, else the best found */
   budget?: number;
+  /** with until 'word': words the text has used are likelier again (0.6 the model's probability + 0.4 a cache of the
+   * text's finished words, above all those that followed the last word before; docs/api.md); default true */
+  cache?: boolean;
 }
 
 export interface Suggestion {
   /** what would follow the text (the typed part of the last word left out) */
   text: string;
-  /** the model's probability of it (the product of its tokens', summed over the ways to end it) */
+  /** the model's probability of it (the product of its tokens', summed over the ways to end it), mixed with the
+   * cache's (PredictorOptions.cache) where it applies */
   probability: number;
 }
 

@@ -32,12 +32,12 @@ const POOL_GAIN = 1.1; // the pool's worst turn must be this much faster than on
 export async function warmUp(lm, what = 'load') {
   const engine = lm._engine, m = lm._live(what), now = () => performance.now();
   const t0 = now();
-  const { numTokens: V, numOutputs } = lm.config;
+  const V = lm.config.numTokens;
   const ids = Int32Array.from({ length: 19 }, (_, i) => (i * 7919 + 1) % V);
   const state = lm.createState();
   // generate() where the model generates text (it has a tokenizer and samples its outputs), else step() calls: the
   // user's own calls, so that their JavaScript warms too
-  const generates = lm.tokenizer !== null && numOutputs === V;
+  const generates = lm.tokenizer !== null && lm.config.numOutputs === V;
   // the sampler's paths in turn: the default (the whole softmax), greedy, and every filter
   const samplings = [{}, { temperature: 0 }, { temperature: 0.8, topK: 40, topP: 0.9, minP: 0.01, repetitionPenalty: 1.1 }];
   let sampled = 0;
@@ -99,3 +99,4 @@ export async function warmUp(lm, what = 'load') {
     state.dispose();
   }
 }
+

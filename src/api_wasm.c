@@ -222,6 +222,11 @@ EMSCRIPTEN_KEEPALIVE int mgw_predict(mg_predictor *p, const mg_state *s, const u
     mg_predict_params o = {count, until, tokens, max_tokens, min_chars, budget};
     return mg_predict(p, s, pending, n_pending, before, &o, n_found);
 }
+/* The cache of the searches that follow (mingru.h's mg_predictor_cache). */
+EMSCRIPTEN_KEEPALIVE int mgw_predictor_cache(mg_predictor *p, const uint8_t *bytes, const uint32_t *offsets, const double *prob,
+                                             int n, double weight) {
+    return mg_predictor_cache(p, bytes, offsets, prob, n, weight);
+}
 /* out: 8 bytes receiving result i's text pointer (the predictor's) and length; returns its probability (-1: no such). */
 EMSCRIPTEN_KEEPALIVE double mgw_predictor_result(const mg_predictor *p, int i, uint32_t *out) {
     const uint8_t *text;

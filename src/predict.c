@@ -16,7 +16,13 @@
  * word; LINE), run once per token at creation into tables: end[a][t], the bytes of token t kept when a continuation in
  * state a ends inside it (-1: it does not), and to[a][t], the state after it. A suggestion is text, so a path whose
  * bytes are not UTF-8 (a byte-level model can draw any byte) goes no further: utf8[n][t] is the continuation bytes a
- * character still expects after token t when it expected n before it, -1 where t cannot follow so. */
+ * character still expects after token t when it expected n before it, -1 where t cannot follow so.
+ *
+ * The cache (mg_predictor_cache): words the text has used, given as continuations with a probability of their own.
+ * With weight w, a continuation's probability is (1 - w) p_model + w p_cache, and a candidate is searched in the
+ * order of its bound, (1 - w) p_model(so far) + w max p_cache(of the cached words it begins), which no continuation
+ * it leads to exceeds: the results are then the count most likely under the mixture, as exactly as without it. Each
+ * node keeps the range of the sorted cached words its text begins. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +84,12 @@ struct mg_predictor {
     int *text_off;      /* (n_results + 1) */
     double *prob;       /* (n_results) */
     int n_results;
+    /* the cache: its words sorted by their bytes (a word before those it begins) */
+    uint8_t *cache_bytes;
+    int *cache_off;     /* (n_cache + 1) */
+    double *cache_p;    /* (n_cache) */
+    int n_cache;
+    double cache_weight;
 };
 
 mg_predict_params mg_predict_default_params(void) {
@@ -90,7 +102,66 @@ void mg_predictor_free(mg_predictor *p) {
     free(p->slots);
     free(p->bytes), free(p->off), free(p->end), free(p->to), free(p->utf8);
     free(p->text), free(p->text_off), free(p->prob);
+    free(p->cache_bytes), free(p->cache_off), free(p->cache_p);
     free(p);
+}
+
+/* Whether word i sorts before word j (by their bytes; a word before those it begins). */
+static int before_word(const uint8_t *bytes, const uint32_t *off, uint32_t i, uint32_t j) {
+    uint32_t li = off[i + 1] - off[i], lj = off[j + 1] - off[j];
+    int c = memcmp(bytes + off[i], bytes + off[j], li < lj ? li : lj);
+    return c ? c < 0 : li < lj;
+}
+
+/* order[0..n) sorted by the words' bytes: a merge sort through tmp (n) (qsort has no context argument). */
+static void sort_words(const uint8_t *bytes, const uint32_t *off, uint32_t *order, uint32_t *tmp, int n) {
+    for (int width = 1; width < n; width *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * width) {
+            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n, i = lo, j = mid, k = lo;
+            while (i < mid || j < hi)
+                tmp[k++] = j >= hi || (i < mid && !before_word(bytes, off, order[j], order[i])) ? order[i++] : order[j++];
+        }
+        memcpy(order, tmp, (size_t)n * sizeof *order);
+    }
+}
+
+int mg_predictor_cache(mg_predictor *p, const uint8_t *bytes, const uint32_t *offsets, const double *prob, int n,
+                       double weight) {
+    if (!p) return mg_fail(MG_EINVAL, "mg_predictor_cache: NULL predictor");
+    if (n < 0 || n > MG_PREDICT_MAX_CACHE || (n && (!bytes || !offsets || !prob)))
+        return mg_fail(MG_EINVAL, "mg_predictor_cache: n must be in [0, %d] with its bytes, offsets and probabilities, got %d",
+                       MG_PREDICT_MAX_CACHE, n);
+    if (!(weight >= 0 && weight < 1)) return mg_fail(MG_EINVAL, "mg_predictor_cache: weight must be in [0, 1), got %g", weight);
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        if (offsets[i + 1] <= offsets[i] || offsets[i + 1] - offsets[i] > 1024)
+            return mg_fail(MG_EINVAL, "mg_predictor_cache: word %d's offsets %u..%u are not a range of 1 to 1024 bytes", i,
+                           offsets[i], offsets[i + 1]);
+        if (!(prob[i] >= 0 && prob[i] <= 1)) return mg_fail(MG_EINVAL, "mg_predictor_cache: word %d's probability %g is not in [0, 1]", i, prob[i]);
+        total += prob[i];
+    }
+    if (total > 1 + 1e-9) return mg_fail(MG_EINVAL, "mg_predictor_cache: the probabilities sum to %g, more than 1", total);
+    size_t n_bytes = n ? offsets[n] - offsets[0] : 0;
+    uint8_t *b = malloc(n_bytes + 1);
+    int *off = malloc(((size_t)n + 1) * sizeof *off);
+    double *pr = malloc(((size_t)n + 1) * sizeof *pr);
+    uint32_t *order = malloc(((size_t)n + 1) * 2 * sizeof *order);
+    if (!b || !off || !pr || !order) {
+        free(b), free(off), free(pr), free(order);
+        return mg_fail(MG_ENOMEM, "out of memory for the predictor's cache of %d words", n);
+    }
+    for (int i = 0; i < n; i++) order[i] = (uint32_t)i;
+    sort_words(bytes, offsets, order, order + n + 1, n);
+    off[0] = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t j = order[i], len = offsets[j + 1] - offsets[j];
+        memcpy(b + off[i], bytes + offsets[j], len);
+        off[i + 1] = off[i] + (int)len, pr[i] = prob[j];
+    }
+    free(order);
+    free(p->cache_bytes), free(p->cache_off), free(p->cache_p);
+    p->cache_bytes = b, p->cache_off = off, p->cache_p = pr, p->n_cache = n, p->cache_weight = n ? weight : 0;
+    return MG_OK;
 }
 
 int mg_predictor_create(mg_model *m, const uint8_t *bytes, const uint32_t *offsets, int n, mg_predictor **out) {
@@ -171,10 +242,15 @@ typedef struct {
     int len;         /* the continuation's bytes (after pending) */
     uint8_t *text;   /* (cap) */
     const mg_state *state; /* after the path */
+    int lo, hi;      /* the cached words the text begins: [lo, hi) */
+    double cmax;     /* the most likely of them (0: none) */
 } node;
 
 typedef struct {
     double logp;
+    double key;      /* the log of its bound: the most likely any continuation it leads to can be (logp without a cache) */
+    int lo, hi;      /* as a node's */
+    double cmax;
     int from;        /* the node it extends */
     int32_t token;
     int a, matched, need, skip; /* after the token; skip: its bytes that were pending's */
@@ -182,7 +258,8 @@ typedef struct {
 } candidate;
 
 typedef struct {
-    double p;
+    double p;        /* the model's probability */
+    double score;    /* its probability: with a cache, (1 - w) p + w p_cache */
     int len;
     uint8_t *text;   /* (cap) */
 } final;
@@ -192,48 +269,94 @@ typedef struct {
     int cap;         /* bytes of a text */
     final *finals;
     int n_finals, max_finals;
-    double threshold; /* log of the count-th best final's probability (-inf while there are fewer) */
+    double threshold; /* log of the count-th best final's score (-inf while there are fewer) */
+    const mg_predictor *p; /* its cache */
+    double w;         /* the cache's weight (0: none) */
+    uint8_t *scratch; /* (cap) a final's text before it is kept */
     candidate *heap; /* the candidates, most likely on top */
     int n_heap, made;
     candidate *kept; /* (PER_NODE) a node's best candidates, as it is expanded */
 } search;
 
-/* Adds probability p to the final text a + b (empty ones are not suggestions, nor those under min_chars characters). The finals are kept most likely first,
- * so the threshold is the count-th's; when they are full, a new one takes the last's place if it is more likely. */
+/* The log of the bound of a continuation of model log-probability lp whose cached words' best is cmax. */
+static double bound(const search *s, double lp, double cmax) {
+    return s->w > 0 ? log((1 - s->w) * exp(lp) + s->w * cmax) : lp;
+}
+
+/* Where the cached word e stands against the bytes c[0..n) at its offset L (its first L bytes are known to be the
+ * prefix's): < 0 before the words that begin with them, 0 one of them, > 0 after. */
+static int cmp_cached_at(const mg_predictor *p, int e, int L, const uint8_t *c, int n) {
+    int len = p->cache_off[e + 1] - p->cache_off[e] - L, m = len < n ? len : n;
+    int r = m > 0 ? memcmp(p->cache_bytes + p->cache_off[e] + L, c, (size_t)m) : 0;
+    return r ? r : len < n ? -1 : 0;
+}
+
+/* Of the cached words [lo, hi) (all beginning with the same L bytes), those that go on with c[0..n): [*lo2, *hi2),
+ * and the most likely of them. */
+static double narrow(const mg_predictor *p, int lo, int hi, int L, const uint8_t *c, int n, int *lo2, int *hi2) {
+    int a = lo, b = hi;
+    while (a < b) { /* the first not before them */
+        int mid = (a + b) / 2;
+        if (cmp_cached_at(p, mid, L, c, n) < 0) a = mid + 1; else b = mid;
+    }
+    int e = a;
+    b = hi;
+    while (a < b) { /* the first after them */
+        int mid = (a + b) / 2;
+        if (cmp_cached_at(p, mid, L, c, n) <= 0) a = mid + 1; else b = mid;
+    }
+    double best = 0;
+    for (int i = e; i < a; i++) best = p->cache_p[i] > best ? p->cache_p[i] : best;
+    *lo2 = e, *hi2 = a;
+    return best;
+}
+
+/* The cache's probability of the word text[0..len) (0 if it is not cached). */
+static double cached_p(const search *s, const uint8_t *text, int len) {
+    if (s->w <= 0) return 0;
+    int lo, hi;
+    narrow(s->p, 0, s->p->n_cache, 0, text, len, &lo, &hi);
+    return lo < hi && s->p->cache_off[lo + 1] - s->p->cache_off[lo] == len ? s->p->cache_p[lo] : 0;
+}
+
+/* Adds model probability p to the final text a + b (empty ones are not suggestions, nor those under min_chars
+ * characters). The finals are kept best first (by score), so the threshold is the count-th's; when they are full, a
+ * new one takes the last's place if its score is higher. */
 static void add_final(search *s, const uint8_t *a, int n_a, const uint8_t *b, int n_b, double p) {
     int len = n_a + n_b, i = 0, chars = 0;
     for (int j = 0; j < len && chars < s->o->min_chars; j++) chars += ((j < n_a ? a[j] : b[j - n_a]) & 0xc0) != 0x80;
     if (len == 0 || chars < s->o->min_chars) return;
-    while (i < s->n_finals && !(s->finals[i].len == len && !memcmp(s->finals[i].text, a, (size_t)n_a) &&
-                                (!n_b || !memcmp(s->finals[i].text + n_a, b, (size_t)n_b))))
-        i++;
+    memcpy(s->scratch, a, (size_t)n_a);
+    if (n_b) memcpy(s->scratch + n_a, b, (size_t)n_b);
+    while (i < s->n_finals && !(s->finals[i].len == len && !memcmp(s->finals[i].text, s->scratch, (size_t)len))) i++;
     if (i < s->n_finals) {
         s->finals[i].p += p;
+        s->finals[i].score += (1 - s->w) * p;
     } else {
-        if (i == s->max_finals && s->finals[--i].p >= p) return;
+        double score = (1 - s->w) * p + s->w * cached_p(s, s->scratch, len);
+        if (i == s->max_finals && s->finals[--i].score >= score) return;
         if (i == s->n_finals) s->n_finals++;
         final *f = &s->finals[i];
-        memcpy(f->text, a, (size_t)n_a);
-        if (n_b) memcpy(f->text + n_a, b, (size_t)n_b);
-        f->len = len, f->p = p;
+        memcpy(f->text, s->scratch, (size_t)len);
+        f->len = len, f->p = p, f->score = score;
     }
-    for (; i > 0 && s->finals[i - 1].p < s->finals[i].p; i--) {
+    for (; i > 0 && s->finals[i - 1].score < s->finals[i].score; i--) {
         final t = s->finals[i - 1];
         s->finals[i - 1] = s->finals[i], s->finals[i] = t;
     }
-    if (s->n_finals >= s->o->count) s->threshold = log(s->finals[s->o->count - 1].p);
+    if (s->n_finals >= s->o->count) s->threshold = log(s->finals[s->o->count - 1].score);
 }
 
 /* Inserts c into a node's list of its best candidates (most likely first), n of at most PER_NODE. */
 static void keep_candidate(candidate *list, int *n, const candidate *c) {
-    if (*n == PER_NODE && list[PER_NODE - 1].logp >= c->logp) return;
+    if (*n == PER_NODE && list[PER_NODE - 1].key >= c->key) return;
     int i = *n < PER_NODE ? (*n)++ : PER_NODE - 1;
-    for (; i > 0 && list[i - 1].logp < c->logp; i--) list[i] = list[i - 1];
+    for (; i > 0 && list[i - 1].key < c->key; i--) list[i] = list[i - 1];
     list[i] = *c;
 }
 
-/* The heap of candidates: x above y when more likely, or as likely and made first. */
-static int above(const candidate *x, const candidate *y) { return x->logp > y->logp || (x->logp == y->logp && x->order < y->order); }
+/* The heap of candidates: x above y when its bound is higher, or as high and made first. */
+static int above(const candidate *x, const candidate *y) { return x->key > y->key || (x->key == y->key && x->order < y->order); }
 
 static void heap_push(search *s, candidate c) {
     c.order = s->made++;
@@ -283,18 +406,24 @@ static void expand(const mg_predictor *p, search *S, const node *nodes, int at, 
             ends_here += exp(lp);
             continue;
         }
-        if (lp <= S->threshold) continue;
+        if (bound(S, lp, h->cmax) <= S->threshold) continue;
         if (cut > 0) { /* a final within the token */
             if (!utf8_after(h->need, b + skip, cut)) add_final(S, h->text, h->len, b + skip, cut, exp(lp));
             continue;
         }
         int need = skip == len ? h->need : skip ? utf8_after(h->need, b + skip, len - skip) : p->utf8[(size_t)h->need * V + t];
         if (need < 0) continue;
-        if (!last) keep_candidate(kept, &n_kept, &(candidate){lp, at, t, a, h->matched + skip, need, skip, 0});
-        else if (h->matched + skip == n_pending) add_final(S, h->text, h->len, b + skip, len - skip, exp(lp)); /* cut short */
+        if (!last) {
+            candidate c = {lp, lp, h->lo, h->hi, h->cmax, at, t, a, h->matched + skip, need, skip, 0};
+            if (h->cmax > 0 && skip < len) c.cmax = narrow(p, h->lo, h->hi, h->len, b + skip, len - skip, &c.lo, &c.hi);
+            c.key = bound(S, lp, c.cmax);
+            if (c.key > S->threshold) keep_candidate(kept, &n_kept, &c);
+        } else if (h->matched + skip == n_pending) {
+            add_final(S, h->text, h->len, b + skip, len - skip, exp(lp)); /* cut short */
+        }
     }
     if (ends_here > 0 && !h->need) add_final(S, h->text, h->len, NULL, 0, ends_here);
-    for (int i = 0; i < n_kept && kept[i].logp > S->threshold; i++) heap_push(S, kept[i]);
+    for (int i = 0; i < n_kept && kept[i].key > S->threshold; i++) heap_push(S, kept[i]);
 }
 
 static int check_params(const mg_predict_params *o) {
@@ -328,7 +457,7 @@ static int grow_slots(mg_predictor *p, int n) {
 /* Keeps the finals as the results, most likely first (of equal ones, the shorter, then the bytes' order). */
 static int cmp_final(const void *x, const void *y) {
     const final *a = x, *b = y;
-    if (a->p != b->p) return a->p < b->p ? 1 : -1;
+    if (a->score != b->score) return a->score < b->score ? 1 : -1;
     if (a->len != b->len) return a->len - b->len;
     return memcmp(a->text, b->text, (size_t)a->len);
 }
@@ -347,7 +476,7 @@ static int keep_results(mg_predictor *p, search *s) {
     for (int i = 0; i < n; i++) {
         memcpy(p->text + p->text_off[i], s->finals[i].text, (size_t)s->finals[i].len);
         p->text_off[i + 1] = p->text_off[i] + s->finals[i].len;
-        p->prob[i] = s->finals[i].p;
+        p->prob[i] = s->finals[i].score;
     }
     p->n_results = n;
     return MG_OK;
@@ -369,8 +498,9 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
     if ((st = grow_slots(p, budget))) return st;
 
     /* one allocation: the nodes, the candidates, the finals, their texts */
-    search S = {.o = o, .cap = n_pending + depth_max * p->max_len, .max_finals = 4 * o->count + 16, .threshold = -INFINITY};
-    size_t n_nodes = (size_t)budget + 1, n_cand = (n_nodes + 1) * PER_NODE, texts = (n_nodes + (size_t)S.max_finals) * (size_t)S.cap;
+    search S = {.o = o, .cap = n_pending + depth_max * p->max_len, .max_finals = 4 * o->count + 16, .threshold = -INFINITY,
+                .p = p, .w = o->until == MG_UNTIL_WORD ? p->cache_weight : 0};
+    size_t n_nodes = (size_t)budget + 1, n_cand = (n_nodes + 1) * PER_NODE, texts = (n_nodes + (size_t)S.max_finals + 1) * (size_t)S.cap;
     size_t bytes = n_nodes * sizeof(node) + n_cand * sizeof(candidate) + S.max_finals * sizeof(final) + texts;
     char *arena = malloc(bytes);
     if (!arena) return mg_fail(MG_ENOMEM, "out of memory for the search (%zu bytes)", bytes);
@@ -381,19 +511,23 @@ int mg_predict(mg_predictor *p, const mg_state *s, const uint8_t *pending, int n
     uint8_t *text = (uint8_t *)(S.finals + S.max_finals);
     for (size_t i = 0; i < n_nodes; i++) nodes[i].text = text + i * (size_t)S.cap;
     for (int i = 0; i < S.max_finals; i++) S.finals[i].text = text + (n_nodes + (size_t)i) * (size_t)S.cap;
+    S.scratch = text + (n_nodes + (size_t)S.max_finals) * (size_t)S.cap;
 
     int start = o->until == MG_UNTIL_LINE ? LINE : before >= 0 && word_char(before) ? WORD_IN : WORD_LEAD;
-    nodes[0] = (node){.logp = 0, .depth = 0, .a = start, .matched = 0, .need = 0, .len = 0, .text = nodes[0].text, .state = s};
+    double cmax = 0;
+    for (int i = 0; S.w > 0 && i < p->n_cache; i++) cmax = p->cache_p[i] > cmax ? p->cache_p[i] : cmax;
+    nodes[0] = (node){.logp = 0, .depth = 0, .a = start, .matched = 0, .need = 0, .len = 0, .text = nodes[0].text, .state = s,
+                      .lo = 0, .hi = S.w > 0 ? p->n_cache : 0, .cmax = cmax};
     expand(p, &S, nodes, 0, pending, n_pending, depth_max);
     /* the most likely candidate next, while one may still lead to a better final */
-    for (int n = 1; n <= budget && S.n_heap && S.heap[0].logp > S.threshold; n++) {
+    for (int n = 1; n <= budget && S.n_heap && S.heap[0].key > S.threshold; n++) {
         candidate c = heap_pop(&S);
         const node *from = &nodes[c.from];
         node *to = &nodes[n];
         int len = (int)(p->off[c.token + 1] - p->off[c.token]) - c.skip;
         mg_state *state = p->slots[n - 1];
         *to = (node){.logp = c.logp, .depth = from->depth + 1, .a = c.a, .matched = c.matched, .need = c.need,
-                     .len = from->len + len, .text = to->text, .state = state};
+                     .len = from->len + len, .text = to->text, .state = state, .lo = c.lo, .hi = c.hi, .cmax = c.cmax};
         memcpy(to->text, from->text, (size_t)from->len);
         memcpy(to->text + from->len, p->bytes + p->off[c.token] + c.skip, (size_t)len);
         mg_state_copy(state, from->state);

@@ -1,7 +1,7 @@
 /* The predictor (src/predict.c): one token's suggestions are the exact top tokens of the softmax; two tokens' are the
  * most likely of every two-token path, enumerated (of those that can be text); a word's probability is its bytes'
  * times that of a byte that ends it; pending bytes give what reading them gives, divided by their probability; bad
- * parameters get MG_EINVAL naming them. */
+ * parameters get MG_EINVAL naming them; a cache of words mixes in its probabilities, exactly. */
 #include <ctype.h>
 
 #include "check.h"
@@ -153,6 +153,95 @@ static void check_pending(mg_model *m, const char *stem) {
     mg_predictor_free(p);
 }
 
+/* The model's probability of the word `w` after state s (its bytes', times that of a byte that is not a word's). */
+static double word_p(mg_model *m, const mg_state *s, const char *w) {
+    double p[256], want = 1, ends = 0;
+    mg_state *c;
+    mg_state_clone(s, &c);
+    for (const char *b = w; *b; b++) {
+        softmax(mg_state_logits(c), 256, p);
+        want *= p[(uint8_t)*b];
+        mg_lm_step(m, c, (uint8_t)*b, NULL);
+    }
+    softmax(mg_state_logits(c), 256, p);
+    for (int t = 0; t < 256; t++) ends += t >= 0x80 || isalnum(t) || t == '\'' ? 0 : p[t];
+    mg_state_free(c);
+    return want * ends;
+}
+
+/* A cache: each suggestion's probability is 0.6 times the model's plus 0.4 times the cache's, most likely first, and
+ * every cached word likelier than the last suggestion is one; without it (n = 0) the suggestions are the model's again;
+ * bad caches get MG_EINVAL. */
+static void check_cache(mg_model *m, const char *stem) {
+    mg_predictor *p;
+    REQUIRE(mg_predictor_create(m, NULL, NULL, 0, &p) == MG_OK, "%s: %s", stem, mg_last_error());
+    mg_state *s;
+    mg_state_create(m, &s);
+    int32_t prompt[4] = {'T', 'h', 'e', ' '};
+    mg_lm_forward(m, s, prompt, 4, NULL, 0);
+    mg_predict_params o = mg_predict_default_params();
+    o.budget = MG_PREDICT_MAX_BUDGET, o.count = 4;
+    const char *words[3] = {"wolf", "word", "ox"};
+    const double cp[3] = {0.05, 0.03, 0.02}; /* given out of order: the predictor sorts them */
+    uint32_t off[4] = {0, 4, 8, 10};
+    REQUIRE(mg_predictor_cache(p, (const uint8_t *)"wolfwordox", off, cp, 3, 0.4) == MG_OK, "%s: %s", stem, mg_last_error());
+    int found;
+    REQUIRE(mg_predict(p, s, NULL, 0, ' ', &o, &found) == MG_OK, "%s: %s", stem, mg_last_error());
+    CHECK(found == 4, "%s: %d found with a cache", stem, found);
+    double last = 1;
+    for (int i = 0; i < found; i++) {
+        const uint8_t *text;
+        int len;
+        double prob, c = 0;
+        mg_predictor_result(p, i, &text, &len, &prob);
+        char w[64];
+        snprintf(w, sizeof w, "%.*s", len, (const char *)text);
+        for (int j = 0; j < 3; j++) c += strcmp(w, words[j]) ? 0 : cp[j];
+        double want = 0.6 * word_p(m, s, w) + 0.4 * c;
+        CHECK(fabs(prob - want) <= 1e-6 * want, "%s: cache: %s has p %.9g, the mixture %.9g", stem, w, prob, want);
+        CHECK(prob <= last, "%s: cache: not most likely first", stem);
+        last = prob;
+    }
+    for (int j = 0; j < 3; j++) {
+        double mix = 0.6 * word_p(m, s, words[j]) + 0.4 * cp[j];
+        int in = 0;
+        for (int i = 0; i < found; i++) {
+            const uint8_t *text;
+            int len;
+            double prob;
+            mg_predictor_result(p, i, &text, &len, &prob);
+            in |= len == (int)strlen(words[j]) && !memcmp(text, words[j], (size_t)len);
+        }
+        CHECK(in || mix <= last, "%s: cache: %s (p %.9g) is missing, the last has %.9g", stem, words[j], mix, last);
+    }
+    /* removed: the model's own */
+    int n1, n2;
+    REQUIRE(mg_predictor_cache(p, NULL, NULL, NULL, 0, 0.4) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_predict(p, s, NULL, 0, ' ', &o, &n1) == MG_OK, "%s", mg_last_error());
+    mg_predictor *q;
+    REQUIRE(mg_predictor_create(m, NULL, NULL, 0, &q) == MG_OK, "%s", mg_last_error());
+    REQUIRE(mg_predict(q, s, NULL, 0, ' ', &o, &n2) == MG_OK, "%s", mg_last_error());
+    CHECK(n1 == n2, "%s: %d and %d found", stem, n1, n2);
+    for (int i = 0; i < n1 && i < n2; i++) {
+        const uint8_t *a, *b;
+        int la, lb;
+        double pa, pb;
+        mg_predictor_result(p, i, &a, &la, &pa), mg_predictor_result(q, i, &b, &lb, &pb);
+        CHECK(la == lb && !memcmp(a, b, (size_t)la) && pa == pb, "%s: without its cache, result %d differs", stem, i);
+    }
+    /* bad caches */
+    uint32_t empty[2] = {0, 0};
+    const double half[2] = {0.5, 0.6};
+    CHECK(mg_predictor_cache(p, (const uint8_t *)"a", empty, cp, 1, 0.4) == MG_EINVAL, "an empty word");
+    CHECK(mg_predictor_cache(p, (const uint8_t *)"wolfwordox", off, half, 2, 0.4) == MG_EINVAL, "probabilities over 1");
+    CHECK(strstr(mg_last_error(), "sum"), "the message says why: %s", mg_last_error());
+    CHECK(mg_predictor_cache(p, (const uint8_t *)"wolfwordox", off, cp, 3, 1.0) == MG_EINVAL, "weight 1");
+    CHECK(mg_predictor_cache(p, NULL, off, cp, 3, 0.4) == MG_EINVAL, "no bytes");
+    CHECK(mg_predictor_cache(p, (const uint8_t *)"wolfwordox", off, cp, MG_PREDICT_MAX_CACHE + 1, 0.4) == MG_EINVAL, "too many");
+    mg_state_free(s);
+    mg_predictor_free(p), mg_predictor_free(q);
+}
+
 static void check_errors(mg_model *m) {
     mg_predictor *p;
     REQUIRE(mg_predictor_create(m, NULL, NULL, 0, &p) == MG_OK, "%s", mg_last_error());
@@ -185,6 +274,7 @@ int main(void) {
         if (!m) continue;
         check_exhaustive(m, stems[i]);
         check_pending(m, stems[i]);
+        check_cache(m, stems[i]);
         if (i == 0) check_errors(m);
         mg_model_free(m);
         free(file);
