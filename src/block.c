@@ -10,35 +10,87 @@
  *
  * The norms are RMSNorm, or x * weight + bias (a folded BatchNorm: norm_affine). Nothing here allocates. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
 
-/* torch.nn.RMSNorm(dim): out = x * r * w with r = rsqrt(mean(x^2) + eps), eps = float32 machine epsilon. */
+/* torch.nn.RMSNorm(dim): out = x * r * w with r = rsqrt(mean(x^2) + eps), eps = float32 machine epsilon. On the pool:
+ * rows (and, for dw, columns) are independent, so any thread count gives the same bits. */
 #define RMS_EPS 1.1920928955078125e-07f
-void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D) {
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * D;
-        float *ot = out + (size_t)t * D;
+typedef struct {
+    float *out, *r; /* out: the norm's output, or dx */
+    const float *x, *w, *dout;
+    int D;
+} rms_job;
+
+static void rms_rows(void *ctx, size_t t0, size_t t1) {
+    const rms_job *j = ctx;
+    int D = j->D;
+    for (size_t t = t0; t < t1; t++) {
+        const float *xt = j->x + t * D;
+        float *ot = j->out + t * D;
         float ss = 0.0f;
         for (int i = 0; i < D; i++) ss += xt[i] * xt[i];
         float r = 1.0f / sqrtf(ss / (float)D + RMS_EPS);
-        for (int i = 0; i < D; i++) ot[i] = xt[i] * r * w[i];
+        for (int i = 0; i < D; i++) ot[i] = xt[i] * r * j->w[i];
+    }
+}
+
+void mg_rmsnorm(float *out, const float *x, const float *w, int T, int D) {
+    rms_job j = {out, NULL, x, w, NULL, D};
+    mg_pool_for(rms_rows, &j, (size_t)T, (size_t)T * D * 2 * sizeof(float));
+}
+
+/* dx += r * (dout * w) - x * r^3 / D * sum(dout * w * x), by rows, keeping each row's r */
+static void rms_back_rows(void *ctx, size_t t0, size_t t1) {
+    const rms_job *j = ctx;
+    int D = j->D;
+    for (size_t t = t0; t < t1; t++) {
+        const float *xt = j->x + t * D, *gt = j->dout + t * D;
+        float *dxt = j->out + t * D;
+        double ss = 0.0, dot = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i], dot += (double)gt[i] * j->w[i] * xt[i];
+        float r = 1.0f / sqrtf((float)(ss / D) + RMS_EPS), c = (float)(dot / D) * r * r * r;
+        for (int i = 0; i < D; i++) dxt[i] += r * gt[i] * j->w[i] - c * xt[i];
+        if (j->r) j->r[t] = r;
+    }
+}
+
+/* dw += dout * x * r, by columns, each over the rows in order (as one thread would) */
+typedef struct {
+    float *dw;
+    const float *r, *x, *dout;
+    int T, D;
+} dw_job;
+
+static void dw_columns(void *ctx, size_t i0, size_t i1) {
+    const dw_job *j = ctx;
+    for (int t = 0; t < j->T; t++) {
+        const float *xt = j->x + (size_t)t * j->D, *gt = j->dout + (size_t)t * j->D;
+        float rt = j->r[t];
+        for (size_t i = i0; i < i1; i++) j->dw[i] += gt[i] * xt[i] * rt;
     }
 }
 
 /* dw += dout * x * r;  dx += r * (dout * w) - x * r^3 / D * sum(dout * w * x) */
 void mg_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int T, int D) {
-    for (int t = 0; t < T; t++) {
+    float *r = malloc((size_t)T * sizeof *r + 1);
+    rms_job j = {dx, r, x, w, dout, D};
+    size_t work = (size_t)T * D * 3 * sizeof(float);
+    mg_pool_for(rms_back_rows, &j, (size_t)T, work);
+    if (r) {
+        dw_job k = {dw, r, x, dout, T, D};
+        mg_pool_for(dw_columns, &k, (size_t)D, work);
+        free(r);
+        return;
+    }
+    for (int t = 0; t < T; t++) { /* no memory for the rows' r: them again, here */
         const float *xt = x + (size_t)t * D, *gt = dout + (size_t)t * D;
-        float *dxt = dx + (size_t)t * D;
-        double ss = 0.0, dot = 0.0;
-        for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i], dot += (double)gt[i] * w[i] * xt[i];
-        float r = 1.0f / sqrtf((float)(ss / D) + RMS_EPS), c = (float)(dot / D) * r * r * r;
-        for (int i = 0; i < D; i++) {
-            dw[i] += gt[i] * xt[i] * r;
-            dxt[i] += r * gt[i] * w[i] - c * xt[i];
-        }
+        double ss = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i];
+        float rt = 1.0f / sqrtf((float)(ss / D) + RMS_EPS);
+        for (int i = 0; i < D; i++) dw[i] += gt[i] * xt[i] * rt;
     }
 }
 

@@ -112,6 +112,62 @@ static float decay_of(const mg_cell *c, float k1, float k2) {
     return c->sigmoid ? f : f / (f + mg_sigmoid(k2));
 }
 
+/* The backward's elementwise passes over rows [r0, r1), on the pool (each row is its own: the same bits on any number
+ * of threads). */
+typedef struct {
+    const mg_cell *c;
+    const float *kproj, *proj, *h0, *dh; /* the saved projection, h (its hidden slots), h0, c_t */
+    float *a, *dk, *dh0;
+    int T, ld, di;
+} back_job;
+
+/* a_t from the projection */
+static void decay_rows(void *ctx, size_t r0, size_t r1) {
+    const back_job *j = ctx;
+    const mg_cell *c = j->c;
+    for (size_t r = r0; r < r1; r++) {
+        const float *k1 = j->kproj + r * j->ld + j->di, *k2 = k1 + j->di;
+        float *ar = j->a + r * j->di;
+        for (int i = 0; i < j->di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
+    }
+}
+
+/* dk from c_t and da_t = c_t h_{t-1} (below), and dh0 */
+static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
+    const back_job *j = ctx;
+    const mg_cell *c = j->c;
+    int T = j->T, di = j->di;
+    for (size_t r = r0; r < r1; r++) {
+        const float *kh = j->kproj + r * j->ld, *k1 = kh + di, *k2 = k1 + di, *cg = j->dh + r * di;
+        const float *hp = r % T ? j->proj + (r - 1) * j->ld : j->h0 ? j->h0 + (r / T) * di : NULL;
+        float *dkh = j->dk + r * j->ld, *dk1 = dkh + di, *dk2 = dk1 + di;
+        for (int i = 0; i < di; i++) {
+            float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
+            if (c->cell == MG_CELL_GRU) {
+                float z = mg_sigmoid(k1[i]);
+                dkh[i] = cg[i] * z * dg(kh[i]);
+                dk1[i] = (cg[i] * gv - da) * z * (1.0f - z);
+            } else if (c->sigmoid) {
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]);
+                dkh[i] = cg[i] * in * dg(kh[i]);
+                dk2[i] = cg[i] * gv * in * (1.0f - in);
+                dk1[i] = da * f * (1.0f - f);
+            } else {
+                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), sum = f + in, p = in / sum;
+                float dp = cg[i] * gv - da;
+                dkh[i] = cg[i] * p * dg(kh[i]);
+                dk2[i] = dp * f / (sum * sum) * in * (1.0f - in);
+                dk1[i] = -dp * in / (sum * sum) * f * (1.0f - f);
+            }
+        }
+        if (j->dh0 && r % T == 0) { /* each sequence's first row: its own row of dh0 */
+            const float *ar = j->a + r * di;
+            float *d0 = j->dh0 + (r / T) * di;
+            for (int i = 0; i < di; i++) d0[i] += ar[i] * cg[i];
+        }
+    }
+}
+
 void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, const float *w_out, const float *x,
                       const float *kproj, int B, int T, const float *h0, const float *dy, float *dx,
                       const mg_cell_grads *g, float *scratch, int n_chunks) {
@@ -133,11 +189,9 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
     }
 
     /* a_t from the projection; then c_t = dh_t + a_{t+1} c_{t+1} in dh, per sequence */
-    for (int r = 0; r < rows; r++) {
-        const float *k1 = kproj + (size_t)r * ld + di, *k2 = k1 + di;
-        float *ar = a + (size_t)r * di;
-        for (int i = 0; i < di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
-    }
+    back_job j = {c, kproj, proj, h0, dh, a, dk, g->h0, T, ld, di};
+    size_t work = (size_t)rows * ld * sizeof(float) * 4; /* counted 4 times over for the exponentials */
+    mg_pool_for(decay_rows, &j, (size_t)rows, work);
     for (int s = 0; s < B; s++)
         mg_scan_reverse(a + (size_t)s * T * di, dh + (size_t)s * T * di, di, T, di, n_chunks, carry, rev);
 
@@ -147,35 +201,7 @@ void mg_cell_backward(const mg_cell *c, const mg_kernels *k, const float *w_in, 
      *         dk_i = dp f/(f+i)^2 i (1 - i),  dk_f = -dp i/(f+i)^2 f (1 - f)
      *   LSTM, sigmoid gates: a = f, b = i g(k_h):  dk_h = c i g'(k_h),  dk_i = c g(k_h) i (1 - i),  dk_f = da f (1 - f)
      * and dh0 = a_0 c_0 for each sequence. */
-    for (int r = 0; r < rows; r++) {
-        const float *kh = kproj + (size_t)r * ld, *k1 = kh + di, *k2 = k1 + di, *cg = dh + (size_t)r * di;
-        const float *hp = r % T ? proj + (size_t)(r - 1) * ld : h0 ? h0 + (size_t)(r / T) * di : NULL;
-        float *dkh = dk + (size_t)r * ld, *dk1 = dkh + di, *dk2 = dk1 + di;
-        for (int i = 0; i < di; i++) {
-            float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
-            if (c->cell == MG_CELL_GRU) {
-                float z = mg_sigmoid(k1[i]);
-                dkh[i] = cg[i] * z * dg(kh[i]);
-                dk1[i] = (cg[i] * gv - da) * z * (1.0f - z);
-            } else if (c->sigmoid) {
-                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]);
-                dkh[i] = cg[i] * in * dg(kh[i]);
-                dk2[i] = cg[i] * gv * in * (1.0f - in);
-                dk1[i] = da * f * (1.0f - f);
-            } else {
-                float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), sum = f + in, p = in / sum;
-                float dp = cg[i] * gv - da;
-                dkh[i] = cg[i] * p * dg(kh[i]);
-                dk2[i] = dp * f / (sum * sum) * in * (1.0f - in);
-                dk1[i] = -dp * in / (sum * sum) * f * (1.0f - f);
-            }
-        }
-        if (g->h0 && r % T == 0) {
-            const float *ar = a + (size_t)r * di;
-            float *d0 = g->h0 + (size_t)(r / T) * di;
-            for (int i = 0; i < di; i++) d0[i] += ar[i] * cg[i];
-        }
-    }
+    mg_pool_for(gate_grad_rows, &j, (size_t)rows, work);
 
     /* dx += dk W_in,  dW_in += dk^T x,  db_in += dk */
     mg_linear_backward(k, w_in, ld, D, rows, x, D, dk, ld, dx, g->w_in, g->b_in, lin);
