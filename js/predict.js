@@ -15,8 +15,8 @@ const tables = new WeakMap(); // tokenizer -> its token table (tokenTable), made
 // above all after the word it followed before. The cache's probability of a word that begins with the typed prefix:
 // (1 - AFTER) of how often it was typed among the cached words that begin so, plus AFTER of the same among the
 // words typed after the previous word (all of it where none was); the search mixes it in with weight CACHE_WEIGHT
-// (src/predict.c). Measured on passages of 10,000 characters of the held-out Bible with the demo model (bench/
-// predict.mjs; weights 0.2-0.5, AFTER 0 to 0.7 tried): +1.0 to +2.8 points of keystrokes saved.
+// (src/predict.c). The weights were chosen on three passages of the held-out Bible (weights 0.2-0.5, AFTER 0 to 0.7
+// tried); with them the demo model saves 1.2 to 3.2 more keystrokes in 100 (bench/results/predict-2026-12-07.md).
 const CACHE_WEIGHT = 0.4, AFTER = 0.7, CACHE_WORDS = 64; // the most likely CACHE_WORDS words are given to the search
 const WORD_RUN = /[0-9A-Za-z'\u0080-\u{10ffff}]+/gu; // src/predict.c's word characters (every one beyond ASCII)
 const WORD_END = /[0-9A-Za-z'\u0080-\u{10ffff}]*$/u;

@@ -236,8 +236,9 @@ async function instantiate(threads, useRelaxed) {
   } catch (e) {
     throw new MingruError('MG_ELOAD', `cannot load the WebAssembly glue of ${url}: ${e.message} (run npm run build)`);
   }
-  let memory, failed;
-  const failure = new Promise((resolve, reject) => (failed = reject)); // the glue never settles if instantiation fails
+  let memory, failed, gaveUp = false; // gaveUp: this build failed to start and was given up
+  // the glue never settles if instantiation fails
+  const failure = new Promise((resolve, reject) => (failed = (e) => ((gaveUp = true), reject(e))));
   failure.catch(() => {}); // (it may fail after the race is over: nobody waits then)
   const options = {
     // The glue's own file lookup does not work in every environment (Node 20, bundlers): hand it the instance.
@@ -267,7 +268,9 @@ async function instantiate(threads, useRelaxed) {
   // Nor does it settle if the pool's workers cannot start: a threaded build that has not started in THREADS_START ms
   // is given up (openEngine then takes one thread); and a pool worker that fails as it starts (a policy that forbids
   // blob: workers, a failed fetch) fires an error event that Emscripten's handler rethrows, which would end the whole
-  // worker this runs in: while the build starts, that error is taken here as the build failing.
+  // worker this runs in: while the build starts, that error is taken here as the build failing, and once a build is
+  // given up, every later error of its workers is dropped here too (an engine may report a blocked worker more than
+  // once, or late: rethrown, it ended the worker this runs in, and the page's load() waited for a reply forever).
   const NativeWorker = globalThis.Worker;
   let starting = true;
   const browserThreads = threads > 1 && !isNode;
@@ -278,7 +281,7 @@ async function instantiate(threads, useRelaxed) {
       constructor(...args) {
         super(...args);
         this.addEventListener('error', (e) => {
-          if (!starting) return; // later, a pool worker's error is Emscripten's to report
+          if (!starting && !gaveUp) return; // later, a working pool's worker's error is Emscripten's to report
           e.preventDefault();
           e.stopImmediatePropagation();
           failed(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${e.message ?? 'no message'})`));
