@@ -116,11 +116,22 @@ static void add_range(void *c, size_t i0, size_t i1) { /* out = a + b */
 }
 static void gelu_range(void *c, size_t i0, size_t i1) { /* out = gelu(a) */
     const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->out[i] = mg_gelu(j->a[i]);
+    size_t i = i0;
+#ifdef __wasm_simd128__
+    for (; i + 4 <= i1; i += 4) wasm_v128_store(j->out + i, mg_gelu4(wasm_v128_load(j->a + i)));
+#endif
+    for (; i < i1; i++) j->out[i] = mg_gelu(j->a[i]);
 }
 void mg_gelu_grad_range(void *c, size_t i0, size_t i1) { /* out = gelu(a), aux = gelu'(a) */
     const ew_job *j = c;
-    for (size_t i = i0; i < i1; i++) j->aux[i] = mg_gelu_grad(j->a[i], &j->out[i]);
+    size_t i = i0;
+#ifdef __wasm_simd128__
+    for (mg_f4 gelu; i + 4 <= i1; i += 4) {
+        wasm_v128_store(j->aux + i, mg_gelu_grad4(wasm_v128_load(j->a + i), &gelu));
+        wasm_v128_store(j->out + i, gelu);
+    }
+#endif
+    for (; i < i1; i++) j->aux[i] = mg_gelu_grad(j->a[i], &j->out[i]);
 }
 void mg_mul_range(void *c, size_t i0, size_t i1) { /* out *= a */
     const ew_job *j = c;

@@ -29,21 +29,43 @@ static void gates(void *ctx, int ith, int nth) {
     mg_split(di, ith, nth, 4, &i0, &i1);
     for (size_t r = 0; r < j->rows; r++) {
         float *kh = j->proj + r * ld, *k1 = kh + di;
+        int i = i0;
+#ifdef __wasm_simd128__
+        if (c->cell == MG_CELL_GRU) /* the loops below, four channels at a time (the same bits) */
+            for (; i + 4 <= i1; i += 4) {
+                mg_f4 h = wasm_v128_load(kh + i), k = wasm_v128_load(k1 + i);
+                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(k), mg_g4(h)));
+                wasm_v128_store(k1 + i, mg_sigmoid4(wasm_f32x4_neg(k)));
+            }
+        else if (c->sigmoid)
+            for (; i + 4 <= i1; i += 4) {
+                mg_f4 h = wasm_v128_load(kh + i), k = wasm_v128_load(k1 + i), k2 = wasm_v128_load(k1 + di + i);
+                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(k2), mg_g4(h)));
+                wasm_v128_store(k1 + i, mg_sigmoid4(k));
+            }
+        else
+            for (; i + 4 <= i1; i += 4) {
+                mg_f4 h = wasm_v128_load(kh + i), f = mg_sigmoid4(wasm_v128_load(k1 + i));
+                mg_f4 in = mg_sigmoid4(wasm_v128_load(k1 + di + i)), s = MG_ADD4(f, in);
+                wasm_v128_store(kh + i, MG_MUL4(wasm_f32x4_div(in, s), mg_g4(h)));
+                wasm_v128_store(k1 + i, wasm_f32x4_div(f, s));
+            }
+#endif
         if (c->cell == MG_CELL_GRU) {
-            for (int i = i0; i < i1; i++) {
+            for (; i < i1; i++) {
                 float z = mg_sigmoid(k1[i]);
                 kh[i] = z * mg_g(kh[i]);
                 k1[i] = mg_sigmoid(-k1[i]);
             }
         } else if (c->sigmoid) {
             const float *k2 = k1 + di;
-            for (int i = i0; i < i1; i++) {
+            for (; i < i1; i++) {
                 kh[i] = mg_sigmoid(k2[i]) * mg_g(kh[i]);
                 k1[i] = mg_sigmoid(k1[i]);
             }
         } else {
             const float *k2 = k1 + di;
-            for (int i = i0; i < i1; i++) {
+            for (; i < i1; i++) {
                 float f = mg_sigmoid(k1[i]), in = mg_sigmoid(k2[i]), s = f + in;
                 kh[i] = in / s * mg_g(kh[i]);
                 k1[i] = f / s;
@@ -128,7 +150,12 @@ static void decay_rows(void *ctx, size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r++) {
         const float *k1 = j->kproj + r * j->ld + j->di, *k2 = k1 + j->di;
         float *ar = j->a + r * j->di;
-        for (int i = 0; i < j->di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
+        int i = 0;
+#ifdef __wasm_simd128__
+        if (c->cell == MG_CELL_GRU) /* four at a time, the same bits */
+            for (; i + 4 <= j->di; i += 4) wasm_v128_store(ar + i, mg_sigmoid4(wasm_f32x4_neg(wasm_v128_load(k1 + i))));
+#endif
+        for (; i < j->di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
     }
 }
 
@@ -141,7 +168,20 @@ static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
         const float *kh = j->kproj + r * j->ld, *k1 = kh + di, *k2 = k1 + di, *cg = j->dh + r * di;
         const float *hp = r % T ? j->proj + (r - 1) * j->ld : j->h0 ? j->h0 + (r / T) * di : NULL;
         float *dkh = j->dk + r * j->ld, *dk1 = dkh + di, *dk2 = dk1 + di;
-        for (int i = 0; i < di; i++) {
+        int i = 0;
+#ifdef __wasm_simd128__
+        if (c->cell == MG_CELL_GRU) /* the GRU's lines below, four at a time (the same bits) */
+            for (mg_f4 one = MG_F4(1.0f); i + 4 <= di; i += 4) {
+                mg_f4 h = wasm_v128_load(kh + i), cv = wasm_v128_load(cg + i), s = mg_sigmoid4(h);
+                mg_f4 da = hp ? MG_MUL4(cv, wasm_v128_load(hp + i)) : MG_F4(0.0f), pos = wasm_f32x4_ge(h, MG_F4(0.0f));
+                mg_f4 gv = wasm_v128_bitselect(MG_ADD4(h, MG_F4(0.5f)), s, pos);
+                mg_f4 dgv = wasm_v128_bitselect(one, MG_MUL4(s, wasm_f32x4_sub(one, s)), pos);
+                mg_f4 z = mg_sigmoid4(wasm_v128_load(k1 + i));
+                wasm_v128_store(dkh + i, MG_MUL4(MG_MUL4(cv, z), dgv));
+                wasm_v128_store(dk1 + i, MG_MUL4(MG_MUL4(wasm_f32x4_sub(MG_MUL4(cv, gv), da), z), wasm_f32x4_sub(one, z)));
+            }
+#endif
+        for (; i < di; i++) {
             float da = hp ? cg[i] * hp[i] : 0.0f, gv = mg_g(kh[i]);
             if (c->cell == MG_CELL_GRU) {
                 float z = mg_sigmoid(k1[i]);
@@ -163,7 +203,7 @@ static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
         if (j->dh0 && r % T == 0) { /* each sequence's first row: its own row of dh0 */
             const float *ar = j->a + r * di;
             float *d0 = j->dh0 + (r / T) * di;
-            for (int i = 0; i < di; i++) d0[i] += ar[i] * cg[i];
+            for (int ch = 0; ch < di; ch++) d0[ch] += ar[ch] * cg[ch];
         }
     }
 }

@@ -194,6 +194,60 @@ static inline float mg_gelu_grad(float x, float *gelu) {
 /* The cells' activation g(x) = x >= 0 ? x + 0.5 : sigmoid(x) (cell.c; state.c for a learned h0 = g(init)). */
 static inline float mg_g(float x) { return x >= 0.0f ? x + 0.5f : mg_sigmoid(x); }
 
+#ifdef __wasm_simd128__
+/* The same functions on four floats at once, operation for operation in the same order, so the same bits as the
+ * scalar ones above (tests/c/test-layer.c compares them on every kind of float). Written out because clang makes
+ * the scalar clamps (x < lo ? lo : x) into f32x4.min/max, which engines lower to about eight instructions each for
+ * their NaN and -0 rules, where f32x4.pmax(x, lo) is exactly that ternary in one: a GELU 1.8x faster. */
+#include <wasm_simd128.h>
+typedef v128_t mg_f4;
+#define MG_F4(x) wasm_f32x4_splat(x)
+#define MG_ADD4 wasm_f32x4_add
+#define MG_MUL4 wasm_f32x4_mul
+
+static inline mg_f4 mg_expf4(mg_f4 x) {
+    x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, MG_F4(-87.0f)), MG_F4(88.0f));
+    mg_f4 t = MG_ADD4(MG_MUL4(x, MG_F4(1.44269504088896341f)), MG_F4(12582912.0f));
+    mg_f4 n = wasm_f32x4_sub(t, MG_F4(12582912.0f));
+    mg_f4 r = MG_ADD4(wasm_f32x4_sub(x, MG_MUL4(n, MG_F4(0.693359375f))), MG_MUL4(n, MG_F4(2.12194440e-4f)));
+    mg_f4 p = MG_F4(1.0f / 5040);
+    p = MG_ADD4(MG_F4(1.0f / 720), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f / 120), MG_MUL4(r, p));
+    p = MG_ADD4(MG_F4(1.0f / 24), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f / 6), MG_MUL4(r, p));
+    p = MG_ADD4(MG_F4(0.5f), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f), MG_MUL4(r, p));
+    mg_f4 scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, wasm_i32x4_splat(0x4B400000)), wasm_i32x4_splat(127)), 23);
+    return MG_MUL4(p, scale);
+}
+
+static inline mg_f4 mg_erff4(mg_f4 x) {
+    mg_f4 c = wasm_f32x4_pmin(wasm_f32x4_pmax(x, MG_F4(-4.0f)), MG_F4(4.0f)), t = MG_MUL4(c, c);
+    mg_f4 p = MG_F4(1.9097678022328424e-08f);
+    p = MG_ADD4(MG_F4(-1.941733911259985e-06f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(0.00014732335603180667f), MG_MUL4(t, p));
+    p = MG_ADD4(MG_F4(0.003993681309293312f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(0.05153655212649003f), MG_MUL4(t, p));
+    p = MG_ADD4(MG_F4(0.2072101984708671f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(1.1283790945289172f), MG_MUL4(t, p));
+    mg_f4 q = MG_F4(0.0010217273700146444f);
+    q = MG_ADD4(MG_F4(0.014965145631775797f), MG_MUL4(t, q)), q = MG_ADD4(MG_F4(0.1180061480202685f), MG_MUL4(t, q));
+    q = MG_ADD4(MG_F4(0.5169665163004512f), MG_MUL4(t, q)), q = MG_ADD4(MG_F4(1.0f), MG_MUL4(t, q));
+    mg_f4 y = wasm_f32x4_div(MG_MUL4(c, p), q);
+    return wasm_f32x4_pmax(wasm_f32x4_pmin(y, MG_F4(1.0f)), MG_F4(-1.0f));
+}
+
+static inline mg_f4 mg_sigmoid4(mg_f4 x) {
+    return wasm_f32x4_div(MG_F4(1.0f), MG_ADD4(MG_F4(1.0f), mg_expf4(wasm_f32x4_neg(x))));
+}
+static inline mg_f4 mg_gelu4(mg_f4 x) {
+    return MG_MUL4(MG_MUL4(MG_F4(0.5f), x), MG_ADD4(MG_F4(1.0f), mg_erff4(MG_MUL4(x, MG_F4(0.70710678118654752f)))));
+}
+static inline mg_f4 mg_gelu_grad4(mg_f4 x, mg_f4 *gelu) {
+    mg_f4 phi = MG_MUL4(MG_F4(0.5f), MG_ADD4(MG_F4(1.0f), mg_erff4(MG_MUL4(x, MG_F4(0.70710678118654752f)))));
+    *gelu = MG_MUL4(x, phi);
+    mg_f4 e = mg_expf4(MG_MUL4(MG_MUL4(MG_F4(-0.5f), x), x));
+    return MG_ADD4(phi, MG_MUL4(MG_MUL4(x, MG_F4(0.39894228040143268f)), e));
+}
+static inline mg_f4 mg_g4(mg_f4 x) {
+    return wasm_v128_bitselect(MG_ADD4(x, MG_F4(0.5f)), mg_sigmoid4(x), wasm_f32x4_ge(x, MG_F4(0.0f)));
+}
+#endif
+
 /* cell.c: the minGRU / minLSTM maths on weight views (shared by layers and language models). */
 typedef struct {
     int cell;        /* MG_CELL_GRU or MG_CELL_LSTM */

@@ -13,6 +13,23 @@ typedef struct {
     atomic_int next;    /* the next piece not yet taken */
 } linear_job;
 
+/* c [n] += bias (when there is one), then the activation: in one pass of wasm SIMD, else two plain loops, which the
+ * compiler makes SIMD code. */
+static void bias_act(float *c, const float *bias, int n, int act) {
+    int i = 0;
+#ifdef __wasm_simd128__
+    if (act == MG_ACT_GELU)
+        for (; i + 4 <= n; i += 4) {
+            mg_f4 x = wasm_v128_load(c + i);
+            wasm_v128_store(c + i, mg_gelu4(bias ? MG_ADD4(x, wasm_v128_load(bias + i)) : x));
+        }
+#endif
+    if (bias)
+        for (int k = i; k < n; k++) c[k] += bias[k];
+    if (act == MG_ACT_GELU)
+        for (int k = i; k < n; k++) c[k] = mg_gelu(c[k]);
+}
+
 /* Rows [m0, m1) and columns [n0, n1) of C, then their bias and activation. */
 static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
     const mg_matrix *w = j->w;
@@ -27,13 +44,7 @@ static void linear_piece(const linear_job *j, int m0, int m1, int n0, int n1) {
         j->k->packed(M, n1 - n0, w->cols, A, j->lda, w->f32 + off, C, j->ldc);
     else
         j->k->f32(M, n1 - n0, w->cols, A, j->lda, w->f32 + off, C, j->ldc);
-    for (int m = 0; m < M; m++) { /* two plain loops, which the compiler makes SIMD code */
-        float *c = C + (size_t)m * j->ldc;
-        if (j->bias)
-            for (int n = 0; n < n1 - n0; n++) c[n] += j->bias[n0 + n];
-        if (j->act == MG_ACT_GELU)
-            for (int n = 0; n < n1 - n0; n++) c[n] = mg_gelu(c[n]);
-    }
+    for (int m = 0; m < M; m++) bias_act(C + (size_t)m * j->ldc, j->bias ? j->bias + n0 : NULL, n1 - n0, j->act);
 }
 
 /* The threads take pieces of C until none are left, rather than a fixed share each: a thread that is slowed down

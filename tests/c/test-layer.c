@@ -1,5 +1,6 @@
 /* The layers against the PyTorch golden vectors (tools/reference.py), forward against a loop of step,
- * forward with a previous hidden state against forward over the whole sequence, and bad arguments. */
+ * forward with a previous hidden state against forward over the whole sequence, bad arguments, and (in wasm) the
+ * activations four at a time against the scalar ones. */
 #include "check.h"
 #include "golden.h"
 #include "internal.h"
@@ -112,8 +113,47 @@ static void test_bad_arguments(void) {
     mg_layer_free(NULL);
 }
 
+#ifdef __wasm_simd128__
+/* Every vector activation of internal.h gives the scalar one's bits, lane by lane, on floats of every kind: random bit
+ * patterns (subnormals, infinities, NaNs, the huge), a fine grid over [-100, 100], the clamps' edges and zeros. */
+static int same(float a, float b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, sizeof a); }
+
+static void test_activations_four_at_once(void) {
+    enum { N = 1 << 17 };
+    static float x[N];
+    const float edges[] = {0.0f, -0.0f, 4.0f, -4.0f, 87.0f, -87.0f, 88.0f, -88.0f, 1.0f, -1.0f, 0.5f, 1e-40f, -1e-40f,
+                           INFINITY, -INFINITY, NAN, 5.656854f, -5.656854f, 3.4e38f, -3.4e38f};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) x[n++] = edges[i];
+    for (int i = 0; n < N / 2; i++) x[n++] = -100.0f + 200.0f * (float)i / (N / 2);
+    for (uint32_t b = 12345; n < N; n++) {
+        b = b * 1664525u + 1013904223u;
+        memcpy(&x[n], &b, sizeof b);
+    }
+    int bad = 0;
+    for (size_t i = 0; i < N; i += 4) {
+        mg_f4 v = wasm_v128_load(x + i), gelu, grad = mg_gelu_grad4(v, &gelu);
+        float got[7][4];
+        wasm_v128_store(got[0], mg_expf4(v)), wasm_v128_store(got[1], mg_erff4(v)), wasm_v128_store(got[2], mg_sigmoid4(v));
+        wasm_v128_store(got[3], mg_gelu4(v)), wasm_v128_store(got[4], grad), wasm_v128_store(got[5], gelu);
+        wasm_v128_store(got[6], mg_g4(v));
+        for (int l = 0; l < 4; l++) {
+            float y = x[i + l], g, d = mg_gelu_grad(y, &g);
+            const float want[7] = {mg_expf(y), mg_erff(y), mg_sigmoid(y), mg_gelu(y), d, g, mg_g(y)};
+            for (int f = 0; f < 7; f++)
+                if (!same(got[f][l], want[f]) && bad++ < 5)
+                    CHECK(0, "activation %d of %.9g: %.9g four at a time, %.9g alone", f, y, got[f][l], want[f]);
+        }
+    }
+    CHECK(bad == 0, "%d differences", bad);
+}
+#endif
+
 int main(void) {
     test_golden();
+#ifdef __wasm_simd128__
+    test_activations_four_at_once();
+#endif
     for (int cell = 0; cell < 2; cell++) {
         test_forward_step_split(cell, 16, 1.0);
         test_forward_step_split(cell, 12, 1.5);

@@ -472,6 +472,47 @@ static void check_coder_learning(const char *stem) {
     free(rows), free(file);
 }
 
+/* Channels alike: weights that give every channel of a cell the same inputs (the hidden rows of W_in all one row, the
+ * gate rows another, each row of W_out one value, h0 one value) must give every channel the same bits, forward (h)
+ * and backward (the gradients of b_in, which for one token are dk itself, and of h0). With 7 channels, the wasm
+ * builds take the first four four at a time (internal.h's vector activations) and the last three one at a time: a
+ * vector path that computed anything else than the scalar one would show here. One token a trial, since a sum over
+ * tokens would hide a difference in the last bit of one term. */
+static void check_channels_alike(int cell, int sigmoid) {
+    enum { D = 3, DI = 7, TRIALS = 200 };
+    int ng = cell == MG_CELL_GRU ? 2 : 3, ld = ng * DI, differ = 0, nonzero = 0;
+    mg_kernels k;
+    mg_kernels_select(MG_KERNEL_AUTO, &k);
+    for (int trial = 0; trial < TRIALS; trial++) {
+        float w_in[3 * DI * D], w_out[D * DI], x[D], h0[DI], kproj[3 * DI], dy[D], y[D], hid[DI], row[3][D], col[D], h0v;
+        fill_uniform(&row[0][0], sizeof row / sizeof(float), -2.0f, 2.0f), fill_uniform(col, D, -1.0f, 1.0f);
+        fill_uniform(&h0v, 1, -1.0f, 2.0f), fill_uniform(x, D, -3.0f, 3.0f), fill_uniform(dy, D, -1.0f, 1.0f);
+        for (int j = 0; j < ld; j++) memcpy(w_in + j * D, row[j / DI], sizeof row[0]);
+        for (int d = 0; d < D; d++)
+            for (int i = 0; i < DI; i++) w_out[d * DI + i] = col[d];
+        for (int i = 0; i < DI; i++) h0[i] = h0v;
+        for (int j = 0; j < ld; j++) {
+            float sum = 0.0f;
+            for (int d = 0; d < D; d++) sum += x[d] * w_in[j * D + d];
+            kproj[j] = sum;
+        }
+        mg_cell c = {cell, D, DI, ng, 1, sigmoid, {.f32 = w_in, .rows = ld, .cols = D},
+                     {.f32 = w_out, .rows = D, .cols = DI}, NULL, NULL};
+        float scratch[4096], gb_in[3 * DI] = {0}, gh0[DI] = {0}, dx[D] = {0};
+        REQUIRE(mg_cell_backward_scratch(&c, 1, 1) <= sizeof scratch / sizeof *scratch, "scratch too small");
+        mg_cell_run(&c, &k, x, 1, 1, h0, y, hid, scratch, 1);
+        mg_cell_grads g = {NULL, gb_in, NULL, NULL, gh0};
+        mg_cell_backward(&c, &k, w_in, w_out, x, kproj, 1, 1, h0, dy, dx, &g, scratch, 1);
+        for (int i = 1; i < DI; i++) {
+            differ += memcmp(&hid[i], &hid[0], sizeof(float)) != 0 || memcmp(&gh0[i], &gh0[0], sizeof(float)) != 0;
+            for (int j = 0; j < ng; j++) differ += memcmp(&gb_in[j * DI + i], &gb_in[j * DI], sizeof(float)) != 0;
+        }
+        nonzero += gb_in[0] != 0.0f && gh0[0] != 0.0f;
+    }
+    CHECK(differ == 0, "cell %d (sigmoid %d): %d values differ between channels that had the same inputs", cell, sigmoid, differ);
+    CHECK(nonzero > TRIALS / 2, "cell %d: the gradients are mostly zero", cell);
+}
+
 int main(void) {
     const char *cases[] = {"gru-d32-l2", "gru-d24-l3-conv3", "lstm-d32-l2", "lstm-d16-l2-conv4-e1", "gru-d40-l1-e1",
                            /* the BorealisAI/minRNNs form (tools/minrnns_ref.py's modules) */
@@ -487,6 +528,9 @@ int main(void) {
     }
     check_errors();
     check_dropout();
+    check_channels_alike(MG_CELL_GRU, 0);
+    check_channels_alike(MG_CELL_LSTM, 0);
+    check_channels_alike(MG_CELL_LSTM, 1);
     check_top("gru-d32-l2");
     check_top("gru-d24-l3-conv3");
     check_top("lstm-d32-l2");
