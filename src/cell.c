@@ -27,27 +27,30 @@ static void gates(void *ctx, int ith, int nth) {
     const mg_cell *c = j->c;
     int di = c->dim_inner, ld = c->n_gates * di, i0, i1;
     mg_split(di, ith, nth, 4, &i0, &i1);
+#ifdef __wasm_simd128__
+    const mg_act_k k = mg_act_consts();
+#endif
     for (size_t r = 0; r < j->rows; r++) {
         float *kh = j->proj + r * ld, *k1 = kh + di;
         int i = i0;
 #ifdef __wasm_simd128__
         if (c->cell == MG_CELL_GRU) /* the loops below, four channels at a time (the same bits) */
             for (; i + 4 <= i1; i += 4) {
-                mg_f4 h = wasm_v128_load(kh + i), k = wasm_v128_load(k1 + i);
-                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(k), mg_g4(h)));
-                wasm_v128_store(k1 + i, mg_sigmoid4(wasm_f32x4_neg(k)));
+                mg_f4 h = wasm_v128_load(kh + i), z = wasm_v128_load(k1 + i);
+                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(z, &k), mg_g4(h, &k)));
+                wasm_v128_store(k1 + i, mg_sigmoid4(wasm_f32x4_neg(z), &k));
             }
         else if (c->sigmoid)
             for (; i + 4 <= i1; i += 4) {
-                mg_f4 h = wasm_v128_load(kh + i), k = wasm_v128_load(k1 + i), k2 = wasm_v128_load(k1 + di + i);
-                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(k2), mg_g4(h)));
-                wasm_v128_store(k1 + i, mg_sigmoid4(k));
+                mg_f4 h = wasm_v128_load(kh + i), f = wasm_v128_load(k1 + i), in = wasm_v128_load(k1 + di + i);
+                wasm_v128_store(kh + i, MG_MUL4(mg_sigmoid4(in, &k), mg_g4(h, &k)));
+                wasm_v128_store(k1 + i, mg_sigmoid4(f, &k));
             }
         else
             for (; i + 4 <= i1; i += 4) {
-                mg_f4 h = wasm_v128_load(kh + i), f = mg_sigmoid4(wasm_v128_load(k1 + i));
-                mg_f4 in = mg_sigmoid4(wasm_v128_load(k1 + di + i)), s = MG_ADD4(f, in);
-                wasm_v128_store(kh + i, MG_MUL4(wasm_f32x4_div(in, s), mg_g4(h)));
+                mg_f4 h = wasm_v128_load(kh + i), f = mg_sigmoid4(wasm_v128_load(k1 + i), &k);
+                mg_f4 in = mg_sigmoid4(wasm_v128_load(k1 + di + i), &k), s = MG_ADD4(f, in);
+                wasm_v128_store(kh + i, MG_MUL4(wasm_f32x4_div(in, s), mg_g4(h, &k)));
                 wasm_v128_store(k1 + i, wasm_f32x4_div(f, s));
             }
 #endif
@@ -153,7 +156,8 @@ static void decay_rows(void *ctx, size_t r0, size_t r1) {
         int i = 0;
 #ifdef __wasm_simd128__
         if (c->cell == MG_CELL_GRU) /* four at a time, the same bits */
-            for (; i + 4 <= j->di; i += 4) wasm_v128_store(ar + i, mg_sigmoid4(wasm_f32x4_neg(wasm_v128_load(k1 + i))));
+            for (mg_act_k k = mg_act_consts(); i + 4 <= j->di; i += 4)
+                wasm_v128_store(ar + i, mg_sigmoid4(wasm_f32x4_neg(wasm_v128_load(k1 + i)), &k));
 #endif
         for (; i < j->di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
     }
@@ -171,12 +175,12 @@ static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
         int i = 0;
 #ifdef __wasm_simd128__
         if (c->cell == MG_CELL_GRU) /* the GRU's lines below, four at a time (the same bits) */
-            for (mg_f4 one = MG_F4(1.0f); i + 4 <= di; i += 4) {
-                mg_f4 h = wasm_v128_load(kh + i), cv = wasm_v128_load(cg + i), s = mg_sigmoid4(h);
-                mg_f4 da = hp ? MG_MUL4(cv, wasm_v128_load(hp + i)) : MG_F4(0.0f), pos = wasm_f32x4_ge(h, MG_F4(0.0f));
-                mg_f4 gv = wasm_v128_bitselect(MG_ADD4(h, MG_F4(0.5f)), s, pos);
+            for (mg_act_k k = mg_act_consts(); i + 4 <= di; i += 4) {
+                mg_f4 h = wasm_v128_load(kh + i), cv = wasm_v128_load(cg + i), s = mg_sigmoid4(h, &k), one = k.one;
+                mg_f4 da = hp ? MG_MUL4(cv, wasm_v128_load(hp + i)) : k.zero, pos = wasm_f32x4_ge(h, k.zero);
+                mg_f4 gv = wasm_v128_bitselect(MG_ADD4(h, k.half), s, pos);
                 mg_f4 dgv = wasm_v128_bitselect(one, MG_MUL4(s, wasm_f32x4_sub(one, s)), pos);
-                mg_f4 z = mg_sigmoid4(wasm_v128_load(k1 + i));
+                mg_f4 z = mg_sigmoid4(wasm_v128_load(k1 + i), &k);
                 wasm_v128_store(dkh + i, MG_MUL4(MG_MUL4(cv, z), dgv));
                 wasm_v128_store(dk1 + i, MG_MUL4(MG_MUL4(wasm_f32x4_sub(MG_MUL4(cv, gv), da), z), wasm_f32x4_sub(one, z)));
             }

@@ -159,14 +159,36 @@ void mg_linear_backward(const mg_kernels *k, const float *W, int N, int K, int M
  * below 3e-9 of it), times 2^n written into the exponent; x is clamped to [-87, 88], the normal range.
  * mg_erff: x P(x^2) / Q(x^2), the coefficients fitted here to erf on [0, 4] (relative error 7e-8 in double,
  * within 3.3e-7 of erf in float), then clamped to [-1, 1]; erf(4) is 1 in float to 1.5e-8. */
+/* Their constants, named once for the scalar forms here and the vector forms below (src/activation.c). */
+#define MG_EXP_LO (-87.0f)
+#define MG_EXP_HI 88.0f
+#define MG_LOG2E 1.44269504088896341f
+#define MG_EXP_SHIFT 12582912.0f /* 1.5 x 2^23: x log2(e) + it has n rounded to nearest in its low bits */
+#define MG_LN2_HI 0.693359375f
+#define MG_LN2_LO 2.12194440e-4f
+#define MG_EXP_BIAS 0x4B3FFF81u /* the bits of MG_EXP_SHIFT less the exponent's bias: (bits - it) << 23 is 2^n */
+#define MG_ERF_P0 1.1283790945289172f
+#define MG_ERF_P1 0.2072101984708671f
+#define MG_ERF_P2 0.05153655212649003f
+#define MG_ERF_P3 0.003993681309293312f
+#define MG_ERF_P4 0.00014732335603180667f
+#define MG_ERF_P5 (-1.941733911259985e-06f)
+#define MG_ERF_P6 1.9097678022328424e-08f
+#define MG_ERF_Q1 0.5169665163004512f
+#define MG_ERF_Q2 0.1180061480202685f
+#define MG_ERF_Q3 0.014965145631775797f
+#define MG_ERF_Q4 0.0010217273700146444f
+#define MG_RSQRT2 0.70710678118654752f
+#define MG_RSQRT2PI 0.39894228040143268f
+
 static inline float mg_expf(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 x 2^23 + n: n rounded to nearest in the low bits */
-    float n = t - 12582912.0f, r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    x = x < MG_EXP_LO ? MG_EXP_LO : x > MG_EXP_HI ? MG_EXP_HI : x;
+    float t = x * MG_LOG2E + MG_EXP_SHIFT;
+    float n = t - MG_EXP_SHIFT, r = (x - n * MG_LN2_HI) + n * MG_LN2_LO;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
     uint32_t tb, sb;
     memcpy(&tb, &t, sizeof tb);
-    sb = (tb - 0x4B400000u + 127u) << 23; /* 2^n */
+    sb = (tb - MG_EXP_BIAS) << 23; /* 2^n */
     float scale;
     memcpy(&scale, &sb, sizeof scale);
     return p * scale;
@@ -174,9 +196,8 @@ static inline float mg_expf(float x) {
 
 static inline float mg_erff(float x) {
     float c = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x, t = c * c;
-    float p = 1.1283790945289172f + t * (0.2072101984708671f + t * (0.05153655212649003f + t * (0.003993681309293312f +
-              t * (0.00014732335603180667f + t * (-1.941733911259985e-06f + t * 1.9097678022328424e-08f)))));
-    float q = 1.0f + t * (0.5169665163004512f + t * (0.1180061480202685f + t * (0.014965145631775797f + t * 0.0010217273700146444f)));
+    float p = MG_ERF_P0 + t * (MG_ERF_P1 + t * (MG_ERF_P2 + t * (MG_ERF_P3 + t * (MG_ERF_P4 + t * (MG_ERF_P5 + t * MG_ERF_P6)))));
+    float q = 1.0f + t * (MG_ERF_Q1 + t * (MG_ERF_Q2 + t * (MG_ERF_Q3 + t * MG_ERF_Q4)));
     float y = c * p / q;
     return y > 1.0f ? 1.0f : y < -1.0f ? -1.0f : y;
 }
@@ -184,11 +205,11 @@ static inline float mg_erff(float x) {
 static inline float mg_sigmoid(float x) { return 1.0f / (1.0f + mg_expf(-x)); }
 
 /* nn.GELU() (the exact form: x Phi(x)) and its derivative Phi(x) + x phi(x); *gelu = mg_gelu(x). */
-static inline float mg_gelu(float x) { return 0.5f * x * (1.0f + mg_erff(x * 0.70710678118654752f)); }
+static inline float mg_gelu(float x) { return 0.5f * x * (1.0f + mg_erff(x * MG_RSQRT2)); }
 static inline float mg_gelu_grad(float x, float *gelu) {
-    float phi = 0.5f * (1.0f + mg_erff(x * 0.70710678118654752f));
+    float phi = 0.5f * (1.0f + mg_erff(x * MG_RSQRT2));
     *gelu = x * phi;
-    return phi + x * 0.39894228040143268f * mg_expf(-0.5f * x * x);
+    return phi + x * MG_RSQRT2PI * mg_expf(-0.5f * x * x);
 }
 
 /* The cells' activation g(x) = x >= 0 ? x + 0.5 : sigmoid(x) (cell.c; state.c for a learned h0 = g(init)). */
@@ -198,53 +219,61 @@ static inline float mg_g(float x) { return x >= 0.0f ? x + 0.5f : mg_sigmoid(x);
 /* The same functions on four floats at once, operation for operation in the same order, so the same bits as the
  * scalar ones above (tests/c/test-layer.c compares them on every kind of float). Written out because clang makes
  * the scalar clamps (x < lo ? lo : x) into f32x4.min/max, which engines lower to about eight instructions each for
- * their NaN and -0 rules, where f32x4.pmax(x, lo) is exactly that ternary in one: a GELU 1.8x faster. */
+ * their NaN and -0 rules, where f32x4.pmax(x, lo) is exactly that ternary in one: a GELU 1.8x faster in Node.
+ * Their constants come in k, loaded once before a loop by mg_act_consts() from src/activation.c's table, which the
+ * compiler cannot see here: as v128.const in the loop, Chromium 156 built each one again at every turn (three or four
+ * instructions each), and the GELU took 2.3 ns a float in Chromium against 1.2 with them loaded before the loop. */
 #include <wasm_simd128.h>
 typedef v128_t mg_f4;
-#define MG_F4(x) wasm_f32x4_splat(x)
 #define MG_ADD4 wasm_f32x4_add
 #define MG_MUL4 wasm_f32x4_mul
 
-static inline mg_f4 mg_expf4(mg_f4 x) {
-    x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, MG_F4(-87.0f)), MG_F4(88.0f));
-    mg_f4 t = MG_ADD4(MG_MUL4(x, MG_F4(1.44269504088896341f)), MG_F4(12582912.0f));
-    mg_f4 n = wasm_f32x4_sub(t, MG_F4(12582912.0f));
-    mg_f4 r = MG_ADD4(wasm_f32x4_sub(x, MG_MUL4(n, MG_F4(0.693359375f))), MG_MUL4(n, MG_F4(2.12194440e-4f)));
-    mg_f4 p = MG_F4(1.0f / 5040);
-    p = MG_ADD4(MG_F4(1.0f / 720), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f / 120), MG_MUL4(r, p));
-    p = MG_ADD4(MG_F4(1.0f / 24), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f / 6), MG_MUL4(r, p));
-    p = MG_ADD4(MG_F4(0.5f), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f), MG_MUL4(r, p)), p = MG_ADD4(MG_F4(1.0f), MG_MUL4(r, p));
-    mg_f4 scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, wasm_i32x4_splat(0x4B400000)), wasm_i32x4_splat(127)), 23);
-    return MG_MUL4(p, scale);
+typedef struct {
+    mg_f4 exp_lo, exp_hi, log2e, exp_shift, ln2_hi, ln2_lo, exp_bias, e[5] /* 1/5040, 1/720, 1/120, 1/24, 1/6 */;
+    mg_f4 erf_lo, erf_hi, p[7] /* P6 ... P0 */, q[4] /* Q4 ... Q1 */, zero, half, one, minus_one, minus_half;
+    mg_f4 rsqrt2, rsqrt2pi;
+} mg_act_k;
+/* mg_act_k's fields in order, as 32-bit patterns (src/activation.c) */
+extern const union mg_act_value { float f; uint32_t u; } mg_act_table[];
+static inline mg_act_k mg_act_consts(void) {
+    mg_act_k k;
+    mg_f4 *v = (mg_f4 *)&k;
+    for (size_t i = 0; i < sizeof k / sizeof *v; i++) v[i] = wasm_v128_load32_splat(&mg_act_table[i]);
+    return k;
 }
 
-static inline mg_f4 mg_erff4(mg_f4 x) {
-    mg_f4 c = wasm_f32x4_pmin(wasm_f32x4_pmax(x, MG_F4(-4.0f)), MG_F4(4.0f)), t = MG_MUL4(c, c);
-    mg_f4 p = MG_F4(1.9097678022328424e-08f);
-    p = MG_ADD4(MG_F4(-1.941733911259985e-06f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(0.00014732335603180667f), MG_MUL4(t, p));
-    p = MG_ADD4(MG_F4(0.003993681309293312f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(0.05153655212649003f), MG_MUL4(t, p));
-    p = MG_ADD4(MG_F4(0.2072101984708671f), MG_MUL4(t, p)), p = MG_ADD4(MG_F4(1.1283790945289172f), MG_MUL4(t, p));
-    mg_f4 q = MG_F4(0.0010217273700146444f);
-    q = MG_ADD4(MG_F4(0.014965145631775797f), MG_MUL4(t, q)), q = MG_ADD4(MG_F4(0.1180061480202685f), MG_MUL4(t, q));
-    q = MG_ADD4(MG_F4(0.5169665163004512f), MG_MUL4(t, q)), q = MG_ADD4(MG_F4(1.0f), MG_MUL4(t, q));
+static inline mg_f4 mg_expf4(mg_f4 x, const mg_act_k *k) {
+    x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, k->exp_lo), k->exp_hi);
+    mg_f4 t = MG_ADD4(MG_MUL4(x, k->log2e), k->exp_shift), n = wasm_f32x4_sub(t, k->exp_shift);
+    mg_f4 r = MG_ADD4(wasm_f32x4_sub(x, MG_MUL4(n, k->ln2_hi)), MG_MUL4(n, k->ln2_lo)), p = k->e[0];
+    for (int i = 1; i < 5; i++) p = MG_ADD4(k->e[i], MG_MUL4(r, p));
+    p = MG_ADD4(k->half, MG_MUL4(r, p)), p = MG_ADD4(k->one, MG_MUL4(r, p)), p = MG_ADD4(k->one, MG_MUL4(r, p));
+    return MG_MUL4(p, wasm_i32x4_shl(wasm_i32x4_sub(t, k->exp_bias), 23));
+}
+
+static inline mg_f4 mg_erff4(mg_f4 x, const mg_act_k *k) {
+    mg_f4 c = wasm_f32x4_pmin(wasm_f32x4_pmax(x, k->erf_lo), k->erf_hi), t = MG_MUL4(c, c), p = k->p[0], q = k->q[0];
+    for (int i = 1; i < 7; i++) p = MG_ADD4(k->p[i], MG_MUL4(t, p));
+    for (int i = 1; i < 4; i++) q = MG_ADD4(k->q[i], MG_MUL4(t, q));
+    q = MG_ADD4(k->one, MG_MUL4(t, q));
     mg_f4 y = wasm_f32x4_div(MG_MUL4(c, p), q);
-    return wasm_f32x4_pmax(wasm_f32x4_pmin(y, MG_F4(1.0f)), MG_F4(-1.0f));
+    return wasm_f32x4_pmax(wasm_f32x4_pmin(y, k->one), k->minus_one);
 }
 
-static inline mg_f4 mg_sigmoid4(mg_f4 x) {
-    return wasm_f32x4_div(MG_F4(1.0f), MG_ADD4(MG_F4(1.0f), mg_expf4(wasm_f32x4_neg(x))));
+static inline mg_f4 mg_sigmoid4(mg_f4 x, const mg_act_k *k) {
+    return wasm_f32x4_div(k->one, MG_ADD4(k->one, mg_expf4(wasm_f32x4_neg(x), k)));
 }
-static inline mg_f4 mg_gelu4(mg_f4 x) {
-    return MG_MUL4(MG_MUL4(MG_F4(0.5f), x), MG_ADD4(MG_F4(1.0f), mg_erff4(MG_MUL4(x, MG_F4(0.70710678118654752f)))));
+static inline mg_f4 mg_gelu4(mg_f4 x, const mg_act_k *k) {
+    return MG_MUL4(MG_MUL4(k->half, x), MG_ADD4(k->one, mg_erff4(MG_MUL4(x, k->rsqrt2), k)));
 }
-static inline mg_f4 mg_gelu_grad4(mg_f4 x, mg_f4 *gelu) {
-    mg_f4 phi = MG_MUL4(MG_F4(0.5f), MG_ADD4(MG_F4(1.0f), mg_erff4(MG_MUL4(x, MG_F4(0.70710678118654752f)))));
+static inline mg_f4 mg_gelu_grad4(mg_f4 x, mg_f4 *gelu, const mg_act_k *k) {
+    mg_f4 phi = MG_MUL4(k->half, MG_ADD4(k->one, mg_erff4(MG_MUL4(x, k->rsqrt2), k)));
     *gelu = MG_MUL4(x, phi);
-    mg_f4 e = mg_expf4(MG_MUL4(MG_MUL4(MG_F4(-0.5f), x), x));
-    return MG_ADD4(phi, MG_MUL4(MG_MUL4(x, MG_F4(0.39894228040143268f)), e));
+    mg_f4 e = mg_expf4(MG_MUL4(MG_MUL4(k->minus_half, x), x), k);
+    return MG_ADD4(phi, MG_MUL4(MG_MUL4(x, k->rsqrt2pi), e));
 }
-static inline mg_f4 mg_g4(mg_f4 x) {
-    return wasm_v128_bitselect(MG_ADD4(x, MG_F4(0.5f)), mg_sigmoid4(x), wasm_f32x4_ge(x, MG_F4(0.0f)));
+static inline mg_f4 mg_g4(mg_f4 x, const mg_act_k *k) {
+    return wasm_v128_bitselect(MG_ADD4(x, k->half), mg_sigmoid4(x, k), wasm_f32x4_ge(x, k->zero));
 }
 #endif
 

@@ -19,9 +19,9 @@ static void bias_act(float *c, const float *bias, int n, int act) {
     int i = 0;
 #ifdef __wasm_simd128__
     if (act == MG_ACT_GELU)
-        for (; i + 4 <= n; i += 4) {
+        for (mg_act_k k = mg_act_consts(); i + 4 <= n; i += 4) {
             mg_f4 x = wasm_v128_load(c + i);
-            wasm_v128_store(c + i, mg_gelu4(bias ? MG_ADD4(x, wasm_v128_load(bias + i)) : x));
+            wasm_v128_store(c + i, mg_gelu4(bias ? MG_ADD4(x, wasm_v128_load(bias + i)) : x, &k));
         }
 #endif
     if (bias)

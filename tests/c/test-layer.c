@@ -131,12 +131,13 @@ static void test_activations_four_at_once(void) {
         memcpy(&x[n], &b, sizeof b);
     }
     int bad = 0;
+    const mg_act_k k = mg_act_consts();
     for (size_t i = 0; i < N; i += 4) {
-        mg_f4 v = wasm_v128_load(x + i), gelu, grad = mg_gelu_grad4(v, &gelu);
+        mg_f4 v = wasm_v128_load(x + i), gelu, grad = mg_gelu_grad4(v, &gelu, &k);
         float got[7][4];
-        wasm_v128_store(got[0], mg_expf4(v)), wasm_v128_store(got[1], mg_erff4(v)), wasm_v128_store(got[2], mg_sigmoid4(v));
-        wasm_v128_store(got[3], mg_gelu4(v)), wasm_v128_store(got[4], grad), wasm_v128_store(got[5], gelu);
-        wasm_v128_store(got[6], mg_g4(v));
+        wasm_v128_store(got[0], mg_expf4(v, &k)), wasm_v128_store(got[1], mg_erff4(v, &k));
+        wasm_v128_store(got[2], mg_sigmoid4(v, &k)), wasm_v128_store(got[3], mg_gelu4(v, &k));
+        wasm_v128_store(got[4], grad), wasm_v128_store(got[5], gelu), wasm_v128_store(got[6], mg_g4(v, &k));
         for (int l = 0; l < 4; l++) {
             float y = x[i + l], g, d = mg_gelu_grad(y, &g);
             const float want[7] = {mg_expf(y), mg_erff(y), mg_sigmoid(y), mg_gelu(y), d, g, mg_g(y)};
