@@ -8,6 +8,7 @@ import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { BYTES, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { laneMissing, pageLane } from './lane.js';
+import { poolWorkerSource } from './runtime.js';
 import { predictorModel, predictorOptions } from './predict.js';
 
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
@@ -21,6 +22,40 @@ const pending = new Map(); // request id -> { resolve, reject, onPiece, callback
 const states = new Map(); // handle -> State, to take the token counts of replies
 const trainers = new Set(); // and predictors: disposed with their model
 export const laneCount = { steps: 0 }; // steps answered by the lane (tests/browser/engine.html reads it)
+const poolWorkers = new Set(); // the workers of the worker's thread pool, which the page starts (startPool)
+
+/** The worker's { pool: { id, url, count } }: starts `count` workers of its thread pool here, each from
+ * poolWorkerSource(url, true) with a MessagePort to the worker, and posts it the ports, or why they could not be
+ * started, or later an error of one (runtime.js startPoolWith: a worker that starts workers itself hung in Firefox). */
+function startPool({ id, url, count }) {
+  const ports = [];
+  try {
+    const boot = URL.createObjectURL(new Blob([poolWorkerSource(url, true)], { type: 'text/javascript' }));
+    for (let index = 0; index < count; index++) {
+      const w = new Worker(boot, { name: 'mingru pool' });
+      poolWorkers.add(w);
+      w.onerror = (e) => {
+        e.preventDefault(); // the worker reports it (runtime.js)
+        if (worker) post({ op: 'pool', id, index, error: e.message ?? 'no message' });
+      };
+      const { port1, port2 } = new MessageChannel();
+      w.postMessage({ port: port1 }, [port1]);
+      ports.push(port2);
+    }
+  } catch (e) {
+    post({ op: 'pool', id, error: e.message });
+    return;
+  }
+  post({ op: 'pool', id, ports }, ports);
+}
+
+/** Ends the worker and the workers of its pool. */
+function endWorker() {
+  worker?.terminate();
+  for (const w of poolWorkers) w.terminate();
+  poolWorkers.clear();
+  worker = lane = null;
+}
 
 function startWorker() {
   if (worker) return worker;
@@ -32,8 +67,7 @@ function startWorker() {
     answer(why);
     if (why === null || broken) return;
     broken = why; // a worker that cannot start is not tried again: the engine runs on the page
-    worker?.terminate();
-    worker = lane = null;
+    endWorker();
   };
   const timer = setTimeout(() => ready(`it did not start in ${WORKER_START / 1000} s`), WORKER_START);
   started.then(() => clearTimeout(timer));
@@ -45,6 +79,7 @@ function startWorker() {
   }
   worker.onmessage = ({ data }) => {
     if (data.ready) return ready(null);
+    if (data.pool) return startPool(data.pool);
     const p = pending.get(data.id);
     if ('callback' in data) return p?.callback?.(data.callback);
     if ('pieces' in data) return data.pieces.forEach((piece) => p?.onPiece?.(piece));
@@ -55,8 +90,7 @@ function startWorker() {
     const error = new MingruError('MG_ELOAD', `the mingru worker failed: ${e.message ?? 'could not start'}`);
     for (const p of pending.values()) p.reject(error);
     pending.clear();
-    worker?.terminate();
-    worker = lane = null;
+    endWorker();
   };
   lane = pageLane();
   if (lane) worker.postMessage({ op: 'lane', buffer: lane.buffer });
@@ -65,8 +99,8 @@ function startWorker() {
 
 /** Posts a message to the worker (started if need be) and counts it for the lane (after: one that cannot be sent
  * does not count; the worker cannot read it before it leaves the lane, which the count makes it do). */
-function post(message) {
-  startWorker().postMessage(message);
+function post(message, transfer) {
+  startWorker().postMessage(message, transfer);
   lane?.posting();
 }
 

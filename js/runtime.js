@@ -205,19 +205,44 @@ export async function resolveThreads(threads, what) {
   return threads;
 }
 
-/** The URL the pool's workers start from: a small classic script, from a blob: URL so that it has the page's
+/** The source of the small classic script the pool's workers start from, from a blob: URL so that it has the page's
  * origin, which imports Emscripten's worker script as a module and hands it the messages that arrived
  * meanwhile. So the worker script may be rewritten by a dev server (Vite's adds import statements to it) or
  * inlined by a bundler as a data: URL (Vite does that under its assetsInlineLimit; a worker started from a
- * data: URL itself would have an opaque origin and could not import the glue). */
-function pthreadWorkerUrl(url) {
-  const boot = `const early = [];
+ * data: URL itself would have an opaque origin and could not import the glue). `viaPort`: a worker the page started
+ * (see startPoolWith): its first message brings the MessagePort to the engine's worker, which then stands for the
+ * worker's own postMessage and onmessage. */
+export function poolWorkerSource(url, viaPort = false) {
+  if (!viaPort) {
+    return `const early = [];
 self.onmessage = (e) => early.push(e);
-import(${JSON.stringify(url.href)}).then(
+import(${JSON.stringify(url)}).then(
   () => { for (const e of early) self.onmessage(e); },
   (e) => setTimeout(() => { throw e; }));
 `;
-  return URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
+  }
+  return `const early = [];
+self.onmessage = ({ data: { port } }) => {
+  self.postMessage = (message, transfer) => port.postMessage(message, transfer);
+  port.onmessage = (e) => early.push(e);
+  import(${JSON.stringify(url)}).then(
+    () => { for (const e of early) self.onmessage(e); port.onmessage = (e) => self.onmessage(e); },
+    (e) => setTimeout(() => { throw e; }));
+};
+`;
+}
+
+const blobUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+
+/** Who starts the pool's workers, where not this thread: null, or async (url, count, onError) => count MessagePorts,
+ * each to a worker started from poolWorkerSource(url, true); onError(i, message) is called if worker i fails. The
+ * engine's worker (worker.js) has its page start them: a worker that a worker starts (nested) made the page's load()
+ * hang for good in Firefox ESR 153 (new Worker() in a worker waits on the page's main thread and, about once in 50
+ * starts on a loaded machine, never returns: no timer of that worker runs again), whereas a page's new Worker() does
+ * not wait. */
+let poolStarter = null;
+export function startPoolWith(starter) {
+  poolStarter = starter;
 }
 
 async function instantiate(threads, useRelaxed) {
@@ -257,14 +282,6 @@ async function instantiate(threads, useRelaxed) {
   };
   // The checked builds (ASSERTIONS=2) print a line for each growth of the heap: noise in the tests' logs
   if (BUILDS !== SHIPPED) options.print = (text) => text.startsWith('Heap resize call') || console.log(text);
-  if (threads > 1) {
-    options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
-    if (build.script) {
-      options.mainScriptUrlOrBlob = build.script().href;
-      const workerUrl = pthreadWorkerUrl(build.worker());
-      options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
-    }
-  }
   // Nor does it settle if the pool's workers cannot start: a threaded build that has not started in THREADS_START ms
   // is given up (openEngine then takes one thread); and a pool worker that fails as it starts (a policy that forbids
   // blob: workers, a failed fetch) fires an error event that Emscripten's handler rethrows, which would end the whole
@@ -276,20 +293,54 @@ async function instantiate(threads, useRelaxed) {
   const browserThreads = threads > 1 && !isNode;
   const timer = browserThreads && setTimeout(() => failed(new MingruError('MG_ELOAD', `its ${threads - 1} workers did not start in ` +
     `${THREADS_START / 1000} s`)), THREADS_START);
-  if (browserThreads && NativeWorker) {
-    globalThis.Worker = class extends NativeWorker {
-      constructor(...args) {
-        super(...args);
-        this.addEventListener('error', (e) => {
-          if (!starting && !gaveUp) return; // later, a working pool's worker's error is Emscripten's to report
-          e.preventDefault();
-          e.stopImmediatePropagation();
-          failed(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${e.message ?? 'no message'})`));
-        });
-      }
-    };
+  /** An error of a pool worker: true if taken here (the build starting or given up), false if it is Emscripten's. */
+  const poolError = (message) => {
+    if (!starting && !gaveUp) return false; // later, a working pool's worker's error is Emscripten's to report
+    failed(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${message ?? 'no message'})`));
+    return true;
+  };
+  const byPage = browserThreads && NativeWorker && poolStarter !== null && Boolean(build.script); // see poolStarter
+  if (threads > 1) {
+    options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
+    if (build.script) {
+      options.mainScriptUrlOrBlob = build.script().href;
+      const workerUrl = byPage ? null : blobUrl(poolWorkerSource(build.worker().href));
+      options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
+    }
   }
   try {
+    if (byPage) {
+      // started by the page (see poolStarter), each behind a MessagePort that stands for it here; a later error of
+      // a working pool's worker goes to Emscripten's handler, which rethrows it (in a timer: as an uncaught error)
+      const workers = [];
+      const onError = (i, message) => poolError(message) || setTimeout(() => workers[i]?.onerror?.(Object.assign(new Error(message), { message })));
+      const ports = await Promise.race([poolStarter(build.worker().href, threads - 1, onError), failure]);
+      globalThis.Worker = class PoolWorker extends EventTarget {
+        #port = ports[workers.length];
+        constructor() {
+          super();
+          workers.push(this);
+          this.#port.onmessage = (e) => this.onmessage?.(e);
+        }
+        postMessage(message, transfer) {
+          this.#port.postMessage(message, transfer);
+        }
+        terminate() {
+          this.#port.close();
+        }
+      };
+    } else if (browserThreads && NativeWorker) {
+      globalThis.Worker = class extends NativeWorker {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener('error', (e) => {
+            if (!poolError(e.message)) return;
+            e.preventDefault();
+            e.stopImmediatePropagation();
+          });
+        }
+      };
+    }
     return new Engine(await Promise.race([createMingruModule(options), failure]), memory, threads, useRelaxed);
   } finally {
     starting = false;

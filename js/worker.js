@@ -10,6 +10,9 @@
 //          most every 8 ms: a message per token cost a tenth of the demo model's generate)
 //   { op: 'abort', target }   aborts request `target` (its { $signal: true } argument)
 //   { op: 'lane', buffer }   first, in a cross-origin isolated page: a model's steps may then come by lane.js
+//   { op: 'pool', id, ports } or { op: 'pool', id, error } or { op: 'pool', id, index, error }: the answer to the
+//       worker's { pool: { id, url, count } }: the page starts the thread pool's workers (runtime.js startPoolWith says
+//       why) and sends a MessagePort to each, or why it could not; later, the error of worker `index`
 // The worker's first message is { ready: true }, once its modules have loaded: a page that gets an error event
 // first knows the worker cannot run (client.js then runs the engine on the page itself).
 // In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
@@ -21,6 +24,8 @@ import { Model, create, load, State } from './model.js';
 import { workerLane } from './lane.js';
 import { Trainer } from './train.js';
 import { Predictor } from './predict.js';
+import { startPoolWith } from './runtime.js';
+import { MingruError } from './errors.js';
 
 const objects = new Map(); // handle -> Model | State | Trainer | Predictor | layer
 const handles = new WeakMap(); // and back
@@ -31,6 +36,26 @@ function keep(handle, o) {
 }
 const aborts = new Map(); // request id -> AbortController
 let lane = null; // lane.js: the page's steps without postMessage, after a step while nothing else runs
+const pools = new Map(); // id of a request to the page for pool workers -> { resolve, reject, onError }
+let nextPool = 1;
+
+// the thread pool's workers are started by the page, not here (runtime.js startPoolWith)
+startPoolWith((url, count, onError) => new Promise((resolve, reject) => {
+  const id = nextPool++;
+  pools.set(id, { resolve, reject, onError });
+  self.postMessage({ pool: { id, url, count } });
+}));
+
+function poolAnswer({ id, ports, index, error }) {
+  const p = pools.get(id);
+  if (!p) return;
+  if (index !== undefined) return p.onError(index, error);
+  if (error !== undefined) {
+    pools.delete(id);
+    return p.reject(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${error})`));
+  }
+  p.resolve(ports); // kept: a worker's error may follow
+}
 
 const CREATE = { load, create, MinGRU: (options) => MinGRU.create(options), MinLSTM: (options) => MinLSTM.create(options) };
 
@@ -131,6 +156,7 @@ self.onmessage = async ({ data }) => {
     return;
   }
   lane?.received();
+  if (op === 'pool') return poolAnswer(data);
   if (op === 'abort') {
     aborts.get(data.target)?.abort();
     return;
