@@ -22,18 +22,29 @@ const pending = new Map(); // request id -> { resolve, reject, onPiece, callback
 const states = new Map(); // handle -> State, to take the token counts of replies
 const trainers = new Set(); // and predictors: disposed with their model
 export const laneCount = { steps: 0 }; // steps answered by the lane (tests/browser/engine.html reads it)
-const poolWorkers = new Set(); // the workers of the worker's thread pool, which the page starts (startPool)
+const poolWorkers = new Map(); // the workers of the worker's thread pools, which the page starts (startPool), by id
+
+/** Ends the workers of pool `id` (or of every pool). */
+function endPool(id) {
+  for (const [key, workers] of poolWorkers) {
+    if (id !== undefined && key !== id) continue;
+    for (const w of workers) w.terminate();
+    poolWorkers.delete(key);
+  }
+}
 
 /** The worker's { pool: { id, url, count } }: starts `count` workers of its thread pool here, each from
  * poolWorkerSource(url, true) with a MessagePort to the worker, and posts it the ports, or why they could not be
- * started, or later an error of one (runtime.js startPoolWith: a worker that starts workers itself hung in Firefox). */
+ * started, or later an error of one (runtime.js startPoolWith: a worker that starts workers itself hung in Firefox);
+ * { poolEnd: id } ends them (a build that did not start). */
 function startPool({ id, url, count }) {
-  const ports = [];
+  const ports = [], workers = [];
+  poolWorkers.set(id, workers);
   try {
     const boot = URL.createObjectURL(new Blob([poolWorkerSource(url, true)], { type: 'text/javascript' }));
     for (let index = 0; index < count; index++) {
       const w = new Worker(boot, { name: 'mingru pool' });
-      poolWorkers.add(w);
+      workers.push(w);
       w.onerror = (e) => {
         e.preventDefault(); // the worker reports it (runtime.js)
         if (worker) post({ op: 'pool', id, index, error: e.message ?? 'no message' });
@@ -43,6 +54,7 @@ function startPool({ id, url, count }) {
       ports.push(port2);
     }
   } catch (e) {
+    endPool(id);
     post({ op: 'pool', id, error: e.message });
     return;
   }
@@ -52,8 +64,7 @@ function startPool({ id, url, count }) {
 /** Ends the worker and the workers of its pool. */
 function endWorker() {
   worker?.terminate();
-  for (const w of poolWorkers) w.terminate();
-  poolWorkers.clear();
+  endPool();
   worker = lane = null;
 }
 
@@ -80,6 +91,7 @@ function startWorker() {
   worker.onmessage = ({ data }) => {
     if (data.ready) return ready(null);
     if (data.pool) return startPool(data.pool);
+    if ('poolEnd' in data) return endPool(data.poolEnd);
     const p = pending.get(data.id);
     if ('callback' in data) return p?.callback?.(data.callback);
     if ('pieces' in data) return data.pieces.forEach((piece) => p?.onPiece?.(piece));

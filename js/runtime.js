@@ -234,12 +234,14 @@ self.onmessage = ({ data: { port } }) => {
 
 const blobUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
 
-/** Who starts the pool's workers, where not this thread: null, or async (url, count, onError) => count MessagePorts,
- * each to a worker started from poolWorkerSource(url, true); onError(i, message) is called if worker i fails. The
- * engine's worker (worker.js) has its page start them: a worker that a worker starts (nested) made the page's load()
- * hang for good in Firefox ESR 153 (new Worker() in a worker waits on the page's main thread and, about once in 50
- * starts on a loaded machine, never returns: no timer of that worker runs again), whereas a page's new Worker() does
- * not wait. */
+/** Who starts the pool's workers, where not this thread: null, or (url, count, onError) => { ports, end }: ports, a
+ * promise of count MessagePorts, each to a worker started from poolWorkerSource(url, true); onError(i, message) is
+ * called if worker i fails; end() ends them (a build that did not start). The engine's worker (worker.js) has its page
+ * start them in Firefox: a worker that a worker starts (nested) made the page's load() hang for good in Firefox ESR 153
+ * (new Worker() in a worker waits on the page's main thread and, about once in 50 starts on a loaded machine, never
+ * returns: no timer of that worker runs again), whereas a page's new Worker() does not wait. Elsewhere Emscripten
+ * starts them from this worker, as it always did: Chromium's never hung, and whether Safari shares a wasm memory
+ * sent through a MessagePort is not tested here (WebKitGTK has no SharedArrayBuffer). */
 let poolStarter = null;
 export function startPoolWith(starter) {
   poolStarter = starter;
@@ -299,7 +301,9 @@ async function instantiate(threads, useRelaxed) {
     failed(new MingruError('MG_ELOAD', `a worker of its thread pool failed to start (${message ?? 'no message'})`));
     return true;
   };
-  const byPage = browserThreads && NativeWorker && poolStarter !== null && Boolean(build.script); // see poolStarter
+  const firefox = typeof navigator === 'object' && /\bFirefox\//.test(navigator.userAgent ?? '');
+  const byPage = browserThreads && firefox && NativeWorker && poolStarter !== null && Boolean(build.script); // see poolStarter
+  let pool = null, started = false; // the page's pool, ended if the build does not start
   if (threads > 1) {
     options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
     if (build.script) {
@@ -314,7 +318,8 @@ async function instantiate(threads, useRelaxed) {
       // a working pool's worker goes to Emscripten's handler, which rethrows it (in a timer: as an uncaught error)
       const workers = [];
       const onError = (i, message) => poolError(message) || setTimeout(() => workers[i]?.onerror?.(Object.assign(new Error(message), { message })));
-      const ports = await Promise.race([poolStarter(build.worker().href, threads - 1, onError), failure]);
+      pool = poolStarter(build.worker().href, threads - 1, onError);
+      const ports = await Promise.race([pool.ports, failure]);
       globalThis.Worker = class PoolWorker extends EventTarget {
         #port = ports[workers.length];
         constructor() {
@@ -341,8 +346,11 @@ async function instantiate(threads, useRelaxed) {
         }
       };
     }
-    return new Engine(await Promise.race([createMingruModule(options), failure]), memory, threads, useRelaxed);
+    const engine = new Engine(await Promise.race([createMingruModule(options), failure]), memory, threads, useRelaxed);
+    started = true;
+    return engine;
   } finally {
+    if (pool && !started) pool.end();
     starting = false;
     clearTimeout(timer);
     if (browserThreads && NativeWorker) globalThis.Worker = NativeWorker;

@@ -39,12 +39,17 @@ let lane = null; // lane.js: the page's steps without postMessage, after a step 
 const pools = new Map(); // id of a request to the page for pool workers -> { resolve, reject, onError }
 let nextPool = 1;
 
-// the thread pool's workers are started by the page, not here (runtime.js startPoolWith)
-startPoolWith((url, count, onError) => new Promise((resolve, reject) => {
+// the thread pool's workers are started by the page, not here, in Firefox (runtime.js startPoolWith)
+startPoolWith((url, count, onError) => {
   const id = nextPool++;
-  pools.set(id, { resolve, reject, onError });
+  const ports = new Promise((resolve, reject) => pools.set(id, { resolve, reject, onError }));
   self.postMessage({ pool: { id, url, count } });
-}));
+  const end = () => {
+    pools.delete(id);
+    self.postMessage({ poolEnd: id });
+  };
+  return { ports, end };
+});
 
 function poolAnswer({ id, ports, index, error }) {
   const p = pools.get(id);
