@@ -4,6 +4,7 @@
 #include "check.h"
 #include "golden.h"
 #include "internal.h"
+#include "model.h"
 
 static mg_layer *make_chunked(int cell, int dim, double expansion, int kernel, int scan_chunks, const float *w_in,
                               const float *w_out) {
@@ -150,8 +151,52 @@ static void test_activations_four_at_once(void) {
 }
 #endif
 
+/* The passes around the products, bit for bit against the definitions written out here one value at a time: the
+ * bias + GELU after a product (mg_linear_act; wasm takes four columns at a time, the rest alone), GELU and its
+ * gradient over pieces that start and end anywhere (mg_gelu_grad_range), and RMSNorm over row counts that are and
+ * are not multiples of four (rms_rows takes four rows side by side). */
+static void test_passes_bits(void) {
+    enum { M = 9, N = 13, K = 6, D = 11 };
+    float A[M * K], W[N * K], bias[N], C[M * N], want[M * N], x[M * D], w[D], out[M * D], g[M * N], d[M * N];
+    fill_uniform(A, M * K, -2.0f, 2.0f), fill_uniform(W, N * K, -1.0f, 1.0f), fill_uniform(bias, N, -1.0f, 1.0f);
+    mg_kernels k;
+    mg_kernels_select(MG_KERNEL_AUTO, &k);
+    mg_matrix wm = {.f32 = W, .rows = N, .cols = K};
+    mg_linear_act(&k, &wm, M, A, K, want, N, NULL, MG_ACT_NONE);
+    for (int i = 0; i < M * N; i++) want[i] = mg_gelu(want[i] + bias[i % N]);
+    mg_linear_act(&k, &wm, M, A, K, C, N, bias, MG_ACT_GELU);
+    CHECK(!memcmp(C, want, sizeof C), "bias + GELU after the product: other bits than bias then GELU alone");
+    for (size_t i0 = 0; i0 < 6; i0++)
+        for (size_t i1 = i0; i1 <= (size_t)M * N; i1 += 7) {
+            memset(g, 0, sizeof g), memset(d, 0, sizeof d);
+            mg_elementwise(mg_gelu_grad_range, C + i0, NULL, g + i0, d + i0, i1 - i0);
+            int bad = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++) {
+                float gl = 0.0f, gd = i >= i0 && i < i1 ? mg_gelu_grad(C[i], &gl) : 0.0f;
+                bad += memcmp(&g[i], &gl, sizeof gl) != 0 || memcmp(&d[i], &gd, sizeof gd) != 0;
+            }
+            CHECK(bad == 0, "GELU and its gradient over [%zu, %zu): %d values differ", i0, i1, bad);
+        }
+    fill_uniform(x, M * D, -3.0f, 3.0f), fill_uniform(w, D, 0.5f, 1.5f);
+    for (int T = 1; T <= M; T++) {
+        mg_rmsnorm(out, x, w, T, D);
+        int bad = 0;
+        for (int t = 0; t < T; t++) {
+            float ss = 0.0f;
+            for (int i = 0; i < D; i++) ss += x[t * D + i] * x[t * D + i];
+            float r = 1.0f / sqrtf(ss / (float)D + 1.1920928955078125e-07f);
+            for (int i = 0; i < D; i++) {
+                float v = x[t * D + i] * r * w[i];
+                bad += memcmp(&out[t * D + i], &v, sizeof v) != 0;
+            }
+        }
+        CHECK(bad == 0, "RMSNorm of %d rows: %d values differ from the definition", T, bad);
+    }
+}
+
 int main(void) {
     test_golden();
+    test_passes_bits();
 #ifdef __wasm_simd128__
     test_activations_four_at_once();
 #endif
