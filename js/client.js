@@ -8,7 +8,7 @@ import { MingruError, fail } from './errors.js';
 import { readSource } from './source.js';
 import { BYTES, tokenizerFrom, withTokenizer } from './tokenizer.js';
 import { laneMissing, pageLane } from './lane.js';
-import { poolWorkerSource } from './runtime.js';
+import { poolWorkerUrl } from './runtime.js';
 import { predictorModel, predictorOptions } from './predict.js';
 
 const WORKER_START = 30000; // ms for the worker to load its modules and say it is ready
@@ -34,14 +34,14 @@ function endPool(id) {
 }
 
 /** The worker's { pool: { id, url, count } }: starts `count` workers of its thread pool here, each from
- * poolWorkerSource(url, true) with a MessagePort to the worker, and posts it the ports, or why they could not be
+ * poolWorkerUrl(url, true) with a MessagePort to the worker, and posts it the ports, or why they could not be
  * started, or later an error of one (runtime.js startPoolWith: a worker that starts workers itself hung in Firefox);
  * { poolEnd: id } ends them (a build that did not start). */
 function startPool({ id, url, count }) {
   const ports = [], workers = [];
   poolWorkers.set(id, workers);
   try {
-    const boot = URL.createObjectURL(new Blob([poolWorkerSource(url, true)], { type: 'text/javascript' }));
+    const boot = poolWorkerUrl(url, true);
     for (let index = 0; index < count; index++) {
       const w = new Worker(boot, { name: 'mingru pool' });
       workers.push(w);

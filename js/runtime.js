@@ -205,14 +205,18 @@ export async function resolveThreads(threads, what) {
   return threads;
 }
 
-/** The source of the small classic script the pool's workers start from, from a blob: URL so that it has the page's
+/** The URL of the small classic script the pool's workers start from, a blob: URL so that it has the page's
  * origin, which imports Emscripten's worker script as a module and hands it the messages that arrived
  * meanwhile. So the worker script may be rewritten by a dev server (Vite's adds import statements to it) or
  * inlined by a bundler as a data: URL (Vite does that under its assetsInlineLimit; a worker started from a
  * data: URL itself would have an opaque origin and could not import the glue). `viaPort`: a worker the page started
  * (see startPoolWith): its first message brings the MessagePort to the engine's worker, which then stands for the
  * worker's own postMessage and onmessage. */
-export function poolWorkerSource(url, viaPort = false) {
+export function poolWorkerUrl(url, viaPort = false) {
+  return URL.createObjectURL(new Blob([poolWorkerSource(url, viaPort)], { type: 'text/javascript' }));
+}
+
+function poolWorkerSource(url, viaPort) {
   if (!viaPort) {
     return `const early = [];
 self.onmessage = (e) => early.push(e);
@@ -232,10 +236,8 @@ self.onmessage = ({ data: { port } }) => {
 `;
 }
 
-const blobUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-
 /** Who starts the pool's workers, where not this thread: null, or (url, count, onError) => { ports, end }: ports, a
- * promise of count MessagePorts, each to a worker started from poolWorkerSource(url, true); onError(i, message) is
+ * promise of count MessagePorts, each to a worker started from poolWorkerUrl(url, true); onError(i, message) is
  * called if worker i fails; end() ends them (a build that did not start). The engine's worker (worker.js) has its page
  * start them in Firefox: a worker that a worker starts (nested) made the page's load() hang for good in Firefox ESR 153
  * (new Worker() in a worker waits on the page's main thread and, about once in 50 starts on a loaded machine, never
@@ -308,7 +310,7 @@ async function instantiate(threads, useRelaxed) {
     options.mgPoolSize = threads - 1; // workers Emscripten starts at load, one per extra thread
     if (build.script) {
       options.mainScriptUrlOrBlob = build.script().href;
-      const workerUrl = byPage ? null : blobUrl(poolWorkerSource(build.worker().href));
+      const workerUrl = byPage ? null : poolWorkerUrl(build.worker().href);
       options.locateFile = (path) => (path.endsWith('.worker.js') ? workerUrl : path);
     }
   }

@@ -14,7 +14,9 @@
 //       worker's { pool: { id, url, count } }: the page starts the thread pool's workers (runtime.js startPoolWith says
 //       why) and sends a MessagePort to each, or why it could not; later, the error of worker `index`
 // The worker's first message is { ready: true }, once its modules have loaded: a page that gets an error event
-// first knows the worker cannot run (client.js then runs the engine on the page itself).
+// first knows the worker cannot run (client.js then runs the engine on the page itself). In Firefox it may ask the
+// page for its thread pool's workers ({ pool: { id, url, count } }, answered by { op: 'pool' } above) and end them
+// ({ poolEnd: id }) if the build does not start.
 // In arguments, { $state: handle } stands for a State, { $signal: true } for an AbortSignal the page holds, and
 // { $callback: true } for a function (onProgress): the worker calls it by posting { id, callback: value }.
 // Replies: { id, ok } or { id, error: { code, message } }; `tokens` maps the handle of every State the call touched

@@ -150,14 +150,16 @@ typedef struct {
 static void decay_rows(void *ctx, size_t r0, size_t r1) {
     const back_job *j = ctx;
     const mg_cell *c = j->c;
+#ifdef __wasm_simd128__
+    const mg_act_k k = mg_act_consts();
+#endif
     for (size_t r = r0; r < r1; r++) {
         const float *k1 = j->kproj + r * j->ld + j->di, *k2 = k1 + j->di;
         float *ar = j->a + r * j->di;
         int i = 0;
 #ifdef __wasm_simd128__
         if (c->cell == MG_CELL_GRU) /* four at a time, the same bits */
-            for (mg_act_k k = mg_act_consts(); i + 4 <= j->di; i += 4)
-                wasm_v128_store(ar + i, mg_sigmoid4(wasm_f32x4_neg(wasm_v128_load(k1 + i)), &k));
+            for (; i + 4 <= j->di; i += 4) wasm_v128_store(ar + i, mg_sigmoid4(wasm_f32x4_neg(wasm_v128_load(k1 + i)), &k));
 #endif
         for (; i < j->di; i++) ar[i] = decay_of(c, k1[i], c->n_gates > 2 ? k2[i] : 0.0f);
     }
@@ -168,6 +170,9 @@ static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
     const back_job *j = ctx;
     const mg_cell *c = j->c;
     int T = j->T, di = j->di;
+#ifdef __wasm_simd128__
+    const mg_act_k k = mg_act_consts();
+#endif
     for (size_t r = r0; r < r1; r++) {
         const float *kh = j->kproj + r * j->ld, *k1 = kh + di, *k2 = k1 + di, *cg = j->dh + r * di;
         const float *hp = r % T ? j->proj + (r - 1) * j->ld : j->h0 ? j->h0 + (r / T) * di : NULL;
@@ -175,7 +180,7 @@ static void gate_grad_rows(void *ctx, size_t r0, size_t r1) {
         int i = 0;
 #ifdef __wasm_simd128__
         if (c->cell == MG_CELL_GRU) /* the GRU's lines below, four at a time (the same bits) */
-            for (mg_act_k k = mg_act_consts(); i + 4 <= di; i += 4) {
+            for (; i + 4 <= di; i += 4) {
                 mg_f4 h = wasm_v128_load(kh + i), cv = wasm_v128_load(cg + i), s = mg_sigmoid4(h, &k), one = k.one;
                 mg_f4 da = hp ? MG_MUL4(cv, wasm_v128_load(hp + i)) : k.zero, pos = wasm_f32x4_ge(h, k.zero);
                 mg_f4 gv = wasm_v128_bitselect(MG_ADD4(h, k.half), s, pos);
