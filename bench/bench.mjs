@@ -74,11 +74,27 @@ const random = (name, dim, depth) => {
   const meta = { name: 'random', description: 'random weights, for benchmarks' };
   if (!existsSync(f32)) writeFileSync(f32, makeModel(config, meta));
   if (!existsSync(q8)) writeFileSync(q8, makeModel(config, { ...meta, dtype: 'q8' }));
-  return { name, f32, q8, parameters: parameterCount(config), config: `random, dim ${dim}, depth ${depth}` };
+  return { name, f32, q8, parameters: parameterCount(config), shape: config, config: `random, dim ${dim}, depth ${depth}` };
 };
+const DEMO_SHAPE = { cell: 'gru', numTokens: 256, dim: 256, depth: 4, expansionFactor: 1.5, ffMult: 4, convKernelSize: 0 };
+
+/** The multiply-adds the engine's products perform in a forward over n tokens that returns the last logits (blocks of
+ * 128 tokens; in each block every layer's input projection (and conv) takes every row, every layer's output side
+ * (to_out, the feed-forward) every row but in the last layer, which takes the last row's group of 4 (src/lm.c), as
+ * the head does). The elementwise work is not counted. */
+function prefillMacs({ cell, numTokens, dim, depth, expansionFactor, ffMult, convKernelSize }, n) {
+  const di = Math.floor(dim * expansionFactor), ff = Math.floor(dim * ffMult), g = cell === 'gru' ? 2 : 3;
+  const input = g * di * dim + (convKernelSize ? dim * dim : 0), output = (expansionFactor !== 1 ? dim * di : 0) + 2 * dim * ff;
+  let macs = 0;
+  for (let at = 0; at < n; at += 128) {
+    const t = Math.min(128, n - at), group = t - Math.floor((t - 1) / 4) * 4;
+    macs += t * depth * input + t * (depth - 1) * output + group * (output + numTokens * dim);
+  }
+  return macs;
+}
 const MODELS = {
   demo: () => ({ name: 'demo', f32: `${root}models/kjv.safetensors`, q8: `${root}models/kjv.q8.safetensors`,
-    parameters: 3415296, config: 'KJV demo model, dim 256, depth 4' }),
+    parameters: parameterCount(DEMO_SHAPE), shape: DEMO_SHAPE, config: 'KJV demo model, dim 256, depth 4' }),
   '10m': () => random('random-13m', 512, 4),
   '45m': () => random('random-48m', 768, 6),
 };
@@ -320,11 +336,15 @@ for (const m of rows.length ? models : []) {
       `${r.engine.startsWith('mingru') || !ours ? '' : ratio(ours.stepTokensPerSecond, r.stepTokensPerSecond)} | ${rss(r)} | ` +
       `${r.maxLogitDiff.toExponential(1)} ${r.agrees ? 'ok' : 'DIFFERS'} |`);
   }
-  const gflops = (r) => (2 * m.parameters * r.prefillTokensPerSecond) / 1e9;
+  const gflops = (r) => (2 * (prefillMacs(m.shape, 4096) / 4096) * r.prefillTokensPerSecond) / 1e9;
+  const perParameter = (r) => (2 * m.parameters * r.prefillTokensPerSecond) / 1e9;
   const f32 = rows.filter((r) => r.model === m.name && r.dtype === 'f32' && (r.engine.startsWith('mingru') || r.engine === 'native'));
-  md.push('', 'F32 prefill arithmetic (2 x parameters x tokens/s), and in brackets its share of the core\'s peak in the same ' +
-    'engine (the build\'s: relaxed madd or mul + add) times the threads: ' +
-    `${f32.map((r) => `${ENGINE_NAMES[r.engine] ?? r.engine} ${r.threads} thread(s) ${gflops(r).toFixed(1)} GFLOPS${ofPeak(r, gflops(r))}`).join('; ')}.`);
+  md.push('', 'F32 prefill arithmetic: the flops the products perform (a prefill computes the last layer\'s output for the ' +
+    `last rows alone: ${(prefillMacs(m.shape, 4096) / 4096 / m.parameters).toFixed(3)} x parameters multiply-adds a token), ` +
+    'and in brackets its share of the core\'s peak in the same engine (the build\'s: relaxed madd or mul + add) times the threads; ' +
+    'after the slash, 2 x parameters x tokens/s (the count of a forward that computes every row) and its share: ' +
+    `${f32.map((r) => `${ENGINE_NAMES[r.engine] ?? r.engine} ${r.threads} thread(s) ${gflops(r).toFixed(1)} GFLOPS${ofPeak(r, gflops(r))} / ` +
+      `${perParameter(r).toFixed(1)}${ofPeak(r, perParameter(r))}`).join('; ')}.`);
   // a step reads every weight once: from memory (not the caches) it cannot beat bandwidth / weight bytes
   const bound = (file, t) => fmt(bandwidth[t] * 1e9 / statSync(file).size);
   md.push('', `Step bound by memory reads (read bandwidth ${bandwidth[1].toFixed(1)} GB/s on 1 thread, ${bandwidth[2].toFixed(1)} on 2 / ` +
@@ -416,10 +436,12 @@ for (const m of browser && rows.length ? models : []) {
   }
   const f = c('f32', 1);
   if (f) {
-    const gf = (2 * m.parameters * f.prefillTokensPerSecond) / 1e9;
-    target(`${m.name}, Chromium: F32 prefill >= 40 GFLOPS on one core`, `${gf.toFixed(1)} GFLOPS`, gf >= 40);
+    // the flops performed (prefillMacs); 2 x parameters x tokens/s beside them, which counts the rows a prefill skips
+    const gf = (2 * (prefillMacs(m.shape, 4096) / 4096) * f.prefillTokensPerSecond) / 1e9, pp = (2 * m.parameters * f.prefillTokensPerSecond) / 1e9;
+    target(`${m.name}, Chromium: F32 prefill >= 40 GFLOPS on one core (performed)`, `${gf.toFixed(1)} GFLOPS (${pp.toFixed(1)} as 2 x parameters x tokens/s)`, gf >= 40);
     const peak = peaks.chromium?.relaxed?.gflops;
-    if (peak) target(`${m.name}, Chromium: F32 prefill on one core >= 85% of the core's peak (relaxed madd, ${peak.toFixed(1)} GFLOPS)`, `${((100 * gf) / peak).toFixed(0)}%`, gf >= 0.85 * peak);
+    if (peak) target(`${m.name}, Chromium: F32 prefill on one core >= 85% of the core's peak (relaxed madd, ${peak.toFixed(1)} GFLOPS), performed flops`,
+      `${((100 * gf) / peak).toFixed(0)}% (${((100 * pp) / peak).toFixed(0)}% as 2 x parameters x tokens/s)`, gf >= 0.85 * peak);
   }
   for (const dtype of ['f32', 'q8']) {
     const one = c(dtype, 1), two = c(dtype, 2);

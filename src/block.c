@@ -227,14 +227,11 @@ void mg_mix_forward(const mg_model *m, const mg_lm_layer *L, int B, int T, float
     /* x = cell(norm1(x), h) + x: from h (a state's, carried out again), else from h0 (training's rows) */
     norm(m, w->xn, x, L->norm1, L->norm1_b, N, D);
     const float *h0 = h ? h : w->h0;
-    if (keep) {
-        mg_linear_act(&m->kernels, &L->cell.w_in, N, w->xn, D, keep->kp, G, L->cell.b_in, MG_ACT_NONE);
-        memcpy(w->proj, keep->kp, (size_t)N * G * sizeof(float));
-        mg_cell_run_proj(&L->cell, &m->kernels, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS);
-    } else {
-        mg_cell_run(&L->cell, &m->kernels, w->xn, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS);
-    }
-    add(x, w->y, (size_t)N * D);
+    mg_linear_act(&m->kernels, &L->cell.w_in, N, w->xn, D, keep ? keep->kp : w->proj, G, L->cell.b_in, MG_ACT_NONE);
+    if (keep) memcpy(w->proj, keep->kp, (size_t)N * G * sizeof(float));
+    size_t from = (size_t)w->out_from;
+    mg_cell_run_proj(&L->cell, &m->kernels, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS, (int)from);
+    add(x + from * D, w->y + from * D, (N - from) * D);
     if (keep) memcpy(keep->x2, x, (size_t)N * D * sizeof(float));
 }
 

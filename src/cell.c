@@ -97,15 +97,15 @@ static void recur(const mg_cell *c, float *proj, int B, int T, const float *h0, 
 }
 
 void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const float *h0, float *y, float *hidden,
-                      float *proj, int n_chunks) {
+                      float *proj, int n_chunks, int y_from) {
     int D = c->dim, ld = c->n_gates * c->dim_inner;
-    size_t rows = (size_t)B * T;
+    size_t rows = (size_t)B * T, from = (size_t)y_from;
     recur(c, proj, B, T, h0, hidden, n_chunks);
-    /* y = to_out(h) */
+    /* y = to_out(h), from row y_from on */
     if (c->has_out) {
-        mg_linear_act(k, &c->w_out, (int)rows, proj, ld, y, D, c->b_out, MG_ACT_NONE);
+        mg_linear_act(k, &c->w_out, (int)(rows - from), proj + from * ld, ld, y + from * D, D, c->b_out, MG_ACT_NONE);
     } else {
-        for (size_t r = 0; r < rows; r++) memcpy(y + r * D, proj + r * ld, D * sizeof(float));
+        for (size_t r = from; r < rows; r++) memcpy(y + r * D, proj + r * ld, D * sizeof(float));
     }
 }
 
@@ -113,7 +113,7 @@ void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, i
                  float *hidden, float *proj, int n_chunks) {
     /* hidden, gate(s) = to_hidden_and_gate(x).chunk(...) */
     mg_linear_act(k, &c->w_in, B * T, x, c->dim, proj, c->n_gates * c->dim_inner, c->b_in, MG_ACT_NONE);
-    mg_cell_run_proj(c, k, B, T, h0, y, hidden, proj, n_chunks);
+    mg_cell_run_proj(c, k, B, T, h0, y, hidden, proj, n_chunks, 0);
 }
 
 /* ---- backward */

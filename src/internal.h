@@ -117,6 +117,11 @@ void mg_matmul_packed_fused(int M, int N, int K, const float *A, int lda, const 
 #endif
 #endif
 
+/* Rows of A the F32 packed kernel takes together (a 4 x 8 tile of C); rows past the last whole tile of a product
+ * take its one-row path, whose sums pair even and odd k: a row's bits depend on which it falls in. A product over
+ * the rows of a prefill from a multiple of MG_TILE_ROWS on gives those rows the bits they get among all the rows. */
+enum { MG_TILE_ROWS = 4 };
+
 /* The kernels one handle uses, chosen once from an MG_KERNEL_* value. */
 typedef struct {
     mg_matmul_fn f32;
@@ -298,9 +303,10 @@ size_t mg_cell_scratch(const mg_cell *c, size_t rows, int n_chunks);
 void mg_cell_run(const mg_cell *c, const mg_kernels *k, const float *x, int B, int T, const float *h0, float *y,
                  float *hidden, float *scratch, int n_chunks);
 
-/* The same from the projection rows proj [B*T, n_gates*Di] already computed (mg_cell_run = the projection, then this). */
+/* The same from the projection rows proj [B*T, n_gates*Di] already computed (mg_cell_run = the projection, then
+ * this); y is written from row y_from on (the rows before it are not needed: a prefill's last layer). */
 void mg_cell_run_proj(const mg_cell *c, const mg_kernels *k, int B, int T, const float *h0, float *y, float *hidden,
-                      float *proj, int n_chunks);
+                      float *proj, int n_chunks, int y_from);
 
 /* The gradients mg_cell_backward accumulates (+=) into; NULL ones are not computed. h0: [B, Di], each sequence's. */
 typedef struct {

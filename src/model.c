@@ -393,9 +393,10 @@ static int alloc_scratch(mg_model *m) {
     s->hidden = mg_model_own(m, B * (size_t)c->ff_inner * (c->ff == MG_FF_GEGLU ? 2 : 1) * sizeof(float));
     s->cell = mg_model_own(m, mg_cell_scratch(&m->layers[0].cell, B, MG_BLOCK) * sizeof(float));
     s->top_in = mg_model_own(m, D * sizeof(float));
+    s->head = mg_model_own(m, MG_TILE_ROWS * (size_t)c->num_outputs * sizeof(float));
     s->probs = mg_model_own(m, (size_t)c->num_outputs * sizeof(float));
     s->order = mg_model_own(m, (size_t)c->num_outputs * sizeof(int));
-    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->cell || !s->probs || !s->order)
+    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->head || !s->cell || !s->probs || !s->order)
         return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
     return MG_OK;
 }

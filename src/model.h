@@ -60,6 +60,7 @@ typedef struct {
     float *window;   /* (BLOCK + k - 1, D) the conv's input with the previous k-1 rows before it */
     float *hidden;   /* (BLOCK, F) the feed-forward's inner activations */
     float *top_in;   /* (D) the last row that entered the last layer's norm2 (the top's input: mg_coder learns from it) */
+    float *head;     /* (MG_TILE_ROWS, V) the logits of the last row's group of rows (lm.c) */
     float *cell;     /* mg_cell_scratch(BLOCK) */
     float *probs;    /* (V) sampling */
     int *order;      /* (V) sampling */
@@ -135,6 +136,8 @@ typedef struct {
     float *hidden;   /* (N, F), or (N, 2F) for GEGLU: the feed-forward's inner activations */
     float *proj;     /* mg_cell_scratch(N): the cell's projection, gated and scanned in place */
     const float *h0; /* (B, Di) the start state of each sequence when the call gives no state (training), or NULL */
+    int out_from;    /* the first row whose output is needed (mg_mix_forward): 0, or in a prefill's last layer the
+                      * last row's group of four (lm.c) */
 } mg_block_work;
 
 /* What a layer's backward pass needs, kept by its forward (training). */
@@ -149,7 +152,8 @@ typedef struct {
 
 /* x = conv(x) + x;  x = cell(norm1(x)) + x, in place over B sequences of T rows of x. With h (B, Di) the cell starts
  * from it and leaves its last state there, and past (B, k-1, D) holds each sequence's conv inputs before x (updated);
- * without them each sequence starts empty (h0: w->h0 or zeros). keep (or NULL) receives the activations. */
+ * without them each sequence starts empty (h0: w->h0 or zeros). keep (or NULL) receives the activations. The cell's
+ * output (and so x) is computed from row w->out_from on; the state, from every row. */
 void mg_mix_forward(const mg_model *m, const mg_lm_layer *L, int B, int T, float *x, float *h, float *past,
                     const mg_block_work *w, const mg_block_keep *keep);
 /* x = ff(norm2(x)) + x over N rows, in place (nothing for a model without feed-forward). */

@@ -7,6 +7,35 @@
 #include "check.h"
 #include "internal.h"
 
+/* A forward without every row's logits computes the last layer's output for the last row (and its group of four)
+ * alone (lm.c): its logits must be the bits of the last row of a forward with every row's, and the state after it
+ * the same (a step from each gives the same bits), for every length, in one block and over several. */
+static void check_last_row_alone(mg_model *m, const int32_t *fixture, int T) {
+    int V = mg_model_config(m)->num_tokens, lengths[80], n_lengths = 0, most = 2 * MG_FORWARD_BLOCK + 7;
+    for (int n = 1; n <= 24; n++) lengths[n_lengths++] = n;
+    for (int n = MG_FORWARD_BLOCK - 2; n <= MG_FORWARD_BLOCK + 5; n++) lengths[n_lengths++] = n;
+    lengths[n_lengths++] = most;
+    int32_t *tokens = malloc((size_t)most * sizeof *tokens);
+    float *all = malloc((size_t)most * V * sizeof(float)), *last = malloc((size_t)V * sizeof(float));
+    float *step_a = malloc((size_t)V * sizeof(float)), *step_b = malloc((size_t)V * sizeof(float));
+    for (int i = 0; i < most; i++) tokens[i] = fixture[i % T];
+    int bad = 0;
+    for (int i = 0; i < n_lengths; i++) {
+        int n = lengths[i];
+        mg_state *a, *b;
+        mg_state_create(m, &a), mg_state_create(m, &b);
+        mg_lm_forward(m, a, tokens, n, all, 1);
+        mg_lm_forward(m, b, tokens, n, last, 0);
+        mg_lm_step(m, a, tokens[n % most], step_a), mg_lm_step(m, b, tokens[n % most], step_b);
+        int same = !memcmp(last, all + (size_t)(n - 1) * V, (size_t)V * sizeof(float)) &&
+                   !memcmp(step_a, step_b, (size_t)V * sizeof(float));
+        if (!same && bad++ < 3) CHECK(0, "%d tokens: the last row alone gives other bits than every row", n);
+        mg_state_free(a), mg_state_free(b);
+    }
+    CHECK(bad == 0, "%d lengths differ", bad);
+    free(tokens), free(all), free(last), free(step_a), free(step_b);
+}
+
 static void check_case(const char *stem) {
     char path[512];
     size_t size, esize;
@@ -84,6 +113,7 @@ static void check_case(const char *stem) {
         CHECK(mg_lm_generate_next(m, a, &p, &ra, &ta) == MG_OK && mg_lm_generate_next(m, b, &p, &rb, &tb) == MG_OK, "generate");
         CHECK(ta == tb && ta >= 0 && ta < (int32_t)V, "%s: sample %d differs: %d vs %d", stem, i, ta, tb);
     }
+    check_last_row_alone(m, tokens, (int)T);
     int32_t bad = (int32_t)V;
     CHECK(mg_lm_forward(m, a, &bad, 1, NULL, 0) == MG_ERANGE, "token V accepted");
     mg_state_free(a), mg_state_free(b), mg_state_free(c), mg_state_free(s);
