@@ -67,6 +67,29 @@ test('a prefill longer than one block (128 tokens) equals a loop of step and any
   }
 });
 
+test('forward without allLogits gives the last row of allLogits bit for bit, and the same state (the last layer computes only the last rows), F32 and Q8, 1 and 2 threads', async () => {
+  // src/lm.c: the last layer's output and the head start at the last row's group of four; tests/c/test-lm.c checks
+  // this on one thread, here also the pool's split of the products
+  const c = cases.find((x) => x.files.q8) ?? cases[0];
+  for (const file of [c.files.f32, c.files.q8].filter(Boolean)) {
+    for (const threads of [1, 2]) {
+      const lm = await load(fixturePath(file), { threads });
+      const V = lm.config.numTokens;
+      for (const n of [3, 4, 8, 129, 132, 300]) {
+        const tokens = Array.from({ length: n }, (_, i) => (i * 37 + 11) % V);
+        const sa = lm.createState(), sb = lm.createState();
+        const all = await lm.forward(tokens, { state: sa, allLogits: true }), last = await lm.forward(tokens, { state: sb });
+        const row = all.subarray((n - 1) * V);
+        assert.ok(row.every((x, i) => Object.is(x, last[i])), `${file}, ${threads} thread(s), ${n} tokens: the last logits differ`);
+        const [a, b] = [await lm.step(5, { state: sa }), await lm.step(5, { state: sb })];
+        assert.ok(a.every((x, i) => Object.is(x, b[i])), `${file}, ${threads} thread(s), ${n} tokens: the states differ`);
+        sa.dispose(), sb.dispose();
+      }
+      lm.dispose();
+    }
+  }
+});
+
 for (const c of cases.filter((x) => x.files.f16)) {
   test(`${c.name}: the F16 file gives logits within 5e-3 of PyTorch's F32`, async () => {
     const lm = await load(fixturePath(c.files.f16));
