@@ -230,8 +230,8 @@ void mg_mix_forward(const mg_model *m, const mg_lm_layer *L, int B, int T, float
     mg_linear_act(&m->kernels, &L->cell.w_in, N, w->xn, D, keep ? keep->kp : w->proj, G, L->cell.b_in, MG_ACT_NONE);
     if (keep) memcpy(w->proj, keep->kp, (size_t)N * G * sizeof(float));
     size_t from = (size_t)w->out_from;
-    mg_cell_run_proj(&L->cell, &m->kernels, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS, (int)from);
-    add(x + from * D, w->y + from * D, (N - from) * D);
+    mg_cell_run_proj(&L->cell, &m->kernels, B, T, h0, w->y, h, w->proj, MG_SCAN_CHUNKS, w->out_from);
+    add(x + from * D, w->y + from * D, ((size_t)N - from) * D);
     if (keep) memcpy(keep->x2, x, (size_t)N * D * sizeof(float));
 }
 

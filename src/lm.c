@@ -27,11 +27,12 @@ static void run_block(mg_model *m, mg_state *st, const int32_t *tokens, int T, f
         if (l == c->depth - 1) memcpy(s->top_in, s->x + (size_t)(T - 1) * D, (size_t)D * sizeof(float));
         mg_ff_forward(m, L, T - w.out_from, s->x + (size_t)w.out_from * D, &w, NULL);
     }
-    /* logits = to_logits(norm(x)), for every row or the last row's group; the last row's are the state's */
+    /* logits = to_logits(norm(x)), for every row or the last row's group; the last row's are the state's (a step's
+     * straight into it) */
     int first = w.out_from, Vo = c->num_outputs;
-    float *out = all ? logits : s->head;
+    float *out = all ? logits : first == T - 1 ? st->logits : s->head;
     mg_head_forward(m, T - first, s->x + (size_t)first * D, s->xn, out);
-    memcpy(st->logits, out + (size_t)(T - 1 - first) * Vo, (size_t)Vo * sizeof(float));
+    if (out != st->logits) memcpy(st->logits, out + (size_t)(T - 1 - first) * Vo, (size_t)Vo * sizeof(float));
 
     for (int t = 0; t < T; t++) st->recent[(st->n_tokens + (uint64_t)t) % MG_RECENT] = tokens[t];
     st->n_tokens += (uint64_t)T;

@@ -396,7 +396,8 @@ static int alloc_scratch(mg_model *m) {
     s->head = mg_model_own(m, MG_TILE_ROWS * (size_t)c->num_outputs * sizeof(float));
     s->probs = mg_model_own(m, (size_t)c->num_outputs * sizeof(float));
     s->order = mg_model_own(m, (size_t)c->num_outputs * sizeof(int));
-    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->head || !s->cell || !s->probs || !s->order)
+    if (!s->x || !s->xn || !s->y || !s->window || !s->hidden || !s->top_in || !s->head || !s->cell || !s->probs ||
+        !s->order)
         return mg_fail(MG_ENOMEM, "out of memory for the model's scratch buffers");
     return MG_OK;
 }
