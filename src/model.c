@@ -436,7 +436,9 @@ static void pack_weights(mg_model *m, const void *data, size_t size, int writabl
 
 /* ---- a tensor's values (saving; training's F32 masters, params.c) */
 
-/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row), q = clip(rint(w / scale)).
+/* tools/convert.py's quantize_rows: scale = max|w[r, :]| / 127 (1 for a zero row; max|w[r, :]| itself for a row of
+ * subnormals so small that the division underflows to zero, where w / scale would be NaN),
+ * q = clip(rint(w / scale)).
  * A row holding a NaN or an infinity (weights a training run blew up) gets q = 0 and scale NaN: its outputs are
  * NaN, as the F32 weights' would be. With rowsum, each row's sum of q too. Written for the compiler to vectorize
  * (every adaptation step requantizes the top). */
@@ -452,6 +454,7 @@ void mg_quantize_rows(const float *restrict w, int rows, int cols, int8_t *restr
             memset(qr, 0, (size_t)cols);
         } else {
             float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+            if (s == 0.0f) s = amax;
             scale[r] = s;
             for (int c = 0; c < cols; c++) {
                 float v = nearbyintf(wr[c] / s); /* rint's rounding, which the compiler vectorizes (rintf it does not) */

@@ -459,10 +459,12 @@ def read_tokenizer(path):
 # ---------------------------------------------------------------- writing
 
 def quantize_rows(w):
-    """Symmetric per-row int8: w[r, c] ~ q[r, c] * scale[r], scale = max|w[r, :]| / 127 (1 for a zero row)."""
+    """Symmetric per-row int8: w[r, c] ~ q[r, c] * scale[r], scale = max|w[r, :]| / 127 (1 for a zero row; max|w[r, :]|
+    itself where the division underflows to zero, a row of the smallest subnormals, as src/model.c's mg_quantize_rows)."""
     w = w.numpy()
     amax = np.abs(w).max(axis=1)
     scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    scale = np.where(scale > 0, scale, amax).astype(np.float32)
     q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
     return q, scale
 

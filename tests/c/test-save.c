@@ -3,6 +3,7 @@
  * same logits; mg_model_create is seeded, initialised as PyTorch's minLM, and refuses bad sizes by name. */
 #include "check.h"
 #include "internal.h"
+#include "model.h"
 
 static unsigned char *fixture(const char *name, size_t *size) {
     char path[256];
@@ -150,7 +151,26 @@ static void check_create(void) {
     mg_model_free(m);
 }
 
+/* Rows of the smallest subnormals, where max|w| / 127 underflows to zero (the fuzzer's find: w / 0 was NaN, cast to
+ * int), a zero row and an ordinary one: finite scales, every q within [-127, 127], the ordinary row as defined. */
+static void check_quantize_edges(void) {
+    enum { C = 5 };
+    const float tiny = 1.4e-45f, w[4][C] = {{tiny, -tiny, 0.0f, tiny, 0.0f}, {2 * tiny, tiny, -2 * tiny, 0, 0},
+                                            {0, 0, 0, 0, 0}, {1.0f, -0.5f, 0.25f, 127.0f, -3.0f}};
+    int8_t q[4][C];
+    float scale[4];
+    int32_t rowsum[4];
+    mg_quantize_rows(&w[0][0], 4, C, &q[0][0], scale, rowsum);
+    for (int r = 0; r < 4; r++) CHECK(isfinite(scale[r]) && scale[r] > 0.0f, "row %d: scale %g", r, scale[r]);
+    CHECK(q[0][0] == 1 && q[0][1] == -1 && q[0][2] == 0 && rowsum[0] == 1, "the smallest subnormals: q %d %d %d, sum %d",
+          q[0][0], q[0][1], q[0][2], rowsum[0]);
+    CHECK(q[1][0] == 1 && q[1][2] == -1 && scale[1] == 2 * tiny, "twice the smallest: q %d %d, scale %g", q[1][0], q[1][2], scale[1]);
+    CHECK(scale[2] == 1.0f && rowsum[2] == 0, "a zero row: scale %g", scale[2]);
+    CHECK(scale[3] == 1.0f && q[3][0] == 1 && q[3][1] == 0 && q[3][3] == 127 && q[3][4] == -3, "an ordinary row");
+}
+
 int main(void) {
+    check_quantize_edges();
     check_same_bytes("gru-d32-l2");
     check_same_bytes("lstm-d32-l2");
     check_same_bytes("tiny-gru-d4-l2-conv2");
